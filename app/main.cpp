@@ -1,0 +1,162 @@
+// The `sluice` command. The supervisor starts consumers and workers by exec of this same
+// binary (`sluice consumer`, `sluice worker`), so every process role enters here.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "app/dev_broker.hpp"
+#include "app/logging.hpp"
+#include "config/config.hpp"
+#include "consumer/consumer.hpp"
+#include "consumer/group_offsets.hpp"
+#include "supervisor/supervisor.hpp"
+#include "worker/worker.hpp"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using sluice::config::kExitConfig;
+
+std::optional<sluice::config::Config> load_or_report(const std::string& path) {
+  try {
+    return sluice::config::load(path);
+  } catch (const sluice::config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) std::cerr << d.str() << "\n";
+    std::cerr << e.diagnostics().size() << " error(s) in the configuration\n";
+  }
+  return std::nullopt;
+}
+
+std::string handler_summary(const sluice::config::Handler& h) {
+  switch (h.type) {
+    case sluice::config::HandlerType::kPlugin: return "plugin " + h.path;
+    case sluice::config::HandlerType::kHttp: return "http " + h.url;
+    case sluice::config::HandlerType::kExec: {
+      std::string s = "exec";
+      for (const auto& a : h.command) s += " " + a;
+      return s;
+    }
+  }
+  return "?";
+}
+
+int cmd_list(const sluice::config::Config& c) {
+  std::printf("%-20s %-30s %-28s %-8s %s\n", "LAMBDA", "TOPICS", "GROUP", "WORKERS", "HANDLER");
+  for (const auto& l : c.lambdas) {
+    std::string topics;
+    for (const auto& t : l.topics) topics += (topics.empty() ? "" : ",") + t;
+    std::printf("%-20s %-30s %-28s %-8u %s\n", l.name.c_str(), topics.c_str(), l.group_id.c_str(), l.workers,
+                handler_summary(l.handler).c_str());
+  }
+  return 0;
+}
+
+int cmd_offsets_show(const sluice::config::Config& c, const std::string& lambda) {
+  for (const auto& l : c.lambdas) {
+    if (l.name != lambda) continue;
+    auto props = l.kafka_properties;
+    props["bootstrap.servers"] = l.bootstrap_servers;
+    const auto rows = sluice::consumer::group_offsets(props, l.group_id, l.topics);
+    std::printf("%-30s %9s %12s %12s %10s\n", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG");
+    std::int64_t total = 0;
+    for (const auto& r : rows) {
+      std::printf("%-30s %9d %12s %12lld %10lld\n", r.topic.c_str(), r.partition,
+                  r.committed < 0 ? "-" : std::to_string(r.committed).c_str(), static_cast<long long>(r.high),
+                  static_cast<long long>(r.lag()));
+      total += std::max<std::int64_t>(r.lag(), 0);
+    }
+    std::printf("group %s: total lag %lld\n", l.group_id.c_str(), static_cast<long long>(total));
+    return 0;
+  }
+  std::cerr << "no lambda named \"" << lambda << "\" in the configuration\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice: Kafka triggers for lambdas", "sluice"};
+  app.require_subcommand(1);
+  std::string config_path = sluice::config::default_path().string();
+
+  auto* run = app.add_subcommand("run", "Run the daemon: consume every lambda's topics and invoke its handler");
+  run->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  auto* validate = app.add_subcommand("validate", "Check the configuration; exit 78 listing every error");
+  validate->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  auto* list = app.add_subcommand("list", "List the configured lambdas");
+  list->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+
+  auto* offsets = app.add_subcommand("offsets", "Inspect a lambda's consumer group offsets");
+  offsets->require_subcommand(1);
+  std::string offsets_lambda;
+  auto* offsets_show = offsets->add_subcommand("show", "Committed offset, end offset and lag per partition");
+  offsets_show->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  offsets_show->add_option("--lambda", offsets_lambda, "Lambda name")->required();
+
+  int brokers = 1;
+  std::vector<std::string> topics;
+  auto* dev = app.add_subcommand("dev-broker", "Run an in-process Kafka mock cluster for development and tests");
+  dev->add_option("--brokers", brokers, "Number of brokers")->check(CLI::Range(1, 16))->capture_default_str();
+  dev->add_option("--topic", topics, "Topic to create, as NAME:PARTITIONS (repeatable)");
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  std::string segment;
+  std::uint32_t slot = 0;
+  auto* consumer = app.add_subcommand("consumer", "(internal) consumer process of one lambda");
+  consumer->group("");
+  consumer->add_option("--segment", segment)->required();
+  auto* worker = app.add_subcommand("worker", "(internal) worker process of one lambda");
+  worker->group("");
+  worker->add_option("--segment", segment)->required();
+  worker->add_option("--slot", slot)->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*version) {
+      std::printf("sluice %s\n", SLUICE_VERSION);
+      return 0;
+    }
+    if (*consumer) {
+      sluice::app::init_logging("consumer " + segment.substr(segment.rfind('.') + 1));
+      return sluice::consumer::run_consumer(segment);
+    }
+    if (*worker) {
+      sluice::app::init_logging("worker " + segment.substr(segment.rfind('.') + 1) + "/" + std::to_string(slot));
+      return sluice::worker::run_worker(segment, slot);
+    }
+    if (*dev) {
+      sluice::app::init_logging("dev-broker");
+      return sluice::app::run_dev_broker(brokers, topics);
+    }
+    sluice::app::init_logging("supervisor");
+    auto cfg = load_or_report(config_path);
+    if (!cfg) return kExitConfig;
+    if (*validate) {
+      std::printf("%s: OK, %zu lambda(s)\n", config_path.c_str(), cfg->lambdas.size());
+      return 0;
+    }
+    if (*list) return cmd_list(*cfg);
+    if (*offsets_show) return cmd_offsets_show(*cfg, offsets_lambda);
+    if (*run) {
+      std::error_code ec;
+      const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      if (ec) throw std::runtime_error("cannot find my own executable: " + ec.message());
+      sluice::supervisor::Supervisor sup(std::move(*cfg), self.string());
+      return sup.run();
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

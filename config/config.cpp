@@ -1,0 +1,321 @@
+#include "config/config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <optional>
+#include <cstdlib>
+#include <regex>
+
+#include "config/table_reader.hpp"
+
+namespace sluice::config {
+namespace fs = std::filesystem;
+
+const char* to_string(Ordering o) {
+  switch (o) {
+    case Ordering::kPartition: return "partition";
+    case Ordering::kKey: return "key";
+    case Ordering::kNone: return "none";
+  }
+  return "?";
+}
+const char* to_string(OnFailure o) {
+  switch (o) {
+    case OnFailure::kDeadLetter: return "dead_letter";
+    case OnFailure::kSkip: return "skip";
+    case OnFailure::kStop: return "stop";
+  }
+  return "?";
+}
+const char* to_string(Format f) {
+  switch (f) {
+    case Format::kRaw: return "raw";
+    case Format::kJson: return "json";
+    case Format::kAws: return "aws";
+    case Format::kCloudEvents: return "cloudevents";
+  }
+  return "?";
+}
+const char* to_string(HandlerType t) {
+  switch (t) {
+    case HandlerType::kPlugin: return "plugin";
+    case HandlerType::kHttp: return "http";
+    case HandlerType::kExec: return "exec";
+  }
+  return "?";
+}
+const char* to_string(OffsetReset r) {
+  switch (r) {
+    case OffsetReset::kEarliest: return "earliest";
+    case OffsetReset::kLatest: return "latest";
+    case OffsetReset::kError: return "error";
+  }
+  return "?";
+}
+
+std::string Diagnostic::str() const {
+  std::string s = file;
+  if (line != 0) s += ":" + std::to_string(line) + ":" + std::to_string(column);
+  s += ": ";
+  if (!key.empty()) s += key + ": ";
+  return s + message;
+}
+
+namespace {
+
+std::string join_messages(const std::vector<Diagnostic>& d) {
+  std::string s;
+  for (const auto& x : d) s += (s.empty() ? "" : "\n") + x.str();
+  return s;
+}
+
+const std::regex kNameRe("[A-Za-z0-9_-]{1,64}");
+const std::regex kTopicRe("[A-Za-z0-9._-]{1,249}");
+
+constexpr std::int64_t kMaxMs = 24LL * 3600 * 1000;
+
+// Reads the keys of one lambda table; `path` is its key path ("lambda" or "lambda[2]").
+Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::string& path, const Config& main,
+                   const std::string& default_name) {
+  TableReader r(ctx, t, path);
+  Lambda l;
+  l.source = ctx.file;
+  const toml::source_region& at = t.get("name") != nullptr ? t.get("name")->source() : t.source();
+  l.line = at.begin.line;
+  l.column = at.begin.column;
+  l.instance = main.instance;
+  l.bootstrap_servers = main.bootstrap_servers;
+  l.kafka_properties = main.kafka_properties;
+
+  const bool named = r.str("name", l.name, default_name.empty());
+  if (!named) l.name = default_name;
+  if (!l.name.empty() && !std::regex_match(l.name, kNameRe)) {
+    r.error(t.get("name"), "name", "\"" + l.name + "\" must be 1-64 letters, digits, '_' or '-'");
+  } else if (named && !default_name.empty() && l.name != default_name) {
+    r.error(t.get("name"), "name",
+            "\"" + l.name + "\" differs from the file name \"" + default_name + ".toml\"; name the file after the lambda");
+  }
+  if (r.str_list("topics", l.topics, true)) {
+    if (l.topics.empty()) r.error(t.get("topics"), "topics", "must name at least one topic");
+    for (const auto& topic : l.topics) {
+      if (!std::regex_match(topic, kTopicRe)) r.error(t.get("topics"), "topics", "\"" + topic + "\" is not a valid topic name");
+    }
+  }
+  if (!r.str("group_id", l.group_id) || l.group_id.empty()) l.group_id = "lambda-" + l.name;
+  r.choice("auto_offset_reset", l.auto_offset_reset,
+           {{"earliest", OffsetReset::kEarliest}, {"latest", OffsetReset::kLatest}, {"error", OffsetReset::kError}});
+  r.choice("ordering", l.ordering, {{"partition", Ordering::kPartition}, {"key", Ordering::kKey}, {"none", Ordering::kNone}});
+  r.choice("format", l.format,
+           {{"raw", Format::kRaw}, {"json", Format::kJson}, {"aws", Format::kAws}, {"cloudevents", Format::kCloudEvents}});
+  r.uint("workers", l.workers, 1, 256);
+  r.uint("max_in_flight", l.max_in_flight, 1, 1'000'000);
+  r.uint("ring_bytes", l.ring_bytes, 64 << 10, 1LL << 30);
+  r.uint("max_record_bytes", l.max_record_bytes, 1 << 10, 512LL << 20);
+  r.uint("batch_size", l.batch_size, 1, 10'000);
+  r.uint("batch_window_ms", l.batch_window_ms, 0, 60'000);
+  r.uint("commit_interval_ms", l.commit_interval_ms, 10, 600'000);
+  r.uint("drain_timeout_ms", l.drain_timeout_ms, 0, kMaxMs);
+  r.uint("max_attempts", l.max_attempts, 1, 1000);
+  r.uint_pair("retry_backoff_ms", l.retry_backoff_ms, 0, kMaxMs);
+  r.str("dead_letter_topic", l.dead_letter_topic);
+  // Without an explicit policy, a lambda that has a dead-letter topic uses it; otherwise
+  // a failed record stops its partition: nothing is ever dropped by default.
+  if (!l.dead_letter_topic.empty()) l.on_failure = OnFailure::kDeadLetter;
+  const bool has_policy =
+      r.choice("on_failure", l.on_failure, {{"dead_letter", OnFailure::kDeadLetter}, {"skip", OnFailure::kSkip}, {"stop", OnFailure::kStop}});
+  if (has_policy && l.on_failure == OnFailure::kDeadLetter && l.dead_letter_topic.empty()) {
+    r.error(t.get("on_failure"), "on_failure", "\"dead_letter\" needs dead_letter_topic");
+  }
+  if (!l.dead_letter_topic.empty() && !std::regex_match(l.dead_letter_topic, kTopicRe)) {
+    r.error(t.get("dead_letter_topic"), "dead_letter_topic", "\"" + l.dead_letter_topic + "\" is not a valid topic name");
+  }
+  r.uint("max_record_age_s", l.max_record_age_s, 0, 365LL * 24 * 3600);
+  // The ring must hold two of the largest records (a wrap may waste up to one).
+  const std::uint64_t ring_pow2 = std::bit_ceil(l.ring_bytes);
+  if (l.max_record_bytes + 128 > ring_pow2 / 2) {
+    r.error(t.get("max_record_bytes"), "max_record_bytes",
+            "must be at most half of ring_bytes (" + std::to_string(ring_pow2) + ") minus 128");
+  }
+
+  if (const toml::table* kt = r.table("kafka")) {
+    TableReader k(ctx, *kt, path + ".kafka");
+    k.str("bootstrap_servers", l.bootstrap_servers);
+    k.scalar_map("properties", l.kafka_properties);
+    k.finish();
+  }
+  if (l.bootstrap_servers.empty()) {
+    r.error(nullptr, "kafka.bootstrap_servers",
+            "no brokers: set [kafka] bootstrap_servers in the main file or the lambda, or KAFKA_BROKERS");
+  }
+
+  if (const toml::table* ht = r.table("handler", true)) {
+    TableReader h(ctx, *ht, path + ".handler");
+    const bool typed = h.choice("type", l.handler.type,
+                                {{"plugin", HandlerType::kPlugin}, {"http", HandlerType::kHttp}, {"exec", HandlerType::kExec}});
+    if (!typed && !h.has("type")) h.error(nullptr, "type", "is required (\"plugin\", \"http\" or \"exec\")");
+    h.uint("timeout_ms", l.handler.timeout_ms, 1, kMaxMs);
+    h.str("path", l.handler.path);
+    h.str("url", l.handler.url);
+    h.str_list("command", l.handler.command);
+    h.scalar_map("options", l.handler.options);
+    if (typed) {
+      switch (l.handler.type) {
+        case HandlerType::kPlugin:
+          if (l.handler.path.empty()) h.error(nullptr, "path", "is required for a plugin handler (the shared library)");
+          break;
+        case HandlerType::kHttp:
+          if (l.handler.url.empty()) h.error(nullptr, "url", "is required for an http handler");
+          break;
+        case HandlerType::kExec:
+          if (l.handler.command.empty()) h.error(nullptr, "command", "is required for an exec handler (argv array)");
+          break;
+      }
+    }
+    h.finish();
+  }
+  r.finish();
+  return l;
+}
+
+void read_main(const FileContext& ctx, const toml::table& t, Config& c) {
+  TableReader r(ctx, t, "");
+  r.str("instance", c.instance);
+  if (!std::regex_match(c.instance, kNameRe)) {
+    r.error(t.get("instance"), "instance", "\"" + c.instance + "\" must be 1-64 letters, digits, '_' or '-'");
+  }
+  r.str("runtime_dir", c.runtime_dir);
+  r.str("lambdas_dir", c.lambdas_dir);
+  r.str("admin_listen", c.admin_listen);
+  r.uint("shutdown_timeout_ms", c.shutdown_timeout_ms, 100, kMaxMs);
+  if (const toml::table* st = r.table("supervisor")) {
+    TableReader s(ctx, *st, "supervisor");
+    s.uint("restart_backoff_min_ms", c.restart.backoff_min_ms, 1, 3'600'000);
+    s.uint("restart_backoff_max_ms", c.restart.backoff_max_ms, 1, 3'600'000);
+    s.uint("max_restarts", c.restart.max_restarts, 0, 1'000'000);
+    s.uint("restart_window_s", c.restart.window_s, 1, 86'400);
+    if (c.restart.backoff_min_ms > c.restart.backoff_max_ms) {
+      s.error(st->get("restart_backoff_min_ms"), "restart_backoff_min_ms", "must not exceed restart_backoff_max_ms");
+    }
+    s.finish();
+  }
+  if (const toml::table* kt = r.table("kafka")) {
+    TableReader k(ctx, *kt, "kafka");
+    k.str("bootstrap_servers", c.bootstrap_servers);
+    k.scalar_map("properties", c.kafka_properties);
+    k.finish();
+  }
+  if (c.bootstrap_servers.empty()) {
+    if (const char* env = std::getenv("KAFKA_BROKERS")) c.bootstrap_servers = env;
+  }
+  // Lambdas in the main file need the [kafka] values above, so read them last.
+  if (const toml::array* la = r.array("lambda")) {
+    for (std::size_t i = 0; i < la->size(); ++i) {
+      const std::string path = "lambda[" + std::to_string(i) + "]";
+      if (const auto* lt = la->get(i)->as_table()) {
+        c.lambdas.push_back(read_lambda(ctx, *lt, path, c, ""));
+      } else {
+        ctx.error(la->get(i)->source(), path, "must be a table ([[lambda]])");
+      }
+    }
+  }
+  r.finish();
+}
+
+std::optional<toml::table> parse(const fs::path& file, std::vector<Diagnostic>& diags) {
+  try {
+    return toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    diags.push_back(Diagnostic{file.string(), e.source().begin.line, e.source().begin.column, "",
+                               std::string(e.description())});
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<Diagnostic> d) : std::runtime_error(join_messages(d)), diagnostics_(std::move(d)) {}
+
+fs::path default_path() {
+  if (const char* p = std::getenv("SLUICE_CONFIG"); p != nullptr && *p != '\0') return p;
+  return "/etc/sluice/sluice.toml";
+}
+
+bool is_secret_property(const std::string& key) {
+  static const char* const kMarkers[] = {"password", "secret", "token", "key", "credential", "jaas"};
+  std::string k = key;
+  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (k.ends_with(".location")) return false;  // a path, not the secret itself
+  return std::any_of(std::begin(kMarkers), std::end(kMarkers), [&](const char* m) { return k.find(m) != std::string::npos; });
+}
+
+Config load(const fs::path& main_file) {
+  std::vector<Diagnostic> diags;
+  Config c;
+  c.source = main_file.string();
+  {
+    std::error_code ec;
+    if (!fs::is_regular_file(main_file, ec)) {
+      throw ConfigError({Diagnostic{main_file.string(), 0, 0, "", "cannot read config file: " +
+                                                                      (ec ? ec.message() : std::string("not a regular file"))}});
+    }
+    if (access(main_file.c_str(), R_OK) != 0) {
+      throw ConfigError({Diagnostic{main_file.string(), 0, 0, "", "cannot read config file: permission denied"}});
+    }
+  }
+  auto main_table = parse(main_file, diags);
+  if (!main_table) throw ConfigError(std::move(diags));
+  read_main(FileContext{main_file.string(), &diags}, *main_table, c);
+
+  const fs::path base = main_file.parent_path();
+  if (c.lambdas_dir.empty()) {
+    c.lambdas_dir = (base / "lambdas.d").string();
+  } else if (fs::path(c.lambdas_dir).is_relative()) {
+    c.lambdas_dir = (base / c.lambdas_dir).string();
+  }
+  if (c.runtime_dir.empty()) {
+    if (const char* rd = std::getenv("RUNTIME_DIRECTORY"); rd != nullptr && *rd != '\0') {
+      c.runtime_dir = rd;  // systemd RuntimeDirectory=
+    } else if (geteuid() == 0) {
+      c.runtime_dir = "/run/sluice";
+    } else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
+      c.runtime_dir = std::string(xdg) + "/sluice";
+    } else {
+      c.runtime_dir = "/tmp/sluice-" + std::to_string(geteuid());
+    }
+  }
+
+  std::error_code ec;
+  if (fs::is_directory(c.lambdas_dir, ec)) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(c.lambdas_dir, ec)) {
+      if (e.path().extension() == ".toml") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      auto t = parse(f, diags);
+      if (!t) continue;
+      FileContext ctx{f.string(), &diags};
+      TableReader top(ctx, *t, "");
+      if (const toml::table* lt = top.table("lambda", true)) {
+        c.lambdas.push_back(read_lambda(ctx, *lt, "lambda", c, f.stem().string()));
+      }
+      top.finish();
+    }
+  }
+
+  for (std::size_t i = 0; i < c.lambdas.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (!c.lambdas[i].name.empty() && c.lambdas[i].name == c.lambdas[j].name) {
+        diags.push_back(Diagnostic{c.lambdas[i].source, c.lambdas[i].line, c.lambdas[i].column, "lambda.name",
+                                   "duplicate lambda \"" + c.lambdas[i].name + "\" (also defined in " +
+                                       c.lambdas[j].source + ")"});
+      }
+    }
+  }
+  if (!diags.empty()) throw ConfigError(std::move(diags));
+  return c;
+}
+
+}  // namespace sluice::config

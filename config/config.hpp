@@ -1,0 +1,118 @@
+// sluice's configuration: one main TOML file plus lambdas.d/*.toml, parsed strictly
+// into these structs. See docs/configuration.md for every key.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+enum class Ordering { kPartition, kKey, kNone };
+enum class OnFailure { kDeadLetter, kSkip, kStop };
+enum class Format { kRaw, kJson, kAws, kCloudEvents };
+enum class HandlerType { kPlugin, kHttp, kExec };
+enum class OffsetReset { kEarliest, kLatest, kError };
+
+const char* to_string(Ordering);
+const char* to_string(OnFailure);
+const char* to_string(Format);
+const char* to_string(HandlerType);
+const char* to_string(OffsetReset);
+
+struct Handler {
+  HandlerType type = HandlerType::kPlugin;
+  std::string path;                  // plugin: shared library
+  std::string url;                   // http: endpoint
+  std::vector<std::string> command;  // exec: argv
+  std::map<std::string, std::string> options;  // plugin: passed to init
+  std::uint32_t timeout_ms = 30000;
+};
+
+struct Lambda {
+  std::string name;
+  std::string source;    // file it came from
+  std::uint32_t line = 0;  // where it is defined in that file
+  std::uint32_t column = 0;
+  std::string instance;  // copied from the main config: children need it
+  std::vector<std::string> topics;
+  std::string group_id;  // "lambda-<name>" unless set
+  std::string bootstrap_servers;
+  std::map<std::string, std::string> kafka_properties;  // main [kafka.properties] + the lambda's
+  OffsetReset auto_offset_reset = OffsetReset::kEarliest;
+  Ordering ordering = Ordering::kPartition;
+  Format format = Format::kRaw;
+  std::uint32_t workers = 1;
+  std::uint32_t max_in_flight = 10000;  // per partition
+  std::uint64_t ring_bytes = 4 << 20;
+  std::uint64_t max_record_bytes = 1 << 20;
+  std::uint32_t batch_size = 1;
+  std::uint32_t batch_window_ms = 0;
+  std::uint32_t commit_interval_ms = 1000;
+  std::uint32_t drain_timeout_ms = 10000;
+  std::uint32_t max_attempts = 3;
+  std::array<std::uint32_t, 2> retry_backoff_ms{100, 10000};
+  OnFailure on_failure = OnFailure::kStop;
+  std::string dead_letter_topic;
+  std::uint32_t max_record_age_s = 0;  // 0 = no limit
+  Handler handler;
+};
+
+struct Restart {
+  std::uint32_t backoff_min_ms = 100;
+  std::uint32_t backoff_max_ms = 30000;
+  std::uint32_t max_restarts = 10;
+  std::uint32_t window_s = 60;
+};
+
+struct Config {
+  std::string source;
+  std::string instance = "default";
+  std::string runtime_dir;  // lock file lives here
+  std::string lambdas_dir;
+  std::string admin_listen = "127.0.0.1:9464";
+  std::uint32_t shutdown_timeout_ms = 30000;
+  Restart restart;
+  std::string bootstrap_servers;
+  std::map<std::string, std::string> kafka_properties;
+  std::vector<Lambda> lambdas;
+};
+
+// One problem found in a config file.
+struct Diagnostic {
+  std::string file;
+  std::uint32_t line = 0;  // 0 when unknown
+  std::uint32_t column = 0;
+  std::string key;  // dotted key path, e.g. "lambda.handler.type"
+  std::string message;
+  std::string str() const;  // "file:line:col: key: message"
+};
+
+// Thrown by load(): every problem found, not just the first.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<Diagnostic> d);
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// Exit status for configuration errors (sysexits.h EX_CONFIG).
+inline constexpr int kExitConfig = 78;
+
+// Loads the main file and every lambdas.d/*.toml, expands ${VAR} and ${VAR:-default},
+// applies defaults, validates. Throws ConfigError.
+Config load(const std::filesystem::path& main_file);
+
+// The default main config path: $SLUICE_CONFIG, else /etc/sluice/sluice.toml.
+std::filesystem::path default_path();
+
+// True for librdkafka properties whose values must never be printed or logged.
+bool is_secret_property(const std::string& key);
+
+}  // namespace sluice::config

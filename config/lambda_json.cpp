@@ -1,0 +1,26 @@
+#include "config/lambda_json.hpp"
+
+namespace sluice::config {
+
+NLOHMANN_JSON_SERIALIZE_ENUM(Ordering, {{Ordering::kPartition, "partition"}, {Ordering::kKey, "key"}, {Ordering::kNone, "none"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(OnFailure, {{OnFailure::kDeadLetter, "dead_letter"}, {OnFailure::kSkip, "skip"}, {OnFailure::kStop, "stop"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Format, {{Format::kRaw, "raw"}, {Format::kJson, "json"}, {Format::kAws, "aws"}, {Format::kCloudEvents, "cloudevents"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(HandlerType, {{HandlerType::kPlugin, "plugin"}, {HandlerType::kHttp, "http"}, {HandlerType::kExec, "exec"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(OffsetReset, {{OffsetReset::kEarliest, "earliest"}, {OffsetReset::kLatest, "latest"}, {OffsetReset::kError, "error"}})
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, command, options, timeout_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Lambda, name, source, line, column, instance, topics, group_id, bootstrap_servers,
+                                   kafka_properties, auto_offset_reset, ordering, format, workers, max_in_flight,
+                                   ring_bytes, max_record_bytes, batch_size, batch_window_ms, commit_interval_ms,
+                                   drain_timeout_ms, max_attempts, retry_backoff_ms, on_failure, dead_letter_topic,
+                                   max_record_age_s, handler)
+
+nlohmann::json to_json(const Lambda& l) {
+  nlohmann::json j;
+  to_json(j, l);
+  return j;
+}
+
+Lambda lambda_from_json(const nlohmann::json& j) { return j.get<Lambda>(); }
+
+}  // namespace sluice::config

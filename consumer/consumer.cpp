@@ -1,0 +1,515 @@
+#include "consumer/consumer.hpp"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "shm/headers_codec.hpp"
+
+namespace sluice::consumer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+constexpr std::size_t kBatch = 1024;
+constexpr auto kDrainPoll = std::chrono::milliseconds(1);
+
+std::uint64_t hash_bytes(const void* p, std::size_t n) {
+  // FNV-1a: stable across processes and restarts, unlike std::hash.
+  std::uint64_t h = 1469598103934665603ULL;
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+std::map<std::string, std::string> client_properties(const config::Lambda& l) {
+  std::map<std::string, std::string> props{
+      {"bootstrap.servers", l.bootstrap_servers},
+      {"group.id", l.group_id},
+      {"client.id", "sluice-" + l.instance + "-" + l.name},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"auto.offset.reset", config::to_string(l.auto_offset_reset)},
+      {"enable.partition.eof", "false"},
+  };
+  for (const auto& [k, v] : l.kafka_properties) props[k] = v;
+  // The commit rule depends on these; a property cannot turn them back on.
+  for (const char* k : {"enable.auto.commit", "enable.auto.offset.store"}) {
+    if (auto it = props.find(k); it != props.end() && it->second != "false") {
+      spdlog::warn("ignoring kafka property {}={}: sluice commits only completed offsets", k, it->second);
+    }
+    props[k] = "false";
+  }
+  return props;
+}
+
+}  // namespace
+
+Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop)
+    : seg_(seg), lambda_(std::move(lambda)), stop_(stop), stats_(seg.stats()) {
+  for (std::uint32_t w = 0; w < seg.workers(); ++w) {
+    rings_.emplace_back(seg.ring(w), seg.base());
+    replies_.emplace_back(seg.reply_ring(w), seg.base());
+  }
+  touched_.assign(rings_.size(), false);
+
+  ConfPtr conf = make_conf(client_properties(lambda_));
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
+  rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);
+  rk_ = make_client(RD_KAFKA_CONSUMER, std::move(conf));
+  rd_kafka_poll_set_consumer(rk_.get());
+  queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+
+  PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
+  for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
+  }
+  next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
+}
+
+Consumer::~Consumer() {
+  partitions_.clear();  // frees backlog messages before the handle goes
+  queue_.reset();
+}
+
+int Consumer::run() {
+  spdlog::info("consumer for lambda {} started: group {}, topics {}, {} workers", lambda_.name, lambda_.group_id,
+               fmt::join(lambda_.topics, ","), rings_.size());
+  rd_kafka_message_t* batch[kBatch];
+  while (!stop_.load(std::memory_order_relaxed)) {
+    reap_all();
+    pump_backlogs();
+    publish_all();
+
+    // Take what is already there without waiting; only block when nothing is.
+    ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch, kBatch);
+    if (n == 0) {
+      const int timeout_ms = total_backlog() > 0 ? 1 : total_in_flight() > 0 ? 5 : 100;
+      n = rd_kafka_consume_batch_queue(queue_.get(), timeout_ms, batch, 1);
+    }
+    for (ssize_t i = 0; i < n; ++i) accept(MessagePtr(batch[i]));
+    publish_all();
+
+    if (Clock::now() >= next_commit_) {
+      reap_all();
+      commit(false);
+      next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
+    }
+    if (rd_kafka_fatal_error(rk_.get(), nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      char reason[512];
+      rd_kafka_fatal_error(rk_.get(), reason, sizeof reason);
+      spdlog::error("lambda {}: fatal Kafka error: {}", lambda_.name, reason);
+      return 1;
+    }
+  }
+  shutdown();
+  return 0;
+}
+
+void Consumer::accept(MessagePtr msg) {
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    const char* topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "-";
+    spdlog::error("lambda {}: consume error on {}[{}]: {}", lambda_.name, topic, msg->partition,
+                  rd_kafka_message_errstr(msg.get()));
+    return;
+  }
+  stats_.consumed.fetch_add(1, std::memory_order_relaxed);
+  Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition);
+  if (p == nullptr) {
+    // Not assigned (any more): not ours to handle or commit.
+    return;
+  }
+  if (!p->backlog.empty() || p->stopped || !dispatch(*p, *msg)) {
+    p->backlog.push_back(std::move(msg));
+    if (!p->paused) {
+      set_paused(*p, true);
+      stats_.paused.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+std::uint32_t Consumer::choose_ring(const Partition& p, const rd_kafka_message_t& msg) {
+  const auto n = static_cast<std::uint32_t>(rings_.size());
+  if (n == 1) return 0;
+  switch (lambda_.ordering) {
+    case config::Ordering::kKey:
+      if (msg.key != nullptr) return static_cast<std::uint32_t>(hash_bytes(msg.key, msg.key_len) % n);
+      [[fallthrough]];
+    case config::Ordering::kPartition:
+      // Consecutive partitions land on consecutive workers: an even spread.
+      return (static_cast<std::uint32_t>(p.partition) + p.topic_index * 7919U) % n;
+    case config::Ordering::kNone: {
+      std::uint32_t best = next_ring_;
+      std::uint64_t best_load = ~0ULL;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t r = (next_ring_ + i) % n;
+        const std::uint64_t load = rings_[r].write_cursor() - rings_[r].read_pos();
+        if (load < best_load) {
+          best = r;
+          best_load = load;
+        }
+      }
+      next_ring_ = (best + 1) % n;
+      return best;
+    }
+  }
+  return 0;
+}
+
+bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
+  if (p.tracker.in_flight() >= lambda_.max_in_flight) return false;
+  rd_kafka_headers_t* hdrs = nullptr;
+  std::size_t headers_len = 0;
+  if (rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      headers_len += shm::encoded_header_size(std::strlen(name), value != nullptr ? size : 0);
+    }
+  }
+  const std::uint64_t payload = msg.key_len + msg.len + headers_len;
+  if (payload > lambda_.max_record_bytes) {
+    p.tracker.dispatched(msg.offset);
+    failed(p, msg.offset, 0,
+           "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
+               std::to_string(lambda_.max_record_bytes));
+    return true;
+  }
+  const std::uint32_t r = choose_ring(p, msg);
+  shm::RingWriter& w = rings_[r];
+  const std::uint32_t size = shm::record_size(msg.key_len, msg.len, headers_len);
+  shm::RecordHeader* h = w.try_reserve(size);
+  if (h == nullptr) {
+    reap(r);
+    if ((h = w.try_reserve(size)) == nullptr) return false;
+  }
+  rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  h->seq = ++seq_;
+  h->offset = msg.offset;
+  h->timestamp_ms = rd_kafka_message_timestamp(&msg, &tstype);
+  h->enqueue_ns = now_ns();
+  h->partition = p.partition;
+  h->slot = p.slot;
+  h->epoch = p.epoch;
+  h->topic_index = p.topic_index;
+  h->timestamp_type = static_cast<std::uint8_t>(tstype);
+  h->flags = static_cast<std::uint8_t>((msg.key == nullptr ? shm::kFlagKeyNull : 0) |
+                                       (msg.payload == nullptr ? shm::kFlagValueNull : 0));
+  h->key_len = static_cast<std::uint32_t>(msg.key_len);
+  h->value_len = static_cast<std::uint32_t>(msg.len);
+  h->headers_len = static_cast<std::uint32_t>(headers_len);
+  h->attempts.store(0, std::memory_order_relaxed);
+  h->status.store(shm::Status::kPending, std::memory_order_relaxed);
+  h->reserved = 0;
+  if (msg.key_len != 0) std::memcpy(shm::record_key(h), msg.key, msg.key_len);
+  if (msg.len != 0) std::memcpy(shm::record_value(h), msg.payload, msg.len);
+  if (headers_len != 0) {
+    std::byte* out = shm::record_headers(h);
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t sz = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &sz) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      out = shm::encode_header(out, name, value, sz);
+    }
+  }
+  w.commit();
+  touched_[r] = true;
+  p.tracker.dispatched(msg.offset);
+  stats_.dispatched.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Consumer::pump_backlogs() {
+  for (auto& [key, pp] : partitions_) {
+    Partition& p = *pp;
+    while (!p.backlog.empty() && !p.stopped && dispatch(p, *p.backlog.front())) p.backlog.pop_front();
+    if (p.backlog.empty() && p.paused && !p.stopped && !shutting_down_) set_paused(p, false);
+  }
+}
+
+void Consumer::publish_all() {
+  for (std::size_t r = 0; r < rings_.size(); ++r) {
+    if (touched_[r]) {
+      rings_[r].publish();
+      touched_[r] = false;
+    }
+  }
+}
+
+void Consumer::reap_all() {
+  for (std::uint32_t r = 0; r < rings_.size(); ++r) reap(r);
+}
+
+void Consumer::reap(std::uint32_t r) {
+  // Load the read position first: the worker publishes replies before it, so every
+  // reply for records below it is readable now.
+  const std::uint64_t read = rings_[r].read_pos();
+  if (read == rings_[r].released()) return;
+  shm::RingReader& rr = replies_[r];
+  while (shm::RecordHeader* h = rr.peek()) {
+    reply_text_[h->seq].assign(reinterpret_cast<const char*>(shm::record_value(h)), h->value_len);
+    rr.advance();
+  }
+  rr.release();
+  rings_[r].reap_until(read, [this](const shm::RecordHeader& h) { complete(h); });
+}
+
+void Consumer::complete(const shm::RecordHeader& h) {
+  const shm::Status status = h.status.load(std::memory_order_relaxed);
+  std::string reason;
+  if (auto it = reply_text_.find(h.seq); it != reply_text_.end()) {
+    reason = std::move(it->second);
+    reply_text_.erase(it);
+  }
+  Partition* p = find(h.topic_index, h.partition);
+  if (p == nullptr || p->epoch != h.epoch || status == shm::Status::kStale) {
+    stats_.stale.fetch_add(1, std::memory_order_relaxed);
+    return;  // revoked meanwhile: its new owner delivers it again
+  }
+  switch (status) {
+    case shm::Status::kOk:
+      p->tracker.completed(h.offset);
+      stats_.handled_ok.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case shm::Status::kFailed:
+      failed(*p, h.offset, h.attempts.load(std::memory_order_relaxed), reason.empty() ? "handler failed" : reason);
+      break;
+    case shm::Status::kPending:
+    case shm::Status::kStale:
+      spdlog::error("lambda {}: worker released {}[{}]@{} without an outcome; not committing past it", lambda_.name,
+                    p->topic, p->partition, h.offset);
+      break;
+  }
+}
+
+void Consumer::failed(Partition& p, std::int64_t offset, std::uint32_t attempts, const std::string& reason) {
+  stats_.failed.fetch_add(1, std::memory_order_relaxed);
+  if (lambda_.on_failure == config::OnFailure::kSkip) {
+    spdlog::warn("lambda {}: skipping {}[{}]@{} after {} attempts: {}", lambda_.name, p.topic, p.partition, offset,
+                 attempts, reason);
+    stats_.skipped.fetch_add(1, std::memory_order_relaxed);
+    p.tracker.completed(offset);
+    return;
+  }
+  // `stop` (and `dead_letter` until the dead-letter producer exists): hold the partition
+  // at this offset. Nothing past it is committed; an operator decides.
+  spdlog::error("lambda {}: {}[{}]@{} failed after {} attempts: {}; partition stopped (on_failure={})", lambda_.name,
+                p.topic, p.partition, offset, attempts, reason, config::to_string(lambda_.on_failure));
+  p.stopped = true;
+  if (!p.paused) set_paused(p, true);
+}
+
+void Consumer::set_paused(Partition& p, bool paused) {
+  PartitionListPtr l(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition);
+  const auto err = paused ? rd_kafka_pause_partitions(rk_.get(), l.get()) : rd_kafka_resume_partitions(rk_.get(), l.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("lambda {}: cannot {} {}[{}]: {}", lambda_.name, paused ? "pause" : "resume", p.topic, p.partition,
+                 rd_kafka_err2str(err));
+  }
+  p.paused = paused;
+}
+
+void Consumer::commit(bool sync) {
+  PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+  for (auto& [key, pp] : partitions_) {
+    Partition& p = *pp;
+    const std::int64_t off = p.tracker.committable();
+    if (off < 0 || off <= p.committed || (!sync && off == p.commit_pending)) continue;
+    rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = off;
+    p.commit_pending = off;
+  }
+  if (l->cnt == 0) return;
+  if (!sync) {
+    // The result arrives in commit_cb; until then nothing counts as committed.
+    rd_kafka_commit(rk_.get(), l.get(), 1);
+    return;
+  }
+  const auto err = rd_kafka_commit(rk_.get(), l.get(), 0);
+  on_commit(err, l.get());
+}
+
+void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets) {
+  if (offsets == nullptr) return;
+  for (int i = 0; i < offsets->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = offsets->elems[i];
+    Partition* p = find(e.topic, e.partition);
+    if (p == nullptr) continue;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (e.offset > p->committed) {
+        p->committed = e.offset;
+        stats_.commits.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      const auto why = e.err != RD_KAFKA_RESP_ERR_NO_ERROR ? e.err : err;
+      stats_.commits_failed.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("lambda {}: commit of {}[{}]@{} failed: {}; will retry", lambda_.name, e.topic, e.partition, e.offset,
+                   rd_kafka_err2str(why));
+    }
+    if (p->commit_pending == e.offset) p->commit_pending = -1;
+  }
+}
+
+void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  self->stats_.rebalances.fetch_add(1, std::memory_order_relaxed);
+  self->cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(self->rk_.get()), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->on_assign(parts);
+  } else {
+    self->on_revoke(parts);
+  }
+}
+
+void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  static_cast<Consumer*>(opaque)->on_commit(err, offsets);
+}
+
+void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
+  for (int i = 0; i < parts->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = parts->elems[i];
+    const int ti = topic_index(e.topic);
+    if (ti < 0) continue;
+    const Key k = key_of(static_cast<std::uint16_t>(ti), e.partition);
+    auto [slot_it, fresh] = slots_.try_emplace(k, static_cast<std::uint32_t>(slots_.size()));
+    if (fresh && slot_it->second >= seg_.epoch_slots()) {
+      throw std::runtime_error("lambda " + lambda_.name + " has more than " + std::to_string(seg_.epoch_slots()) +
+                               " partitions assigned");
+    }
+    auto p = std::make_unique<Partition>();
+    p->topic = e.topic;
+    p->partition = e.partition;
+    p->topic_index = static_cast<std::uint16_t>(ti);
+    p->slot = slot_it->second;
+    p->epoch = seg_.epoch(p->slot).load(std::memory_order_acquire);
+    partitions_[k] = std::move(p);
+  }
+  spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
+  if (cooperative_) {
+    ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
+    if (e) spdlog::error("lambda {}: incremental assign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
+  } else {
+    rd_kafka_assign(rk_.get(), parts);
+  }
+}
+
+void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
+  const bool lost = rd_kafka_assignment_lost(rk_.get()) != 0;
+  std::vector<Key> revoked;
+  for (int i = 0; i < parts->cnt; ++i) {
+    const int ti = topic_index(parts->elems[i].topic);
+    if (ti < 0) continue;
+    const Key k = key_of(static_cast<std::uint16_t>(ti), parts->elems[i].partition);
+    if (auto it = partitions_.find(k); it != partitions_.end()) {
+      it->second->backlog.clear();  // never dispatched: the next owner fetches them
+      revoked.push_back(k);
+    }
+  }
+  if (!lost) {
+    // Let in-flight records of the revoked partitions finish, so their offsets can be
+    // committed before the next owner starts.
+    const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
+    auto busy = [&] {
+      for (Key k : revoked) {
+        if (partitions_[k]->tracker.in_flight() > 0 && !partitions_[k]->stopped) return true;
+      }
+      return false;
+    };
+    while (busy() && Clock::now() < deadline) {
+      publish_all();
+      std::this_thread::sleep_for(kDrainPoll);
+      reap_all();
+    }
+    commit(true);
+  } else {
+    spdlog::warn("lambda {}: assignment lost; dropping {} partition(s) without committing", lambda_.name, revoked.size());
+  }
+  for (Key k : revoked) {
+    // Records still in rings for these partitions are now stale: workers skip them.
+    seg_.epoch(partitions_[k]->slot).fetch_add(1, std::memory_order_acq_rel);
+    partitions_.erase(k);
+  }
+  spdlog::info("lambda {}: revoked {} partition(s){}", lambda_.name, parts->cnt, lost ? " (lost)" : "");
+  if (cooperative_) {
+    ErrorPtr e(rd_kafka_incremental_unassign(rk_.get(), parts));
+    if (e) spdlog::error("lambda {}: incremental unassign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
+  } else {
+    rd_kafka_assign(rk_.get(), nullptr);
+  }
+}
+
+void Consumer::shutdown() {
+  shutting_down_ = true;
+  spdlog::info("lambda {}: stopping: draining {} in-flight and {} fetched record(s)", lambda_.name, total_in_flight(),
+               total_backlog());
+  for (auto& [k, p] : partitions_) {
+    if (!p->paused) set_paused(*p, true);
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
+  rd_kafka_message_t* batch[kBatch];
+  for (;;) {
+    reap_all();
+    pump_backlogs();
+    publish_all();
+    // Serve callbacks (commit results) and take what was fetched before the pause.
+    const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch, kBatch);
+    for (ssize_t i = 0; i < n; ++i) accept(MessagePtr(batch[i]));
+    bool busy = false;
+    for (auto& [k, p] : partitions_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
+    if (!busy) break;
+    if (Clock::now() >= deadline) {
+      spdlog::warn("lambda {}: drain deadline ({} ms) passed with {} record(s) in flight; they will be delivered again",
+                   lambda_.name, lambda_.drain_timeout_ms, total_in_flight());
+      break;
+    }
+    std::this_thread::sleep_for(kDrainPoll);
+  }
+  commit(true);
+  // Leaving the group revokes everything through rebalance_cb (nothing left to drain).
+  rd_kafka_consumer_close(rk_.get());
+  spdlog::info("lambda {}: consumer stopped", lambda_.name);
+}
+
+std::size_t Consumer::total_in_flight() const {
+  std::size_t n = 0;
+  for (const auto& [k, p] : partitions_) n += p->tracker.in_flight();
+  return n;
+}
+
+std::size_t Consumer::total_backlog() const {
+  std::size_t n = 0;
+  for (const auto& [k, p] : partitions_) n += p->backlog.size();
+  return n;
+}
+
+int Consumer::topic_index(const char* topic) const {
+  for (std::size_t i = 0; i < lambda_.topics.size(); ++i) {
+    if (lambda_.topics[i] == topic) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Consumer::Partition* Consumer::find(const char* topic, std::int32_t partition) {
+  const int ti = topic_index(topic);
+  return ti < 0 ? nullptr : find(static_cast<std::uint16_t>(ti), partition);
+}
+
+Consumer::Partition* Consumer::find(std::uint16_t ti, std::int32_t partition) {
+  auto it = partitions_.find(key_of(ti, partition));
+  return it == partitions_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace sluice::consumer

@@ -1,0 +1,100 @@
+// The consumer process of one lambda: the only process that talks to Kafka for it.
+// It polls, writes records into the workers' rings, reaps their outcomes, and commits
+// the contiguous watermark of completed offsets (DESIGN §3, §4).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "consumer/kafka_handles.hpp"
+#include "consumer/offset_tracker.hpp"
+#include "shm/ring.hpp"
+#include "shm/segment.hpp"
+
+namespace sluice::consumer {
+
+class Consumer {
+ public:
+  Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Consumes until stop is set, then drains, commits and leaves the group. Returns the
+  // process exit status.
+  int run();
+
+ private:
+  struct Partition {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::uint16_t topic_index = 0;
+    std::uint32_t slot = 0;
+    std::uint32_t epoch = 0;
+    OffsetTracker tracker;
+    std::int64_t committed = -1;      // acknowledged by the broker
+    std::int64_t commit_pending = -1; // sent asynchronously, not yet acknowledged
+    std::deque<MessagePtr> backlog;   // fetched, not yet in a ring (ring full / max_in_flight)
+    bool paused = false;
+    bool stopped = false;  // on_failure = stop hit this partition
+  };
+  using Key = std::uint64_t;
+  static Key key_of(std::uint16_t topic_index, std::int32_t partition) {
+    return (Key{topic_index} << 32) | static_cast<std::uint32_t>(partition);
+  }
+
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
+  static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  void on_assign(rd_kafka_topic_partition_list_t* parts);
+  void on_revoke(rd_kafka_topic_partition_list_t* parts);
+  void on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets);
+
+  int topic_index(const char* topic) const;
+  Partition* find(const char* topic, std::int32_t partition);
+  Partition* find(std::uint16_t topic_index, std::int32_t partition);
+
+  void accept(MessagePtr msg);
+  bool dispatch(Partition& p, const rd_kafka_message_t& msg);
+  std::uint32_t choose_ring(const Partition& p, const rd_kafka_message_t& msg);
+  void pump_backlogs();
+  void reap_all();
+  void reap(std::uint32_t ring);
+  void complete(const shm::RecordHeader& h);
+  void failed(Partition& p, std::int64_t offset, std::uint32_t attempts, const std::string& reason);
+  void publish_all();
+  void set_paused(Partition& p, bool paused);
+  void commit(bool sync);
+  void shutdown();
+  std::size_t total_in_flight() const;
+  std::size_t total_backlog() const;
+
+  const shm::Segment& seg_;
+  const config::Lambda lambda_;
+  const std::atomic<bool>& stop_;
+  shm::Stats& stats_;
+  KafkaPtr rk_;
+  QueuePtr queue_;
+  bool cooperative_ = false;
+  bool shutting_down_ = false;
+  std::vector<shm::RingWriter> rings_;
+  std::vector<shm::RingReader> replies_;
+  std::vector<bool> touched_;
+  std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
+  std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
+  std::unordered_map<std::uint64_t, std::string> reply_text_;  // seq -> failure reason
+  std::uint64_t seq_ = 0;
+  std::uint32_t next_ring_ = 0;
+  std::chrono::steady_clock::time_point next_commit_;
+};
+
+// Entry point of `sluice consumer --segment NAME`.
+int run_consumer(const std::string& segment_name);
+
+}  // namespace sluice::consumer

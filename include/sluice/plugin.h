@@ -1,0 +1,100 @@
+/* sluice plugin ABI, version 1.
+ *
+ * A plugin handler is a shared library loaded into each worker process of a lambda.
+ * It exports one symbol, sluice_plugin_v1(), returning a table of three functions:
+ * init (once per worker), handle (a batch of records, one outcome per record) and
+ * shutdown (once, when the worker stops). No C++ exception may cross this boundary.
+ *
+ * Compatibility: structs passed by sluice carry struct_size; fields are only ever
+ * appended, and a new major behaviour gets a new entry symbol (sluice_plugin_v2).
+ */
+#ifndef SLUICE_PLUGIN_H
+#define SLUICE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_PLUGIN_ABI_VERSION 1u
+
+typedef enum sluice_outcome {
+  SLUICE_OK = 0,    /* handled; the offset may be committed */
+  SLUICE_RETRY = 1, /* transient failure: sluice retries with backoff up to max_attempts */
+  SLUICE_FAIL = 2   /* permanent failure: the record takes the lambda's on_failure path */
+} sluice_outcome;
+
+typedef struct sluice_header {
+  const char* name;
+  size_t name_len;
+  const void* value; /* NULL for a null header value */
+  size_t value_len;
+} sluice_header;
+
+typedef struct sluice_record {
+  const char* topic;
+  size_t topic_len;
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp_ms;
+  int32_t timestamp_type; /* 0 not available, 1 create time, 2 log append time */
+  const void* key;        /* NULL for a null key */
+  size_t key_len;
+  const void* value; /* NULL for a null value (tombstone) */
+  size_t value_len;
+  const sluice_header* headers;
+  size_t header_count;
+  uint32_t attempt; /* 1 on the first delivery; higher after retries and redeliveries */
+} sluice_record;
+
+/* Set by the plugin for each record. sluice fills every entry with
+ * {SLUICE_FAIL, "handler set no outcome"} before the call, so a record the plugin
+ * forgets is never taken as handled. `error` is NUL-terminated text owned by the
+ * plugin; sluice copies it before handle() returns to the caller. */
+typedef struct sluice_result {
+  sluice_outcome outcome;
+  const char* error;
+} sluice_result;
+
+typedef struct sluice_option {
+  const char* name;
+  const char* value;
+} sluice_option;
+
+/* syslog severities, for host->log */
+#define SLUICE_LOG_ERROR 3
+#define SLUICE_LOG_WARNING 4
+#define SLUICE_LOG_INFO 6
+#define SLUICE_LOG_DEBUG 7
+
+typedef struct sluice_host {
+  size_t struct_size;
+  uint32_t abi_version;
+  const char* lambda;   /* the lambda's name */
+  uint32_t worker_slot; /* 0 .. workers-1 */
+  const sluice_option* options; /* [lambda.handler.options] */
+  size_t option_count;
+  void (*log)(const struct sluice_host* host, int level, const char* message);
+  void* host_data; /* sluice's, not the plugin's */
+} sluice_host;
+
+typedef struct sluice_plugin {
+  uint32_t abi_version; /* SLUICE_PLUGIN_ABI_VERSION the plugin was built with */
+  /* Returns 0 on success. *state is passed back to handle and shutdown. The host
+   * pointer stays valid until shutdown returns. */
+  int (*init)(const sluice_host* host, void** state);
+  /* n >= 1. Records and their bytes are valid only during the call. */
+  void (*handle)(void* state, const sluice_record* records, size_t n, sluice_result* results);
+  void (*shutdown)(void* state);
+} sluice_plugin;
+
+/* The entry point every plugin exports. */
+const sluice_plugin* sluice_plugin_v1(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_PLUGIN_H */

@@ -1,0 +1,156 @@
+// The byte layout of a lambda's shared-memory segment. Every process that maps the
+// segment (supervisor, consumer, workers) agrees on it through this header alone, so
+// every field offset is pinned with a static_assert: a change here is a wire change
+// and must bump kSegmentVersion.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace sluice::shm {
+
+// Our own constant rather than std::hardware_destructive_interference_size, whose
+// value may differ between compilers and which g++ 12 warns about in headers.
+inline constexpr std::size_t kCacheLine = 64;
+
+inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
+inline constexpr std::uint32_t kSegmentVersion = 1;
+
+template <typename T>
+concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
+static_assert(ShmAtomic<std::uint64_t> && ShmAtomic<std::uint32_t>);
+
+// What a worker wrote for a record it took. Pending until the worker decides.
+enum class Status : std::uint32_t {
+  kPending = 0,
+  kOk = 1,      // handler succeeded
+  kFailed = 2,  // handler failed for good; reason is in the reply ring
+  kStale = 3,   // partition was revoked after enqueue: not handled, not to be committed
+};
+
+enum class RecordKind : std::uint32_t { kRecord = 1, kWrap = 2, kReply = 3 };
+
+inline constexpr std::uint8_t kFlagKeyNull = 1U << 0;
+inline constexpr std::uint8_t kFlagValueNull = 1U << 1;
+
+// Fixed header of every record in a ring, followed by key, value and encoded headers.
+// A wrap marker uses only `size` and `kind`.
+struct RecordHeader {
+  std::uint32_t size;  // whole record, header included, multiple of 8
+  RecordKind kind;
+  std::uint64_t seq;  // per-lambda dispatch sequence, unique within a consumer run
+  std::int64_t offset;
+  std::int64_t timestamp_ms;
+  std::uint64_t enqueue_ns;  // CLOCK_MONOTONIC at enqueue
+  std::int32_t partition;
+  std::uint32_t slot;   // partition slot: index into the segment's epoch table
+  std::uint32_t epoch;  // the slot's epoch at enqueue; a different epoch now = revoked
+  std::uint16_t topic_index;
+  std::uint8_t timestamp_type;
+  std::uint8_t flags;
+  std::uint32_t key_len;
+  std::uint32_t value_len;
+  std::uint32_t headers_len;
+  // Incremented by the worker before each handler invocation, so a crash still counts.
+  std::atomic<std::uint32_t> attempts;
+  std::atomic<Status> status;
+  std::uint32_t reserved;
+};
+static_assert(sizeof(RecordHeader) == 80);
+static_assert(offsetof(RecordHeader, seq) == 8);
+static_assert(offsetof(RecordHeader, offset) == 16);
+static_assert(offsetof(RecordHeader, enqueue_ns) == 32);
+static_assert(offsetof(RecordHeader, partition) == 40);
+static_assert(offsetof(RecordHeader, topic_index) == 52);
+static_assert(offsetof(RecordHeader, key_len) == 56);
+static_assert(offsetof(RecordHeader, attempts) == 68);
+static_assert(offsetof(RecordHeader, status) == 72);
+static_assert(std::atomic<Status>::is_always_lock_free);
+
+// Control block of one SPSC ring. Positions are byte counts that only grow (no ABA);
+// the producer owns write_pos, the consumer of the ring owns read_pos, each on its own
+// cache line so neither side's stores invalidate the other's hot line.
+struct RingControl {
+  alignas(kCacheLine) std::atomic<std::uint64_t> write_pos;
+  alignas(kCacheLine) std::atomic<std::uint64_t> read_pos;
+  // Futex words: 32-bit, shared (no FUTEX_PRIVATE_FLAG). A side that is about to sleep
+  // raises its *_waiting flag, re-checks the ring, then waits on the sequence word; the
+  // other side bumps the word and wakes only if the flag is up.
+  alignas(kCacheLine) std::atomic<std::uint32_t> data_seq;
+  std::atomic<std::uint32_t> reader_waiting;
+  alignas(kCacheLine) std::atomic<std::uint32_t> space_seq;
+  std::atomic<std::uint32_t> writer_waiting;
+  // Immutable after the segment is made.
+  alignas(kCacheLine) std::uint64_t capacity;  // bytes, power of two
+  std::uint64_t data_offset;                   // from the segment base
+  // Liveness of the reading process (forward rings only), written by the worker.
+  alignas(kCacheLine) std::atomic<std::uint64_t> heartbeat_ns;
+  std::atomic<std::uint64_t> invocation_start_ns;  // 0 when no handler is running
+  std::atomic<std::int32_t> reader_pid;
+  // Raw wait status of the previous reader process, written by the supervisor before it
+  // starts a replacement; tells the new worker how a redelivered record's attempt ended.
+  std::atomic<std::int32_t> last_exit_status;
+};
+static_assert(offsetof(RingControl, write_pos) == 0);
+static_assert(offsetof(RingControl, read_pos) == 64);
+static_assert(offsetof(RingControl, data_seq) == 128);
+static_assert(offsetof(RingControl, reader_waiting) == 132);
+static_assert(offsetof(RingControl, space_seq) == 192);
+static_assert(offsetof(RingControl, capacity) == 256);
+static_assert(offsetof(RingControl, heartbeat_ns) == 320);
+static_assert(offsetof(RingControl, last_exit_status) == 340);
+static_assert(sizeof(RingControl) == 384);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+
+// Counters the supervisor reads without asking the children (metrics).
+struct Stats {
+  std::atomic<std::uint64_t> consumed;     // records taken from Kafka
+  std::atomic<std::uint64_t> dispatched;   // records written into rings
+  std::atomic<std::uint64_t> handled_ok;   // completions with status ok
+  std::atomic<std::uint64_t> failed;       // records that took the failure path
+  std::atomic<std::uint64_t> skipped;      // failure path: skip
+  std::atomic<std::uint64_t> stale;        // revoked before handling
+  std::atomic<std::uint64_t> commits;      // successful offset commits
+  std::atomic<std::uint64_t> commits_failed;
+  std::atomic<std::uint64_t> rebalances;
+  std::atomic<std::uint64_t> paused;       // partition pauses for backpressure
+  std::atomic<std::uint64_t> reserved[6];
+};
+static_assert(sizeof(Stats) == 128);
+
+// Segment header. `magic` is stored last, with release order, once the whole layout is
+// written; a reader that sees the magic with acquire order sees a complete segment.
+struct SegmentHeader {
+  std::atomic<std::uint64_t> magic;
+  std::uint32_t version;
+  std::uint32_t workers;
+  std::uint64_t total_size;
+  std::uint64_t config_offset;  // the lambda's resolved config as JSON
+  std::uint64_t config_len;
+  std::uint64_t stats_offset;
+  std::uint64_t epochs_offset;  // std::atomic<uint32_t>[epoch_slots]
+  std::uint32_t epoch_slots;
+  std::uint32_t reserved0;
+  std::uint64_t rings_offset;  // RingControl[workers * 2]: forward, reply, forward, ...
+  std::uint64_t ring_bytes;
+  std::uint64_t reply_ring_bytes;
+  // Consumer run number, bumped by the supervisor each time it resets the rings for a
+  // new consumer process.
+  std::atomic<std::uint64_t> generation;
+  std::atomic<std::int32_t> consumer_pid;
+  std::int32_t reserved1;
+};
+static_assert(offsetof(SegmentHeader, magic) == 0);
+static_assert(offsetof(SegmentHeader, workers) == 12);
+static_assert(offsetof(SegmentHeader, epoch_slots) == 56);
+static_assert(offsetof(SegmentHeader, rings_offset) == 64);
+static_assert(offsetof(SegmentHeader, generation) == 88);
+static_assert(offsetof(SegmentHeader, consumer_pid) == 96);
+static_assert(sizeof(SegmentHeader) <= kCacheLine * 2);
+
+inline constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+}  // namespace sluice::shm

@@ -1,0 +1,128 @@
+// A single-producer / single-consumer ring of variable-length records in shared memory.
+// The two sides live in different processes; everything they share is in RingControl
+// and the data area, addressed by offsets (the ring never stores a pointer).
+//
+// Protocol:
+// * The writer fills records beyond write_pos privately, then publishes them all with a
+//   release store of write_pos (batching many records into one publish and one wake).
+// * The reader loads write_pos with acquire, handles records at its private cursor, and
+//   stores read_pos with release only once their outcome is written. Records between
+//   read_pos and write_pos are exactly the ones in flight: a replacement reader resumes
+//   at read_pos and sees them again.
+// * The writer may overwrite bytes below read_pos only after its owner has finished with
+//   them (`release_until`), because the consumer process reads the outcomes the worker
+//   wrote into those records before it reuses the space.
+// * A record that would straddle the end is preceded by a wrap marker filling the tail.
+//   Records are at most capacity/2 bytes, so a record always fits in an empty ring.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "shm/layout.hpp"
+
+namespace sluice::shm {
+
+inline constexpr std::uint32_t record_size(std::uint64_t key_len, std::uint64_t value_len,
+                                           std::uint64_t headers_len) {
+  return static_cast<std::uint32_t>(align_up(sizeof(RecordHeader) + key_len + value_len + headers_len, 8));
+}
+
+inline std::byte* record_key(RecordHeader* h) { return reinterpret_cast<std::byte*>(h + 1); }
+inline std::byte* record_value(RecordHeader* h) { return record_key(h) + h->key_len; }
+inline std::byte* record_headers(RecordHeader* h) { return record_value(h) + h->value_len; }
+
+// Largest record a ring of `capacity` bytes accepts.
+inline constexpr std::uint64_t max_record_in_ring(std::uint64_t capacity) { return capacity / 2; }
+
+// Lays out an empty ring: called by the segment's creator before any reader exists.
+void ring_init(RingControl& ctl, std::uint64_t capacity, std::uint64_t data_offset);
+
+// Sets both positions back to zero; only valid while neither side is running.
+void ring_reset(RingControl& ctl);
+
+class RingWriter {
+ public:
+  RingWriter(RingControl& ctl, std::byte* segment_base);
+
+  // Room for a record of `size` bytes (record_size(), multiple of 8, at most
+  // capacity/2)? Returns the header to fill, or nullptr if the ring is full up to the
+  // released position. Nothing is visible to the reader until commit() and publish().
+  RecordHeader* try_reserve(std::uint32_t size);
+  void commit();   // the reserved record is complete
+  void publish();  // make committed records visible; wake the reader if it sleeps
+
+  std::uint64_t read_pos() const { return ctl_.read_pos.load(std::memory_order_acquire); }
+  // The owner is done with records below pos: their bytes may be reused.
+  void release_until(std::uint64_t pos) { released_ = pos; }
+  // Visits each record the reader has finished and the owner has not yet released,
+  // then releases them. Returns how many records were visited.
+  template <typename Fn>
+  std::size_t reap(Fn&& fn) {
+    return reap_until(read_pos(), fn);
+  }
+  // Same, up to a read position the caller loaded earlier (so it could first read the
+  // replies published before that position).
+  template <typename Fn>
+  std::size_t reap_until(std::uint64_t r, Fn&& fn) {
+    std::size_t n = 0;
+    for (std::uint64_t pos = released_; pos < r;) {
+      auto* h = at(pos);
+      if (h->kind == RecordKind::kRecord || h->kind == RecordKind::kReply) {
+        fn(*h);
+        ++n;
+      }
+      pos += h->size;
+    }
+    released_ = r;
+    return n;
+  }
+  // Releases everything the reader finished without looking at it.
+  void reclaim() { released_ = read_pos(); }
+  // Blocks (spin, then futex) until `size` bytes may fit after a reap, or timeout.
+  bool wait_for_space(std::uint32_t size, std::uint64_t timeout_ns);
+
+  std::uint64_t write_cursor() const { return write_; }
+  std::uint64_t released() const { return released_; }
+  std::uint64_t capacity() const { return ctl_.capacity; }
+  std::uint64_t in_flight_bytes() const { return published_ - read_pos(); }
+  RecordHeader* at(std::uint64_t pos) { return reinterpret_cast<RecordHeader*>(data_ + (pos & mask_)); }
+
+ private:
+  bool fits(std::uint64_t needed, std::uint64_t released) const { return write_ + needed - released <= ctl_.capacity; }
+
+  RingControl& ctl_;
+  std::byte* data_;
+  std::uint64_t mask_;
+  std::uint64_t write_;      // private cursor: end of committed records
+  std::uint64_t reserved_;   // end of the record being filled
+  std::uint64_t published_;  // last value stored to write_pos
+  std::uint64_t released_;   // owner is finished with everything below
+};
+
+class RingReader {
+ public:
+  RingReader(RingControl& ctl, std::byte* segment_base);
+
+  // The record at the cursor, skipping wrap markers; nullptr when none is published.
+  RecordHeader* peek();
+  // Moves the private cursor past the record peek() returned.
+  void advance();
+  // Publishes the cursor as read_pos: the records before it are finished.
+  void release();
+  // Blocks (spin, then futex) until a record is published, or timeout. True if one is.
+  bool wait_for_data(std::uint64_t timeout_ns);
+
+  std::uint64_t cursor() const { return cursor_; }
+  RingControl& control() { return ctl_; }
+
+ private:
+  RingControl& ctl_;
+  std::byte* data_;
+  std::uint64_t mask_;
+  std::uint64_t cursor_;
+  std::uint64_t cached_write_;
+  std::uint64_t released_;
+};
+
+}  // namespace sluice::shm

@@ -1,0 +1,40 @@
+#include "supervisor/instance_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace sluice::supervisor {
+
+InstanceLock::InstanceLock(const std::string& runtime_dir, const std::string& instance) {
+  std::error_code ec;
+  std::filesystem::create_directories(runtime_dir, ec);
+  const std::string path = runtime_dir + "/" + instance + ".lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error("cannot open lock file " + path + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      throw std::runtime_error("another sluice daemon with instance \"" + instance + "\" is running (it holds " + path +
+                               "); give this one a different `instance` in its config");
+    }
+    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] auto n = ::write(fd_, pid.data(), pid.size());
+  }
+}
+
+InstanceLock::~InstanceLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace sluice::supervisor
