@@ -77,7 +77,8 @@ RingWriter::RingWriter(RingControl& ctl, std::byte* segment_base)
       released_(ctl.read_pos.load(std::memory_order_acquire)) {}
 
 RecordHeader* RingWriter::try_reserve(std::uint32_t size) {
-  assert(size % 8 == 0 && size <= max_record_in_ring(ctl_.capacity));
+  assert(size % 8 == 0);
+  if (size > max_record_in_ring(ctl_.capacity)) return nullptr;  // callers check max_record_in_ring first
   const std::uint64_t to_end = ctl_.capacity - (write_ & mask_);
   const std::uint64_t needed = size <= to_end ? size : to_end + size;
   if (!fits(needed, released_)) return nullptr;

@@ -1,0 +1,90 @@
+// The `sluice` command as a user runs it: exit codes and messages.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace sluice::test {
+namespace {
+namespace bp = boost::process;
+using namespace std::chrono_literals;
+
+struct Result {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+Result run_sluice(const TempDir& dir, std::vector<std::string> args) {
+  const auto out = dir.path() / "cli.out";
+  const auto err = dir.path() / "cli.err";
+  bp::child c(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out.string(), bp::std_err > err.string());
+  c.wait();
+  auto slurp = [](const fs::path& p) {
+    std::ifstream f(p);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  return {c.exit_code(), slurp(out), slurp(err)};
+}
+
+TEST(Cli, ValidateReportsEveryErrorWithPositionAndExits78) {
+  TempDir dir;
+  const auto cfg = dir.path() / "bad.toml";
+  std::ofstream(cfg) << "bogus = 1\n[kafka]\nbootstrap_servers = \"b:1\"\n[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n"
+                        "workers = \"many\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n";
+  const auto r = run_sluice(dir, {"validate", "-c", cfg.string()});
+  EXPECT_EQ(r.status, 78);
+  EXPECT_NE(r.err.find(cfg.string() + ":1:1: bogus: unknown key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(cfg.string() + ":7:11: lambda[0].workers: must be an integer, not a string"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("2 error(s)"), std::string::npos) << r.err;
+}
+
+TEST(Cli, RunRefusesABadConfigWith78) {
+  TempDir dir;
+  const auto cfg = dir.path() / "bad.toml";
+  std::ofstream(cfg) << "[[lambda]]\n";
+  EXPECT_EQ(run_sluice(dir, {"run", "-c", cfg.string()}).status, 78);
+}
+
+TEST(Cli, ValidateAndListAcceptAGoodConfig) {
+  TempDir dir;
+  const auto cfg = dir.path() / "ok.toml";
+  std::ofstream(cfg) << daemon_config("cli", dir.path(), "127.0.0.1:1",
+                                      {{.name = "orders", .topic = "orders", .workers = 2}});
+  const auto v = run_sluice(dir, {"validate", "-c", cfg.string()});
+  EXPECT_EQ(v.status, 0) << v.err;
+  const auto l = run_sluice(dir, {"list", "-c", cfg.string()});
+  EXPECT_EQ(l.status, 0) << l.err;
+  EXPECT_NE(l.out.find("orders"), std::string::npos);
+  EXPECT_NE(l.out.find("lambda-orders"), std::string::npos) << l.out;
+}
+
+TEST(Cli, SecondDaemonWithTheSameInstanceRefusesToStart) {
+  TempDir dir;
+  DevBroker broker({"orders:2"});
+  const std::string instance = "dup" + std::to_string(getpid());
+  const std::string cfg = daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "o", .topic = "orders", .workers = 1}});
+  Daemon first(dir.path(), cfg, "first");
+  ASSERT_TRUE(wait_until([&] { return !first.children("consumer").empty(); }, 30s)) << first.log();
+  Daemon second(dir.path(), cfg, "second");
+  const auto st = second.wait_exit(30s);
+  ASSERT_TRUE(st.has_value()) << "the second daemon kept running";
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0);
+  EXPECT_NE(second.log().find("another sluice daemon with instance \"" + instance + "\" is running"), std::string::npos)
+      << second.log();
+  EXPECT_FALSE(first.children("consumer").empty()) << "the first daemon must be unaffected";
+  first.signal(SIGTERM);
+  ASSERT_TRUE(first.wait_exit(60s).has_value());
+  EXPECT_EQ(check_hygiene(instance), "");
+}
+
+}  // namespace
+}  // namespace sluice::test

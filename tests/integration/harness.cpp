@@ -1,0 +1,243 @@
+#include "harness.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/process/args.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "consumer/group_offsets.hpp"
+#include "consumer/kafka_handles.hpp"
+
+namespace sluice::test {
+namespace bp = boost::process;
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+TempDir::TempDir() {
+  static int counter = 0;
+  path_ = fs::temp_directory_path() / ("sluice-it-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  fs::remove_all(path_);
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+DevBroker::DevBroker(const std::vector<std::string>& topics, int brokers) {
+  std::vector<std::string> args{"dev-broker", "--brokers", std::to_string(brokers)};
+  for (const auto& t : topics) {
+    args.push_back("--topic");
+    args.push_back(t);
+  }
+  bp::ipstream out;
+  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out, bp::std_err > bp::null);
+  if (!std::getline(out, bootstrap_) || bootstrap_.empty()) {
+    throw std::runtime_error("sluice dev-broker printed no bootstrap list");
+  }
+}
+
+DevBroker::~DevBroker() {
+  std::error_code ec;
+  if (child_.running(ec)) {
+    ::kill(child_.id(), SIGTERM);
+    child_.wait(ec);
+  }
+}
+
+std::string seq_value_prefix(std::uint64_t seq) { return "s" + std::to_string(seq) + "-"; }
+
+void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
+             std::uint64_t count, std::size_t value_bytes, int keys) {
+  auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
+                                                                        {"linger.ms", "5"},
+                                                                        {"acks", "all"},
+                                                                        {"log_level", "3"}}));
+  for (std::uint64_t s = first; s < first + count; ++s) {
+    std::string value = seq_value_prefix(s);
+    if (value.size() < value_bytes) value.append(value_bytes - value.size(), 'x');
+    const std::string key = "k" + std::to_string(s % static_cast<std::uint64_t>(keys));
+    for (;;) {
+      const auto err = rd_kafka_producev(
+          rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % partitions)),
+          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(err));
+      rd_kafka_poll(rk.get(), 10);
+    }
+    rd_kafka_poll(rk.get(), 0);
+  }
+  if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
+}
+
+std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
+                          const std::vector<LambdaSpec>& lambdas) {
+  std::ostringstream o;
+  o << "instance = \"" << instance << "\"\n"
+    << "runtime_dir = \"" << (dir / "run").string() << "\"\n"
+    << "lambdas_dir = \"" << (dir / "lambdas.d").string() << "\"\n"
+    << "shutdown_timeout_ms = 30000\n"
+    << "[supervisor]\nrestart_backoff_min_ms = 50\nrestart_backoff_max_ms = 1000\nmax_restarts = 100\nrestart_window_s = 60\n"
+    << "[kafka]\nbootstrap_servers = \"" << bootstrap << "\"\n"
+    << "[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
+    << "\"heartbeat.interval.ms\" = \"500\"\n\"topic.metadata.refresh.interval.ms\" = \"1000\"\n";
+  fs::create_directories(dir / "outcomes");
+  for (const auto& l : lambdas) {
+    o << "[[lambda]]\nname = \"" << l.name << "\"\ntopics = [\"" << l.topic << "\"]\nworkers = " << l.workers
+      << "\nordering = \"" << l.ordering << "\"\ncommit_interval_ms = 200\ndrain_timeout_ms = 20000\n"
+      << l.extra << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << RECORDER_PLUGIN << "\"\n"
+      << "[lambda.handler.options]\nlog_dir = \"" << (dir / "outcomes").string() << "\"\nsleep_us = \"" << l.sleep_us
+      << "\"\n";
+  }
+  return o.str();
+}
+
+Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag) {
+  const fs::path cfg = dir / (tag + ".toml");
+  std::ofstream(cfg) << config_text;
+  log_path_ = dir / (tag + ".log");
+  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::std_out > log_path_.string() + ".out",
+                     bp::std_err > log_path_.string());
+  pid_ = child_.id();
+}
+
+Daemon::~Daemon() {
+  std::error_code ec;
+  if (!exited_ && child_.running(ec)) {
+    ::kill(pid_, SIGKILL);
+    child_.wait(ec);
+  }
+}
+
+void Daemon::signal(int sig) const { ::kill(pid_, sig); }
+
+std::optional<int> Daemon::wait_exit(std::chrono::milliseconds limit) {
+  std::error_code ec;
+  if (!wait_until([&] { return !child_.running(ec); }, limit)) return std::nullopt;
+  exited_ = true;
+  return child_.native_exit_code();
+}
+
+std::vector<pid_t> Daemon::children(const std::string& role) const {
+  std::vector<pid_t> out;
+  std::ifstream kids("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+  pid_t p = 0;
+  while (kids >> p) {
+    std::ifstream cmd("/proc/" + std::to_string(p) + "/cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    for (char& c : line) {
+      if (c == '\0') c = ' ';
+    }
+    if (line.find(" " + role + " ") != std::string::npos || line.find(role) != std::string::npos) out.push_back(p);
+  }
+  return out;
+}
+
+std::string Daemon::log() const {
+  std::ifstream f(log_path_);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::vector<Outcome> read_outcomes(const fs::path& log_dir, const std::string& name) {
+  std::vector<Outcome> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(log_dir, ec)) {
+    const std::string file = e.path().filename().string();
+    if (!file.starts_with(name + ".")) continue;
+    std::ifstream f(e.path());
+    std::string line;
+    while (std::getline(f, line)) {
+      std::istringstream ls(line);
+      Outcome o;
+      o.file = file;
+      if (ls >> o.topic >> o.partition >> o.offset >> o.attempt >> o.outcome >> o.key >> o.value) out.push_back(o);
+    }
+  }
+  return out;
+}
+
+std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                              const std::string& topic) {
+  std::map<int, std::int64_t> out;
+  for (const auto& p : consumer::group_offsets({{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, group, {topic})) {
+    out[p.partition] = p.committed;
+  }
+  return out;
+}
+
+std::string check_no_loss(const std::vector<Outcome>& outcomes, std::uint64_t count) {
+  std::vector<bool> seen(count, false);
+  for (const auto& o : outcomes) {
+    if (o.outcome != "ok" || o.value.empty() || o.value[0] != 's') continue;
+    const std::uint64_t s = std::stoull(o.value.substr(1, o.value.find('-') - 1));
+    if (s < count) seen[s] = true;
+  }
+  std::size_t missing = 0;
+  std::uint64_t first_missing = 0;
+  for (std::uint64_t s = 0; s < count; ++s) {
+    if (!seen[s] && missing++ == 0) first_missing = s;
+  }
+  if (missing == 0) return "";
+  return "I1 violated: " + std::to_string(missing) + " sequence number(s) never handled, first " +
+         std::to_string(first_missing);
+}
+
+std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed) {
+  std::map<int, std::set<std::int64_t>> ok;
+  for (const auto& o : outcomes) {
+    if (o.outcome == "ok") ok[o.partition].insert(o.offset);
+  }
+  for (const auto& [p, c] : committed) {
+    for (std::int64_t off = 0; off < c; ++off) {
+      if (!ok[p].contains(off)) {
+        return "I2 violated: partition " + std::to_string(p) + " committed " + std::to_string(c) + " but offset " +
+               std::to_string(off) + " has no successful outcome";
+      }
+    }
+  }
+  return "";
+}
+
+std::size_t count_duplicates(const std::vector<Outcome>& outcomes) {
+  std::set<std::pair<int, std::int64_t>> seen;
+  std::size_t dups = 0;
+  for (const auto& o : outcomes) {
+    if (o.outcome == "ok" && !seen.emplace(o.partition, o.offset).second) ++dups;
+  }
+  return dups;
+}
+
+std::string check_hygiene(const std::string& instance) {
+  const std::string prefix = "sluice." + instance + ".";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/dev/shm", ec)) {
+    if (e.path().filename().string().starts_with(prefix)) return "I5 violated: segment left: " + e.path().string();
+  }
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (line.find(prefix) != std::string::npos) return "I5 violated: process " + pid + " still runs for " + instance;
+  }
+  return "";
+}
+
+}  // namespace sluice::test

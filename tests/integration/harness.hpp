@@ -1,0 +1,113 @@
+// Test harness: the dev broker and the sluice daemon as real processes, a real
+// producer, the recorder plugin's outcome logs, and the oracle of TESTING.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/process/child.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace sluice::test {
+
+namespace fs = std::filesystem;
+
+// Polls pred every 20 ms until it holds or `limit` passes. Returns whether it held.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit);
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// `sluice dev-broker` in its own process.
+class DevBroker {
+ public:
+  explicit DevBroker(const std::vector<std::string>& topics, int brokers = 1);
+  ~DevBroker();
+  const std::string& bootstrap() const { return bootstrap_; }
+
+ private:
+  boost::process::child child_;
+  std::string bootstrap_;
+};
+
+// Produces `count` messages with sequence numbers first..first+count-1 to explicit
+// partitions (seq % partitions), value "s<seq>-" padded to value_bytes, key "k<seq % keys>".
+void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
+             std::uint64_t count, std::size_t value_bytes = 100, int keys = 50);
+
+std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
+
+// Config text for a daemon whose lambdas use the recorder plugin.
+struct LambdaSpec {
+  std::string name;
+  std::string topic;
+  int workers = 3;
+  std::string ordering = "partition";
+  long sleep_us = 0;
+  std::string extra;  // more TOML lines for the [[lambda]] table
+};
+std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
+                          const std::vector<LambdaSpec>& lambdas);
+
+// `sluice run` in its own process; stderr goes to a file in dir.
+class Daemon {
+ public:
+  Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag = "run");
+  ~Daemon();
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // Waits for exit; returns the raw wait status, or nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds limit);
+  // Child processes of the daemon whose command line contains `role` (and `--slot N`).
+  std::vector<pid_t> children(const std::string& role) const;
+  std::string log() const;
+
+ private:
+  fs::path log_path_;
+  boost::process::child child_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+struct Outcome {
+  std::string topic;
+  int partition = 0;
+  std::int64_t offset = 0;
+  std::uint32_t attempt = 0;
+  std::string outcome;
+  std::string key;
+  std::string value;
+  std::string file;  // which worker process logged it
+};
+// Every outcome line the recorder wrote for lambda `name` under log_dir.
+std::vector<Outcome> read_outcomes(const fs::path& log_dir, const std::string& name);
+
+// partition -> committed offset (-1 if none) of `group` on `topic`.
+std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                              const std::string& topic);
+
+// Oracle checks; each returns an empty string when it holds, else what broke.
+// I1: every seq in [0, count) handled ok at least once.
+std::string check_no_loss(const std::vector<Outcome>& outcomes, std::uint64_t count);
+// I2: every offset below each committed offset has an ok outcome.
+std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed);
+// Number of ok outcomes beyond the first for the same (partition, offset).
+std::size_t count_duplicates(const std::vector<Outcome>& outcomes);
+// I5: no segment of the instance in /dev/shm and no process running for it.
+std::string check_hygiene(const std::string& instance);
+
+}  // namespace sluice::test

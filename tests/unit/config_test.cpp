@@ -1,0 +1,187 @@
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/config.hpp"
+#include "config/lambda_json.hpp"
+
+namespace sluice::config {
+namespace {
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  fs::path dir = fs::temp_directory_path() / ("sluice-config-test-" + std::to_string(getpid()));
+  void SetUp() override {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "lambdas.d");
+    unsetenv("KAFKA_BROKERS");
+    unsetenv("SLUICE_TEST_UNSET");
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  fs::path write(const std::string& rel, const std::string& text) {
+    std::ofstream(dir / rel) << text;
+    return dir / rel;
+  }
+  // Loads and returns every diagnostic as "file:line:col: key: message", with the
+  // directory stripped so expectations stay short.
+  std::vector<std::string> errors(const fs::path& main) {
+    try {
+      load(main);
+    } catch (const ConfigError& e) {
+      std::vector<std::string> out;
+      for (const auto& d : e.diagnostics()) {
+        std::string s = d.str();
+        const std::string prefix = dir.string() + "/";
+        if (s.starts_with(prefix)) s = s.substr(prefix.size());
+        out.push_back(s);
+      }
+      return out;
+    }
+    return {};
+  }
+};
+
+const char* kLambda = R"(
+[[lambda]]
+name = "orders"
+topics = ["orders"]
+[lambda.handler]
+type = "plugin"
+path = "/x.so"
+)";
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  std::string expected;  // exact first diagnostic
+};
+
+TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
+  const std::string head = "[kafka]\nbootstrap_servers = \"b:9092\"\n";
+  const std::vector<BadCase> cases = {
+      {"malformed", "instance = \"x\n", "main.toml:1:"},
+      {"unknown top-level key", "bogus = 1\n" + head, "main.toml:1:1: bogus: unknown key"},
+      {"unknown lambda key", head + kLambda + "[lambda.extra]\n",
+       "main.toml:10:9: lambda[0].extra: unknown key"},
+      {"wrong type", "shutdown_timeout_ms = \"3\"\n" + head,
+       "main.toml:1:23: shutdown_timeout_ms: must be an integer, not a string"},
+      {"out of range", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nworkers = 0\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:6:11: lambda[0].workers: must be between 1 and 256, not 0"},
+      {"missing handler", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n",
+       "main.toml:3:1: lambda[0].handler: is required"},
+      {"plugin without path", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\n",
+       "main.toml:6:1: lambda[0].handler.path: is required for a plugin handler (the shared library)"},
+      {"bad enum", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nordering = \"random\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:6:12: lambda[0].ordering: \"random\" is not one of \"partition\", \"key\", \"none\""},
+      {"unset env var", "admin_listen = \"${SLUICE_TEST_UNSET}\"\n" + head,
+       "main.toml:1:16: admin_listen: environment variable SLUICE_TEST_UNSET is not set (write ${SLUICE_TEST_UNSET:-default} to give a default)"},
+      {"dead letter without topic", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\non_failure = \"dead_letter\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:6:14: lambda[0].on_failure: \"dead_letter\" needs dead_letter_topic"},
+      {"bad lambda name", head + "[[lambda]]\nname = \"a b\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:4:8: lambda[0].name: \"a b\" must be 1-64 letters, digits, '_' or '-'"},
+      {"no brokers", "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:1:1: lambda[0].kafka.bootstrap_servers: no brokers: set [kafka] bootstrap_servers in the main file or the lambda, or KAFKA_BROKERS"},
+      {"record bigger than ring", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nring_bytes = 65536\nmax_record_bytes = 65536\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:7:20: lambda[0].max_record_bytes: must be at most half of ring_bytes (65536) minus 128"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto errs = errors(write("main.toml", c.text));
+    ASSERT_FALSE(errs.empty()) << "accepted a bad file";
+    EXPECT_EQ(errs.front().substr(0, c.expected.size()), c.expected) << "got: " << errs.front();
+  }
+}
+
+TEST_F(ConfigTest, DuplicateLambdaAcrossFilesNamesBoth) {
+  auto main = write("main.toml", std::string("[kafka]\nbootstrap_servers = \"b:1\"\n") + kLambda);
+  write("lambdas.d/orders.toml", "[lambda]\ntopics = [\"o\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/y.so\"\n");
+  const auto errs = errors(main);
+  ASSERT_EQ(errs.size(), 1U);
+  EXPECT_EQ(errs[0], "lambdas.d/orders.toml:1:1: lambda.name: duplicate lambda \"orders\" (also defined in " +
+                         (dir / "main.toml").string() + ")");
+}
+
+TEST_F(ConfigTest, ReportsEveryErrorNotJustTheFirst) {
+  auto main = write("main.toml", "bogus = 1\n[kafka]\nbootstrap_servers = 5\n");
+  write("lambdas.d/x.toml", "[lambda]\nname = \"y\"\ntopics = []\n[lambda.handler]\ntype = \"ftp\"\n");
+  const auto errs = errors(main);
+  EXPECT_GE(errs.size(), 5U);
+}
+
+TEST_F(ConfigTest, LambdaFileNameMustMatchItsName) {
+  auto main = write("main.toml", "[kafka]\nbootstrap_servers = \"b:1\"\n");
+  write("lambdas.d/billing.toml", "[lambda]\nname = \"orders\"\ntopics = [\"o\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/y.so\"\n");
+  const auto errs = errors(main);
+  ASSERT_EQ(errs.size(), 1U);
+  EXPECT_NE(errs[0].find("lambdas.d/billing.toml:2:8: lambda.name: \"orders\" differs from the file name"), std::string::npos)
+      << errs[0];
+}
+
+TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
+  setenv("KAFKA_BROKERS", "k1:9092,k2:9092", 1);
+  setenv("SLUICE_TEST_DIR", "/opt/h", 1);
+  auto main = write("main.toml", "[kafka.properties]\n\"security.protocol\" = \"${SLUICE_TEST_UNSET:-plaintext}\"\n");
+  write("lambdas.d/orders.toml",
+        "[lambda]\ntopics = [\"orders\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"${SLUICE_TEST_DIR}/o.so\"\n");
+  write("lambdas.d/billing.toml",
+        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/b.so\"\n");
+  write("lambdas.d/README", "not toml, ignored");
+  const Config c = load(main);
+  ASSERT_EQ(c.lambdas.size(), 2U);
+  const Lambda& b = c.lambdas[0];  // files are read in name order
+  const Lambda& o = c.lambdas[1];
+  EXPECT_EQ(o.name, "orders");
+  EXPECT_EQ(o.group_id, "lambda-orders");
+  EXPECT_EQ(o.bootstrap_servers, "k1:9092,k2:9092");
+  EXPECT_EQ(o.handler.path, "/opt/h/o.so");
+  EXPECT_EQ(o.kafka_properties.at("security.protocol"), "plaintext");
+  EXPECT_EQ(o.on_failure, OnFailure::kStop);
+  EXPECT_EQ(b.group_id, "custom");
+  EXPECT_EQ(b.workers, 4U);
+  EXPECT_EQ(b.ordering, Ordering::kKey);
+  EXPECT_EQ(c.lambdas_dir, (dir / "lambdas.d").string());
+  unsetenv("SLUICE_TEST_DIR");
+}
+
+TEST_F(ConfigTest, NewlineFromEnvironmentIsRefused) {
+  setenv("SLUICE_TEST_NL", "a\nb", 1);
+  const auto errs = errors(write("main.toml", "admin_listen = \"${SLUICE_TEST_NL}\"\n"));
+  ASSERT_FALSE(errs.empty());
+  EXPECT_NE(errs[0].find("newline"), std::string::npos) << errs[0];
+  unsetenv("SLUICE_TEST_NL");
+}
+
+TEST_F(ConfigTest, DeadLetterTopicImpliesDeadLetterPolicy) {
+  const Config c = load(write("main.toml", std::string("[kafka]\nbootstrap_servers = \"b:1\"\n") +
+                                               "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\ndead_letter_topic = \"t.dlq\"\n"
+                                               "[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n"));
+  EXPECT_EQ(c.lambdas.at(0).on_failure, OnFailure::kDeadLetter);
+}
+
+TEST_F(ConfigTest, MissingFileIsAClearError) {
+  const auto errs = errors(dir / "nope.toml");
+  ASSERT_EQ(errs.size(), 1U);
+  EXPECT_NE(errs[0].find("cannot read config file"), std::string::npos);
+}
+
+TEST_F(ConfigTest, LambdaSurvivesJsonRoundTrip) {
+  const Config c = load(write("main.toml", std::string("[kafka]\nbootstrap_servers = \"b:1\"\n") + kLambda));
+  const Lambda back = lambda_from_json(to_json(c.lambdas.at(0)));
+  EXPECT_EQ(to_json(back), to_json(c.lambdas.at(0)));
+  EXPECT_EQ(back.handler.path, "/x.so");
+}
+
+TEST(SecretProperties, AreRecognised) {
+  EXPECT_TRUE(is_secret_property("sasl.password"));
+  EXPECT_TRUE(is_secret_property("ssl.key.password"));
+  EXPECT_TRUE(is_secret_property("sasl.oauthbearer.client.secret"));
+  EXPECT_FALSE(is_secret_property("ssl.key.location"));
+  EXPECT_FALSE(is_secret_property("fetch.wait.max.ms"));
+}
+
+}  // namespace
+}  // namespace sluice::config
