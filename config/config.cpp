@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <optional>
 #include <cstdlib>
-#include <regex>
 
 #include "config/table_reader.hpp"
 
@@ -71,8 +71,18 @@ std::string join_messages(const std::vector<Diagnostic>& d) {
   return s;
 }
 
-const std::regex kNameRe("[A-Za-z0-9_-]{1,64}");
-const std::regex kTopicRe("[A-Za-z0-9._-]{1,249}");
+// Lambda and instance names end up in shm names, group ids and file names.
+bool valid_name(const std::string& s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+}
+
+// Kafka's own rule for topic names.
+bool valid_topic(const std::string& s) {
+  return !s.empty() && s.size() <= 249 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
+}
 
 constexpr std::int64_t kMaxMs = 24LL * 3600 * 1000;
 
@@ -91,7 +101,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
 
   const bool named = r.str("name", l.name, default_name.empty());
   if (!named) l.name = default_name;
-  if (!l.name.empty() && !std::regex_match(l.name, kNameRe)) {
+  if (!l.name.empty() && !valid_name(l.name)) {
     r.error(t.get("name"), "name", "\"" + l.name + "\" must be 1-64 letters, digits, '_' or '-'");
   } else if (named && !default_name.empty() && l.name != default_name) {
     r.error(t.get("name"), "name",
@@ -100,7 +110,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   if (r.str_list("topics", l.topics, true)) {
     if (l.topics.empty()) r.error(t.get("topics"), "topics", "must name at least one topic");
     for (const auto& topic : l.topics) {
-      if (!std::regex_match(topic, kTopicRe)) r.error(t.get("topics"), "topics", "\"" + topic + "\" is not a valid topic name");
+      if (!valid_topic(topic)) r.error(t.get("topics"), "topics", "\"" + topic + "\" is not a valid topic name");
     }
   }
   if (!r.str("group_id", l.group_id) || l.group_id.empty()) l.group_id = "lambda-" + l.name;
@@ -128,7 +138,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   if (has_policy && l.on_failure == OnFailure::kDeadLetter && l.dead_letter_topic.empty()) {
     r.error(t.get("on_failure"), "on_failure", "\"dead_letter\" needs dead_letter_topic");
   }
-  if (!l.dead_letter_topic.empty() && !std::regex_match(l.dead_letter_topic, kTopicRe)) {
+  if (!l.dead_letter_topic.empty() && !valid_topic(l.dead_letter_topic)) {
     r.error(t.get("dead_letter_topic"), "dead_letter_topic", "\"" + l.dead_letter_topic + "\" is not a valid topic name");
   }
   r.uint("max_record_age_s", l.max_record_age_s, 0, 365LL * 24 * 3600);
@@ -182,7 +192,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
 void read_main(const FileContext& ctx, const toml::table& t, Config& c) {
   TableReader r(ctx, t, "");
   r.str("instance", c.instance);
-  if (!std::regex_match(c.instance, kNameRe)) {
+  if (!valid_name(c.instance)) {
     r.error(t.get("instance"), "instance", "\"" + c.instance + "\" must be 1-64 letters, digits, '_' or '-'");
   }
   r.str("runtime_dir", c.runtime_dir);

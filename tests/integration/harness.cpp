@@ -224,6 +224,13 @@ std::size_t count_duplicates(const std::vector<Outcome>& outcomes) {
   return dups;
 }
 
+std::string sanitizer_report(const std::string& log) {
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer"}) {
+    if (auto at = log.find(marker); at != std::string::npos) return log.substr(at, 2000);
+  }
+  return "";
+}
+
 std::string check_hygiene(const std::string& instance) {
   const std::string prefix = "sluice." + instance + ".";
   std::error_code ec;

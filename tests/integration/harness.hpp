@@ -107,6 +107,8 @@ std::string check_no_loss(const std::vector<Outcome>& outcomes, std::uint64_t co
 std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed);
 // Number of ok outcomes beyond the first for the same (partition, offset).
 std::size_t count_duplicates(const std::vector<Outcome>& outcomes);
+// A sanitizer report from any sluice process (their stderr goes to the daemon log), or "".
+std::string sanitizer_report(const std::string& log);
 // I5: no segment of the instance in /dev/shm and no process running for it.
 std::string check_hygiene(const std::string& instance);
 

@@ -58,6 +58,7 @@ class Pipeline : public ::testing::Test {
     ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
     EXPECT_EQ(check_hygiene(instance), "");
+    EXPECT_EQ(sanitizer_report(d.log()), "");
   }
 };
 
