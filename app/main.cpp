@@ -52,7 +52,10 @@ int cmd_list(const sluice::config::Config& c) {
   std::printf("%-20s %-30s %-28s %-8s %s\n", "LAMBDA", "TOPICS", "GROUP", "WORKERS", "HANDLER");
   for (const auto& l : c.lambdas) {
     std::string topics;
-    for (const auto& t : l.topics) topics += (topics.empty() ? "" : ",") + t;
+    for (const auto& t : l.topics) {
+      if (!topics.empty()) topics += ',';
+      topics += t;
+    }
     std::printf("%-20s %-30s %-28s %-8u %s\n", l.name.c_str(), topics.c_str(), l.group_id.c_str(), l.workers,
                 handler_summary(l.handler).c_str());
   }

@@ -67,7 +67,10 @@ namespace {
 
 std::string join_messages(const std::vector<Diagnostic>& d) {
   std::string s;
-  for (const auto& x : d) s += (s.empty() ? "" : "\n") + x.str();
+  for (const auto& x : d) {
+    if (!s.empty()) s += '\n';
+    s += x.str();
+  }
   return s;
 }
 

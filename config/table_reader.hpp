@@ -60,7 +60,10 @@ class TableReader {
       }
     }
     std::string allowed;
-    for (const auto& [name, value] : options) allowed += (allowed.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+    for (const auto& [name, value] : options) {
+      if (!allowed.empty()) allowed += ", ";
+      allowed.append("\"").append(name).append("\"");
+    }
     error(table_.get(key), key, "\"" + s + "\" is not one of " + allowed);
     return false;
   }

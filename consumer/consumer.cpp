@@ -480,7 +480,9 @@ void Consumer::shutdown() {
   commit(true);
   // Leaving the group revokes everything through rebalance_cb (nothing left to drain).
   rd_kafka_consumer_close(rk_.get());
-  spdlog::info("lambda {}: consumer stopped", lambda_.name);
+  spdlog::info("lambda {}: consumer stopped: {} consumed, {} handled, {} failed, {} backpressure pauses, {} commits",
+               lambda_.name, stats_.consumed.load(), stats_.handled_ok.load(), stats_.failed.load(), stats_.paused.load(),
+               stats_.commits.load());
 }
 
 std::size_t Consumer::total_in_flight() const {
