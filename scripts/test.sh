@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds sluice twice (optimised, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer), and runs the whole suite on both.
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole suite on both, then
+# runs the unit suite under ThreadSanitizer.
 # Usage: scripts/test.sh            (from anywhere; build trees go to build/ and build-asan/)
 #        SLUICE_TEST_JOBS=N         parallel compile jobs (default: nproc)
 set -euo pipefail
@@ -26,6 +27,15 @@ run_suite "release" build
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 run_suite "asan+ubsan" build-asan -DSLUICE_SANITIZE=ON
+
+# ThreadSanitizer sees the ring protocol when both sides are threads of one process
+# (tests/unit/ring_threads_test.cpp); it cannot see across processes, so only the
+# unit suite runs under it.
+echo "=== tsan: configure and build (build-tsan)"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUILD_BENCH=OFF -DSLUICE_TSAN=ON >/dev/null
+cmake --build build-tsan -j "$jobs" --target sluice_unit_tests
+echo "=== tsan: unit tests"
+TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} build-tsan/tests/sluice_unit_tests --gtest_brief=1
 
 left=$(ls /dev/shm | grep -E '^sluice\.(it|test|dup|cli)' || true)
 if [ -n "$left" ]; then

@@ -231,6 +231,24 @@ std::string sanitizer_report(const std::string& log) {
   return "";
 }
 
+bool process_alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+long backpressure_pauses(const std::string& log, const std::string& lambda) {
+  const std::string marker = "lambda " + lambda + ": consumer stopped: ";
+  const auto at = log.rfind(marker);
+  if (at == std::string::npos) return -1;
+  const auto end = log.find(" backpressure pauses", at);
+  if (end == std::string::npos) return -1;
+  const auto start = log.rfind(", ", end);
+  return std::stol(log.substr(start + 2, end - start - 2));
+}
+
 std::string check_hygiene(const std::string& instance) {
   const std::string prefix = "sluice." + instance + ".";
   std::error_code ec;

@@ -109,6 +109,10 @@ std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std:
 std::size_t count_duplicates(const std::vector<Outcome>& outcomes);
 // A sanitizer report from any sluice process (their stderr goes to the daemon log), or "".
 std::string sanitizer_report(const std::string& log);
+// True while pid runs (a zombie counts as gone).
+bool process_alive(pid_t pid);
+// The number in the consumer's "N backpressure pauses" stop line, or -1 if absent.
+long backpressure_pauses(const std::string& log, const std::string& lambda);
 // I5: no segment of the instance in /dev/shm and no process running for it.
 std::string check_hygiene(const std::string& instance);
 

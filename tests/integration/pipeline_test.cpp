@@ -166,6 +166,65 @@ TEST_F(Pipeline, SigtermUnderLoadCommitsEverythingHandledAndRestartDeliversNoDup
   expect_clean_stop(again);
 }
 
+TEST_F(Pipeline, BackpressurePausesAndResumesWithoutLoss) {
+  constexpr std::uint64_t kMessages = 30'000;
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  // "ring": rings of 64 KiB hold ~350 records, so they fill; "inflight": at most 20
+  // records of a partition out at once, so that limit pauses first.
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "ring", .topic = "events", .workers = 2, .sleep_us = 20,
+                                       .extra = "ring_bytes = 65536\nmax_record_bytes = 16384\n"},
+                                      {.name = "inflight", .topic = "events", .workers = 2, .sleep_us = 20,
+                                       .extra = "max_in_flight = 20\n"}}));
+  for (const std::string name : {"ring", "inflight"}) {
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages); }, 180s))
+        << name << "\n" << d.log();
+    const auto out = read_outcomes(outcomes(), name);
+    EXPECT_EQ(check_no_loss(out, kMessages), "") << name;
+    EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-" + name, "events")), "") << name;
+    EXPECT_EQ(count_duplicates(out), 0U) << name;
+  }
+  expect_clean_stop(d);
+  EXPECT_GT(backpressure_pauses(d.log(), "ring"), 0) << "the ring-full path was not exercised\n" << d.log();
+  EXPECT_GT(backpressure_pauses(d.log(), "inflight"), 0) << "the max_in_flight path was not exercised\n" << d.log();
+}
+
+TEST_F(Pipeline, SupervisorKilledTakesItsChildrenAlongAndARestartReclaimsItsSegment) {
+  constexpr std::uint64_t kMessages = 100'000;
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  const std::string cfg = daemon_config(instance, dir.path(), broker.bootstrap(),
+                                        {{.name = "s", .topic = "events", .workers = 3, .sleep_us = 30}});
+  {
+    Daemon d(dir.path(), cfg, "first");
+    ASSERT_TRUE(wait_until([&] { return committed_sum(broker.bootstrap(), "lambda-s") > 10'000; }, 120s)) << d.log();
+    auto children = d.children("worker");
+    for (pid_t c : d.children("consumer")) children.push_back(c);
+    ASSERT_EQ(children.size(), 4U);
+    d.signal(SIGKILL);
+    ASSERT_TRUE(d.wait_exit(10s).has_value());
+    // PR_SET_PDEATHSIG: no child outlives the supervisor, so none goes on consuming.
+    EXPECT_TRUE(wait_until([&] { return std::none_of(children.begin(), children.end(), process_alive); }, 10s))
+        << "children outlived the supervisor";
+  }
+  EXPECT_EQ(check_commit_safety(read_outcomes(outcomes(), "s"), committed_offsets(broker.bootstrap(), "lambda-s", "events")),
+            "");
+  ASSERT_TRUE(fs::exists("/dev/shm/" + std::string("sluice.") + instance + ".s"))
+      << "a killed supervisor cannot remove its segment; the next start must";
+
+  Daemon again(dir.path(), cfg, "second");
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages); }, 180s))
+      << again.log();
+  EXPECT_NE(again.log().find("removing stale shared memory segment /dev/shm/sluice." + instance + ".s"),
+            std::string::npos)
+      << again.log();
+  const auto out = read_outcomes(outcomes(), "s");
+  EXPECT_EQ(check_no_loss(out, kMessages), "");
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-s", "events")), "");
+  expect_clean_stop(again);
+}
+
 // Handling order per worker is the order of its outcome log.
 using Order = std::map<std::string, std::vector<const Outcome*>>;
 
