@@ -76,9 +76,18 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
     throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
   }
   next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
+  if (lambda_.on_failure == config::OnFailure::kDeadLetter) {
+    dlq_ = std::make_unique<DeadLetterProducer>(lambda_, [this](const DeadLetter& dl) {
+      Partition* p = find(dl.topic_index, dl.partition);
+      if (p == nullptr || p->epoch != dl.epoch) return;  // revoked meanwhile: the next owner redelivers it
+      p->tracker.completed(dl.offset);
+      stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
 }
 
 Consumer::~Consumer() {
+  dlq_.reset();
   partitions_.clear();  // frees backlog messages before the handle goes
   queue_.reset();
 }
@@ -88,6 +97,7 @@ int Consumer::run() {
                fmt::join(lambda_.topics, ","), rings_.size());
   rd_kafka_message_t* batch[kBatch];
   while (!stop_.load(std::memory_order_relaxed)) {
+    poll_producers();
     reap_all();
     pump_backlogs();
     publish_all();
@@ -183,10 +193,24 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   const std::uint64_t payload = msg.key_len + msg.len + headers_len;
   if (payload > lambda_.max_record_bytes) {
     p.tracker.dispatched(msg.offset);
-    failed(p, msg.offset, 0,
-           "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
-               std::to_string(lambda_.max_record_bytes));
+    failed(p, describe(p, msg,
+                       "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
+                           std::to_string(lambda_.max_record_bytes)));
     return true;
+  }
+  rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const std::int64_t timestamp = rd_kafka_message_timestamp(&msg, &tstype);
+  if (lambda_.max_record_age_s != 0 && timestamp >= 0) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    if (now_ms - timestamp > std::int64_t{lambda_.max_record_age_s} * 1000) {
+      p.tracker.dispatched(msg.offset);
+      failed(p, describe(p, msg,
+                         "too_old: record is " + std::to_string((now_ms - timestamp) / 1000) +
+                             " s old, max_record_age_s is " + std::to_string(lambda_.max_record_age_s)));
+      return true;
+    }
   }
   const std::uint32_t r = choose_ring(p, msg);
   shm::RingWriter& w = rings_[r];
@@ -196,10 +220,9 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     reap(r);
     if ((h = w.try_reserve(size)) == nullptr) return false;
   }
-  rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   h->seq = ++seq_;
   h->offset = msg.offset;
-  h->timestamp_ms = rd_kafka_message_timestamp(&msg, &tstype);
+  h->timestamp_ms = timestamp;
   h->enqueue_ns = now_ns();
   h->partition = p.partition;
   h->slot = p.slot;
@@ -285,7 +308,7 @@ void Consumer::complete(const shm::RecordHeader& h) {
       stats_.handled_ok.fetch_add(1, std::memory_order_relaxed);
       break;
     case shm::Status::kFailed:
-      failed(*p, h.offset, h.attempts.load(std::memory_order_relaxed), reason.empty() ? "handler failed" : reason);
+      failed(*p, describe(*p, h, reason.empty() ? "handler failed" : std::move(reason)));
       break;
     case shm::Status::kPending:
     case shm::Status::kStale:
@@ -295,21 +318,66 @@ void Consumer::complete(const shm::RecordHeader& h) {
   }
 }
 
-void Consumer::failed(Partition& p, std::int64_t offset, std::uint32_t attempts, const std::string& reason) {
+void Consumer::failed(Partition& p, DeadLetter dl) {
   stats_.failed.fetch_add(1, std::memory_order_relaxed);
-  if (lambda_.on_failure == config::OnFailure::kSkip) {
-    spdlog::warn("lambda {}: skipping {}[{}]@{} after {} attempts: {}", lambda_.name, p.topic, p.partition, offset,
-                 attempts, reason);
-    stats_.skipped.fetch_add(1, std::memory_order_relaxed);
-    p.tracker.completed(offset);
-    return;
+  switch (lambda_.on_failure) {
+    case config::OnFailure::kSkip:
+      spdlog::warn("lambda {}: skipping {}[{}]@{} after {} attempt(s): {}", lambda_.name, p.topic, p.partition,
+                   dl.offset, dl.attempts, dl.error);
+      stats_.skipped.fetch_add(1, std::memory_order_relaxed);
+      p.tracker.completed(dl.offset);
+      return;
+    case config::OnFailure::kDeadLetter:
+      // Completed only when the broker acknowledges the dead letter (see the callback).
+      dlq_->send(std::move(dl));
+      return;
+    case config::OnFailure::kStop:
+      break;
   }
-  // `stop` (and `dead_letter` until the dead-letter producer exists): hold the partition
-  // at this offset. Nothing past it is committed; an operator decides.
-  spdlog::error("lambda {}: {}[{}]@{} failed after {} attempts: {}; partition stopped (on_failure={})", lambda_.name,
-                p.topic, p.partition, offset, attempts, reason, config::to_string(lambda_.on_failure));
+  // Hold the partition at this offset: nothing past it is committed; an operator decides.
+  spdlog::error("lambda {}: {}[{}]@{} failed after {} attempt(s): {}; partition stopped (on_failure=stop)",
+                lambda_.name, p.topic, p.partition, dl.offset, dl.attempts, dl.error);
   p.stopped = true;
   if (!p.paused) set_paused(p, true);
+}
+
+DeadLetter Consumer::describe(const Partition& p, const shm::RecordHeader& h, std::string reason) const {
+  DeadLetter dl{p.topic_index, p.topic, p.partition, h.offset, p.epoch, h.attempts.load(std::memory_order_relaxed),
+                std::move(reason), std::nullopt, std::nullopt, {}};
+  auto* rec = const_cast<shm::RecordHeader*>(&h);
+  if ((h.flags & shm::kFlagKeyNull) == 0) dl.key.emplace(reinterpret_cast<const char*>(shm::record_key(rec)), h.key_len);
+  if ((h.flags & shm::kFlagValueNull) == 0) {
+    dl.value.emplace(reinterpret_cast<const char*>(shm::record_value(rec)), h.value_len);
+  }
+  shm::for_each_header(shm::record_headers(rec), h.headers_len, [&](const shm::HeaderView& v) {
+    dl.headers.emplace_back(std::string(v.name), v.value == nullptr ? std::nullopt
+                                                                    : std::optional<std::string>(std::in_place,
+                                                                        reinterpret_cast<const char*>(v.value), v.value_len));
+  });
+  return dl;
+}
+
+DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const {
+  DeadLetter dl{p.topic_index, p.topic, p.partition, m.offset, p.epoch, 0, std::move(reason), std::nullopt,
+                std::nullopt, {}};
+  if (m.key != nullptr) dl.key.emplace(static_cast<const char*>(m.key), m.key_len);
+  if (m.payload != nullptr) dl.value.emplace(static_cast<const char*>(m.payload), m.len);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      dl.headers.emplace_back(name, value == nullptr ? std::nullopt
+                                                     : std::optional<std::string>(std::in_place,
+                                                                                  static_cast<const char*>(value), size));
+    }
+  }
+  return dl;
+}
+
+void Consumer::poll_producers() {
+  if (dlq_) dlq_->poll();
 }
 
 void Consumer::set_paused(Partition& p, bool paused) {
@@ -431,6 +499,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
     while (busy() && Clock::now() < deadline) {
       publish_all();
       std::this_thread::sleep_for(kDrainPoll);
+      poll_producers();
       reap_all();
     }
     commit(true);
@@ -461,6 +530,7 @@ void Consumer::shutdown() {
   const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
   rd_kafka_message_t* batch[kBatch];
   for (;;) {
+    poll_producers();
     reap_all();
     pump_backlogs();
     publish_all();
@@ -480,9 +550,11 @@ void Consumer::shutdown() {
   commit(true);
   // Leaving the group revokes everything through rebalance_cb (nothing left to drain).
   rd_kafka_consumer_close(rk_.get());
-  spdlog::info("lambda {}: consumer stopped: {} consumed, {} handled, {} failed, {} backpressure pauses, {} commits",
-               lambda_.name, stats_.consumed.load(), stats_.handled_ok.load(), stats_.failed.load(), stats_.paused.load(),
-               stats_.commits.load());
+  spdlog::info(
+      "lambda {}: consumer stopped: {} consumed, {} handled, {} failed, {} dead-lettered, {} skipped, "
+      "{} backpressure pauses, {} commits",
+      lambda_.name, stats_.consumed.load(), stats_.handled_ok.load(), stats_.failed.load(), stats_.dead_lettered.load(),
+      stats_.skipped.load(), stats_.paused.load(), stats_.commits.load());
 }
 
 std::size_t Consumer::total_in_flight() const {

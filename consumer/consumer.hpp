@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "consumer/dead_letters.hpp"
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
 #include "shm/ring.hpp"
@@ -67,7 +68,11 @@ class Consumer {
   void reap_all();
   void reap(std::uint32_t ring);
   void complete(const shm::RecordHeader& h);
-  void failed(Partition& p, std::int64_t offset, std::uint32_t attempts, const std::string& reason);
+  // The failure path (DESIGN §5) for a record whose content is in `dl`.
+  void failed(Partition& p, DeadLetter dl);
+  DeadLetter describe(const Partition& p, const shm::RecordHeader& h, std::string reason) const;
+  DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
+  void poll_producers();
   void publish_all();
   void set_paused(Partition& p, bool paused);
   void commit(bool sync);
@@ -83,6 +88,7 @@ class Consumer {
   QueuePtr queue_;
   bool cooperative_ = false;
   bool shutting_down_ = false;
+  std::unique_ptr<DeadLetterProducer> dlq_;
   std::vector<shm::RingWriter> rings_;
   std::vector<shm::RingReader> replies_;
   std::vector<bool> touched_;

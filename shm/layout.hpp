@@ -91,6 +91,9 @@ struct RingControl {
   // Raw wait status of the previous reader process, written by the supervisor before it
   // starts a replacement; tells the new worker how a redelivered record's attempt ended.
   std::atomic<std::int32_t> last_exit_status;
+  // Non-zero when the supervisor killed that worker because a handler call ran past
+  // timeout_ms (this many ms), so the reason says "timed out" rather than "SIGKILL".
+  std::atomic<std::uint32_t> last_exit_timeout_ms;
 };
 static_assert(offsetof(RingControl, write_pos) == 0);
 static_assert(offsetof(RingControl, read_pos) == 64);
@@ -100,6 +103,7 @@ static_assert(offsetof(RingControl, space_seq) == 192);
 static_assert(offsetof(RingControl, capacity) == 256);
 static_assert(offsetof(RingControl, heartbeat_ns) == 320);
 static_assert(offsetof(RingControl, last_exit_status) == 340);
+static_assert(offsetof(RingControl, last_exit_timeout_ms) == 344);
 static_assert(sizeof(RingControl) == 384);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 
@@ -115,7 +119,8 @@ struct Stats {
   std::atomic<std::uint64_t> commits_failed;
   std::atomic<std::uint64_t> rebalances;
   std::atomic<std::uint64_t> paused;       // partition pauses for backpressure
-  std::atomic<std::uint64_t> reserved[6];
+  std::atomic<std::uint64_t> dead_lettered;  // failure path: dead letter acknowledged
+  std::atomic<std::uint64_t> reserved[5];
 };
 static_assert(sizeof(Stats) == 128);
 

@@ -59,6 +59,7 @@ void ring_init(RingControl& ctl, std::uint64_t capacity, std::uint64_t data_offs
   ctl.invocation_start_ns.store(0, std::memory_order_relaxed);
   ctl.reader_pid.store(0, std::memory_order_relaxed);
   ctl.last_exit_status.store(0, std::memory_order_relaxed);
+  ctl.last_exit_timeout_ms.store(0, std::memory_order_relaxed);
 }
 
 void ring_reset(RingControl& ctl) {

@@ -172,7 +172,11 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, shm::describe_exit(consumer ? "consumer" : "worker", status));
   if (!consumer) {
     // The replacement reads this to report how a redelivered record's attempt ended.
+    l.seg->ring(slot).last_exit_timeout_ms.store(l.workers[slot].timeout_kill_sent ? l.cfg.handler.timeout_ms : 0,
+                                                  std::memory_order_relaxed);
     l.seg->ring(slot).last_exit_status.store(status, std::memory_order_release);
+    // The dead worker's invocation is over; its start time must not time out the next one.
+    l.seg->ring(slot).invocation_start_ns.store(0, std::memory_order_relaxed);
     if (!note_restart(l)) return stop_lambda(l, true);
     l.workers[slot].restart_at = Clock::now() + next_backoff(l);
     return;
@@ -192,6 +196,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     shm::ring_reset(l.seg->ring(i));
     shm::ring_reset(l.seg->reply_ring(i));
     l.seg->ring(i).last_exit_status.store(0, std::memory_order_relaxed);
+    l.seg->ring(i).last_exit_timeout_ms.store(0, std::memory_order_relaxed);
   }
   l.seg->header().generation.fetch_add(1, std::memory_order_release);
   if (!note_restart(l)) return stop_lambda(l, true);

@@ -38,8 +38,11 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       reply_(seg.reply_ring(slot), seg.base()),
       rng_(static_cast<unsigned>(getpid())) {
   ctl_.reader_pid.store(getpid(), std::memory_order_relaxed);
+  ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
   if (const int st = ctl_.last_exit_status.load(std::memory_order_acquire); st != 0) {
-    previous_exit_ = shm::describe_exit("worker", st);
+    const std::uint32_t timeout = ctl_.last_exit_timeout_ms.load(std::memory_order_relaxed);
+    previous_exit_ = timeout != 0 ? "handler timed out after " + std::to_string(timeout) + " ms (worker killed)"
+                                  : shm::describe_exit("worker", st);
   }
 }
 

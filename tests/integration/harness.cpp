@@ -7,6 +7,8 @@
 #include <boost/process/args.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/env.hpp>
 #include <boost/process/pipe.hpp>
 #include <fstream>
 #include <sstream>
@@ -46,9 +48,8 @@ DevBroker::DevBroker(const std::vector<std::string>& topics, int brokers) {
     args.push_back("--topic");
     args.push_back(t);
   }
-  bp::ipstream out;
-  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out, bp::std_err > bp::null);
-  if (!std::getline(out, bootstrap_) || bootstrap_.empty()) {
+  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = args, bp::std_in < in_, bp::std_out > out_, bp::std_err > bp::null);
+  if (!std::getline(out_, bootstrap_) || bootstrap_.empty()) {
     throw std::runtime_error("sluice dev-broker printed no bootstrap list");
   }
 }
@@ -61,23 +62,33 @@ DevBroker::~DevBroker() {
   }
 }
 
+std::string DevBroker::control(const std::string& line) {
+  in_ << line << std::endl;
+  std::string reply;
+  if (!std::getline(out_, reply)) throw std::runtime_error("dev broker closed its control channel");
+  return reply;
+}
+
 std::string seq_value_prefix(std::uint64_t seq) { return "s" + std::to_string(seq) + "-"; }
 
 void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
-             std::uint64_t count, std::size_t value_bytes, int keys) {
+             std::uint64_t count, std::size_t value_bytes, int keys, std::uint64_t big_seq, std::size_t big_bytes) {
   auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
                                                                         {"linger.ms", "5"},
                                                                         {"acks", "all"},
                                                                         {"log_level", "3"}}));
   for (std::uint64_t s = first; s < first + count; ++s) {
     std::string value = seq_value_prefix(s);
-    if (value.size() < value_bytes) value.append(value_bytes - value.size(), 'x');
+    const std::size_t want = s == big_seq ? big_bytes : value_bytes;
+    if (value.size() < want) value.append(want - value.size(), 'x');
     const std::string key = "k" + std::to_string(s % static_cast<std::uint64_t>(keys));
+    const std::string seq = std::to_string(s);
     for (;;) {
       const auto err = rd_kafka_producev(
           rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % partitions)),
           RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADER("seq", seq.data(), static_cast<ssize_t>(seq.size())), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(err));
       rd_kafka_poll(rk.get(), 10);
@@ -103,18 +114,21 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
     o << "[[lambda]]\nname = \"" << l.name << "\"\ntopics = [\"" << l.topic << "\"]\nworkers = " << l.workers
       << "\nordering = \"" << l.ordering << "\"\ncommit_interval_ms = 200\ndrain_timeout_ms = 20000\n"
       << l.extra << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << RECORDER_PLUGIN << "\"\n"
-      << "[lambda.handler.options]\nlog_dir = \"" << (dir / "outcomes").string() << "\"\nsleep_us = \"" << l.sleep_us
-      << "\"\n";
+      << l.handler_extra << "\n[lambda.handler.options]\nlog_dir = \"" << (dir / "outcomes").string()
+      << "\"\nsleep_us = \"" << l.sleep_us << "\"\n" << l.options << "\n";
   }
   return o.str();
 }
 
-Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag) {
+Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag,
+               const std::map<std::string, std::string>& env) {
   const fs::path cfg = dir / (tag + ".toml");
   std::ofstream(cfg) << config_text;
   log_path_ = dir / (tag + ".log");
-  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::std_out > log_path_.string() + ".out",
-                     bp::std_err > log_path_.string());
+  bp::environment e = boost::this_process::environment();
+  for (const auto& [k, v] : env) e[k] = v;
+  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::env = e,
+                     bp::std_out > log_path_.string() + ".out", bp::std_err > log_path_.string());
   pid_ = child_.id();
 }
 
@@ -173,6 +187,54 @@ std::vector<Outcome> read_outcomes(const fs::path& log_dir, const std::string& n
   return out;
 }
 
+std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::string& topic, std::size_t count,
+                                     std::chrono::milliseconds limit) {
+  auto rk = consumer::make_client(RD_KAFKA_CONSUMER, consumer::make_conf({{"bootstrap.servers", bootstrap},
+                                                                        {"group.id", "sluice-test-reader"},
+                                                                        {"enable.auto.commit", "false"},
+                                                                        {"fetch.wait.max.ms", "10"},
+                                                                        {"log_level", "3"}}));
+  int partitions = 0;
+  {
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk.get(), 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (md->topic_cnt == 1) partitions = md->topics[0].partition_cnt;
+      rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+  }
+  consumer::PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk.get(), list.get());
+  std::vector<TopicMessage> out;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    consumer::MessagePtr m(rd_kafka_consumer_poll(rk.get(), 50));
+    if (!m || m->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    TopicMessage t;
+    t.partition = m->partition;
+    t.offset = m->offset;
+    if (m->key != nullptr) t.key.emplace(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload != nullptr) t.value.emplace(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      std::size_t size = 0;
+      for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        t.headers[name] = value == nullptr ? "" : std::string(static_cast<const char*>(value), size);
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  rd_kafka_assign(rk.get(), nullptr);
+  return out;
+}
+
 std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                               const std::string& topic) {
   std::map<int, std::int64_t> out;
@@ -199,11 +261,13 @@ std::string check_no_loss(const std::vector<Outcome>& outcomes, std::uint64_t co
          std::to_string(first_missing);
 }
 
-std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed) {
+std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed,
+                                const std::set<std::pair<int, std::int64_t>>& dead_lettered) {
   std::map<int, std::set<std::int64_t>> ok;
   for (const auto& o : outcomes) {
     if (o.outcome == "ok") ok[o.partition].insert(o.offset);
   }
+  for (const auto& [p, off] : dead_lettered) ok[p].insert(off);
   for (const auto& [p, c] : committed) {
     for (std::int64_t off = 0; off < c; ++off) {
       if (!ok[p].contains(off)) {

@@ -38,16 +38,22 @@ class DevBroker {
   explicit DevBroker(const std::vector<std::string>& topics, int brokers = 1);
   ~DevBroker();
   const std::string& bootstrap() const { return bootstrap_; }
+  // Sends one control line (see app/dev_broker.cpp) and returns the broker's reply.
+  std::string control(const std::string& line);
 
  private:
+  boost::process::opstream in_;
+  boost::process::ipstream out_;
   boost::process::child child_;
   std::string bootstrap_;
 };
 
 // Produces `count` messages with sequence numbers first..first+count-1 to explicit
-// partitions (seq % partitions), value "s<seq>-" padded to value_bytes, key "k<seq % keys>".
+// partitions (seq % partitions), value "s<seq>-" padded to value_bytes (big_bytes for
+// seq == big_seq), key "k<seq % keys>", and a header "seq" = "<seq>".
 void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
-             std::uint64_t count, std::size_t value_bytes = 100, int keys = 50);
+             std::uint64_t count, std::size_t value_bytes = 100, int keys = 50, std::uint64_t big_seq = ~0ULL,
+             std::size_t big_bytes = 0);
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
 
@@ -59,6 +65,8 @@ struct LambdaSpec {
   std::string ordering = "partition";
   long sleep_us = 0;
   std::string extra;  // more TOML lines for the [[lambda]] table
+  std::string handler_extra;  // more lines for [lambda.handler], e.g. "timeout_ms = 500"
+  std::string options;        // more recorder options, e.g. "fail_seqs = \"7\""
 };
 std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
                           const std::vector<LambdaSpec>& lambdas);
@@ -66,7 +74,9 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
 // `sluice run` in its own process; stderr goes to a file in dir.
 class Daemon {
  public:
-  Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag = "run");
+  // env: extra environment variables for the daemon and its children.
+  Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag = "run",
+         const std::map<std::string, std::string>& env = {});
   ~Daemon();
   pid_t pid() const { return pid_; }
   void signal(int sig) const;
@@ -96,6 +106,18 @@ struct Outcome {
 // Every outcome line the recorder wrote for lambda `name` under log_dir.
 std::vector<Outcome> read_outcomes(const fs::path& log_dir, const std::string& name);
 
+struct TopicMessage {
+  int partition = 0;
+  std::int64_t offset = 0;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::map<std::string, std::string> headers;  // last value per name
+};
+// Reads every message of `topic` from the beginning (no group) until `count` arrived or
+// `limit` passed.
+std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::string& topic, std::size_t count,
+                                     std::chrono::milliseconds limit);
+
 // partition -> committed offset (-1 if none) of `group` on `topic`.
 std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                               const std::string& topic);
@@ -104,7 +126,9 @@ std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, cons
 // I1: every seq in [0, count) handled ok at least once.
 std::string check_no_loss(const std::vector<Outcome>& outcomes, std::uint64_t count);
 // I2: every offset below each committed offset has an ok outcome.
-std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed);
+// Offsets in `dead_lettered` (partition, offset) count as completed too.
+std::string check_commit_safety(const std::vector<Outcome>& outcomes, const std::map<int, std::int64_t>& committed,
+                                const std::set<std::pair<int, std::int64_t>>& dead_lettered = {});
 // Number of ok outcomes beyond the first for the same (partition, offset).
 std::size_t count_duplicates(const std::vector<Outcome>& outcomes);
 // A sanitizer report from any sluice process (their stderr goes to the daemon log), or "".

@@ -1,8 +1,14 @@
 /* Test handler: appends "topic partition offset attempt outcome key value\n" for each
  * record to <log_dir>/<lambda>.<pid>.log before it returns (TESTING.md's oracle log),
  * optionally sleeping per record to keep records in flight. One write() per record, so a
- * SIGKILL never leaves half a line that claims an outcome. */
+ * SIGKILL never leaves half a line that claims an outcome.
+ *
+ * Misbehaviour on chosen records, by the sequence number in their value ("s<seq>-..."),
+ * each option a comma-separated list of sequence numbers:
+ *   fail_seqs   outcome FAIL ("poison <seq>")         retry_seqs  outcome RETRY, always
+ *   crash_seqs  raise(crash_signal), default SIGSEGV  hang_seqs   sleep forever */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +20,30 @@
 typedef struct state {
   int fd;
   long sleep_us;
+  char fail[256], retry[256], crash[256], hang[256];
+  int crash_signal;
+  char errors[1024][48]; /* one per record of a batch: sluice copies them after handle() */
 } state;
+
+/* Is seq in the comma-separated list? */
+static int listed(const char* list, long long seq) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%lld", seq);
+  const size_t n = strlen(buf);
+  for (const char* p = list; *p;) {
+    const char* end = strchr(p, ',');
+    const size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && strncmp(p, buf, n) == 0) return 1;
+    if (!end) break;
+    p = end + 1;
+  }
+  return 0;
+}
+
+static long long seq_of(const sluice_record* r) {
+  if (r->value == NULL || r->value_len < 2 || ((const char*)r->value)[0] != 's') return -1;
+  return atoll((const char*)r->value + 1);
+}
 
 static const char* option(const sluice_host* h, const char* name) {
   for (size_t i = 0; i < h->option_count; ++i)
@@ -29,6 +58,13 @@ static int init(const sluice_host* host, void** out) {
   if (s == NULL) return 1;
   const char* sl = option(host, "sleep_us");
   s->sleep_us = sl ? atol(sl) : 0;
+  const char* v;
+  snprintf(s->fail, sizeof s->fail, "%s", (v = option(host, "fail_seqs")) ? v : "");
+  snprintf(s->retry, sizeof s->retry, "%s", (v = option(host, "retry_seqs")) ? v : "");
+  snprintf(s->crash, sizeof s->crash, "%s", (v = option(host, "crash_seqs")) ? v : "");
+  snprintf(s->hang, sizeof s->hang, "%s", (v = option(host, "hang_seqs")) ? v : "");
+  v = option(host, "crash_signal");
+  s->crash_signal = v == NULL ? SIGSEGV : strcmp(v, "ABRT") == 0 ? SIGABRT : strcmp(v, "KILL") == 0 ? SIGKILL : SIGSEGV;
   char path[4096];
   snprintf(path, sizeof path, "%s/%s.%d.log", dir, host->lambda, (int)getpid());
   s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -48,19 +84,41 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
       struct timespec ts = {s->sleep_us / 1000000, (s->sleep_us % 1000000) * 1000};
       nanosleep(&ts, NULL);
     }
+    const long long seq = seq_of(r);
+    const char* outcome = "ok";
+    char* error = s->errors[i % 1024];
+    results[i].outcome = SLUICE_OK;
+    results[i].error = NULL;
+    if (seq >= 0 && listed(s->fail, seq)) {
+      outcome = "fail";
+      snprintf(error, sizeof s->errors[0], "poison %lld", seq);
+      results[i].outcome = SLUICE_FAIL;
+      results[i].error = error;
+    } else if (seq >= 0 && listed(s->retry, seq)) {
+      outcome = "retry";
+      snprintf(error, sizeof s->errors[0], "busy %lld", seq);
+      results[i].outcome = SLUICE_RETRY;
+      results[i].error = error;
+    } else if (seq >= 0 && listed(s->crash, seq)) {
+      outcome = "crash";
+    } else if (seq >= 0 && listed(s->hang, seq)) {
+      outcome = "hang";
+    }
     char line[512];
     const int klen = r->key ? (int)(r->key_len > 64 ? 64 : r->key_len) : 1;
     const int vlen = r->value ? (int)(r->value_len > 64 ? 64 : r->value_len) : 1;
-    int len = snprintf(line, sizeof line, "%.*s %d %lld %u ok %.*s %.*s\n", (int)r->topic_len, r->topic, r->partition,
-                       (long long)r->offset, r->attempt, klen, r->key ? (const char*)r->key : "-", vlen,
+    int len = snprintf(line, sizeof line, "%.*s %d %lld %u %s %.*s %.*s\n", (int)r->topic_len, r->topic, r->partition,
+                       (long long)r->offset, r->attempt, outcome, klen, r->key ? (const char*)r->key : "-", vlen,
                        r->value ? (const char*)r->value : "-");
     if (write(s->fd, line, (size_t)len) != len) {
       results[i].outcome = SLUICE_RETRY;
       results[i].error = "cannot write the outcome log";
       continue;
     }
-    results[i].outcome = SLUICE_OK;
-    results[i].error = NULL;
+    if (strcmp(outcome, "crash") == 0) raise(s->crash_signal);
+    if (strcmp(outcome, "hang") == 0) {
+      for (;;) pause();
+    }
   }
 }
 

@@ -1,0 +1,245 @@
+// The failure path with real processes: handlers that fail, retry forever, crash their
+// worker or hang; records too large for the ring; dead letters that the broker is slow
+// to acknowledge; and the skip and stop policies. Every test checks the oracle with
+// dead-lettered offsets counted as completed (TESTING.md I1, I2).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "harness.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kPartitions = 8;
+constexpr std::uint64_t kMessages = 3000;
+// Dead-letter settings shared by the tests; retries stay short.
+const std::string kDeadLetter =
+    "dead_letter_topic = \"events.dlq\"\nmax_attempts = 3\nretry_backoff_ms = [1, 5]\n";
+
+std::string unique_instance() {
+  static int n = 0;
+  return "ft" + std::to_string(getpid()) + "n" + std::to_string(n++);
+}
+
+std::map<int, std::int64_t> end_offsets() {
+  std::map<int, std::int64_t> end;
+  for (int p = 0; p < kPartitions; ++p) end[p] = static_cast<std::int64_t>(kMessages / kPartitions);
+  return end;
+}
+
+std::map<int, std::int64_t> committed_or_empty(const std::string& bs, const std::string& group) {
+  try {
+    return committed_offsets(bs, group, "events");
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
+
+// Every sequence number not in `failed` handled ok at least once.
+std::string check_others_handled(const std::vector<Outcome>& out, const std::set<std::uint64_t>& failed) {
+  std::set<std::uint64_t> ok;
+  for (const auto& o : out) {
+    if (o.outcome == "ok") ok.insert(seq_of(o.value));
+  }
+  for (std::uint64_t s = 0; s < kMessages; ++s) {
+    if (!failed.contains(s) && !ok.contains(s)) return "I1 violated: seq " + std::to_string(s) + " never handled";
+  }
+  return "";
+}
+
+std::set<std::pair<int, std::int64_t>> sources(const std::vector<TopicMessage>& dlq) {
+  std::set<std::pair<int, std::int64_t>> s;
+  for (const auto& m : dlq) {
+    s.emplace(std::stoi(m.headers.at("sluice-source-partition")), std::stoll(m.headers.at("sluice-source-offset")));
+  }
+  return s;
+}
+
+class Failure : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::string instance = unique_instance();
+  DevBroker broker{{"events:8", "events.dlq:1"}};
+  fs::path outcomes() const { return dir.path() / "outcomes"; }
+
+  bool all_committed(const std::string& group) { return committed_or_empty(broker.bootstrap(), group) == end_offsets(); }
+
+  void expect_clean_stop(Daemon& d) {
+    d.signal(SIGTERM);
+    const auto st = d.wait_exit(60s);
+    ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
+    EXPECT_EQ(check_hygiene(instance), "");
+    EXPECT_EQ(sanitizer_report(d.log()), "");
+  }
+
+  // Checks a dead letter against the record produced with sequence number seq.
+  static void expect_dead_letter_of(const TopicMessage& m, std::uint64_t seq, std::size_t value_bytes = 100) {
+    ASSERT_TRUE(m.value.has_value());
+    EXPECT_EQ(seq_of(*m.value), seq);
+    EXPECT_EQ(m.value->size(), value_bytes);
+    EXPECT_EQ(m.key, "k" + std::to_string(seq % 50));
+    EXPECT_EQ(m.headers.at("seq"), std::to_string(seq)) << "the record's own headers must be kept";
+    EXPECT_EQ(m.headers.at("sluice-source-topic"), "events");
+    EXPECT_EQ(m.headers.at("sluice-source-partition"), std::to_string(seq % kPartitions));
+    EXPECT_EQ(m.headers.at("sluice-source-offset"), std::to_string(seq / kPartitions));
+  }
+};
+
+TEST_F(Failure, FailedAndRetryExhaustedRecordsAreDeadLetteredWithReasonAndTheRestCommits) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "f", .topic = "events", .workers = 3, .extra = kDeadLetter,
+                                       .options = "fail_seqs = \"17,1500\"\nretry_seqs = \"33\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-f"); }, 120s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 3, 30s);
+  ASSERT_EQ(dlq.size(), 3U) << d.log();
+  std::map<std::uint64_t, const TopicMessage*> by_seq;
+  for (const auto& m : dlq) by_seq[seq_of(m.value.value_or("s0-"))] = &m;
+  ASSERT_EQ(by_seq.size(), 3U);
+  for (std::uint64_t s : {17, 1500, 33}) {
+    SCOPED_TRACE(s);
+    ASSERT_TRUE(by_seq.contains(s));
+    expect_dead_letter_of(*by_seq[s], s);
+  }
+  EXPECT_EQ(by_seq[17]->headers.at("sluice-error"), "poison 17");
+  EXPECT_EQ(by_seq[17]->headers.at("sluice-attempts"), "1") << "a permanent failure is not retried";
+  EXPECT_EQ(by_seq[33]->headers.at("sluice-error"), "busy 33");
+  EXPECT_EQ(by_seq[33]->headers.at("sluice-attempts"), "3");
+
+  const auto out = read_outcomes(outcomes(), "f");
+  EXPECT_EQ(check_others_handled(out, {17, 1500, 33}), "");
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-f", "events"), sources(dlq)), "");
+  std::vector<std::uint32_t> attempts;
+  for (const auto& o : out) {
+    if (seq_of(o.value) == 33) attempts.push_back(o.attempt);
+  }
+  EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 3}));
+  expect_clean_stop(d);
+}
+
+TEST_F(Failure, RecordThatCrashesItsWorkerIsDeadLetteredWithTheSignalAfterMaxAttempts) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  // Let the handler's SIGSEGV kill the worker even in the ASan build (ASan would
+  // otherwise catch it and exit 1).
+  std::string asan = std::getenv("ASAN_OPTIONS") != nullptr ? std::getenv("ASAN_OPTIONS") : "";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "c", .topic = "events", .workers = 3, .extra = kDeadLetter, .options = "crash_seqs = \"42\"\n"}}),
+           "run", {{"ASAN_OPTIONS", asan + (asan.empty() ? "" : ":") + "handle_segv=0"}});
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-c"); }, 120s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  expect_dead_letter_of(dlq[0], 42);
+  EXPECT_EQ(dlq[0].headers.at("sluice-error"), "worker killed by SIGSEGV");
+  EXPECT_EQ(dlq[0].headers.at("sluice-attempts"), "3");
+  const auto out = read_outcomes(outcomes(), "c");
+  int crashes = 0;
+  for (const auto& o : out) crashes += seq_of(o.value) == 42 && o.outcome == "crash";
+  EXPECT_EQ(crashes, 3) << "max_attempts = 3 invocations, then no more: no crash loop";
+  EXPECT_EQ(check_others_handled(out, {42}), "");
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-c", "events"), sources(dlq)), "");
+  expect_clean_stop(d);
+}
+
+TEST_F(Failure, RecordLargerThanMaxRecordBytesIsDeadLetteredWithoutReachingAWorker) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages, 100, 50, /*big_seq=*/99, /*big_bytes=*/10000);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "t", .topic = "events", .workers = 2,
+                                       .extra = kDeadLetter + "ring_bytes = 65536\nmax_record_bytes = 4096\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-t"); }, 120s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  expect_dead_letter_of(dlq[0], 99, 10000);
+  EXPECT_EQ(dlq[0].headers.at("sluice-error").rfind("too_large: ", 0), 0U) << dlq[0].headers.at("sluice-error");
+  EXPECT_EQ(dlq[0].headers.at("sluice-attempts"), "0");
+  const auto out = read_outcomes(outcomes(), "t");
+  for (const auto& o : out) EXPECT_NE(seq_of(o.value), 99U) << "a too-large record reached a handler";
+  EXPECT_EQ(check_others_handled(out, {99}), "");
+  expect_clean_stop(d);
+}
+
+TEST_F(Failure, HungHandlerIsKilledAtTimeoutAndItsRecordDeadLetteredWhileOthersFlow) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "h", .topic = "events", .workers = 3,
+                                       .extra = "dead_letter_topic = \"events.dlq\"\nmax_attempts = 2\n",
+                                       .handler_extra = "timeout_ms = 1000", .options = "hang_seqs = \"10\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-h"); }, 120s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  expect_dead_letter_of(dlq[0], 10);
+  EXPECT_EQ(dlq[0].headers.at("sluice-error"), "handler timed out after 1000 ms (worker killed)");
+  EXPECT_EQ(dlq[0].headers.at("sluice-attempts"), "2");
+  EXPECT_EQ(check_others_handled(read_outcomes(outcomes(), "h"), {10}), "");
+  expect_clean_stop(d);
+}
+
+TEST_F(Failure, SkipPolicyLogsTheRecordAndCommitsPastIt) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "s", .topic = "events", .workers = 2, .extra = "on_failure = \"skip\"\n",
+                                       .options = "fail_seqs = \"5\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-s"); }, 120s)) << d.log();
+  EXPECT_NE(d.log().find("skipping events[5]@0 after 1 attempt(s): poison 5"), std::string::npos) << d.log();
+  EXPECT_EQ(check_others_handled(read_outcomes(outcomes(), "s"), {5}), "");
+  expect_clean_stop(d);
+  EXPECT_TRUE(read_topic(broker.bootstrap(), "events.dlq", 1, 2s).empty()) << "skip must not dead-letter";
+}
+
+TEST_F(Failure, StopPolicyHoldsThePartitionAtTheFailedRecordAndOthersFinish) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "p", .topic = "events", .workers = 2, .extra = "on_failure = \"stop\"\n",
+                                       .options = "fail_seqs = \"21\"\n"}}));
+  // seq 21 is partition 5, offset 2: that partition must stop committing at 2.
+  auto expected = end_offsets();
+  expected[5] = 2;
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-p") == expected; }, 120s))
+      << d.log();
+  EXPECT_NE(d.log().find("events[5]@2 failed after 1 attempt(s): poison 21; partition stopped"), std::string::npos)
+      << d.log();
+  const auto out = read_outcomes(outcomes(), "p");
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-p", "events")), "");
+  expect_clean_stop(d);
+  EXPECT_EQ(committed_offsets(broker.bootstrap(), "lambda-p", "events").at(5), 2) << "a stop must survive shutdown";
+}
+
+TEST_F(Failure, DeadLetterIsNotCompletedBeforeTheBrokerAcknowledgesIt) {
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  // seq 3 is partition 3, offset 0. Its dead letter's Produce requests fail for a while
+  // (retriable errors the producer retries); until one is acknowledged, partition 3's
+  // commit must stay at 0 however far the rest of the partition got.
+  ASSERT_EQ(broker.control("errors Produce NOT_ENOUGH_REPLICAS 25"), "ok");
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "d", .topic = "events", .workers = 2, .extra = kDeadLetter,
+                                       .options = "fail_seqs = \"3\"\n"}}));
+  bool acked = false;
+  std::int64_t highest_before_ack = -1;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto c = committed_or_empty(broker.bootstrap(), "lambda-d");
+        acked = acked || !read_topic(broker.bootstrap(), "events.dlq", 1, 100ms).empty();
+        if (!acked && c.contains(3)) highest_before_ack = std::max(highest_before_ack, c.at(3));
+        return acked && c == end_offsets();
+      },
+      120s))
+      << d.log();
+  EXPECT_LE(highest_before_ack, 0) << "partition 3 was committed past a dead letter not yet acknowledged";
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U);
+  expect_dead_letter_of(dlq[0], 3);
+  expect_clean_stop(d);
+}
+
+}  // namespace
+}  // namespace sluice::test
