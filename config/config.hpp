@@ -59,6 +59,7 @@ struct Lambda {
   OnFailure on_failure = OnFailure::kStop;
   std::string dead_letter_topic;
   std::uint32_t max_record_age_s = 0;  // 0 = no limit
+  bool static_membership = true;       // group.instance.id from host + instance + lambda
   Handler handler;
 };
 

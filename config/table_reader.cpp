@@ -116,6 +116,18 @@ bool TableReader::integer(std::string_view key, std::int64_t& out, std::int64_t 
   return true;
 }
 
+bool TableReader::boolean(std::string_view key, bool& out) {
+  const toml::node* n = take(key);
+  if (n == nullptr) return false;
+  const auto* b = n->as_boolean();
+  if (b == nullptr) {
+    error(n, key, std::string("must be true or false, not ") + type_name(n->type()));
+    return false;
+  }
+  out = b->get();
+  return true;
+}
+
 bool TableReader::str_list(std::string_view key, std::vector<std::string>& out, bool required) {
   const toml::node* n = take(key);
   if (n == nullptr) {

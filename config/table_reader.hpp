@@ -41,6 +41,7 @@ class TableReader {
     out = static_cast<I>(v);
     return true;
   }
+  bool boolean(std::string_view key, bool& out);
   bool str_list(std::string_view key, std::vector<std::string>& out, bool required = false);
   bool uint_pair(std::string_view key, std::array<std::uint32_t, 2>& out, std::int64_t lo, std::int64_t hi);
   // Table of scalars (strings, integers, booleans) kept as strings: librdkafka properties,

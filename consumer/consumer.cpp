@@ -41,6 +41,14 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
       {"auto.offset.reset", config::to_string(l.auto_offset_reset)},
       {"enable.partition.eof", "false"},
   };
+  // Static membership: a consumer restarted by the supervisor rejoins under the same
+  // identity and gets its partitions back at once, instead of after session.timeout.ms.
+  // Host + instance + lambda is unique: one daemon per instance per host (the lock).
+  if (l.static_membership) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    props["group.instance.id"] = "sluice-" + std::string(host) + "-" + l.instance + "-" + l.name;
+  }
   for (const auto& [k, v] : l.kafka_properties) props[k] = v;
   // The commit rule depends on these; a property cannot turn them back on.
   for (const char* k : {"enable.auto.commit", "enable.auto.offset.store"}) {

@@ -85,6 +85,8 @@ TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
        "main.toml:4:8: lambda[0].name: \"a b\" must be 1-64 letters, digits, '_' or '-'"},
       {"no brokers", "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
        "main.toml:1:1: lambda[0].kafka.bootstrap_servers: no brokers: set [kafka] bootstrap_servers in the main file or the lambda, or KAFKA_BROKERS"},
+      {"bool of wrong type", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nstatic_membership = 1\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+       "main.toml:6:21: lambda[0].static_membership: must be true or false, not an integer"},
       {"record bigger than ring", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nring_bytes = 65536\nmax_record_bytes = 65536\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
        "main.toml:7:20: lambda[0].max_record_bytes: must be at most half of ring_bytes (65536) minus 128"},
   };
