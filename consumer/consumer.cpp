@@ -50,13 +50,17 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
     props["group.instance.id"] = "sluice-" + std::string(host) + "-" + l.instance + "-" + l.name;
   }
   for (const auto& [k, v] : l.kafka_properties) props[k] = v;
-  // The commit rule depends on these; a property cannot turn them back on.
-  for (const char* k : {"enable.auto.commit", "enable.auto.offset.store"}) {
-    if (auto it = props.find(k); it != props.end() && it->second != "false") {
+  // The commit rule depends on these; a property cannot change them. Only the watermark
+  // is ever stored (rd_kafka_offsets_store), and librdkafka's auto-commit sends what is
+  // stored: it knows the group's state and does not commit into a rebalance.
+  for (const auto& [k, want] : {std::pair<const char*, const char*>{"enable.auto.commit", "true"},
+                                {"enable.auto.offset.store", "false"}}) {
+    if (auto it = props.find(k); it != props.end() && it->second != want) {
       spdlog::warn("ignoring kafka property {}={}: sluice commits only completed offsets", k, it->second);
     }
-    props[k] = "false";
+    props[k] = want;
   }
+  props["auto.commit.interval.ms"] = std::to_string(l.commit_interval_ms);
   return props;
 }
 
@@ -409,11 +413,13 @@ void Consumer::commit(bool sync) {
     p.commit_pending = off;
   }
   if (l->cnt == 0) return;
-  if (!sync) {
-    // The result arrives in commit_cb; until then nothing counts as committed.
-    rd_kafka_commit(rk_.get(), l.get(), 1);
-    return;
+  // Always store: auto-commit (and the commit librdkafka makes when the consumer closes)
+  // sends what is stored, so a store behind a synchronous commit would move the
+  // committed offset backwards.
+  if (auto err = rd_kafka_offsets_store(rk_.get(), l.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("lambda {}: cannot store offsets: {}", lambda_.name, rd_kafka_err2str(err));
   }
+  if (!sync) return;  // auto-commit sends it; commit_cb says when it counts
   const auto err = rd_kafka_commit(rk_.get(), l.get(), 0);
   on_commit(err, l.get());
 }

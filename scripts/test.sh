@@ -10,6 +10,10 @@ cd "$root"
 bash scripts/install-deps.sh
 
 jobs=${SLUICE_TEST_JOBS:-$(nproc)}
+# Segments that exist before the run (e.g. from an interrupted earlier run on this
+# machine) are not this run's doing; only new ones count as leaks.
+shm_test_segments() { ls /dev/shm | grep -E '^sluice\.(it|ft|fa|test|dup|cli)' | sort || true; }
+shm_before=$(shm_test_segments)
 run_suite() {  # name, build dir, extra cmake args...
   local name=$1 dir=$2
   shift 2
@@ -37,7 +41,7 @@ cmake --build build-tsan -j "$jobs" --target sluice_unit_tests
 echo "=== tsan: unit tests"
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} build-tsan/tests/sluice_unit_tests --gtest_brief=1
 
-left=$(ls /dev/shm | grep -E '^sluice\.(it|test|dup|cli)' || true)
+left=$(comm -13 <(echo "$shm_before") <(shm_test_segments))
 if [ -n "$left" ]; then
   echo "tests left shared memory segments behind: $left" >&2
   exit 1

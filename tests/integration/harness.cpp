@@ -10,6 +10,7 @@
 #include <boost/process/environment.hpp>
 #include <boost/process/env.hpp>
 #include <boost/process/pipe.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +39,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("SLUICE_TEST_KEEP") != nullptr) return;  // keep logs for debugging
   std::error_code ec;
   fs::remove_all(path_, ec);
 }
