@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
-#include <optional>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 
 #include "config/table_reader.hpp"
 
@@ -89,6 +91,39 @@ bool valid_topic(const std::string& s) {
 
 constexpr std::int64_t kMaxMs = 24LL * 3600 * 1000;
 
+// Why a handler's shared library cannot be loaded by path, if it cannot. A bare file name
+// is left to the dynamic loader's search path.
+std::optional<std::string> unreadable_file(const std::string& path) {
+  if (path.find('/') == std::string::npos) return std::nullopt;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return "no such file";
+  if (!fs::is_regular_file(path, ec)) return "not a regular file";
+  if (access(path.c_str(), R_OK) != 0) return std::string("not readable: ") + std::strerror(errno);
+  return std::nullopt;
+}
+
+// Why a command cannot be executed, if it cannot: a name with a slash is checked as a
+// path, a bare name is looked up in PATH as execvp would.
+std::optional<std::string> not_executable(const std::string& cmd) {
+  auto check = [](const fs::path& p) -> std::optional<std::string> {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) return "no such file";
+    if (fs::is_directory(p, ec)) return "is a directory";
+    if (access(p.c_str(), X_OK) != 0) return std::string("not executable: ") + std::strerror(errno);
+    return std::nullopt;
+  };
+  if (cmd.find('/') != std::string::npos) return check(cmd);
+  const char* path_env = std::getenv("PATH");
+  std::string_view dirs = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    if (!check(fs::path(dir.empty() ? "." : dir) / cmd)) return std::nullopt;
+    dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
+  }
+  return "not found in PATH";
+}
+
 // Reads the keys of one lambda table; `path` is its key path ("lambda" or "lambda[2]").
 Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::string& path, const Config& main,
                    const std::string& default_name) {
@@ -129,7 +164,11 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   r.uint("batch_size", l.batch_size, 1, 10'000);
   r.uint("batch_window_ms", l.batch_window_ms, 0, 60'000);
   r.uint("commit_interval_ms", l.commit_interval_ms, 10, 600'000);
-  r.uint("drain_timeout_ms", l.drain_timeout_ms, 0, kMaxMs);
+  if (r.uint("drain_timeout_ms", l.drain_timeout_ms, 0, kMaxMs) && l.drain_timeout_ms >= main.shutdown_timeout_ms) {
+    // The consumer must drain, commit and leave the group before the supervisor kills it.
+    r.error(t.get("drain_timeout_ms"), "drain_timeout_ms",
+            "must be less than shutdown_timeout_ms (" + std::to_string(main.shutdown_timeout_ms) + ")");
+  }
   r.uint("max_attempts", l.max_attempts, 1, 1000);
   r.uint_pair("retry_backoff_ms", l.retry_backoff_ms, 0, kMaxMs);
   r.str("dead_letter_topic", l.dead_letter_topic);
@@ -170,6 +209,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
                                 {{"plugin", HandlerType::kPlugin}, {"http", HandlerType::kHttp}, {"exec", HandlerType::kExec}});
     if (!typed && !h.has("type")) h.error(nullptr, "type", "is required (\"plugin\", \"http\" or \"exec\")");
     h.uint("timeout_ms", l.handler.timeout_ms, 1, kMaxMs);
+    h.uint("memory_limit_mb", l.handler.memory_limit_mb, 0, 1 << 20);
     h.str("path", l.handler.path);
     h.str("url", l.handler.url);
     h.str_list("command", l.handler.command);
@@ -177,13 +217,21 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     if (typed) {
       switch (l.handler.type) {
         case HandlerType::kPlugin:
-          if (l.handler.path.empty()) h.error(nullptr, "path", "is required for a plugin handler (the shared library)");
+          if (l.handler.path.empty()) {
+            h.error(nullptr, "path", "is required for a plugin handler (the shared library)");
+          } else if (auto why = unreadable_file(l.handler.path)) {
+            h.error(ht->get("path"), "path", "\"" + l.handler.path + "\": " + *why);
+          }
           break;
         case HandlerType::kHttp:
           if (l.handler.url.empty()) h.error(nullptr, "url", "is required for an http handler");
           break;
         case HandlerType::kExec:
-          if (l.handler.command.empty()) h.error(nullptr, "command", "is required for an exec handler (argv array)");
+          if (l.handler.command.empty()) {
+            h.error(nullptr, "command", "is required for an exec handler (argv array)");
+          } else if (auto why = not_executable(l.handler.command.front())) {
+            h.error(ht->get("command"), "command", "\"" + l.handler.command.front() + "\": " + *why);
+          }
           break;
       }
     }

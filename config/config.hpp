@@ -31,6 +31,7 @@ struct Handler {
   std::vector<std::string> command;  // exec: argv
   std::map<std::string, std::string> options;  // plugin: passed to init
   std::uint32_t timeout_ms = 30000;
+  std::uint32_t memory_limit_mb = 0;  // RLIMIT_AS of the worker (and its handler); 0 = none
 };
 
 struct Lambda {

@@ -1,4 +1,3 @@
-#include <signal.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -6,23 +5,17 @@
 
 #include "config/lambda_json.hpp"
 #include "consumer/consumer.hpp"
+#include "shm/stop_signal.hpp"
 
 namespace sluice::consumer {
 namespace {
 
 std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-void on_stop(int) { g_stop.store(true, std::memory_order_relaxed); }
 
 }  // namespace
 
 int run_consumer(const std::string& segment_name) {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  shm::stop_on_parent_signal(g_stop);
 
   auto seg = shm::Segment::attach(segment_name);
   seg.header().consumer_pid.store(getpid(), std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include "shm/exit_status.hpp"
 #include "shm/ring.hpp"
 #include "supervisor/instance_lock.hpp"
+#include "supervisor/resource_limits.hpp"
 #include "supervisor/spawn.hpp"
 
 namespace sluice::supervisor {
@@ -51,6 +52,7 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::run() {
+  ensure_open_files_limit();
   InstanceLock lock(cfg_.runtime_dir, cfg_.instance);
   // Holding the lock, any segment of this instance is a leftover of a crashed run.
   for (const auto& name : shm::Segment::list("sluice." + cfg_.instance + ".")) {
@@ -91,11 +93,11 @@ int Supervisor::run() {
       const int sig = static_cast<int>(si.ssi_signo);
       if (sig == SIGTERM || sig == SIGINT) {
         if (!shutting_down_) {
-          spdlog::info("received {}: stopping fetch, draining, committing", sigabbrev_np(sig));
+          spdlog::info("received SIG{}: stopping fetch, draining, committing", sigabbrev_np(sig));
           shutting_down_ = true;
           for (auto& l : lambdas_) stop_lambda(*l, false);
         } else {
-          spdlog::info("received {} again: already draining", sigabbrev_np(sig));
+          spdlog::info("received SIG{} again: already draining", sigabbrev_np(sig));
         }
       } else if (sig == SIGHUP) {
         spdlog::warn("SIGHUP: configuration reload is not supported by this build; keeping the running config");

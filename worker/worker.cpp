@@ -1,8 +1,10 @@
 #include "worker/worker.hpp"
 
-#include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <memory>
 
@@ -11,6 +13,7 @@
 
 #include "config/lambda_json.hpp"
 #include "shm/segment.hpp"
+#include "shm/stop_signal.hpp"
 #include "worker/plugin_handler.hpp"
 #include "worker/worker_loop.hpp"
 
@@ -18,24 +21,26 @@ namespace sluice::worker {
 namespace {
 
 std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-void on_stop(int) { g_stop.store(true, std::memory_order_relaxed); }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a futex wait returns at once to see the flag
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-}
 
 // Under memory pressure the kernel should kill a worker (restarted alone, its records
 // redelivered) rather than the consumer or the supervisor.
 void prefer_oom_kill() {
   std::ofstream f("/proc/self/oom_score_adj");
   f << 500;
+}
+
+// memory_limit_mb bounds the address space of the worker and what its handler starts, so
+// a leaking handler fails its own allocations (and is restarted like any crash) long
+// before the machine runs short. Address space, not RSS: the segment mapping and the
+// libraries count too; a cgroup limit (systemd MemoryMax=) bounds RSS for the service.
+void apply_memory_limit(const config::Lambda& lambda) {
+  if (lambda.handler.memory_limit_mb == 0) return;
+  const rlim_t bytes = static_cast<rlim_t>(lambda.handler.memory_limit_mb) << 20;
+  const rlimit lim{bytes, bytes};
+  if (setrlimit(RLIMIT_AS, &lim) != 0) {
+    throw std::runtime_error("cannot set memory_limit_mb (RLIMIT_AS " + std::to_string(bytes) + "): " +
+                             std::strerror(errno));
+  }
 }
 
 std::unique_ptr<Handler> make_handler(const config::Lambda& lambda, std::uint32_t slot) {
@@ -53,7 +58,7 @@ std::unique_ptr<Handler> make_handler(const config::Lambda& lambda, std::uint32_
 }  // namespace
 
 int run_worker(const std::string& segment_name, std::uint32_t slot) {
-  install_stop_handlers();
+  shm::stop_on_parent_signal(g_stop);
   prefer_oom_kill();
   auto seg = shm::Segment::attach(segment_name);
   if (slot >= seg.workers()) {
@@ -61,6 +66,7 @@ int run_worker(const std::string& segment_name, std::uint32_t slot) {
     return 2;
   }
   const config::Lambda lambda = config::lambda_from_json(nlohmann::json::parse(seg.config_json()));
+  apply_memory_limit(lambda);
   auto handler = make_handler(lambda, slot);
   WorkerLoop loop(seg, lambda, slot, *handler, g_stop);
   loop.run();

@@ -38,7 +38,7 @@ TEST(Cli, ValidateReportsEveryErrorWithPositionAndExits78) {
   TempDir dir;
   const auto cfg = dir.path() / "bad.toml";
   std::ofstream(cfg) << "bogus = 1\n[kafka]\nbootstrap_servers = \"b:1\"\n[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n"
-                        "workers = \"many\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n";
+                        "workers = \"many\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n";
   const auto r = run_sluice(dir, {"validate", "-c", cfg.string()});
   EXPECT_EQ(r.status, 78);
   EXPECT_NE(r.err.find(cfg.string() + ":1:1: bogus: unknown key"), std::string::npos) << r.err;
@@ -52,6 +52,26 @@ TEST(Cli, RunRefusesABadConfigWith78) {
   const auto cfg = dir.path() / "bad.toml";
   std::ofstream(cfg) << "[[lambda]]\n";
   EXPECT_EQ(run_sluice(dir, {"run", "-c", cfg.string()}).status, 78);
+}
+
+// Scenario 17: an unreadable config and a missing handler stop `run` before anything
+// starts, each with a message that says what to fix.
+TEST(Cli, RunRefusesAnUnreadableConfigAndAMissingHandlerWith78) {
+  TempDir dir;
+  const auto not_a_file = run_sluice(dir, {"run", "-c", dir.path().string()});
+  EXPECT_EQ(not_a_file.status, 78);
+  EXPECT_NE(not_a_file.err.find(dir.path().string() + ": cannot read config file: not a regular file"), std::string::npos)
+      << not_a_file.err;
+
+  const auto cfg = dir.path() / "missing-handler.toml";
+  std::ofstream(cfg) << "instance = \"clim\"\n[kafka]\nbootstrap_servers = \"127.0.0.1:1\"\n[[lambda]]\nname = \"a\"\n"
+                        "topics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/nonexistent/liba.so\"\n";
+  const auto missing = run_sluice(dir, {"run", "-c", cfg.string()});
+  EXPECT_EQ(missing.status, 78);
+  EXPECT_NE(missing.err.find(cfg.string() + ":9:8: lambda[0].handler.path: \"/nonexistent/liba.so\": no such file"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_EQ(check_hygiene("clim"), "");
 }
 
 TEST(Cli, ValidateAndListAcceptAGoodConfig) {

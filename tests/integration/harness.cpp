@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <boost/process/io.hpp>
 #include <boost/process/environment.hpp>
 #include <boost/process/env.hpp>
+#include <boost/process/extend.hpp>
 #include <boost/process/pipe.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -123,14 +125,22 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
 }
 
 Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag,
-               const std::map<std::string, std::string>& env) {
+               const std::map<std::string, std::string>& env, const DaemonOptions& options) {
   const fs::path cfg = dir / (tag + ".toml");
   std::ofstream(cfg) << config_text;
   log_path_ = dir / (tag + ".log");
   bp::environment e = boost::this_process::environment();
   for (const auto& [k, v] : env) e[k] = v;
   child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::env = e,
-                     bp::std_out > log_path_.string() + ".out", bp::std_err > log_path_.string());
+                     bp::std_out > log_path_.string() + ".out", bp::std_err > log_path_.string(),
+                     bp::extend::on_exec_setup([options](auto&) {
+                       // Between fork and exec: async-signal-safe calls only.
+                       if (options.own_process_group) setpgid(0, 0);
+                       if (options.nofile) {
+                         const rlimit lim{options.nofile->first, options.nofile->second};
+                         setrlimit(RLIMIT_NOFILE, &lim);
+                       }
+                     }));
   pid_ = child_.id();
 }
 
@@ -164,6 +174,33 @@ std::vector<pid_t> Daemon::children(const std::string& role) const {
     if (line.find(" " + role + " ") != std::string::npos || line.find(role) != std::string::npos) out.push_back(p);
   }
   return out;
+}
+
+std::size_t Daemon::open_fds() const {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+std::size_t Daemon::zombie_children() const {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == pid_ && state == 'Z') ++n;
+  }
+  return n;
 }
 
 std::string Daemon::log() const {

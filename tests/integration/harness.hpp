@@ -71,12 +71,18 @@ struct LambdaSpec {
 std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
                           const std::vector<LambdaSpec>& lambdas);
 
+// How to start a daemon beyond its config.
+struct DaemonOptions {
+  bool own_process_group = false;  // setpgid(0, 0), so a test can signal the whole group
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> nofile;  // RLIMIT_NOFILE soft, hard
+};
+
 // `sluice run` in its own process; stderr goes to a file in dir.
 class Daemon {
  public:
   // env: extra environment variables for the daemon and its children.
   Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag = "run",
-         const std::map<std::string, std::string>& env = {});
+         const std::map<std::string, std::string>& env = {}, const DaemonOptions& options = {});
   ~Daemon();
   pid_t pid() const { return pid_; }
   void signal(int sig) const;
@@ -85,6 +91,10 @@ class Daemon {
   // Child processes of the daemon whose command line contains `role` (and `--slot N`).
   std::vector<pid_t> children(const std::string& role) const;
   std::string log() const;
+  // Open file descriptors of the supervisor process.
+  std::size_t open_fds() const;
+  // Children of the supervisor that have exited but were not reaped.
+  std::size_t zombie_children() const;
 
  private:
   fs::path log_path_;

@@ -6,7 +6,10 @@
  * Misbehaviour on chosen records, by the sequence number in their value ("s<seq>-..."),
  * each option a comma-separated list of sequence numbers:
  *   fail_seqs   outcome FAIL ("poison <seq>")         retry_seqs  outcome RETRY, always
- *   crash_seqs  raise(crash_signal), default SIGSEGV  hang_seqs   sleep forever */
+ *   crash_seqs  raise(crash_signal), default SIGSEGV  hang_seqs   sleep forever
+ *   oom_seqs    allocate and touch memory until malloc fails, then abort() as a C++
+ *               handler's std::bad_alloc would
+ * and init_fail = "1" makes init() fail, as a handler that cannot start. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,8 +23,9 @@
 typedef struct state {
   int fd;
   long sleep_us;
-  char fail[256], retry[256], crash[256], hang[256];
+  char fail[256], retry[256], crash[256], hang[256], oom[256];
   int crash_signal;
+  char* volatile hoard;
   char errors[1024][48]; /* one per record of a batch: sluice copies them after handle() */
 } state;
 
@@ -54,6 +58,8 @@ static const char* option(const sluice_host* h, const char* name) {
 static int init(const sluice_host* host, void** out) {
   const char* dir = option(host, "log_dir");
   if (dir == NULL) return 2;
+  const char* init_fail = option(host, "init_fail");
+  if (init_fail != NULL && strcmp(init_fail, "1") == 0) return 4;
   state* s = calloc(1, sizeof *s);
   if (s == NULL) return 1;
   const char* sl = option(host, "sleep_us");
@@ -63,6 +69,7 @@ static int init(const sluice_host* host, void** out) {
   snprintf(s->retry, sizeof s->retry, "%s", (v = option(host, "retry_seqs")) ? v : "");
   snprintf(s->crash, sizeof s->crash, "%s", (v = option(host, "crash_seqs")) ? v : "");
   snprintf(s->hang, sizeof s->hang, "%s", (v = option(host, "hang_seqs")) ? v : "");
+  snprintf(s->oom, sizeof s->oom, "%s", (v = option(host, "oom_seqs")) ? v : "");
   v = option(host, "crash_signal");
   s->crash_signal = v == NULL ? SIGSEGV : strcmp(v, "ABRT") == 0 ? SIGABRT : strcmp(v, "KILL") == 0 ? SIGKILL : SIGSEGV;
   char path[4096];
@@ -103,6 +110,8 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
       outcome = "crash";
     } else if (seq >= 0 && listed(s->hang, seq)) {
       outcome = "hang";
+    } else if (seq >= 0 && listed(s->oom, seq)) {
+      outcome = "oom";
     }
     char line[512];
     const int klen = r->key ? (int)(r->key_len > 64 ? 64 : r->key_len) : 1;
@@ -118,6 +127,15 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
     if (strcmp(outcome, "crash") == 0) raise(s->crash_signal);
     if (strcmp(outcome, "hang") == 0) {
       for (;;) pause();
+    }
+    if (strcmp(outcome, "oom") == 0) {
+      for (;;) {
+        char* p = malloc(16 << 20);
+        if (p == NULL) abort();
+        memset(p, 1, 16 << 20); /* touched, so a cgroup limit would see it too */
+        memcpy(p, (const void*)&s->hoard, sizeof s->hoard); /* chained: never dead */
+        s->hoard = p;
+      }
     }
   }
 }

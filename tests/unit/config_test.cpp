@@ -51,7 +51,7 @@ name = "orders"
 topics = ["orders"]
 [lambda.handler]
 type = "plugin"
-path = "/x.so"
+path = "libx.so"
 )";
 
 struct BadCase {
@@ -62,6 +62,7 @@ struct BadCase {
 
 TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
   const std::string head = "[kafka]\nbootstrap_servers = \"b:9092\"\n";
+  write("handler.sh", "#!/bin/sh\n");  // mode 0644: not executable, even for root
   const std::vector<BadCase> cases = {
       {"malformed", "instance = \"x\n", "main.toml:1:"},
       {"unknown top-level key", "bogus = 1\n" + head, "main.toml:1:1: bogus: unknown key"},
@@ -69,26 +70,34 @@ TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
        "main.toml:10:9: lambda[0].extra: unknown key"},
       {"wrong type", "shutdown_timeout_ms = \"3\"\n" + head,
        "main.toml:1:23: shutdown_timeout_ms: must be an integer, not a string"},
-      {"out of range", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nworkers = 0\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"out of range", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nworkers = 0\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:6:11: lambda[0].workers: must be between 1 and 256, not 0"},
       {"missing handler", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n",
        "main.toml:3:1: lambda[0].handler: is required"},
       {"plugin without path", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\n",
        "main.toml:6:1: lambda[0].handler.path: is required for a plugin handler (the shared library)"},
-      {"bad enum", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nordering = \"random\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"bad enum", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nordering = \"random\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:6:12: lambda[0].ordering: \"random\" is not one of \"partition\", \"key\", \"none\""},
       {"unset env var", "admin_listen = \"${SLUICE_TEST_UNSET}\"\n" + head,
        "main.toml:1:16: admin_listen: environment variable SLUICE_TEST_UNSET is not set (write ${SLUICE_TEST_UNSET:-default} to give a default)"},
-      {"dead letter without topic", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\non_failure = \"dead_letter\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"dead letter without topic", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\non_failure = \"dead_letter\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:6:14: lambda[0].on_failure: \"dead_letter\" needs dead_letter_topic"},
-      {"bad lambda name", head + "[[lambda]]\nname = \"a b\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"bad lambda name", head + "[[lambda]]\nname = \"a b\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:4:8: lambda[0].name: \"a b\" must be 1-64 letters, digits, '_' or '-'"},
-      {"no brokers", "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"no brokers", "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:1:1: lambda[0].kafka.bootstrap_servers: no brokers: set [kafka] bootstrap_servers in the main file or the lambda, or KAFKA_BROKERS"},
-      {"bool of wrong type", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nstatic_membership = 1\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"bool of wrong type", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nstatic_membership = 1\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:6:21: lambda[0].static_membership: must be true or false, not an integer"},
-      {"record bigger than ring", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nring_bytes = 65536\nmax_record_bytes = 65536\n[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n",
+      {"record bigger than ring", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\nring_bytes = 65536\nmax_record_bytes = 65536\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:7:20: lambda[0].max_record_bytes: must be at most half of ring_bytes (65536) minus 128"},
+      {"plugin that does not exist", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/no/such/lib.so\"\n",
+       "main.toml:8:8: lambda[0].handler.path: \"/no/such/lib.so\": no such file"},
+      {"exec command not executable", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"exec\"\ncommand = [\"" + (dir / "handler.sh").string() + "\", \"x\"]\n",
+       "main.toml:8:11: lambda[0].handler.command: \"" + (dir / "handler.sh").string() + "\": not executable: Permission denied"},
+      {"exec command not in PATH", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"exec\"\ncommand = [\"no-such-command-xyz\"]\n",
+       "main.toml:8:11: lambda[0].handler.command: \"no-such-command-xyz\": not found in PATH"},
+      {"drain longer than shutdown", "shutdown_timeout_ms = 5000\n" + head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\ndrain_timeout_ms = 5000\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
+       "main.toml:7:20: lambda[0].drain_timeout_ms: must be less than shutdown_timeout_ms (5000)"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -100,7 +109,7 @@ TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
 
 TEST_F(ConfigTest, DuplicateLambdaAcrossFilesNamesBoth) {
   auto main = write("main.toml", std::string("[kafka]\nbootstrap_servers = \"b:1\"\n") + kLambda);
-  write("lambdas.d/orders.toml", "[lambda]\ntopics = [\"o\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/y.so\"\n");
+  write("lambdas.d/orders.toml", "[lambda]\ntopics = [\"o\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"liby.so\"\n");
   const auto errs = errors(main);
   ASSERT_EQ(errs.size(), 1U);
   EXPECT_EQ(errs[0], "lambdas.d/orders.toml:1:1: lambda.name: duplicate lambda \"orders\" (also defined in " +
@@ -116,7 +125,7 @@ TEST_F(ConfigTest, ReportsEveryErrorNotJustTheFirst) {
 
 TEST_F(ConfigTest, LambdaFileNameMustMatchItsName) {
   auto main = write("main.toml", "[kafka]\nbootstrap_servers = \"b:1\"\n");
-  write("lambdas.d/billing.toml", "[lambda]\nname = \"orders\"\ntopics = [\"o\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/y.so\"\n");
+  write("lambdas.d/billing.toml", "[lambda]\nname = \"orders\"\ntopics = [\"o\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"liby.so\"\n");
   const auto errs = errors(main);
   ASSERT_EQ(errs.size(), 1U);
   EXPECT_NE(errs[0].find("lambdas.d/billing.toml:2:8: lambda.name: \"orders\" differs from the file name"), std::string::npos)
@@ -125,12 +134,13 @@ TEST_F(ConfigTest, LambdaFileNameMustMatchItsName) {
 
 TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   setenv("KAFKA_BROKERS", "k1:9092,k2:9092", 1);
-  setenv("SLUICE_TEST_DIR", "/opt/h", 1);
+  setenv("SLUICE_TEST_DIR", dir.c_str(), 1);
+  write("o.so", "");  // a plugin path with a slash must name an existing file
   auto main = write("main.toml", "[kafka.properties]\n\"security.protocol\" = \"${SLUICE_TEST_UNSET:-plaintext}\"\n");
   write("lambdas.d/orders.toml",
         "[lambda]\ntopics = [\"orders\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"${SLUICE_TEST_DIR}/o.so\"\n");
   write("lambdas.d/billing.toml",
-        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/b.so\"\n");
+        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"libb.so\"\n");
   write("lambdas.d/README", "not toml, ignored");
   const Config c = load(main);
   ASSERT_EQ(c.lambdas.size(), 2U);
@@ -139,7 +149,7 @@ TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   EXPECT_EQ(o.name, "orders");
   EXPECT_EQ(o.group_id, "lambda-orders");
   EXPECT_EQ(o.bootstrap_servers, "k1:9092,k2:9092");
-  EXPECT_EQ(o.handler.path, "/opt/h/o.so");
+  EXPECT_EQ(o.handler.path, (dir / "o.so").string());
   EXPECT_EQ(o.kafka_properties.at("security.protocol"), "plaintext");
   EXPECT_EQ(o.on_failure, OnFailure::kStop);
   EXPECT_EQ(b.group_id, "custom");
@@ -160,7 +170,7 @@ TEST_F(ConfigTest, NewlineFromEnvironmentIsRefused) {
 TEST_F(ConfigTest, DeadLetterTopicImpliesDeadLetterPolicy) {
   const Config c = load(write("main.toml", std::string("[kafka]\nbootstrap_servers = \"b:1\"\n") +
                                                "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\ndead_letter_topic = \"t.dlq\"\n"
-                                               "[lambda.handler]\ntype = \"plugin\"\npath = \"/x.so\"\n"));
+                                               "[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n"));
   EXPECT_EQ(c.lambdas.at(0).on_failure, OnFailure::kDeadLetter);
 }
 
@@ -174,7 +184,7 @@ TEST_F(ConfigTest, LambdaSurvivesJsonRoundTrip) {
   const Config c = load(write("main.toml", std::string("[kafka]\nbootstrap_servers = \"b:1\"\n") + kLambda));
   const Lambda back = lambda_from_json(to_json(c.lambdas.at(0)));
   EXPECT_EQ(to_json(back), to_json(c.lambdas.at(0)));
-  EXPECT_EQ(back.handler.path, "/x.so");
+  EXPECT_EQ(back.handler.path, "libx.so");
 }
 
 TEST(SecretProperties, AreRecognised) {
