@@ -23,6 +23,7 @@ std::uint64_t now_ns() {
 
 constexpr std::size_t kBatch = 1024;
 constexpr auto kDrainPoll = std::chrono::milliseconds(1);
+constexpr int kWatermarkTimeoutMs = 5000;
 
 std::uint64_t hash_bytes(const void* p, std::size_t n) {
   // FNV-1a: stable across processes and restarts, unlike std::hash.
@@ -38,7 +39,10 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
       {"group.id", l.group_id},
       {"client.id", "sluice-" + l.instance + "-" + l.name},
       {"partition.assignment.strategy", "cooperative-sticky"},
-      {"auto.offset.reset", config::to_string(l.auto_offset_reset)},
+      // librdkafka's own reset would also jump silently over a log truncated past the
+      // committed offset; with "error" every reset comes to on_offset_reset, which
+      // applies the lambda's auto_offset_reset and reports what was skipped.
+      {"auto.offset.reset", "error"},
       {"enable.partition.eof", "false"},
   };
   // Static membership: a consumer restarted by the supervisor rejoins under the same
@@ -61,6 +65,10 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
     props[k] = want;
   }
   props["auto.commit.interval.ms"] = std::to_string(l.commit_interval_ms);
+  if (auto it = l.kafka_properties.find("auto.offset.reset"); it != l.kafka_properties.end()) {
+    spdlog::warn("ignoring kafka property auto.offset.reset={}: set the lambda's auto_offset_reset instead", it->second);
+    props["auto.offset.reset"] = "error";
+  }
   return props;
 }
 
@@ -142,6 +150,10 @@ int Consumer::run() {
 void Consumer::accept(MessagePtr msg) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg->rkt != nullptr) {
+      if (Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition)) on_offset_reset(*p, msg->offset);
+      return;
+    }
     const char* topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "-";
     spdlog::error("lambda {}: consume error on {}[{}]: {}", lambda_.name, topic, msg->partition,
                   rd_kafka_message_errstr(msg.get()));
@@ -390,6 +402,113 @@ DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, s
 
 void Consumer::poll_producers() {
   if (dlq_) dlq_->poll();
+}
+
+void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
+  const auto policy = lambda_.auto_offset_reset;
+  const char* policy_name = config::to_string(policy);
+  if (at < 0) {
+    // No committed offset: where a new group starts.
+    if (policy == config::OffsetReset::kError) {
+      spdlog::error("lambda {}: {}[{}] has no committed offset and auto_offset_reset = \"error\": not consuming it "
+                    "(give the group a position with `sluice offsets reset`, or set auto_offset_reset)",
+                    lambda_.name, p.topic, p.partition);
+      stop_partition(p);
+      return;
+    }
+    // Resolve the start to a number and commit it once reached: a group that started at
+    // "latest" and restarts later must continue from there, not from a newer end.
+    std::int64_t lo = -1;
+    std::int64_t hi = -1;
+    std::int64_t start = policy == config::OffsetReset::kEarliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    if (rd_kafka_query_watermark_offsets(rk_.get(), p.topic.c_str(), p.partition, &lo, &hi, kWatermarkTimeoutMs) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      start = policy == config::OffsetReset::kEarliest ? lo : hi;
+      p.tracker.skip_to(start);
+    }
+    spdlog::info("lambda {}: {}[{}] has no committed offset: starting at the {} offset ({})", lambda_.name, p.topic,
+                 p.partition, policy_name, start);
+    restart_fetch_at(p, start);
+    return;
+  }
+  // The position is outside the log: retention (or compaction, or a recreated topic)
+  // removed records this group never completed. Never silent.
+  stats_.offset_resets.fetch_add(1, std::memory_order_relaxed);
+  std::int64_t lo = -1;
+  std::int64_t hi = -1;
+  const auto err = rd_kafka_query_watermark_offsets(rk_.get(), p.topic.c_str(), p.partition, &lo, &hi, kWatermarkTimeoutMs);
+  const std::string range = err == RD_KAFKA_RESP_ERR_NO_ERROR
+                                ? "the log now holds offsets " + std::to_string(lo) + ".." + std::to_string(hi - 1)
+                                : std::string("the log's range is unknown: ") + rd_kafka_err2str(err);
+  if (policy == config::OffsetReset::kError || err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::error("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": partition stopped, "
+                  "nothing past it is committed (move the group with `sluice offsets reset` and restart)",
+                  lambda_.name, p.topic, p.partition, at, range, policy_name);
+    stop_partition(p);
+    return;
+  }
+  const std::int64_t target = policy == config::OffsetReset::kEarliest ? lo : hi;
+  const std::int64_t skipped = std::max<std::int64_t>(0, target - at);
+  stats_.offsets_skipped.fetch_add(static_cast<std::uint64_t>(skipped), std::memory_order_relaxed);
+  if (skipped > 0) {
+    spdlog::warn("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": resuming at {}, "
+                 "{} record(s) never handled (offsets {}..{})",
+                 lambda_.name, p.topic, p.partition, at, range, policy_name, target, skipped, at, target - 1);
+  } else {
+    spdlog::warn("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": resuming at {}, "
+                 "records from there may be handled again",
+                 lambda_.name, p.topic, p.partition, at, range, policy_name, target);
+  }
+  if (target < at) {
+    // Backwards (the log was cut at its end): whatever is in flight belongs to offsets
+    // that no longer exist. Make it stale, as on a revoke, and track afresh.
+    seg_.epoch(p.slot).fetch_add(1, std::memory_order_acq_rel);
+    p.epoch = seg_.epoch(p.slot).load(std::memory_order_acquire);
+    p.tracker = OffsetTracker{};
+    p.backlog.clear();
+  }
+  // The skipped offsets will never complete; the next commit records the new position.
+  p.tracker.skip_to(target);
+  restart_fetch_at(p, target);
+}
+
+void Consumer::stop_partition(Partition& p) {
+  p.stopped = true;
+  if (!p.paused) set_paused(p, true);
+}
+
+void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) {
+  // After an offset-reset error librdkafka has stopped fetching the partition and refuses
+  // a seek; assigning it again with an explicit offset starts it there.
+  PartitionListPtr l(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = offset;
+  std::string error;
+  if (cooperative_) {
+    ErrorPtr off(rd_kafka_incremental_unassign(rk_.get(), l.get()));
+    ErrorPtr on(off ? nullptr : rd_kafka_incremental_assign(rk_.get(), l.get()));
+    if (off || on) error = rd_kafka_error_string(off ? off.get() : on.get());
+  } else {
+    // An eager assign replaces the whole assignment: keep every other partition at its
+    // current position rather than sending it back to its committed offset.
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (auto err = rd_kafka_assignment(rk_.get(), &raw); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      error = rd_kafka_err2str(err);
+    } else {
+      PartitionListPtr all(raw);
+      rd_kafka_position(rk_.get(), all.get());
+      if (auto* e = rd_kafka_topic_partition_list_find(all.get(), p.topic.c_str(), p.partition)) e->offset = offset;
+      if (auto err = rd_kafka_assign(rk_.get(), all.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error = rd_kafka_err2str(err);
+      }
+    }
+  }
+  if (error.empty() && p.paused) set_paused(p, true);  // a new assignment starts unpaused
+  if (!error.empty()) {
+    // Nothing is skipped silently: the partition stays where it is, and is reported.
+    spdlog::error("lambda {}: cannot restart {}[{}] at offset {}: {}; partition stopped", lambda_.name, p.topic,
+                  p.partition, offset, error);
+    stop_partition(p);
+  }
 }
 
 void Consumer::set_paused(Partition& p, bool paused) {

@@ -75,6 +75,10 @@ class Consumer {
   void poll_producers();
   void publish_all();
   void set_paused(Partition& p, bool paused);
+  // An __AUTO_OFFSET_RESET for p at offset `at` (negative: no committed offset).
+  void on_offset_reset(Partition& p, std::int64_t at);
+  void stop_partition(Partition& p);
+  void restart_fetch_at(Partition& p, std::int64_t offset);
   void commit(bool sync);
   void shutdown();
   std::size_t total_in_flight() const;

@@ -4,6 +4,7 @@
 // completions arrive (they do, with `key` and `none` ordering).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -20,6 +21,9 @@ class OffsetTracker {
   // dispatched when everything completed; -1 before anything was dispatched.
   std::int64_t committable() const { return window_.empty() ? next_ : window_.front().offset; }
   std::size_t in_flight() const { return in_flight_; }
+  // The records before `offset` that were never dispatched will never be: they are gone
+  // from the log. Once the window empties, `offset` is committable.
+  void skip_to(std::int64_t offset) { next_ = std::max(next_, offset); }
 
  private:
   struct Entry {

@@ -3,8 +3,15 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole suite on both, then
 # runs the unit suite under ThreadSanitizer.
 # Usage: scripts/test.sh            (from anywhere; build trees go to build/ and build-asan/)
+#        scripts/test.sh --soak     the same, with the chaos tests running for minutes
 #        SLUICE_TEST_JOBS=N         parallel compile jobs (default: nproc)
 set -euo pipefail
+for arg in "$@"; do
+  case "$arg" in
+    --soak) export SLUICE_SOAK=1 ;;
+    *) echo "usage: scripts/test.sh [--soak]" >&2; exit 2 ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/install-deps.sh

@@ -120,7 +120,9 @@ struct Stats {
   std::atomic<std::uint64_t> rebalances;
   std::atomic<std::uint64_t> paused;       // partition pauses for backpressure
   std::atomic<std::uint64_t> dead_lettered;  // failure path: dead letter acknowledged
-  std::atomic<std::uint64_t> reserved[5];
+  std::atomic<std::uint64_t> offset_resets;  // positions found outside the log
+  std::atomic<std::uint64_t> offsets_skipped;  // records never handled because of them
+  std::atomic<std::uint64_t> reserved[3];
 };
 static_assert(sizeof(Stats) == 128);
 

@@ -7,6 +7,8 @@
 
 #include <thread>
 
+#include "consumer/group_offsets.hpp"
+#include "consumer/kafka_handles.hpp"
 #include "harness.hpp"
 
 namespace sluice::test {
@@ -162,6 +164,127 @@ TEST_F(Fault, SecondMemberJoiningTakesOverFromTheCommittedOffsets) {
   EXPECT_EQ(first.log().find("assignment lost"), std::string::npos) << first.log();
   expect_clean_stop(second, second_instance);
   expect_clean_stop(first, instance);
+}
+
+
+// Scenario 21: the log is truncated past the committed offset (the mock keeps 5 MiB per
+// partition, so 6 MiB more pushes the committed records out). Each auto_offset_reset
+// reports it and never skips silently: earliest resumes at the log start and counts the
+// lost range, latest jumps to the end and counts what it passed, error stops the partition
+// and commits nothing past it.
+TEST_F(Fault, LogTruncatedPastTheCommittedOffsetIsReportedPerAutoOffsetReset) {
+  DevBroker broker({"events:1"});
+  const std::string bs = broker.bootstrap();
+  produce(bs, "events", 1, 0, 100);
+  auto lambda = [](const std::string& name, const std::string& policy) {
+    return LambdaSpec{.name = name, .topic = "events", .workers = 1,
+                      .extra = "auto_offset_reset = \"" + policy + "\"\n"};
+  };
+  // "strict" reaches offset 100 under earliest; the operator then switches it to error.
+  const std::string first_cfg = daemon_config(
+      instance, dir.path(), bs, {lambda("early", "earliest"), lambda("late", "latest"), lambda("strict", "earliest")});
+  const std::string cfg = daemon_config(instance, dir.path(), bs,
+                                        {lambda("early", "earliest"), lambda("late", "latest"), lambda("strict", "error"),
+                                         lambda("fresh", "error")});
+  auto committed_at = [&](const std::string& group) {
+    try {
+      const auto c = committed_offsets(bs, group, "events");
+      return c.at(0);
+    } catch (const std::exception&) {
+      return std::int64_t{-2};
+    }
+  };
+  {
+    Daemon d(dir.path(), first_cfg, "first");
+    for (const std::string name : {"early", "late", "strict"}) {
+      ASSERT_TRUE(wait_until([&] { return committed_at("lambda-" + name) == 100; }, 60s)) << name << "\n" << d.log();
+    }
+    expect_clean_stop(d, instance);
+  }
+  EXPECT_TRUE(read_outcomes(outcomes(), "late").empty()) << "latest started before the existing records";
+  // 60 x 100 KiB: the first 100 records and some of the big ones fall out of the log.
+  produce(bs, "events", 1, 100, 60, 100 << 10);
+  const auto offsets = consumer::group_offsets({{"bootstrap.servers", bs}}, "lambda-early", {"events"});
+  ASSERT_EQ(offsets.size(), 1U);
+  const std::int64_t lo = offsets[0].low;
+  const std::int64_t hi = offsets[0].high;
+  ASSERT_GT(lo, 100) << "the log was not truncated past the committed offset";
+  ASSERT_EQ(hi, 160);
+
+  Daemon d(dir.path(), cfg, "second");
+  ASSERT_TRUE(wait_until([&] { return committed_at("lambda-early") == hi; }, 60s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_at("lambda-late") == hi; }, 60s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return d.log().find("lambda strict: events[0]: offset 100 is out of range") != std::string::npos; },
+                         30s))
+      << d.log();
+  const std::string log = d.log();
+  const std::string range = "the log now holds offsets " + std::to_string(lo) + ".." + std::to_string(hi - 1);
+  EXPECT_NE(log.find("lambda early: events[0]: offset 100 is out of range (" + range +
+                     "); auto_offset_reset = \"earliest\": resuming at " + std::to_string(lo) + ", " +
+                     std::to_string(lo - 100) + " record(s) never handled (offsets 100.." + std::to_string(lo - 1) + ")"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("lambda late: events[0]: offset 100 is out of range (" + range +
+                     "); auto_offset_reset = \"latest\": resuming at 160, 60 record(s) never handled (offsets 100..159)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("auto_offset_reset = \"error\": partition stopped"), std::string::npos) << log;
+  EXPECT_NE(log.find("lambda fresh: events[0] has no committed offset and auto_offset_reset = \"error\": not consuming it"),
+            std::string::npos)
+      << log;
+
+  // earliest: every record still in the log handled, in order, exactly once.
+  std::vector<std::int64_t> early;
+  for (const auto& o : read_outcomes(outcomes(), "early")) {
+    if (o.offset >= 100) early.push_back(o.offset);
+  }
+  std::vector<std::int64_t> want;
+  for (std::int64_t o = lo; o < hi; ++o) want.push_back(o);
+  EXPECT_EQ(early, want);
+  for (const auto& o : read_outcomes(outcomes(), "late")) EXPECT_LT(o.offset, 100) << "latest handled a skipped record";
+  for (const auto& o : read_outcomes(outcomes(), "strict")) EXPECT_LT(o.offset, 100) << "error policy skipped the gap";
+  EXPECT_EQ(committed_at("lambda-strict"), 100) << "error policy must not commit past the gap";
+  EXPECT_TRUE(read_outcomes(outcomes(), "fresh").empty());
+  EXPECT_LT(committed_at("lambda-fresh"), 0) << "error policy without a position must not pick one";
+  expect_clean_stop(d, instance);
+}
+
+
+// Scenario 22: the coordinator answers after 5 s for 30 s. Commits are slow; none is
+// taken as done before the broker answered (I2 holds at every point we look), and the
+// group is not broken up (no lost assignment, no duplicates).
+TEST_F(Fault, SlowCoordinatorSlowsCommitsButNeverFakesThem) {
+  constexpr std::uint64_t kMessages = 40'000;
+  DevBroker broker({"events:8"}, 3);
+  const std::string bs = broker.bootstrap();
+  ASSERT_EQ(broker.control("coordinator group lambda-r 1"), "ok");
+  produce(bs, "events", kPartitions, 0, kMessages);
+  // A 5 s answer to each heartbeat fits a 15 s session, as a real deployment would set.
+  std::string cfg = daemon_config(instance, dir.path(), bs, {{.name = "r", .topic = "events", .workers = 3, .sleep_us = 500}});
+  const std::string session = "\"session.timeout.ms\" = \"6000\"";
+  cfg.replace(cfg.find(session), session.size(), "\"session.timeout.ms\" = \"15000\"");
+  Daemon d(dir.path(), cfg);
+  ASSERT_TRUE(wait_until([&] { return committed_sum(bs, "lambda-r") > 1000; }, 60s)) << d.log();
+  ASSERT_EQ(broker.control("rtt 1 5000"), "ok");
+  const auto slow_until = std::chrono::steady_clock::now() + 30s;
+  int looks = 0;
+  while (std::chrono::steady_clock::now() < slow_until) {
+    std::map<int, std::int64_t> c;
+    try {
+      c = committed_offsets(bs, "lambda-r", "events", 60000);  // each request answered 5 s late
+    } catch (const std::exception&) {
+      continue;
+    }
+    EXPECT_EQ(check_commit_safety(read_outcomes(outcomes(), "r"), c), "") << "look " << looks;
+    ++looks;
+  }
+  ASSERT_EQ(broker.control("rtt 1 0"), "ok");
+  EXPECT_GE(looks, 1) << "no committed offset could be read while the coordinator was slow";
+  ASSERT_TRUE(wait_until([&] { return committed(bs, "lambda-r") == end_offsets(kMessages); }, 180s)) << d.log();
+  expect_oracle(bs, "r", kMessages);
+  EXPECT_EQ(count_duplicates(read_outcomes(outcomes(), "r")), 0U) << d.log();
+  EXPECT_EQ(d.log().find("assignment lost"), std::string::npos) << d.log();
+  expect_clean_stop(d, instance);
 }
 
 }  // namespace

@@ -275,9 +275,9 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
 }
 
 std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
-                                              const std::string& topic) {
+                                              const std::string& topic, int timeout_ms) {
   std::map<int, std::int64_t> out;
-  for (const auto& p : consumer::group_offsets({{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, group, {topic})) {
+  for (const auto& p : consumer::group_offsets({{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, group, {topic}, timeout_ms)) {
     out[p.partition] = p.committed;
   }
   return out;

@@ -130,7 +130,7 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
 
 // partition -> committed offset (-1 if none) of `group` on `topic`.
 std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
-                                              const std::string& topic);
+                                              const std::string& topic, int timeout_ms = 10000);
 
 // Oracle checks; each returns an empty string when it holds, else what broke.
 // I1: every seq in [0, count) handled ok at least once.
