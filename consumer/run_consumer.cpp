@@ -15,7 +15,7 @@ std::atomic<bool> g_stop{false};
 }  // namespace
 
 int run_consumer(const std::string& segment_name) {
-  shm::stop_on_parent_signal(g_stop);
+  shm::stop_on_request(g_stop);
 
   auto seg = shm::Segment::attach(segment_name);
   seg.header().consumer_pid.store(getpid(), std::memory_order_relaxed);

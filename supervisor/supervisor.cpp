@@ -15,6 +15,7 @@
 #include "config/lambda_json.hpp"
 #include "shm/exit_status.hpp"
 #include "shm/ring.hpp"
+#include "shm/stop_signal.hpp"
 #include "supervisor/instance_lock.hpp"
 #include "supervisor/resource_limits.hpp"
 #include "supervisor/spawn.hpp"
@@ -164,7 +165,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, shm::describe_exit("process", status));
     if (consumer) {
       for (auto& w : l.workers) {
-        if (w.child) signal_child(*w.child, SIGTERM);
+        if (w.child) signal_child(*w.child, shm::stop_request_signal());
       }
     }
     finish_stop(l);
@@ -239,10 +240,10 @@ void Supervisor::stop_lambda(Lambda& l, bool failing) {
   for (auto& w : l.workers) w.restart_at.reset();
   // The consumer drains and commits first; the workers are stopped once it has exited.
   if (l.consumer.child) {
-    signal_child(*l.consumer.child, SIGTERM);
+    signal_child(*l.consumer.child, shm::stop_request_signal());
   } else {
     for (auto& w : l.workers) {
-      if (w.child) signal_child(*w.child, SIGTERM);
+      if (w.child) signal_child(*w.child, shm::stop_request_signal());
     }
   }
   finish_stop(l);

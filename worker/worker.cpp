@@ -58,7 +58,7 @@ std::unique_ptr<Handler> make_handler(const config::Lambda& lambda, std::uint32_
 }  // namespace
 
 int run_worker(const std::string& segment_name, std::uint32_t slot) {
-  shm::stop_on_parent_signal(g_stop);
+  shm::stop_on_request(g_stop);
   prefer_oom_kill();
   auto seg = shm::Segment::attach(segment_name);
   if (slot >= seg.workers()) {
