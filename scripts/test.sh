@@ -19,7 +19,7 @@ bash scripts/install-deps.sh
 jobs=${SLUICE_TEST_JOBS:-$(nproc)}
 # Segments that exist before the run (e.g. from an interrupted earlier run on this
 # machine) are not this run's doing; only new ones count as leaks.
-shm_test_segments() { ls /dev/shm | grep -E '^sluice\.(it|ft|fa|test|dup|cli)' | sort || true; }
+shm_test_segments() { ls /dev/shm | grep -E '^sluice\.(it|test|dup|cli)' | sort || true; }
 shm_before=$(shm_test_segments)
 run_suite() {  # name, build dir, extra cmake args...
   local name=$1 dir=$2

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "consumer/kafka_handles.hpp"
-#include "harness.hpp"
+#include "daemon_test.hpp"
 
 namespace sluice::test {
 namespace {
@@ -26,76 +26,9 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 16;
 
-bool soak() {
-  const char* v = std::getenv("SLUICE_SOAK");
-  return v != nullptr && std::string(v) == "1";
-}
-
-std::string unique_instance() {
-  static int n = 0;
-  return "ch" + std::to_string(getpid()) + "n" + std::to_string(n++);
-}
-
-std::map<int, std::int64_t> end_offsets(std::uint64_t produced) {
-  std::map<int, std::int64_t> end;
-  for (int p = 0; p < kPartitions; ++p) {
-    end[p] = static_cast<std::int64_t>(produced / kPartitions + (p < static_cast<int>(produced % kPartitions) ? 1 : 0));
-  }
-  return end;
-}
-
-std::map<int, std::int64_t> committed_or_empty(const std::string& bs, const std::string& group) {
-  try {
-    return committed_offsets(bs, group, "events");
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
-
-// Produces batches of sequence-numbered records until stopped; the records arrive while
-// the faults happen. Keeps each partition's backlog under the mock's 5 MiB.
-class LoadProducer {
- public:
-  LoadProducer(std::string bs, std::uint64_t per_batch, std::chrono::milliseconds every)
-      : bs_(std::move(bs)), thread_([this, per_batch, every] {
-          try {
-            while (!stop_.load()) {
-              produce(bs_, "events", kPartitions, produced_.load(), per_batch);
-              produced_.fetch_add(per_batch);
-              std::this_thread::sleep_for(every);
-            }
-          } catch (const std::exception& e) {
-            error_ = e.what();  // read after join
-          }
-        }) {}
-  ~LoadProducer() { finish(); }
-  std::uint64_t finish() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-    return produced_.load();
-  }
-  // Why producing stopped early, after finish(); empty if it did not.
-  const std::string& error() const { return error_; }
-
- private:
-  std::string bs_;
-  std::string error_;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> produced_{0};
-  std::thread thread_;
-};
-
-class Chaos : public ::testing::Test {
+class Chaos : public DaemonTest {
  protected:
-  TempDir dir;
   TempDir dir_b;
-  std::string instance = unique_instance();
   std::string instance_b = instance + "b";
 
   std::vector<Outcome> all_outcomes() const {
@@ -126,14 +59,6 @@ class Chaos : public ::testing::Test {
               << " %)\n";
   }
 
-  void expect_clean_stop(Daemon& d, const std::string& inst) {
-    d.signal(SIGTERM);
-    const auto st = d.wait_exit(60s);
-    ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
-    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
-    EXPECT_EQ(check_hygiene(inst), "");
-    EXPECT_EQ(sanitizer_report(d.log()), "");
-  }
 };
 
 TEST_F(Chaos, RandomKillsAndASecondDaemonBouncingLoseNothing) {
@@ -146,7 +71,7 @@ TEST_F(Chaos, RandomKillsAndASecondDaemonBouncingLoseNothing) {
   Daemon a(dir.path(), cfg, "a");
   // ~5,000 records/s, under what three 100 µs workers can take; a soak produces less per
   // second so the backlog stays inside the mock's 5 MiB per partition.
-  LoadProducer load(bs, soak() ? 60 : 500, 100ms);
+  LoadProducer load(bs, {.partitions = kPartitions, .per_batch = soak() ? 60U : 500U, .every = 100ms});
   ASSERT_TRUE(wait_until([&] { return !read_outcomes(dir.path() / "outcomes", "c").empty(); }, 60s)) << a.log();
   const auto at_start = committed_or_empty(bs, "lambda-c");
 
@@ -201,7 +126,7 @@ TEST_F(Chaos, RandomKillsAndASecondDaemonBouncingLoseNothing) {
     b.reset();
   }
   // I4: once the chaos stops, the survivor catches up.
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-c") == end_offsets(produced); }, 240s)) << a.log();
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-c") == end_offsets(produced, kPartitions); }, 240s)) << a.log();
   expect_oracle(bs, produced, at_start, "kills and bounces");
   const std::string log = a.log();
   std::cout << "[ chaos ] " << worker_kills << " worker kills, " << consumer_kills << " consumer kills, " << b_runs
@@ -228,7 +153,7 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
   const std::string cfg =
       daemon_config(instance, dir.path(), bs, {{.name = "c", .topic = "events", .workers = 3, .sleep_us = 100}});
   Daemon a(dir.path(), cfg, "a");
-  LoadProducer load(bs, soak() ? 200 : 400, 100ms);
+  LoadProducer load(bs, {.partitions = kPartitions, .per_batch = soak() ? 200U : 400U, .every = 100ms});
   ASSERT_TRUE(wait_until([&] { return !read_outcomes(dir.path() / "outcomes", "c").empty(); }, 60s)) << a.log();
   const auto at_start = committed_or_empty(bs, "lambda-c");
 
@@ -256,7 +181,7 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
   }
   const std::uint64_t produced = load.finish();
   ASSERT_EQ(load.error(), "");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-c") == end_offsets(produced); }, 240s)) << a.log();
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-c") == end_offsets(produced, kPartitions); }, 240s)) << a.log();
   expect_oracle(bs, produced, at_start, "member churn");
   std::cout << "[ chaos ] " << members << " members joined and left; sluice logged "
             << count_of(a.log(), "lambda c: assigned") << " assignments and " << count_of(a.log(), "lambda c: revoked")

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "harness.hpp"
+#include "daemon_test.hpp"
 
 namespace sluice::test {
 namespace {
@@ -22,25 +22,6 @@ constexpr std::uint64_t kMessages = 3000;
 // Dead-letter settings shared by the tests; retries stay short.
 const std::string kDeadLetter =
     "dead_letter_topic = \"events.dlq\"\nmax_attempts = 3\nretry_backoff_ms = [1, 5]\n";
-
-std::string unique_instance() {
-  static int n = 0;
-  return "ft" + std::to_string(getpid()) + "n" + std::to_string(n++);
-}
-
-std::map<int, std::int64_t> end_offsets() {
-  std::map<int, std::int64_t> end;
-  for (int p = 0; p < kPartitions; ++p) end[p] = static_cast<std::int64_t>(kMessages / kPartitions);
-  return end;
-}
-
-std::map<int, std::int64_t> committed_or_empty(const std::string& bs, const std::string& group) {
-  try {
-    return committed_offsets(bs, group, "events");
-  } catch (const std::exception&) {
-    return {};
-  }
-}
 
 std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
 
@@ -64,23 +45,11 @@ std::set<std::pair<int, std::int64_t>> sources(const std::vector<TopicMessage>& 
   return s;
 }
 
-class Failure : public ::testing::Test {
+class Failure : public DaemonTest {
  protected:
-  TempDir dir;
-  std::string instance = unique_instance();
   DevBroker broker{{"events:8", "events.dlq:1"}};
-  fs::path outcomes() const { return dir.path() / "outcomes"; }
+  bool all_committed(const std::string& group) { return committed_or_empty(broker.bootstrap(), group) == end_offsets(kMessages, kPartitions); }
 
-  bool all_committed(const std::string& group) { return committed_or_empty(broker.bootstrap(), group) == end_offsets(); }
-
-  void expect_clean_stop(Daemon& d) {
-    d.signal(SIGTERM);
-    const auto st = d.wait_exit(60s);
-    ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
-    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
-    EXPECT_EQ(check_hygiene(instance), "");
-    EXPECT_EQ(sanitizer_report(d.log()), "");
-  }
 
   // Checks a dead letter against the record produced with sequence number seq.
   static void expect_dead_letter_of(const TopicMessage& m, std::uint64_t seq, std::size_t value_bytes = 100) {
@@ -202,7 +171,7 @@ TEST_F(Failure, StopPolicyHoldsThePartitionAtTheFailedRecordAndOthersFinish) {
                                      {{.name = "p", .topic = "events", .workers = 2, .extra = "on_failure = \"stop\"\n",
                                        .options = "fail_seqs = \"21\"\n"}}));
   // seq 21 is partition 5, offset 2: that partition must stop committing at 2.
-  auto expected = end_offsets();
+  auto expected = end_offsets(kMessages, kPartitions);
   expected[5] = 2;
   ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-p") == expected; }, 120s))
       << d.log();
@@ -230,7 +199,7 @@ TEST_F(Failure, DeadLetterIsNotCompletedBeforeTheBrokerAcknowledgesIt) {
         const auto c = committed_or_empty(broker.bootstrap(), "lambda-d");
         acked = acked || !read_topic(broker.bootstrap(), "events.dlq", 1, 100ms).empty();
         if (!acked && c.contains(3)) highest_before_ack = std::max(highest_before_ack, c.at(3));
-        return acked && c == end_offsets();
+        return acked && c == end_offsets(kMessages, kPartitions);
       },
       120s))
       << d.log();

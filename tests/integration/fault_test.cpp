@@ -9,7 +9,7 @@
 
 #include "consumer/group_offsets.hpp"
 #include "consumer/kafka_handles.hpp"
-#include "harness.hpp"
+#include "daemon_test.hpp"
 
 namespace sluice::test {
 namespace {
@@ -18,42 +18,8 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 8;
 
-std::string unique_instance() {
-  static int n = 0;
-  return "fa" + std::to_string(getpid()) + "n" + std::to_string(n++);
-}
-
-class Fault : public ::testing::Test {
+class Fault : public DaemonTest {
  protected:
-  TempDir dir;
-  std::string instance = unique_instance();
-  fs::path outcomes() const { return dir.path() / "outcomes"; }
-
-  static std::map<int, std::int64_t> end_offsets(std::uint64_t produced) {
-    std::map<int, std::int64_t> end;
-    for (int p = 0; p < kPartitions; ++p) end[p] = static_cast<std::int64_t>(produced / kPartitions);
-    return end;
-  }
-  static std::map<int, std::int64_t> committed(const std::string& bs, const std::string& group) {
-    try {
-      return committed_offsets(bs, group, "events");
-    } catch (const std::exception&) {
-      return {};
-    }
-  }
-  static std::int64_t committed_sum(const std::string& bs, const std::string& group) {
-    std::int64_t sum = 0;
-    for (const auto& [p, c] : committed(bs, group)) sum += std::max<std::int64_t>(c, 0);
-    return sum;
-  }
-  void expect_clean_stop(Daemon& d, const std::string& inst) {
-    d.signal(SIGTERM);
-    const auto st = d.wait_exit(60s);
-    ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
-    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
-    EXPECT_EQ(check_hygiene(inst), "");
-    EXPECT_EQ(sanitizer_report(d.log()), "");
-  }
   // I1 and I2 once everything is committed.
   void expect_oracle(const std::string& bs, const std::string& name, std::uint64_t produced) {
     const auto out = read_outcomes(outcomes(), name);
@@ -83,7 +49,7 @@ TEST_F(Fault, FailedCommitsAreRetriedAndNeverTakenAsDone) {
   ASSERT_TRUE(wait_until([&] { return d.log().find("assignment lost") != std::string::npos; }, 60s)) << d.log();
   ASSERT_LT(committed_sum(broker.bootstrap(), "lambda-oc"), static_cast<std::int64_t>(kMessages))
       << "the faults came too late to matter";
-  ASSERT_TRUE(wait_until([&] { return committed(broker.bootstrap(), "lambda-oc") == end_offsets(kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-oc") == end_offsets(kMessages, kPartitions); }, 180s))
       << d.log();
   expect_oracle(broker.bootstrap(), "oc", kMessages);
   expect_clean_stop(d, instance);
@@ -99,7 +65,7 @@ TEST_F(Fault, CoordinatorErrorsNeverReachAHandler) {
                                      {{.name = "co", .topic = "events", .workers = 2, .sleep_us = 100}}));
   ASSERT_TRUE(wait_until([&] { return committed_sum(broker.bootstrap(), "lambda-co") > 2000; }, 120s)) << d.log();
   ASSERT_EQ(broker.control("errors Heartbeat NOT_COORDINATOR 3"), "ok");
-  ASSERT_TRUE(wait_until([&] { return committed(broker.bootstrap(), "lambda-co") == end_offsets(kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-co") == end_offsets(kMessages, kPartitions); }, 180s))
       << d.log();
   const auto out = read_outcomes(outcomes(), "co");
   for (const auto& o : out) ASSERT_EQ(o.outcome, "ok") << "a broker error reached a handler";
@@ -121,7 +87,7 @@ TEST_F(Fault, BrokerDownShortAndLongerThanTheSessionTimeout) {
     std::this_thread::sleep_for(outage);  // the fault's duration, not a synchronisation
     ASSERT_EQ(broker.control("up 1"), "ok");
   }
-  ASSERT_TRUE(wait_until([&] { return committed(broker.bootstrap(), "lambda-bd") == end_offsets(kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-bd") == end_offsets(kMessages, kPartitions); }, 180s))
       << d.log();
   expect_oracle(broker.bootstrap(), "bd", kMessages);
   expect_clean_stop(d, instance);
@@ -145,9 +111,9 @@ TEST_F(Fault, SecondMemberJoiningTakesOverFromTheCommittedOffsets) {
   const LambdaSpec spec{.name = "j", .topic = "events", .workers = 2, .sleep_us = 200};
   Daemon first(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {spec}), "first");
   ASSERT_TRUE(wait_until([&] { return committed_sum(broker.bootstrap(), "lambda-j") > 2000; }, 120s)) << first.log();
-  const auto before_join = committed(broker.bootstrap(), "lambda-j");
+  const auto before_join = committed_or_empty(broker.bootstrap(), "lambda-j");
   Daemon second(dir.path(), daemon_config(second_instance, dir.path(), broker.bootstrap(), {spec}), "second");
-  ASSERT_TRUE(wait_until([&] { return committed(broker.bootstrap(), "lambda-j") == end_offsets(kMessages); }, 240s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-j") == end_offsets(kMessages, kPartitions); }, 240s))
       << first.log() << second.log();
   const auto out = read_outcomes(outcomes(), "j");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -280,7 +246,7 @@ TEST_F(Fault, SlowCoordinatorSlowsCommitsButNeverFakesThem) {
   }
   ASSERT_EQ(broker.control("rtt 1 0"), "ok");
   EXPECT_GE(looks, 1) << "no committed offset could be read while the coordinator was slow";
-  ASSERT_TRUE(wait_until([&] { return committed(bs, "lambda-r") == end_offsets(kMessages); }, 180s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(kMessages, kPartitions); }, 180s)) << d.log();
   expect_oracle(bs, "r", kMessages);
   EXPECT_EQ(count_duplicates(read_outcomes(outcomes(), "r")), 0U) << d.log();
   EXPECT_EQ(d.log().find("assignment lost"), std::string::npos) << d.log();

@@ -1,5 +1,6 @@
 #include "harness.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <boost/process/env.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/pipe.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -102,6 +104,32 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
 }
 
+LoadProducer::LoadProducer(std::string bootstrap, Shape shape)
+    : bootstrap_(std::move(bootstrap)), shape_(std::move(shape)), thread_([this] {
+        try {
+          while (!stop_.load()) {
+            produce(bootstrap_, shape_.topic, shape_.partitions, produced_.load(), shape_.per_batch, shape_.value_bytes);
+            produced_.fetch_add(shape_.per_batch);
+            std::this_thread::sleep_for(shape_.every);
+          }
+        } catch (const std::exception& e) {
+          error_ = e.what();  // read after join
+        }
+      }) {}
+
+LoadProducer::~LoadProducer() { finish(); }
+
+std::uint64_t LoadProducer::finish() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  return produced_.load();
+}
+
+bool soak() {
+  const char* v = std::getenv("SLUICE_SOAK");
+  return v != nullptr && std::string(v) == "1";
+}
+
 std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
                           const std::vector<LambdaSpec>& lambdas) {
   std::ostringstream o;
@@ -117,7 +145,12 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
   for (const auto& l : lambdas) {
     o << "[[lambda]]\nname = \"" << l.name << "\"\ntopics = [\"" << l.topic << "\"]\nworkers = " << l.workers
       << "\nordering = \"" << l.ordering << "\"\ncommit_interval_ms = 200\ndrain_timeout_ms = 20000\n"
-      << l.extra << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << RECORDER_PLUGIN << "\"\n"
+      << l.extra << "\n[lambda.handler]\n";
+    if (!l.handler.empty()) {
+      o << l.handler << "\n";
+      continue;
+    }
+    o << "type = \"plugin\"\npath = \"" << RECORDER_PLUGIN << "\"\n"
       << l.handler_extra << "\n[lambda.handler.options]\nlog_dir = \"" << (dir / "outcomes").string()
       << "\"\nsleep_us = \"" << l.sleep_us << "\"\n" << l.options << "\n";
   }
@@ -163,11 +196,10 @@ std::optional<int> Daemon::wait_exit(std::chrono::milliseconds limit) {
 
 std::vector<pid_t> Daemon::children(const std::string& role) const {
   std::vector<pid_t> out;
-  std::ifstream kids("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+  std::istringstream kids(read_proc_file("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children"));
   pid_t p = 0;
   while (kids >> p) {
-    std::ifstream cmd("/proc/" + std::to_string(p) + "/cmdline");
-    std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    std::string line = read_proc_file("/proc/" + std::to_string(p) + "/cmdline");
     for (char& c : line) {
       if (c == '\0') c = ' ';
     }
@@ -190,9 +222,8 @@ std::size_t Daemon::zombie_children() const {
   std::size_t n = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
+    const std::string line = read_proc_file(e.path() / "stat");
+    if (line.empty()) continue;
     const auto close = line.rfind(')');
     if (close == std::string::npos) continue;
     std::istringstream rest(line.substr(close + 2));
@@ -334,10 +365,25 @@ std::string sanitizer_report(const std::string& log) {
   return "";
 }
 
+std::string read_proc_file(const fs::path& path) {
+  // Not an ifstream: a process that exits between open() and read() makes read() fail with
+  // ESRCH, which libstdc++'s filebuf turns into an exception.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 bool process_alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
+  const std::string line = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  if (line.empty()) return false;
   const auto close = line.rfind(')');
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
@@ -352,6 +398,41 @@ long backpressure_pauses(const std::string& log, const std::string& lambda) {
   return std::stol(log.substr(start + 2, end - start - 2));
 }
 
+std::string unique_instance() {
+  static int n = 0;
+  return "it" + std::to_string(getpid()) + "n" + std::to_string(n++);
+}
+
+std::map<int, std::int64_t> end_offsets(std::uint64_t produced, int partitions) {
+  std::map<int, std::int64_t> end;
+  const auto parts = static_cast<std::uint64_t>(partitions);
+  for (std::uint64_t p = 0; p < parts; ++p) {
+    end[static_cast<int>(p)] = static_cast<std::int64_t>(produced / parts + (p < produced % parts ? 1 : 0));
+  }
+  return end;
+}
+
+std::map<int, std::int64_t> committed_or_empty(const std::string& bootstrap, const std::string& group,
+                                               const std::string& topic) {
+  try {
+    return committed_offsets(bootstrap, group, topic);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::int64_t committed_sum(const std::string& bootstrap, const std::string& group, const std::string& topic) {
+  std::int64_t sum = 0;
+  for (const auto& [p, c] : committed_or_empty(bootstrap, group, topic)) sum += std::max<std::int64_t>(c, 0);
+  return sum;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
 std::string check_hygiene(const std::string& instance) {
   const std::string prefix = "sluice." + instance + ".";
   std::error_code ec;
@@ -361,8 +442,7 @@ std::string check_hygiene(const std::string& instance) {
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string pid = e.path().filename().string();
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmd(e.path() / "cmdline");
-    std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    const std::string line = read_proc_file(e.path() / "cmdline");
     if (line.find(prefix) != std::string::npos) return "I5 violated: process " + pid + " still runs for " + instance;
   }
   return "";

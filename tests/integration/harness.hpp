@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <boost/process/child.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice::test {
@@ -57,6 +59,42 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
 
+// Produces batches of sequence-numbered records (as produce(), numbers continuing from
+// 0) on a thread, one batch every `every`, until finish(): load that arrives while a
+// test does something else. Keep per_batch / every small enough that each partition's
+// backlog stays under the mock's 5 MiB.
+class LoadProducer {
+ public:
+  struct Shape {
+    std::string topic = "events";
+    int partitions = 8;
+    std::uint64_t per_batch = 100;
+    std::chrono::milliseconds every{100};
+    std::size_t value_bytes = 100;
+  };
+  LoadProducer(std::string bootstrap, Shape shape);
+  ~LoadProducer();
+  LoadProducer(const LoadProducer&) = delete;
+  LoadProducer& operator=(const LoadProducer&) = delete;
+  // Records produced so far (all of them acknowledged by the broker).
+  std::uint64_t produced() const { return produced_.load(); }
+  // Stops producing; returns how many records were produced.
+  std::uint64_t finish();
+  // Why producing stopped early, after finish(); empty if it did not.
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string bootstrap_;
+  Shape shape_;
+  std::string error_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> produced_{0};
+  std::thread thread_;
+};
+
+// SLUICE_SOAK=1 (scripts/test.sh --soak): long-running tests run for minutes.
+bool soak();
+
 // Config text for a daemon whose lambdas use the recorder plugin.
 struct LambdaSpec {
   std::string name;
@@ -67,6 +105,7 @@ struct LambdaSpec {
   std::string extra;  // more TOML lines for the [[lambda]] table
   std::string handler_extra;  // more lines for [lambda.handler], e.g. "timeout_ms = 500"
   std::string options;        // more recorder options, e.g. "fail_seqs = \"7\""
+  std::string handler;        // if set, the whole [lambda.handler] body instead of the recorder
 };
 std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
                           const std::vector<LambdaSpec>& lambdas);
@@ -132,6 +171,18 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
 std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                               const std::string& topic, int timeout_ms = 10000);
 
+// "it<pid>n<k>": unique per test process; scripts/test.sh counts leaked segments by it.
+std::string unique_instance();
+// partition -> end offset after `produced` records went round-robin over `partitions`.
+std::map<int, std::int64_t> end_offsets(std::uint64_t produced, int partitions);
+// committed_offsets(), or {} while the group's coordinator cannot answer yet.
+std::map<int, std::int64_t> committed_or_empty(const std::string& bootstrap, const std::string& group,
+                                               const std::string& topic = "events");
+// Sum of the committed offsets (partitions without one count 0).
+std::int64_t committed_sum(const std::string& bootstrap, const std::string& group, const std::string& topic = "events");
+// Occurrences of `what` in `text`.
+std::size_t count_of(const std::string& text, const std::string& what);
+
 // Oracle checks; each returns an empty string when it holds, else what broke.
 // I1: every seq in [0, count) handled ok at least once.
 std::string check_no_loss(const std::vector<Outcome>& outcomes, std::uint64_t count);
@@ -145,6 +196,9 @@ std::size_t count_duplicates(const std::vector<Outcome>& outcomes);
 std::string sanitizer_report(const std::string& log);
 // True while pid runs (a zombie counts as gone).
 bool process_alive(pid_t pid);
+
+// The contents of a /proc file, or "" once the process it describes has gone.
+std::string read_proc_file(const std::filesystem::path& path);
 // The number in the consumer's "N backpressure pauses" stop line, or -1 if absent.
 long backpressure_pauses(const std::string& log, const std::string& lambda);
 // I5: no segment of the instance in /dev/shm and no process running for it.

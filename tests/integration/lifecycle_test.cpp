@@ -13,7 +13,7 @@
 #include <sstream>
 #include <set>
 
-#include "harness.hpp"
+#include "daemon_test.hpp"
 
 namespace sluice::test {
 namespace {
@@ -22,44 +22,11 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 8;
 
-std::string unique_instance() {
-  static int n = 0;
-  return "lc" + std::to_string(getpid()) + "n" + std::to_string(n++);
-}
-
-std::map<int, std::int64_t> end_offsets(std::uint64_t produced) {
-  std::map<int, std::int64_t> end;
-  for (int p = 0; p < kPartitions; ++p) {
-    end[p] = static_cast<std::int64_t>(produced / kPartitions + (p < static_cast<int>(produced % kPartitions) ? 1 : 0));
-  }
-  return end;
-}
-
-std::map<int, std::int64_t> committed_or_empty(const std::string& bs, const std::string& group) {
-  try {
-    return committed_offsets(bs, group, "events");
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
-std::int64_t committed_sum(const std::string& bs, const std::string& group) {
-  std::int64_t sum = 0;
-  for (const auto& [p, c] : committed_or_empty(bs, group)) sum += std::max<std::int64_t>(c, 0);
-  return sum;
-}
-
 // Replaces the first `from` in a generated config (main-table settings of the harness).
 std::string with(std::string cfg, const std::string& from, const std::string& to) {
   const auto at = cfg.find(from);
   if (at == std::string::npos) throw std::invalid_argument("config has no \"" + from + "\"");
   return cfg.replace(at, from.size(), to);
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
 }
 
 // I6: each partition's commit is one past the last record handled, and nothing beyond it
@@ -72,21 +39,8 @@ void expect_committed_equals_position(const std::vector<Outcome>& out, const std
   }
 }
 
-class Lifecycle : public ::testing::Test {
+class Lifecycle : public DaemonTest {
  protected:
-  TempDir dir;
-  std::string instance = unique_instance();
-  fs::path outcomes() const { return dir.path() / "outcomes"; }
-
-  void expect_clean_stop(Daemon& d, const std::string& inst) {
-    d.signal(SIGTERM);
-    const auto st = d.wait_exit(60s);
-    ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
-    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
-    EXPECT_EQ(check_hygiene(inst), "");
-    EXPECT_EQ(sanitizer_report(d.log()), "");
-  }
-  void expect_clean_stop(Daemon& d) { expect_clean_stop(d, instance); }
 };
 
 // Scenario 19, and 17's "one failing lambda never stops others".
@@ -101,7 +55,7 @@ TEST_F(Lifecycle, HandlerThatCannotStartBacksOffThenFailsItsLambdaWhileOthersRun
   Daemon d(dir.path(), cfg);
   ASSERT_TRUE(wait_until([&] { return d.log().find("lambda bad: 6 restarts within 60 s") != std::string::npos; }, 60s))
       << d.log();
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kMessages); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kMessages, kPartitions); }, 120s))
       << d.log();
   const auto out = read_outcomes(outcomes(), "good");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -154,7 +108,7 @@ TEST_F(Lifecycle, StartupResourceErrorsAreSpecificAndLeaveNothingBehind) {
              "raised", {}, {.nofile = std::make_pair(64, 4096)});
     ASSERT_TRUE(wait_until([&] { return !d.children("worker").empty(); }, 30s)) << d.log();
     // Children inherit the raised limit: "Max open files  <soft>  <hard>  files".
-    std::ifstream limits("/proc/" + std::to_string(d.children("worker").front()) + "/limits");
+    std::istringstream limits(read_proc_file("/proc/" + std::to_string(d.children("worker").front()) + "/limits"));
     std::string line, soft, hard;
     while (std::getline(limits, line)) {
       if (line.starts_with("Max open files")) std::istringstream(line.substr(14)) >> soft >> hard;
@@ -198,7 +152,7 @@ TEST_F(Lifecycle, SigtermToTheWholeProcessGroupAndAgainStopsOnceAndCommitsExactl
   EXPECT_EQ(count_duplicates(out), 0U);
 
   Daemon again(dir.path(), with(cfg, "sleep_us = \"20000\"", "sleep_us = \"0\""), "second");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-g") == end_offsets(kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-g") == end_offsets(kMessages, kPartitions); }, 180s))
       << again.log();
   out = read_outcomes(outcomes(), "g");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -237,7 +191,7 @@ TEST_F(Lifecycle, HandlerSlowerThanTheDrainDeadlineStopsInTimeAndRedeliversOnlyT
 
   auto fast = with(slow, "sleep_us = \"1500000\"", "sleep_us = \"0\"");
   Daemon again(dir.path(), fast, "fast");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-s") == end_offsets(kMessages); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-s") == end_offsets(kMessages, kPartitions); }, 120s))
       << again.log();
   out = read_outcomes(outcomes(), "s");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -282,7 +236,7 @@ TEST_F(Lifecycle, TwoDaemonsSplitAGroupAndOneTakesOverWhenTheOtherIsKilled) {
   // How far each of b's worker logs was at the kill; later lines are the takeover.
   std::map<std::string, std::size_t> b_lines_at_kill;
   for (const auto& o : read_outcomes(dir_b.path() / "outcomes", "x")) ++b_lines_at_kill[o.file];
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(kMessages, kPartitions); }, 180s))
       << b.log();
   auto out = read_outcomes(outcomes(), "x");
   const auto out_b = read_outcomes(dir_b.path() / "outcomes", "x");
@@ -330,7 +284,7 @@ TEST_F(Lifecycle, LeftoverSegmentsAreReclaimedAndAHundredRestartsLeakNothing) {
                 "max_restarts = 100", "max_restarts = 1000"),
            "restart_backoff_max_ms = 1000", "restart_backoff_max_ms = 60");
   Daemon d(dir.path(), cfg);
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(2000); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(2000, kPartitions); }, 120s))
       << d.log();
   EXPECT_NE(d.log().find("removing stale shared memory segment " + corrupt), std::string::npos) << d.log();
   EXPECT_NE(d.log().find("removing stale shared memory segment " + stale), std::string::npos) << d.log();
@@ -349,7 +303,7 @@ TEST_F(Lifecycle, LeftoverSegmentsAreReclaimedAndAHundredRestartsLeakNothing) {
     }, 30s)) << "round " << i << ": the worker was not restarted\n" << d.log();
   }
   produce(broker.bootstrap(), "events", kPartitions, 2000, 2000);
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(4000); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(4000, kPartitions); }, 120s))
       << d.log();
   EXPECT_EQ(check_no_loss(read_outcomes(outcomes(), "x"), 4000), "");
   EXPECT_EQ(d.open_fds(), fds) << "the supervisor leaked file descriptors over 100 restarts";
@@ -371,7 +325,7 @@ TEST_F(Lifecycle, HandlerOutOfMemoryIsACrashThatCountsAndIsDeadLettered) {
                                        .extra = "dead_letter_topic = \"events.dlq\"\nmax_attempts = 2\nretry_backoff_ms = [1, 5]\n",
                                        .handler_extra = "memory_limit_mb = 512\n",
                                        .options = "oom_seqs = \"123\"\n"}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-m") == end_offsets(kMessages); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-m") == end_offsets(kMessages, kPartitions); }, 120s))
       << d.log();
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
   ASSERT_EQ(dlq.size(), 1U) << d.log();

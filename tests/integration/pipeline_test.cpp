@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <map>
 
-#include "harness.hpp"
+#include "daemon_test.hpp"
 
 namespace sluice::test {
 namespace {
@@ -18,48 +18,12 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 8;
 
-std::string unique_instance() {
-  static int n = 0;
-  return "it" + std::to_string(getpid()) + "n" + std::to_string(n++);
-}
-
-std::map<int, std::int64_t> end_offsets(std::uint64_t produced) {
-  std::map<int, std::int64_t> end;
-  for (int p = 0; p < kPartitions; ++p) end[p] = static_cast<std::int64_t>(produced / kPartitions + (p < static_cast<int>(produced % kPartitions) ? 1 : 0));
-  return end;
-}
-
 bool committed_to_end(const std::string& bs, const std::string& group, std::uint64_t produced) {
-  try {
-    return committed_offsets(bs, group, "events") == end_offsets(produced);
-  } catch (const std::exception&) {
-    return false;  // coordinator not ready yet
-  }
+  return committed_or_empty(bs, group) == end_offsets(produced, kPartitions);
 }
 
-std::int64_t committed_sum(const std::string& bs, const std::string& group) {
-  std::int64_t sum = 0;
-  try {
-    for (const auto& [p, c] : committed_offsets(bs, group, "events")) sum += std::max<std::int64_t>(c, 0);
-  } catch (const std::exception&) {
-  }
-  return sum;
-}
-
-class Pipeline : public ::testing::Test {
+class Pipeline : public DaemonTest {
  protected:
-  TempDir dir;
-  std::string instance = unique_instance();
-  fs::path outcomes() const { return dir.path() / "outcomes"; }
-
-  void expect_clean_stop(Daemon& d) {
-    d.signal(SIGTERM);
-    const auto st = d.wait_exit(60s);
-    ASSERT_TRUE(st.has_value()) << "daemon did not stop within 60 s after SIGTERM\n" << d.log();
-    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st << "\n" << d.log();
-    EXPECT_EQ(check_hygiene(instance), "");
-    EXPECT_EQ(sanitizer_report(d.log()), "");
-  }
 };
 
 TEST_F(Pipeline, TwoLambdasOnOneTopicEachHandleEveryMessageAndCommitToTheEnd) {
