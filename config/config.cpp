@@ -212,6 +212,14 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     h.uint("memory_limit_mb", l.handler.memory_limit_mb, 0, 1 << 20);
     h.str("path", l.handler.path);
     h.str("url", l.handler.url);
+    h.scalar_map("headers", l.handler.headers);
+    for (const auto& [key, file] : {std::pair<const char*, std::string*>{"ca_file", &l.handler.ca_file},
+                                    {"client_cert", &l.handler.client_cert},
+                                    {"client_key", &l.handler.client_key}}) {
+      if (h.str(key, *file)) {
+        if (auto why = unreadable_file(*file)) h.error(ht->get(key), key, "\"" + *file + "\": " + *why);
+      }
+    }
     h.str_list("command", l.handler.command);
     h.scalar_map("options", l.handler.options);
     if (typed) {
@@ -224,7 +232,11 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
           }
           break;
         case HandlerType::kHttp:
-          if (l.handler.url.empty()) h.error(nullptr, "url", "is required for an http handler");
+          if (l.handler.url.empty()) {
+            h.error(nullptr, "url", "is required for an http handler");
+          } else if (!l.handler.url.starts_with("http://") && !l.handler.url.starts_with("https://")) {
+            h.error(ht->get("url"), "url", "\"" + l.handler.url + "\" must start with http:// or https://");
+          }
           break;
         case HandlerType::kExec:
           if (l.handler.command.empty()) {

@@ -28,6 +28,10 @@ struct Handler {
   HandlerType type = HandlerType::kPlugin;
   std::string path;                  // plugin: shared library
   std::string url;                   // http: endpoint
+  std::map<std::string, std::string> headers;  // http: sent with every request (e.g. Authorization)
+  std::string ca_file;      // http: CA bundle to verify the endpoint's certificate
+  std::string client_cert;  // http: client certificate (PEM) for mutual TLS
+  std::string client_key;   // http: its private key (PEM)
   std::vector<std::string> command;  // exec: argv
   std::map<std::string, std::string> options;  // plugin: passed to init
   std::uint32_t timeout_ms = 30000;

@@ -289,7 +289,13 @@ void Supervisor::check_timers() {
 
 void Supervisor::check_hung_handlers(Lambda& l) {
   const std::uint64_t now = mono_ns();
-  const std::uint64_t limit = std::uint64_t{l.cfg.handler.timeout_ms} * 1'000'000ULL;
+  // http and exec handlers time out by themselves (the request is abandoned, the child
+  // killed by its worker) and report a retry; for them this kill is only a backstop for
+  // a worker that hangs itself, so it waits longer.
+  const std::uint64_t timeout_ms = l.cfg.handler.timeout_ms;
+  const std::uint64_t limit_ms =
+      l.cfg.handler.type == config::HandlerType::kPlugin ? timeout_ms : timeout_ms + std::max<std::uint64_t>(timeout_ms, 5000);
+  const std::uint64_t limit = limit_ms * 1'000'000ULL;
   for (std::uint32_t i = 0; i < l.workers.size(); ++i) {
     Proc& p = l.workers[i];
     if (!p.child || p.timeout_kill_sent) continue;

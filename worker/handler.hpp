@@ -1,4 +1,4 @@
-// What a worker calls for each batch. Every handler kind (plugin, later http and exec)
+// What a worker calls for each batch. Every handler kind (plugin, http, exec)
 // sees records in the plugin ABI's shape, so there is one record representation.
 #pragma once
 
@@ -13,6 +13,9 @@ class Handler {
   virtual ~Handler() = default;
   // results arrive pre-filled with {SLUICE_FAIL, "handler set no outcome"}.
   virtual void handle(std::span<const sluice_record> records, std::span<sluice_result> results) = 0;
+  // False when each call must carry exactly one record (an http body that is one value):
+  // the worker then calls once per record, and timeout_ms applies to each call.
+  virtual bool takes_batches() const { return true; }
 };
 
 }  // namespace sluice::worker

@@ -14,6 +14,7 @@
 #include "config/lambda_json.hpp"
 #include "shm/segment.hpp"
 #include "shm/stop_signal.hpp"
+#include "worker/http_handler.hpp"
 #include "worker/plugin_handler.hpp"
 #include "worker/worker_loop.hpp"
 
@@ -48,11 +49,12 @@ std::unique_ptr<Handler> make_handler(const config::Lambda& lambda, std::uint32_
     case config::HandlerType::kPlugin:
       return std::make_unique<PluginHandler>(lambda, slot);
     case config::HandlerType::kHttp:
+      return std::make_unique<HttpHandler>(lambda);
     case config::HandlerType::kExec:
       break;
   }
   throw std::runtime_error(std::string("handler type \"") + config::to_string(lambda.handler.type) +
-                           "\" is not available in this build (plugin only)");
+                           "\" is not available in this build");
 }
 
 }  // namespace

@@ -114,9 +114,7 @@ bool WorkerLoop::process() {
           ranges[i].second == 0 ? nullptr : headers_.data() + ranges[i].first, ranges[i].second, attempt});
     }
     results_.assign(todo_.size(), sluice_result{SLUICE_FAIL, "handler set no outcome"});
-    ctl_.invocation_start_ns.store(now_ns(), std::memory_order_relaxed);
-    handler_.handle(records_, results_);
-    ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
+    invoke();
 
     next_.clear();
     std::uint32_t max_attempt = 0;
@@ -137,6 +135,19 @@ bool WorkerLoop::process() {
     if (!todo_.empty() && !backoff(max_attempt)) return false;
   }
   return true;
+}
+
+void WorkerLoop::invoke() {
+  const std::span<const sluice_record> records(records_);
+  const std::span<sluice_result> results(results_);
+  const std::size_t step = handler_.takes_batches() ? records.size() : 1;
+  for (std::size_t i = 0; i < records.size(); i += step) {
+    const std::size_t n = std::min(step, records.size() - i);
+    // The supervisor measures timeout_ms from here.
+    ctl_.invocation_start_ns.store(now_ns(), std::memory_order_relaxed);
+    handler_.handle(records.subspan(i, n), results.subspan(i, n));
+  }
+  ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
 }
 
 bool WorkerLoop::backoff(std::uint32_t attempt) {

@@ -25,6 +25,8 @@ class WorkerLoop {
   // False when a stop interrupted a retry: the batch must then not be released.
   bool process();
   void fail(shm::RecordHeader& h, const std::string& reason);
+  // Calls the handler for records_ (in one call, or one per record), filling results_.
+  void invoke();
   bool backoff(std::uint32_t attempt);
 
   const shm::Segment& seg_;

@@ -1,0 +1,299 @@
+// The `http` handler against a real HTTP server (cpp-httplib, in this process, on
+// loopback): the request each format makes (OpenLambda's X-Kafka-* headers, the json
+// envelope, Knative's CloudEvents binary mode, the AWS event), DESIGN §7's status rules,
+// timeouts, and AWS partial batch failures sending exactly the named records down the
+// failure path. Every test checks I1 and I2 from what the server saw.
+#include <httplib.h>
+
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "daemon_test.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kPartitions = 8;
+const std::string kDeadLetter = "dead_letter_topic = \"events.dlq\"\nmax_attempts = 3\nretry_backoff_ms = [1, 5]\n";
+
+struct Request {
+  std::string path;
+  std::map<std::string, std::string> headers;  // last value per name
+  std::string body;
+  int status = 0;
+};
+
+// What the server answers for one request.
+using Policy = std::function<int(const httplib::Request&, std::string& body)>;
+
+// A real HTTP server on an ephemeral loopback port that records every request.
+class RecordingServer {
+ public:
+  explicit RecordingServer(Policy policy) : policy_(std::move(policy)) {
+    server_.Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::string body;
+      const int status = policy_(req, body);
+      Request r{req.path, {}, req.body, status};
+      for (const auto& [k, v] : req.headers) r.headers[k] = v;
+      {
+        std::lock_guard lock(mu_);
+        requests_.push_back(std::move(r));
+      }
+      res.status = status;
+      res.set_content(body, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    if (port_ <= 0 || !wait_until([this] { return server_.is_running(); }, 5s)) {
+      throw std::runtime_error("the test HTTP server did not start");
+    }
+  }
+  ~RecordingServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::vector<Request> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  Policy policy_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<Request> requests_;
+};
+
+std::uint64_t seq_of_value(const std::string& v) { return std::stoull(v.substr(1, v.find('-') - 1)); }
+
+// Outcomes (for the oracle) of single-record requests to `path`: one per request.
+std::vector<Outcome> outcomes_of(const std::vector<Request>& reqs, const std::string& path) {
+  std::vector<Outcome> out;
+  for (const auto& r : reqs) {
+    if (r.path != path) continue;
+    Outcome o;
+    o.topic = r.headers.at("X-Kafka-Topic");
+    o.partition = std::stoi(r.headers.at("X-Kafka-Partition"));
+    o.offset = std::stoll(r.headers.at("X-Kafka-Offset"));
+    o.outcome = r.status / 100 == 2 ? "ok" : "status " + std::to_string(r.status);
+    o.value = path == "/json" ? nlohmann::json::parse(r.body)["message"]["raw_message"].get<std::string>() : r.body;
+    out.push_back(o);
+  }
+  return out;
+}
+
+std::string handler_toml(const std::string& url, const std::string& format_note = "") {
+  return "type = \"http\"\nurl = \"" + url + "\"\ntimeout_ms = 2000\n" + format_note;
+}
+
+class Http : public DaemonTest {};
+
+TEST_F(Http, EachFormatMakesTheRequestItsUsersExpectAndEveryRecordArrives) {
+  constexpr std::uint64_t kMessages = 2000;
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  RecordingServer server([](const httplib::Request&, std::string&) { return 200; });
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "raw", .topic = "events", .workers = 2, .handler = handler_toml(server.url("/raw"))},
+                          {.name = "json", .topic = "events", .workers = 2, .extra = "format = \"json\"\n",
+                           .handler = handler_toml(server.url("/json"))},
+                          {.name = "ce", .topic = "events", .workers = 2, .extra = "format = \"cloudevents\"\n",
+                           .handler = handler_toml(server.url("/ce"))}}));
+  for (const std::string name : {"raw", "json", "ce"}) {
+    ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-" + name) == end_offsets(kMessages, kPartitions); },
+                           120s))
+        << name << "\n" << d.log();
+  }
+  const auto reqs = server.requests();
+  for (const std::string path : {"/raw", "/json", "/ce"}) {
+    SCOPED_TRACE(path);
+    const auto out = outcomes_of(reqs, path);
+    EXPECT_EQ(check_no_loss(out, kMessages), "");
+    EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-" + path.substr(1), "events")), "");
+  }
+  // Every request of each format, checked against the record it came from.
+  for (const auto& r : reqs) {
+    SCOPED_TRACE(r.path + " " + r.body);
+    const auto& h = r.headers;
+    const int partition = std::stoi(h.at("X-Kafka-Partition"));
+    const std::int64_t offset = std::stoll(h.at("X-Kafka-Offset"));
+    EXPECT_EQ(h.at("X-Kafka-Topic"), "events");
+    EXPECT_EQ(h.at("X-Kafka-Header-seq"), std::to_string(static_cast<std::int64_t>(offset) * kPartitions + partition));
+    const std::uint64_t seq = std::stoull(h.at("X-Kafka-Header-seq"));
+    EXPECT_EQ(h.at("X-Kafka-Key"), "k" + std::to_string(seq % 50));
+    EXPECT_FALSE(h.at("X-Kafka-Timestamp").empty());
+    if (r.path == "/raw") {
+      EXPECT_EQ(h.at("X-Kafka-Group-Id"), "lambda-raw");
+      EXPECT_EQ(seq_of_value(r.body), seq);
+      EXPECT_EQ(r.body.size(), 100U);
+      EXPECT_EQ(h.at("Content-Type"), "text/plain; charset=utf-8");
+    } else if (r.path == "/json") {
+      EXPECT_EQ(h.at("Content-Type"), "application/json");
+      const auto j = nlohmann::json::parse(r.body);
+      EXPECT_EQ(j["topic"], "events");
+      EXPECT_EQ(j["partition"], partition);
+      EXPECT_EQ(j["offset"], offset);
+      EXPECT_EQ(j["key"], "k" + std::to_string(seq % 50));
+      EXPECT_EQ(j["headers"]["seq"], std::to_string(seq));
+      EXPECT_EQ(seq_of_value(j["message"]["raw_message"].get<std::string>()), seq);
+      EXPECT_TRUE(j["timestamp"].get<std::string>().ends_with("Z"));
+    } else {
+      EXPECT_EQ(h.at("ce-specversion"), "1.0");
+      EXPECT_EQ(h.at("ce-type"), "dev.knative.kafka.event");
+      EXPECT_EQ(h.at("ce-id"), "partition:" + std::to_string(partition) + "/offset:" + std::to_string(offset));
+      EXPECT_EQ(h.at("ce-subject"), "partition:" + std::to_string(partition) + "#" + std::to_string(offset));
+      EXPECT_EQ(h.at("ce-source"), "/sluice/" + instance + "/ce#events");
+      EXPECT_EQ(h.at("ce-key"), "k" + std::to_string(seq % 50));
+      EXPECT_EQ(h.at("ce-kafkaheaderseq"), std::to_string(seq));
+      EXPECT_EQ(seq_of_value(r.body), seq);
+    }
+  }
+  expect_clean_stop(d);
+}
+
+TEST_F(Http, StatusCodesAndTimeoutsFollowTheRules) {
+  constexpr std::uint64_t kMessages = 400;
+  DevBroker broker({"events:8", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  // seq 5: 503 twice then 200; seq 6: 429 once; seq 7: 400 always (fails at once);
+  // seq 8: 500 always (retried to max_attempts); seq 9: slower than timeout_ms once.
+  std::mutex mu;
+  std::map<std::uint64_t, int> seen;
+  RecordingServer server([&](const httplib::Request& req, std::string& body) {
+    const std::uint64_t seq = std::stoull(req.get_header_value("X-Kafka-Header-seq"));
+    int n = 0;
+    {
+      std::lock_guard lock(mu);
+      n = ++seen[seq];
+    }
+    if (seq == 5 && n <= 2) return 503;
+    if (seq == 6 && n == 1) return 429;
+    if (seq == 7) {
+      body = R"({"error":"bad order"})";
+      return 400;
+    }
+    if (seq == 8) return 500;
+    if (seq == 9 && n == 1) std::this_thread::sleep_for(3s);  // past timeout_ms = 2000
+    return 200;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "st", .topic = "events", .workers = 2, .extra = kDeadLetter,
+                                       .handler = handler_toml(server.url("/st"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-st") == end_offsets(kMessages, kPartitions); }, 120s))
+      << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 2, 30s);
+  ASSERT_EQ(dlq.size(), 2U);
+  std::map<std::uint64_t, TopicMessage> dead;
+  for (const auto& m : dlq) dead[seq_of_value(*m.value)] = m;
+  ASSERT_TRUE(dead.contains(7) && dead.contains(8));
+  EXPECT_EQ(dead[7].headers.at("sluice-attempts"), "1") << "a 4xx is not retried";
+  EXPECT_EQ(dead[7].headers.at("sluice-error"), R"(http: status 400: {"error":"bad order"})");
+  EXPECT_EQ(dead[8].headers.at("sluice-attempts"), "3");
+  EXPECT_EQ(dead[8].headers.at("sluice-error"), "http: status 500");
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen[5], 3);
+    EXPECT_EQ(seen[6], 2);
+    EXPECT_EQ(seen[7], 1);
+    EXPECT_EQ(seen[8], 3);
+    EXPECT_GE(seen[9], 2) << "a timed-out request is retried";
+  }
+  const auto out = outcomes_of(server.requests(), "/st");
+  std::set<std::pair<int, std::int64_t>> dead_lettered;
+  for (const auto& m : dlq) {
+    dead_lettered.emplace(std::stoi(m.headers.at("sluice-source-partition")), std::stoll(m.headers.at("sluice-source-offset")));
+  }
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-st", "events"), dead_lettered), "");
+  std::set<std::uint64_t> ok;
+  for (const auto& o : out) {
+    if (o.outcome == "ok") ok.insert(seq_of_value(o.value));
+  }
+  for (std::uint64_t s = 0; s < kMessages; ++s) {
+    if (s != 7 && s != 8) {
+      EXPECT_TRUE(ok.contains(s)) << "seq " << s << " never answered 2xx";
+    }
+  }
+  EXPECT_EQ(sanitizer_report(d.log()), "");
+  expect_clean_stop(d);
+}
+
+TEST_F(Http, AwsBatchesWithPartialFailuresDeadLetterExactlyTheNamedRecords) {
+  constexpr std::uint64_t kMessages = 2000;
+  DevBroker broker({"events:8", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  // Every record whose seq is 7 mod 100 is reported failed, every time.
+  std::mutex mu;
+  std::size_t batches = 0;
+  std::size_t largest = 0;
+  std::set<std::uint64_t> ok;
+  RecordingServer server([&](const httplib::Request& req, std::string& body) {
+    const auto event = nlohmann::json::parse(req.body);
+    nlohmann::json failures = nlohmann::json::array();
+    std::vector<std::uint64_t> good;
+    std::size_t n = 0;
+    for (const auto& [key, records] : event["records"].items()) {
+      for (const auto& r : records) {
+        ++n;
+        std::string seq;
+        for (const auto& h : r["headers"]) {
+          if (h.contains("seq")) {
+            for (const auto& b : h["seq"]) seq += static_cast<char>(b.get<int>());
+          }
+        }
+        const std::uint64_t s = std::stoull(seq);
+        if (s % 100 == 7) {
+          failures.push_back({{"itemIdentifier", r["topic"].get<std::string>() + "-" + std::to_string(r["partition"].get<int>()) + "-" +
+                                                      std::to_string(r["offset"].get<std::int64_t>())}});
+        } else {
+          good.push_back(s);
+        }
+      }
+    }
+    {
+      std::lock_guard lock(mu);
+      ++batches;
+      largest = std::max(largest, n);
+      ok.insert(good.begin(), good.end());
+    }
+    body = nlohmann::json{{"batchItemFailures", failures}}.dump();
+    return 200;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "aws", .topic = "events", .workers = 2,
+                                       .extra = kDeadLetter + "format = \"aws\"\nbatch_size = 50\nbatch_window_ms = 20\n",
+                                       .handler = handler_toml(server.url("/aws"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-aws") == end_offsets(kMessages, kPartitions); }, 120s))
+      << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", kMessages / 100, 30s);
+  std::set<std::uint64_t> dead;
+  for (const auto& m : dlq) {
+    dead.insert(seq_of_value(*m.value));
+    EXPECT_EQ(m.headers.at("sluice-attempts"), "3");
+    EXPECT_EQ(m.headers.at("sluice-error"), "named in batchItemFailures");
+  }
+  std::set<std::uint64_t> want;
+  for (std::uint64_t s = 7; s < kMessages; s += 100) want.insert(s);
+  EXPECT_EQ(dead, want) << "exactly the named records are dead-lettered";
+  std::lock_guard lock(mu);
+  for (std::uint64_t s = 0; s < kMessages; ++s) {
+    if (!want.contains(s)) {
+      EXPECT_TRUE(ok.contains(s)) << "seq " << s << " never completed";
+    }
+  }
+  EXPECT_GT(largest, 1U) << "records never arrived in batches";
+  EXPECT_LE(largest, 50U);
+  std::cout << "[ http ] " << batches << " aws batches, largest " << largest << " records\n";
+  expect_clean_stop(d);
+}
+
+}  // namespace
+}  // namespace sluice::test

@@ -1,0 +1,248 @@
+#include "worker/event_format.hpp"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "worker/text_codec.hpp"
+
+namespace sluice::worker {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+// Deeper JSON than this is passed on as raw text rather than parsed: the parser recurses.
+constexpr int kMaxJsonDepth = 256;
+
+std::string_view bytes_of(const void* p, std::size_t n) {
+  return p == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(p), n);
+}
+std::string_view key_of(const sluice_record& r) { return bytes_of(r.key, r.key_len); }
+std::string_view value_of(const sluice_record& r) { return bytes_of(r.value, r.value_len); }
+std::string_view topic_of(const sluice_record& r) { return {r.topic, r.topic_len}; }
+std::string_view name_of(const sluice_header& h) { return {h.name, h.name_len}; }
+std::string_view value_of(const sluice_header& h) { return bytes_of(h.value, h.value_len); }
+bool has_timestamp(const sluice_record& r) { return r.timestamp_type != 0 && r.timestamp_ms >= 0; }
+
+bool is_json(std::string_view s) {
+  return !s.empty() && nesting_at_most(s, kMaxJsonDepth) && ojson::accept(s);
+}
+
+// Header names that are not UTF-8 cannot be JSON object keys; percent-encoding keeps them.
+std::string json_key(std::string_view name) { return valid_utf8(name) ? std::string(name) : percent_encode(name); }
+
+// An HTTP field name (RFC 9110 token): anything else becomes %XX.
+std::string header_token(std::string_view name) {
+  static constexpr std::string_view kSpecial = "!#$&'*+-.^_`|~";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || kSpecial.find(ch) != std::string_view::npos) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The record's own content-type header if it has one, else a guess from the value.
+std::string content_type_of(const sluice_record& r) {
+  for (std::size_t i = 0; i < r.header_count; ++i) {
+    const sluice_header& h = r.headers[i];
+    std::string name(name_of(h));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "content-type" && h.value != nullptr) return percent_encode(value_of(h));
+  }
+  const std::string_view v = value_of(r);
+  if (is_json(v)) return "application/json";
+  if (valid_utf8(v)) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+// OpenLambda's synthetic request headers, plus key, timestamp and the Kafka headers.
+void add_kafka_headers(HeaderList& out, const sluice_record& r, const EventSource& src) {
+  out.emplace_back("X-Kafka-Topic", std::string(topic_of(r)));
+  out.emplace_back("X-Kafka-Partition", std::to_string(r.partition));
+  out.emplace_back("X-Kafka-Offset", std::to_string(r.offset));
+  out.emplace_back("X-Kafka-Group-Id", src.group_id);
+  if (r.key != nullptr) out.emplace_back("X-Kafka-Key", percent_encode(key_of(r)));
+  if (has_timestamp(r)) out.emplace_back("X-Kafka-Timestamp", std::to_string(r.timestamp_ms));
+  if (r.value == nullptr) out.emplace_back("X-Kafka-Tombstone", "true");
+  for (std::size_t i = 0; i < r.header_count; ++i) {
+    const sluice_header& h = r.headers[i];
+    out.emplace_back("X-Kafka-Header-" + header_token(name_of(h)), percent_encode(value_of(h)));
+  }
+}
+
+Event raw_event(const sluice_record& r, const EventSource& src) {
+  Event e{std::string(value_of(r)), {}};
+  e.headers.emplace_back("Content-Type", content_type_of(r));
+  add_kafka_headers(e.headers, r, src);
+  return e;
+}
+
+// Knative KafkaSource's CloudEvents binary mode: the value is the body, the metadata are
+// ce-* headers, so a handler written for Knative runs unchanged.
+Event cloudevents_event(const sluice_record& r, const EventSource& src) {
+  Event e{std::string(value_of(r)), {}};
+  const std::string p = std::to_string(r.partition);
+  const std::string o = std::to_string(r.offset);
+  e.headers.emplace_back("Content-Type", content_type_of(r));
+  e.headers.emplace_back("ce-specversion", "1.0");
+  e.headers.emplace_back("ce-id", "partition:" + p + "/offset:" + o);
+  e.headers.emplace_back("ce-source", "/sluice/" + src.instance + "/" + src.lambda + "#" + std::string(topic_of(r)));
+  e.headers.emplace_back("ce-type", "dev.knative.kafka.event");
+  e.headers.emplace_back("ce-subject", "partition:" + p + "#" + o);
+  if (has_timestamp(r)) e.headers.emplace_back("ce-time", rfc3339_ms(r.timestamp_ms));
+  if (r.key != nullptr) e.headers.emplace_back("ce-key", percent_encode(key_of(r)));
+  for (std::size_t i = 0; i < r.header_count; ++i) {
+    const sluice_header& h = r.headers[i];
+    // CloudEvents extension names are lower-case letters and digits only.
+    std::string name;
+    for (const char c : name_of(h)) {
+      if (std::isalnum(static_cast<unsigned char>(c)) != 0) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    e.headers.emplace_back("ce-kafkaheader" + name, percent_encode(value_of(h)));
+  }
+  add_kafka_headers(e.headers, r, src);
+  return e;
+}
+
+ojson json_envelope_ordered(const sluice_record& r) {
+  ojson j;
+  j["topic"] = std::string(topic_of(r));
+  j["partition"] = r.partition;
+  j["offset"] = r.offset;
+  j["timestamp"] = has_timestamp(r) ? ojson(rfc3339_ms(r.timestamp_ms)) : ojson(nullptr);
+  const std::string_view key = key_of(r);
+  if (r.key == nullptr) {
+    j["key"] = nullptr;
+  } else if (valid_utf8(key)) {
+    j["key"] = std::string(key);
+  } else {
+    j["key"] = nullptr;
+    j["key_base64"] = base64(key);
+  }
+  const std::string_view value = value_of(r);
+  if (r.value == nullptr) {
+    j["message"] = nullptr;  // a tombstone
+  } else if (is_json(value)) {
+    j["message"] = ojson::parse(value);
+  } else if (valid_utf8(value)) {
+    j["message"] = {{"raw_message", std::string(value)}};
+  } else {
+    j["message"] = {{"raw_message_base64", base64(value)}};
+  }
+  ojson headers = ojson::object();
+  ojson binary = ojson::object();
+  for (std::size_t i = 0; i < r.header_count; ++i) {
+    const sluice_header& h = r.headers[i];
+    const std::string_view v = value_of(h);
+    if (h.value == nullptr) {
+      headers[json_key(name_of(h))] = nullptr;
+    } else if (valid_utf8(v)) {
+      headers[json_key(name_of(h))] = std::string(v);
+    } else {
+      binary[json_key(name_of(h))] = base64(v);
+    }
+  }
+  j["headers"] = std::move(headers);
+  if (!binary.empty()) j["binary_headers"] = std::move(binary);
+  return j;
+}
+
+Event json_event(std::span<const sluice_record> records, const EventSource& src) {
+  Event e;
+  e.headers.emplace_back("Content-Type", "application/json");
+  if (records.size() == 1) {
+    e.body = json_envelope_ordered(records.front()).dump();
+    add_kafka_headers(e.headers, records.front(), src);
+    return e;
+  }
+  ojson all = ojson::array();
+  for (const auto& r : records) all.push_back(json_envelope_ordered(r));
+  e.body = all.dump();
+  e.headers.emplace_back("X-Kafka-Group-Id", src.group_id);
+  e.headers.emplace_back("X-Kafka-Record-Count", std::to_string(records.size()));
+  return e;
+}
+
+const char* aws_timestamp_type(std::int32_t t) {
+  switch (t) {
+    case 1:
+      return "CREATE_TIME";
+    case 2:
+      return "LOG_APPEND_TIME";
+    default:
+      return "NO_TIMESTAMP_TYPE";
+  }
+}
+
+// AWS Lambda's Kafka event (MSK shape): records grouped by "<topic>-<partition>" in the
+// order they arrived, key and value base64, headers as {name: [byte values]}.
+Event aws_event(std::span<const sluice_record> records, const EventSource& src) {
+  ojson by_partition = ojson::object();
+  for (const auto& r : records) {
+    ojson rec;
+    rec["topic"] = std::string(topic_of(r));
+    rec["partition"] = r.partition;
+    rec["offset"] = r.offset;
+    rec["timestamp"] = has_timestamp(r) ? r.timestamp_ms : -1;
+    rec["timestampType"] = aws_timestamp_type(r.timestamp_type);
+    if (r.key != nullptr) rec["key"] = base64(key_of(r));  // AWS leaves a null key out
+    rec["value"] = r.value == nullptr ? ojson(nullptr) : ojson(base64(value_of(r)));
+    ojson headers = ojson::array();
+    for (std::size_t i = 0; i < r.header_count; ++i) {
+      const sluice_header& h = r.headers[i];
+      ojson bytes = ojson::array();
+      for (const char c : value_of(h)) bytes.push_back(static_cast<int>(static_cast<unsigned char>(c)));
+      headers.push_back({{json_key(name_of(h)), std::move(bytes)}});
+    }
+    rec["headers"] = std::move(headers);
+    by_partition[std::string(topic_of(r)) + "-" + std::to_string(r.partition)].push_back(std::move(rec));
+  }
+  ojson j;
+  j["eventSource"] = "aws:kafka";
+  j["eventSourceArn"] = "arn:sluice:kafka:" + src.instance + ":" + src.group_id;
+  j["bootstrapServers"] = src.bootstrap_servers;
+  j["records"] = std::move(by_partition);
+  Event e{j.dump(), {}};
+  e.headers.emplace_back("Content-Type", "application/json");
+  e.headers.emplace_back("X-Kafka-Group-Id", src.group_id);
+  e.headers.emplace_back("X-Kafka-Record-Count", std::to_string(records.size()));
+  return e;
+}
+
+}  // namespace
+
+EventSource event_source_of(const config::Lambda& lambda) {
+  return {lambda.name, lambda.instance, lambda.group_id, lambda.bootstrap_servers};
+}
+
+bool format_takes_batches(config::Format format) {
+  return format == config::Format::kAws || format == config::Format::kJson;
+}
+
+Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
+  switch (format) {
+    case config::Format::kRaw:
+      return raw_event(records.front(), source);
+    case config::Format::kCloudEvents:
+      return cloudevents_event(records.front(), source);
+    case config::Format::kJson:
+      return json_event(records, source);
+    case config::Format::kAws:
+      return aws_event(records, source);
+  }
+  return raw_event(records.front(), source);
+}
+
+std::string aws_item_identifier(const sluice_record& r) {
+  return std::string(topic_of(r)) + "-" + std::to_string(r.partition) + "-" + std::to_string(r.offset);
+}
+
+}  // namespace sluice::worker

@@ -1,0 +1,43 @@
+// The event formats of DESIGN §8: how a batch of records becomes what a handler reads.
+// Pure functions of the records, so each format has golden-file tests
+// (tests/golden/formats/) and every handler kind shares them.
+#pragma once
+
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sluice/plugin.h"
+
+namespace sluice::worker {
+
+// What a format needs to know beyond the records.
+struct EventSource {
+  std::string lambda;
+  std::string instance;
+  std::string group_id;
+  std::string bootstrap_servers;
+};
+EventSource event_source_of(const config::Lambda& lambda);
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// One invocation's request: body, and (for http) the headers that go with it.
+struct Event {
+  std::string body;
+  HeaderList headers;  // includes Content-Type
+};
+
+// How many records one event carries: `aws` and `json` take a whole batch, `raw` and
+// `cloudevents` one record each (their body is one value).
+bool format_takes_batches(config::Format format);
+
+// The event for `records` (all of them for batch formats, exactly one otherwise).
+Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source);
+
+// "<topic>-<partition>-<offset>", the identifier a `batchItemFailures` entry names.
+std::string aws_item_identifier(const sluice_record& r);
+
+}  // namespace sluice::worker

@@ -1,0 +1,99 @@
+#include "worker/http_handler.hpp"
+
+#include <stdexcept>
+
+#include "worker/batch_response.hpp"
+
+namespace sluice::worker {
+namespace {
+
+std::size_t collect_body(char* data, std::size_t size, std::size_t n, void* out) {
+  // Keep enough of a response to read batchItemFailures or report an error, no more.
+  constexpr std::size_t kMaxResponse = 4 << 20;
+  auto* s = static_cast<std::string*>(out);
+  const std::size_t len = size * n;
+  if (s->size() < kMaxResponse) s->append(data, std::min(len, kMaxResponse - s->size()));
+  return len;
+}
+
+std::string excerpt(const std::string& body) {
+  constexpr std::size_t kMax = 200;
+  return body.size() <= kMax ? body : body.substr(0, kMax) + "...";
+}
+
+}  // namespace
+
+HttpHandler::HttpHandler(const config::Lambda& lambda)
+    : lambda_(lambda), source_(event_source_of(lambda)), curl_(curl_easy_init()) {
+  if (!curl_) throw std::runtime_error("curl_easy_init failed");
+  CURL* c = curl_.get();
+  curl_easy_setopt(c, CURLOPT_URL, lambda.handler.url.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM in a worker
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(lambda.handler.timeout_ms));
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response_);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "sluice");
+  // A redirect would turn the POST into a GET on most servers: report it instead.
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  const config::Handler& h = lambda.handler;
+  if (!h.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, h.ca_file.c_str());
+  if (!h.client_cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, h.client_cert.c_str());
+  if (!h.client_key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, h.client_key.c_str());
+  for (const auto& [name, value] : h.headers) static_headers_.push_back(name + ": " + value);
+}
+
+void HttpHandler::set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error) {
+  errors_.push_back(std::move(error));
+  for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : errors_.back().c_str()};
+}
+
+void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results) {
+  errors_.clear();
+  // At most two texts per call; reserved so that pointers handed out stay valid.
+  errors_.reserve(2);
+  const Event event = make_event(lambda_.format, records, source_);
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  const auto add = [&](const std::string& line) {
+    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    if (next != nullptr) {
+      (void)headers.release();
+      headers.reset(next);
+    }
+  };
+  // curl drops a header with nothing after the colon; "Name;" sends it empty.
+  for (const auto& [name, value] : event.headers) add(value.empty() ? name + ";" : name + ": " + value);
+  for (const auto& line : static_headers_) add(line);
+  add("Expect:");  // no 100-continue round trip for larger bodies
+  CURL* c = curl_.get();
+  response_.clear();
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(event.body.size()));
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  if (rc != CURLE_OK) {
+    // Timeouts, refused connections, resets: the endpoint may be back on a retry.
+    set_all(results, SLUICE_RETRY, std::string("http: ") + curl_easy_strerror(rc) + " (" + lambda_.handler.url + ")");
+    return;
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 200 && status < 300) {
+    if (lambda_.format != config::Format::kAws) {
+      set_all(results, SLUICE_OK, "");
+      return;
+    }
+    errors_.push_back("named in batchItemFailures");
+    std::string why;
+    if (apply_batch_item_failures(response_, records, results, errors_.back().c_str(), why) == BatchVerdict::kInvalid) {
+      set_all(results, SLUICE_RETRY, "http: " + why);
+    }
+    return;
+  }
+  const std::string what = "http: status " + std::to_string(status) + (response_.empty() ? "" : ": " + excerpt(response_));
+  set_all(results, status == 429 || status >= 500 ? SLUICE_RETRY : SLUICE_FAIL, what);
+}
+
+}  // namespace sluice::worker

@@ -1,0 +1,27 @@
+// Byte-to-text encodings the event formats need: UTF-8 validation, base64, percent
+// encoding for HTTP header values, RFC 3339 timestamps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::worker {
+
+// Well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view s);
+
+std::string base64(std::string_view bytes);
+
+// For an HTTP header value: bytes outside printable ASCII, and '%' and '"', become %XX
+// (the CloudEvents HTTP binding's rule; harmless for the X-Kafka-* headers).
+std::string percent_encode(std::string_view bytes);
+
+// "2024-06-18T05:09:00.123Z" for milliseconds since the epoch.
+std::string rfc3339_ms(std::int64_t epoch_ms);
+
+// True when `s` is JSON nested no deeper than `max_depth` (a cheap pre-check, so that a
+// hostile value cannot exhaust the parser's stack; it does not validate the JSON).
+bool nesting_at_most(std::string_view s, int max_depth);
+
+}  // namespace sluice::worker
