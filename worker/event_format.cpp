@@ -128,10 +128,13 @@ ojson json_envelope_ordered(const sluice_record& r) {
     j["key_base64"] = base64(key);
   }
   const std::string_view value = value_of(r);
+  // Parsed once; a discarded result means "not JSON".
+  ojson parsed = !value.empty() && nesting_at_most(value, kMaxJsonDepth) ? ojson::parse(value, nullptr, false)
+                                                                         : ojson(ojson::value_t::discarded);
   if (r.value == nullptr) {
     j["message"] = nullptr;  // a tombstone
-  } else if (is_json(value)) {
-    j["message"] = ojson::parse(value);
+  } else if (!parsed.is_discarded()) {
+    j["message"] = std::move(parsed);
   } else if (valid_utf8(value)) {
     j["message"] = {{"raw_message", std::string(value)}};
   } else {
