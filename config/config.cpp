@@ -91,10 +91,8 @@ bool valid_topic(const std::string& s) {
 
 constexpr std::int64_t kMaxMs = 24LL * 3600 * 1000;
 
-// Why a handler's shared library cannot be loaded by path, if it cannot. A bare file name
-// is left to the dynamic loader's search path.
+// Why a file the handler needs cannot be read, if it cannot.
 std::optional<std::string> unreadable_file(const std::string& path) {
-  if (path.find('/') == std::string::npos) return std::nullopt;
   std::error_code ec;
   if (!fs::exists(path, ec)) return "no such file";
   if (!fs::is_regular_file(path, ec)) return "not a regular file";
@@ -227,7 +225,9 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
         case HandlerType::kPlugin:
           if (l.handler.path.empty()) {
             h.error(nullptr, "path", "is required for a plugin handler (the shared library)");
-          } else if (auto why = unreadable_file(l.handler.path)) {
+          } else if (auto why = l.handler.path.find('/') == std::string::npos
+                                    ? std::nullopt  // a bare name is left to the loader's search path
+                                    : unreadable_file(l.handler.path)) {
             h.error(ht->get("path"), "path", "\"" + l.handler.path + "\": " + *why);
           }
           break;

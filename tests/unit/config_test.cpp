@@ -100,6 +100,8 @@ TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
        "main.toml:8:7: lambda[0].handler.url: \"localhost:8080/f\" must start with http:// or https://"},
       {"http CA file missing", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"http\"\nurl = \"https://h/f\"\nca_file = \"/no/ca.pem\"\n",
        "main.toml:9:11: lambda[0].handler.ca_file: \"/no/ca.pem\": no such file"},
+      {"http CA file given as a bare name", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"http\"\nurl = \"https://h/f\"\nca_file = \"no-such-ca.pem\"\n",
+       "main.toml:9:11: lambda[0].handler.ca_file: \"no-such-ca.pem\": no such file"},
       {"drain longer than shutdown", "shutdown_timeout_ms = 5000\n" + head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\ndrain_timeout_ms = 5000\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:7:20: lambda[0].drain_timeout_ms: must be less than shutdown_timeout_ms (5000)"},
   };
