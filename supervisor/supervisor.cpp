@@ -53,14 +53,9 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::run() {
-  ensure_open_files_limit();
-  InstanceLock lock(cfg_.runtime_dir, cfg_.instance);
-  // Holding the lock, any segment of this instance is a leftover of a crashed run.
-  for (const auto& name : shm::Segment::list("sluice." + cfg_.instance + ".")) {
-    spdlog::warn("removing stale shared memory segment /dev/shm/{} left by an earlier run", name);
-    shm::Segment::remove(name);
-  }
-
+  // First of all: a SIGTERM that arrives while we are still reclaiming segments or
+  // creating new ones must wait in the signalfd for an orderly stop, not kill us
+  // half-started with the default action.
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
@@ -68,6 +63,14 @@ int Supervisor::run() {
   signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+
+  ensure_open_files_limit();
+  InstanceLock lock(cfg_.runtime_dir, cfg_.instance);
+  // Holding the lock, any segment of this instance is a leftover of a crashed run.
+  for (const auto& name : shm::Segment::list("sluice." + cfg_.instance + ".")) {
+    spdlog::warn("removing stale shared memory segment /dev/shm/{} left by an earlier run", name);
+    shm::Segment::remove(name);
+  }
 
   for (const auto& lc : cfg_.lambdas) {
     auto l = std::make_unique<Lambda>();
