@@ -219,6 +219,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
       }
     }
     h.str_list("command", l.handler.command);
+    h.scalar_map("env", l.handler.env);
     h.scalar_map("options", l.handler.options);
     if (typed) {
       switch (l.handler.type) {

@@ -33,6 +33,7 @@ struct Handler {
   std::string client_cert;  // http: client certificate (PEM) for mutual TLS
   std::string client_key;   // http: its private key (PEM)
   std::vector<std::string> command;  // exec: argv
+  std::map<std::string, std::string> env;  // exec: added to the child's environment
   std::map<std::string, std::string> options;  // plugin: passed to init
   std::uint32_t timeout_ms = 30000;
   std::uint32_t memory_limit_mb = 0;  // RLIMIT_AS of the worker (and its handler); 0 = none

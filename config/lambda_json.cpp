@@ -8,7 +8,7 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Format, {{Format::kRaw, "raw"}, {Format::kJson, "js
 NLOHMANN_JSON_SERIALIZE_ENUM(HandlerType, {{HandlerType::kPlugin, "plugin"}, {HandlerType::kHttp, "http"}, {HandlerType::kExec, "exec"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(OffsetReset, {{OffsetReset::kEarliest, "earliest"}, {OffsetReset::kLatest, "latest"}, {OffsetReset::kError, "error"}})
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, headers, ca_file, client_cert, client_key, command, options,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, headers, ca_file, client_cert, client_key, command, env, options,
                                    timeout_ms, memory_limit_mb)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Lambda, name, source, line, column, instance, topics, group_id, bootstrap_servers,
                                    kafka_properties, auto_offset_reset, ordering, format, workers, max_in_flight,

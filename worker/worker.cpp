@@ -14,6 +14,7 @@
 #include "config/lambda_json.hpp"
 #include "shm/segment.hpp"
 #include "shm/stop_signal.hpp"
+#include "worker/exec_handler.hpp"
 #include "worker/http_handler.hpp"
 #include "worker/plugin_handler.hpp"
 #include "worker/worker_loop.hpp"
@@ -51,10 +52,9 @@ std::unique_ptr<Handler> make_handler(const config::Lambda& lambda, std::uint32_
     case config::HandlerType::kHttp:
       return std::make_unique<HttpHandler>(lambda);
     case config::HandlerType::kExec:
-      break;
+      return std::make_unique<ExecHandler>(lambda, slot);
   }
-  throw std::runtime_error(std::string("handler type \"") + config::to_string(lambda.handler.type) +
-                           "\" is not available in this build");
+  throw std::logic_error("unknown handler type");
 }
 
 }  // namespace

@@ -78,15 +78,16 @@ std::string DevBroker::control(const std::string& line) {
 std::string seq_value_prefix(std::uint64_t seq) { return "s" + std::to_string(seq) + "-"; }
 
 void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
-             std::uint64_t count, std::size_t value_bytes, int keys, std::uint64_t big_seq, std::size_t big_bytes) {
+             std::uint64_t count, std::size_t value_bytes, int keys, std::uint64_t big_seq, std::size_t big_bytes,
+             const std::function<std::string(std::uint64_t)>& value_of) {
   auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
                                                                         {"linger.ms", "5"},
                                                                         {"acks", "all"},
                                                                         {"log_level", "3"}}));
   for (std::uint64_t s = first; s < first + count; ++s) {
-    std::string value = seq_value_prefix(s);
+    std::string value = value_of ? value_of(s) : seq_value_prefix(s);
     const std::size_t want = s == big_seq ? big_bytes : value_bytes;
-    if (value.size() < want) value.append(want - value.size(), 'x');
+    if (!value_of && value.size() < want) value.append(want - value.size(), 'x');
     const std::string key = "k" + std::to_string(s % static_cast<std::uint64_t>(keys));
     const std::string seq = std::to_string(s);
     for (;;) {

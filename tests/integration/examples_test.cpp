@@ -1,0 +1,158 @@
+// The examples in examples/ run for real: each example's own lambda file is put into a
+// daemon's lambdas.d (paths pointed at the source tree and the build), records are
+// produced to the dev broker, and what the example logged is checked against the oracle.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "daemon_test.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kPartitions = 8;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+  return s;
+}
+
+// Every "<topic>[<p>]@<o> key=<k> value=<v>" line the examples log, as outcomes.
+std::vector<Outcome> logged_records(const std::string& log) {
+  static const std::regex line(R"((\S+)\[(\d+)\]@(\d+) key=(\S+) value=(\S+))");
+  std::vector<Outcome> out;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
+    const auto& m = *it;
+    out.push_back(Outcome{m[1], std::stoi(m[2]), std::stoll(m[3]), 1, "ok", m[4], m[5], "log"});
+  }
+  return out;
+}
+
+class Examples : public DaemonTest {
+ protected:
+  // Installs examples/<example>/lambda.toml as lambda `name`, with the installed paths
+  // pointed at the source tree and the build.
+  void install_example(const std::string& example, const std::string& name) {
+    std::string text = read_file(fs::path(SLUICE_SOURCE_DIR) / "examples" / example / "lambda.toml");
+    ASSERT_FALSE(text.empty()) << "no lambda.toml in examples/" << example;
+    text = replace_all(text, "/usr/share/doc/sluice/examples", std::string(SLUICE_SOURCE_DIR) + "/examples");
+    text = replace_all(text, "/usr/lib/sluice/examples/liblog_plugin.so", LOG_PLUGIN);
+    fs::create_directories(dir.path() / "lambdas.d");
+    std::ofstream(dir.path() / "lambdas.d" / (name + ".toml")) << text;
+  }
+
+  // What an installed package provides: python3 from Debian (with Flask) first on PATH,
+  // and sluice_handler importable.
+  static std::map<std::string, std::string> python_env() {
+    return {{"PATH", "/usr/bin:/bin"}, {"PYTHONPATH", std::string(SLUICE_SOURCE_DIR) + "/worker/python"}};
+  }
+
+  // Runs the lambda over `count` records; checks I1 and I2 from the example's own log
+  // lines, and a clean stop. Returns the daemon's log.
+  std::string run_example(const std::string& name, std::uint64_t count,
+                          const std::set<std::pair<int, std::int64_t>>& dead_lettered = {},
+                          std::uint64_t expect_failed = 0) {
+    DevBroker broker({"events:8", "events-dlq:1"});
+    produce(broker.bootstrap(), "events", kPartitions, 0, count, 100, 50, ~0ULL, 0, value_of);
+    Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {}), "run", python_env());
+    const bool done = wait_until(
+        [&] { return committed_or_empty(broker.bootstrap(), "lambda-" + name) == end_offsets(count, kPartitions); },
+        120s);
+    const std::string log = d.log();
+    EXPECT_TRUE(done) << "not everything was committed\n" << log;
+    const auto seen = logged_records(log);
+    std::set<std::uint64_t> failed;
+    if (value_of) {
+      for (std::uint64_t s = 0; s < count; ++s) {
+        if (value_of(s).find("invalid") != std::string::npos) failed.insert(s);
+      }
+    }
+    EXPECT_EQ(failed.size(), expect_failed);
+    // I1 over the records the example accepts.
+    std::set<std::uint64_t> handled;
+    for (const auto& o : seen) handled.insert(std::stoull(o.value.substr(1, o.value.find('-') - 1)));
+    std::uint64_t missing = 0;
+    for (std::uint64_t s = 0; s < count; ++s) missing += !failed.contains(s) && !handled.contains(s);
+    EXPECT_EQ(missing, 0U) << "records the example never logged; its log:\n" << log.substr(0, 20000);
+    EXPECT_EQ(check_commit_safety(seen, committed_offsets(broker.bootstrap(), "lambda-" + name, "events"), dead_lettered),
+              "");
+    last_bootstrap_dlq = failed.empty() ? std::vector<TopicMessage>{}
+                                        : read_topic(broker.bootstrap(), "events-dlq", failed.size(), 30s);
+    expect_clean_stop(d);
+    return log;
+  }
+
+  std::function<std::string(std::uint64_t)> value_of;
+  std::vector<TopicMessage> last_bootstrap_dlq;
+};
+
+// examples/log-plugin: the C plugin, two workers, key ordering.
+TEST_F(Examples, CPluginLogsEveryRecord) {
+  install_example("log-plugin", "orders");
+  const std::string log = run_example("orders", 2000);
+  EXPECT_NE(log.find("orders: events["), std::string::npos) << "the plugin's prefix option was not applied";
+}
+
+// examples/python-f: OpenLambda's `def f(event)` with the workflow-engine envelope.
+TEST_F(Examples, PythonFunctionGetsTheJsonEnvelope) {
+  install_example("python-f", "pyf");
+  const std::string log = run_example("pyf", 2000);
+  // The envelope's key and message reached the function: key=k<seq % 50>.
+  const auto seen = logged_records(log);
+  ASSERT_FALSE(seen.empty());
+  for (const auto& o : seen) {
+    const std::uint64_t s = std::stoull(o.value.substr(1, o.value.find('-') - 1));
+    ASSERT_EQ(o.key, "k" + std::to_string(s % 50)) << "offset " << o.offset;
+    ASSERT_EQ(o.value.size(), 100U);
+  }
+}
+
+// examples/flask-app: a Flask app written for OpenLambda, hosted by the exec handler,
+// reading X-Kafka-Topic / -Partition / -Offset / -Key.
+TEST_F(Examples, FlaskAppReadsTheKafkaHeaders) {
+  install_example("flask-app", "web");
+  const std::string log = run_example("web", 1000);
+  const auto seen = logged_records(log);
+  ASSERT_FALSE(seen.empty());
+  for (const auto& o : seen) {
+    ASSERT_EQ(o.topic, "events");
+    const std::uint64_t s = std::stoull(o.value.substr(1, o.value.find('-') - 1));
+    ASSERT_EQ(o.partition, static_cast<int>(s % kPartitions)) << "X-Kafka-Partition disagrees with the record";
+    ASSERT_EQ(o.key, "k" + std::to_string(s % 50));
+  }
+}
+
+// examples/aws-batch: AWS's Kafka event in batches; the records the function names in
+// batchItemFailures, and only those, end up in the dead-letter topic.
+TEST_F(Examples, AwsBatchLambdaDeadLettersExactlyItsFailures) {
+  install_example("aws-batch", "awsb");
+  constexpr std::uint64_t kCount = 3000;
+  value_of = [](std::uint64_t s) { return seq_value_prefix(s) + (s % 97 == 13 ? "invalid-order" : "order"); };
+  std::set<std::pair<int, std::int64_t>> expected;
+  for (std::uint64_t s = 13; s < kCount; s += 97) {
+    expected.emplace(static_cast<int>(s % kPartitions), static_cast<std::int64_t>(s / kPartitions));
+  }
+  run_example("awsb", kCount, expected, expected.size());
+  std::set<std::pair<int, std::int64_t>> got;
+  for (const auto& m : last_bootstrap_dlq) {
+    got.emplace(std::stoi(m.headers.at("sluice-source-partition")), std::stoll(m.headers.at("sluice-source-offset")));
+    EXPECT_EQ(m.headers.at("sluice-error"), "named in batchItemFailures");
+    EXPECT_EQ(m.headers.at("sluice-attempts"), "2");
+    ASSERT_TRUE(m.value.has_value());
+    EXPECT_NE(m.value->find("invalid"), std::string::npos);
+  }
+  EXPECT_EQ(got, expected) << "the dead-letter topic must hold exactly the records named as failed";
+}
+
+}  // namespace
+}  // namespace sluice::test

@@ -1,0 +1,167 @@
+// The exec handler against real handler processes: a Python `f(event, context)` through
+// sluice_handler, and a bash script speaking the frame protocol by hand.
+#include <gtest/gtest.h>
+
+#include "daemon_test.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kPartitions = 8;
+
+std::string with(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+const std::string kHandlers = std::string(SLUICE_SOURCE_DIR) + "/tests/integration/handlers/";
+
+std::map<std::string, std::string> python_env() {
+  return {{"PYTHONPATH", std::string(SLUICE_SOURCE_DIR) + "/worker/python"}};
+}
+
+std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
+
+// (source partition, offset) -> the dead letter's headers.
+std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> dead_letters(const std::string& bs,
+                                                                                        std::size_t count) {
+  std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> out;
+  for (const auto& m : read_topic(bs, "events-dlq", count, 30s)) {
+    out[{std::stoi(m.headers.at("sluice-source-partition")), std::stoll(m.headers.at("sluice-source-offset"))}] = m.headers;
+  }
+  return out;
+}
+
+std::pair<int, std::int64_t> where(std::uint64_t seq) {
+  return {static_cast<int>(seq % kPartitions), static_cast<std::int64_t>(seq / kPartitions)};
+}
+
+class Exec : public DaemonTest {};
+
+// ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:
+// outcomes and dead letters as the rules say, every killed child replaced, and SIGTERM
+// at shutdown reaches the children still running (lifespan end).
+TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
+  constexpr std::uint64_t kCount = 1000;
+  // Seqs 17, 34, 51, 68, 85, 86 lie on partitions 1, 2, 3, 4, 5, 6.
+  DevBroker broker({"events:8", "events-dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  const std::string handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" + kHandlers +
+                              "exec_recorder.py\"]\ntimeout_ms = 1000\n[lambda.handler.env]\nOUTCOMES_DIR = \"" +
+                              outcomes().string() +
+                              "\"\nCRASH_SEQS = \"17\"\nHANG_SEQS = \"34\"\nRETRY_SEQS = \"51\"\nFAIL_SEQS = \"68\"\n"
+                              "FLAKY_SEQS = \"85,86\"\n";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "x", .topic = "events", .workers = 2,
+                           .extra = "max_attempts = 3\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
+                                    "dead_letter_topic = \"events-dlq\"\n",
+                           .handler = handler}}),
+           "run", python_env());
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(kCount, kPartitions); },
+                         120s))
+      << d.log();
+  const auto dlq = dead_letters(broker.bootstrap(), 4);
+  ASSERT_EQ(dlq.size(), 4U) << d.log();
+  const auto error = [&](std::uint64_t seq) { return dlq.at(where(seq)).at("sluice-error"); };
+  const auto attempts = [&](std::uint64_t seq) { return dlq.at(where(seq)).at("sluice-attempts"); };
+  EXPECT_EQ(error(17), "exec: handler killed by SIGSEGV");
+  EXPECT_EQ(attempts(17), "3");
+  EXPECT_EQ(error(34), "exec: handler timed out after 1000 ms (killed)");
+  EXPECT_EQ(attempts(34), "3");
+  EXPECT_NE(error(51).find("RuntimeError: transient trouble with 51 (exec_recorder.py:"), std::string::npos) << error(51);
+  EXPECT_EQ(attempts(51), "3");
+  EXPECT_NE(error(68).find("Fail: record 68 is invalid"), std::string::npos) << error(68);
+  EXPECT_EQ(attempts(68), "1") << "Fail must not be retried";
+
+  const auto out = read_outcomes(outcomes(), "x");
+  std::set<std::pair<int, std::int64_t>> dead{where(17), where(34), where(51), where(68)};
+  std::set<std::uint64_t> ok;
+  std::map<std::uint64_t, std::vector<std::uint32_t>> flaky_attempts;
+  std::set<std::string> children;
+  for (const auto& o : out) {
+    children.insert(o.file);
+    if (o.outcome == "ok") ok.insert(seq_of(o.value));
+    if (seq_of(o.value) == 85 || seq_of(o.value) == 86) flaky_attempts[seq_of(o.value)].push_back(o.attempt);
+  }
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    if (!dead.contains(where(s))) {
+      EXPECT_TRUE(ok.contains(s)) << "seq " << s << " was never handled";
+    }
+  }
+  EXPECT_EQ(flaky_attempts[85], (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(flaky_attempts[86], (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-x", "events"), dead), "");
+  // Two children at start; each of the 3 crashes and 3 timeouts killed one, and the next
+  // record on that worker started a replacement.
+  EXPECT_EQ(children.size(), 8U) << "handler processes that recorded something";
+  EXPECT_EQ(count_of(d.log(), "restarting worker"), 0U) << "the workers themselves must survive\n" << d.log();
+
+  expect_clean_stop(d);
+  std::size_t ended = 0;
+  for (const auto& e : fs::directory_iterator(outcomes())) ended += e.path().filename().string().starts_with("lifespan-end.");
+  EXPECT_EQ(ended, 2U) << "each worker's last child must get SIGTERM at shutdown";
+}
+
+// A handler in another language (bash): garbage answers and exits mid-call are retried
+// with a fresh child, then dead-lettered with the reason; everything else completes.
+TEST_F(Exec, BashHandlerMalformedAnswersAndExitsAreRetriedThenDeadLettered) {
+  constexpr std::uint64_t kCount = 600;
+  DevBroker broker({"events:8", "events-dlq:1"});
+  const auto kind = [](std::uint64_t s) { return s % 100 == 7 ? "garbage" : s % 100 == 9 ? "silent" : "fine"; };
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount, 100, 50, ~0ULL, 0,
+          [&](std::uint64_t s) { return seq_value_prefix(s) + kind(s); });
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "sh", .topic = "events", .workers = 2,
+                           .extra = "max_attempts = 2\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
+                                    "dead_letter_topic = \"events-dlq\"\n",
+                           .handler = "type = \"exec\"\ncommand = [\"" + kHandlers + "frames.sh\"]\n"}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-sh") == end_offsets(kCount, kPartitions); },
+                         120s))
+      << d.log();
+  const auto dlq = dead_letters(broker.bootstrap(), 12);
+  ASSERT_EQ(dlq.size(), 12U) << d.log();
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    const std::string k = kind(s);
+    if (k == "fine") {
+      EXPECT_FALSE(dlq.contains(where(s))) << "seq " << s;
+      continue;
+    }
+    ASSERT_TRUE(dlq.contains(where(s))) << "seq " << s << " (" << k << ") was not dead-lettered";
+    const auto& h = dlq.at(where(s));
+    EXPECT_EQ(h.at("sluice-attempts"), "2");
+    if (k == "garbage") {
+      EXPECT_EQ(h.at("sluice-error"), "exec: malformed response (handler killed): bad frame length line \"this is not a frame\"");
+    } else {
+      EXPECT_EQ(h.at("sluice-error"), "exec: handler exited with status 3");
+    }
+  }
+  expect_clean_stop(d);
+}
+
+// A handler that ends before it is ready is a handler that cannot start: its worker
+// exits, the supervisor backs off and finally marks the lambda failed; nothing commits.
+TEST_F(Exec, HandlerThatEndsBeforeItIsReadyFailsItsLambda) {
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+  const std::string cfg =
+      with(daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "nope", .topic = "events", .workers = 1,
+                           .handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" +
+                                      (dir.path() / "missing.py").string() + "\"]\n"}}),
+           "max_restarts = 100", "max_restarts = 2");
+  Daemon d(dir.path(), cfg, "run", python_env());
+  ASSERT_TRUE(wait_until([&] { return d.log().find("lambda nope: 3 restarts within 60 s") != std::string::npos; }, 60s))
+      << d.log();
+  const std::string log = d.log();
+  EXPECT_NE(log.find("exited with status 1 before it was ready"), std::string::npos) << log;
+  EXPECT_NE(log.find("missing.py"), std::string::npos) << "the handler's own error must reach the log\n" << log;
+  EXPECT_EQ(committed_sum(broker.bootstrap(), "lambda-nope"), 0);
+  expect_clean_stop(d);
+}
+
+}  // namespace
+}  // namespace sluice::test

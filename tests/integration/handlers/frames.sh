@@ -1,0 +1,18 @@
+#!/bin/bash
+# An exec handler in bash: any language that can read and write its stdin and stdout
+# can be a handler. Answers ok to every record, except that a value containing
+# "garbage" gets an answer that is not a frame, and one containing "silent" none at all
+# (it exits).
+set -u
+export LC_ALL=C  # read -N counts bytes
+printf '14 0\nStatus: ready\n'
+while IFS=' ' read -r hlen blen; do
+  headers="" body=""
+  [ "$hlen" -gt 0 ] && IFS= read -r -N "$hlen" headers
+  [ "$blen" -gt 0 ] && IFS= read -r -N "$blen" body
+  case "$body" in
+    *garbage*) printf 'this is not a frame\n' ;;
+    *silent*) exit 3 ;;
+    *) printf '11 0\nStatus: ok\n' ;;
+  esac
+done

@@ -1,0 +1,227 @@
+#include "worker/exec_child.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace sluice::worker {
+namespace {
+
+int remaining_ms(ExecChild::Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ExecChild::Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1'000'000));
+}
+
+void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// Runs in the forked child before exec: only async-signal-safe calls.
+[[noreturn]] void exec_child(int in, int out, int err_fd, pid_t parent, char* const* argv, char* const* envp) {
+  // Die with the worker: a worker killed for a hung handler must not leave the handler
+  // running, and must not leave it reading a pipe nobody writes.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
+  // Its own process group: a Ctrl-C at the terminal reaches the daemon, which stops the
+  // handler in order, rather than interrupting the handler mid-event.
+  setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);  // the worker ignores it; an ignored disposition survives exec
+  if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0) {
+    const int e = errno;
+    (void)!write(err_fd, &e, sizeof e);
+    _exit(127);
+  }
+  execvpe(argv[0], argv, envp);
+  const int e = errno;
+  (void)!write(err_fd, &e, sizeof e);
+  _exit(127);
+}
+
+}  // namespace
+
+ExecChild::ExecChild(std::vector<std::string> argv, std::map<std::string, std::string> env) : argv_(std::move(argv)) {
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    if (!env.contains(std::string(kv.substr(0, kv.find('='))))) env_.emplace_back(kv);
+  }
+  for (const auto& [k, v] : env) env_.push_back(k + "=" + v);
+  // Writing to a child that died must be an EPIPE we handle, not a signal that kills us.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+ExecChild::~ExecChild() {
+  if (running()) kill_and_reap();
+}
+
+void ExecChild::start() {
+  if (running()) return;
+  std::vector<char*> argv;
+  for (auto& a : argv_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env_) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int in[2];
+  int out[2];
+  int err[2];
+  if (pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    close(in[0]);
+    close(in[1]);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) exec_child(in[0], out[1], err[1], parent, argv.data(), envp.data());
+  const int fork_errno = errno;
+  for (int fd : {in[0], out[1], err[1]}) close(fd);
+  if (pid < 0) {
+    for (int fd : {in[1], out[0], err[0]}) close(fd);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
+  }
+  // The error pipe closes on a successful exec; otherwise it carries the errno.
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(err[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  close(err[0]);
+  pid_ = pid;
+  to_child_ = in[1];
+  from_child_ = out[0];
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  set_nonblocking(to_child_);
+  set_nonblocking(from_child_);
+  reader_.reset();
+  if (n > 0) {
+    kill_and_reap();
+    throw std::runtime_error("cannot execute \"" + argv_.front() + "\": " + std::strerror(child_errno));
+  }
+}
+
+ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_point deadline, Frame& response) {
+  error_.clear();
+  std::size_t written = 0;
+  char buf[64 << 10];
+  for (;;) {
+    pollfd fds[2] = {{from_child_, POLLIN, 0}, {to_child_, POLLOUT, 0}};
+    const nfds_t nfds = written < request.size() ? 2 : 1;
+    const int rc = poll(fds, nfds, remaining_ms(deadline));
+    if (rc < 0 && errno != EINTR) {
+      error_ = std::string("poll: ") + std::strerror(errno);
+      kill_and_reap();
+      return Result::kMalformed;
+    }
+    if (rc == 0 && Clock::now() >= deadline) {
+      kill_and_reap();
+      return Result::kTimeout;
+    }
+    if (nfds == 2 && (fds[1].revents & (POLLOUT | POLLERR)) != 0) {
+      const ssize_t w = write(to_child_, request.data() + written, request.size() - written);
+      if (w > 0) {
+        written += static_cast<std::size_t>(w);
+      } else if (w < 0 && errno == EPIPE) {
+        // It stopped reading: it has ended or is ending. Its stdout says which.
+        written = request.size();
+      }
+    }
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    const ssize_t r = read(from_child_, buf, sizeof buf);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      kill_and_reap();
+      return Result::kEnded;
+    }
+    if (r == 0) {
+      // Closed stdout: usually it exited. Give it a moment to, then make sure it has.
+      if (!reap_within(1000)) kill_and_reap();
+      return Result::kEnded;
+    }
+    switch (reader_.feed(std::string_view(buf, static_cast<std::size_t>(r)))) {
+      case FrameReader::State::kNeedMore:
+        break;
+      case FrameReader::State::kMalformed:
+        error_ = reader_.error();
+        kill_and_reap();
+        return Result::kMalformed;
+      case FrameReader::State::kComplete:
+        if (reader_.excess() != 0 || written < request.size()) {
+          // An answer before the whole request, or more than one answer: out of step
+          // for good, since the next request would read this one's leftovers.
+          error_ = reader_.excess() != 0 ? "more than one frame in answer to one request"
+                                         : "answered before reading the whole request";
+          kill_and_reap();
+          return Result::kMalformed;
+        }
+        response = reader_.take();
+        return Result::kOk;
+    }
+  }
+}
+
+void ExecChild::stop(std::chrono::milliseconds grace) {
+  if (!running()) return;
+  close(to_child_);  // EOF first: a child reading its stdin can end on its own
+  to_child_ = -1;
+  ::kill(pid_, SIGTERM);
+  if (!reap_within(static_cast<int>(grace.count()))) kill_and_reap();
+}
+
+bool ExecChild::reap_within(int ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    int st = 0;
+    const pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_ || (r < 0 && errno == ECHILD)) {
+      exit_status_ = r == pid_ ? st : 0;
+      pid_ = -1;
+      close_fds();
+      return true;
+    }
+    const int left = remaining_ms(deadline);
+    if (left == 0) return false;
+    if (pidfd_ >= 0) {
+      pollfd p{pidfd_, POLLIN, 0};
+      poll(&p, 1, left);
+    } else {
+      usleep(1000);  // no pidfd (pre-5.3 kernel): poll the wait status
+    }
+  }
+}
+
+void ExecChild::kill_and_reap() {
+  if (!running()) return;
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  }
+  exit_status_ = st;
+  pid_ = -1;
+  close_fds();
+}
+
+void ExecChild::close_fds() {
+  for (int* fd : {&to_child_, &from_child_, &pidfd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  reader_.reset();
+}
+
+}  // namespace sluice::worker

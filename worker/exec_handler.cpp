@@ -1,0 +1,115 @@
+#include "worker/exec_handler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "shm/exit_status.hpp"
+#include "worker/batch_response.hpp"
+
+namespace sluice::worker {
+namespace {
+
+// A handler's start-up may load a model or open connections: give it at least this long.
+constexpr std::chrono::milliseconds kMinStartup{30'000};
+// Lifespan end: time between SIGTERM and SIGKILL.
+constexpr std::chrono::milliseconds kStopGrace{5'000};
+
+std::map<std::string, std::string> child_env(const config::Lambda& lambda, std::uint32_t slot) {
+  std::map<std::string, std::string> env = lambda.handler.env;
+  env["SLUICE_LAMBDA"] = lambda.name;
+  env["SLUICE_WORKER"] = std::to_string(slot);
+  env["SLUICE_FORMAT"] = config::to_string(lambda.format);
+  env["SLUICE_GROUP_ID"] = lambda.group_id;
+  return env;
+}
+
+}  // namespace
+
+ExecHandler::ExecHandler(const config::Lambda& lambda, std::uint32_t slot)
+    : lambda_(lambda), source_(event_source_of(lambda)), child_(lambda.handler.command, child_env(lambda, slot)) {
+  start_child();
+}
+
+ExecHandler::~ExecHandler() { child_.stop(kStopGrace); }
+
+void ExecHandler::start_child() {
+  child_.start();
+  const auto deadline =
+      ExecChild::Clock::now() + std::max(kMinStartup, std::chrono::milliseconds(lambda_.handler.timeout_ms));
+  Frame ready;
+  const std::string what = "exec handler \"" + lambda_.handler.command.front() + "\"";
+  switch (child_.exchange({}, deadline, ready)) {
+    case ExecChild::Result::kOk:
+      break;
+    case ExecChild::Result::kTimeout:
+      throw std::runtime_error(what + " sent no \"Status: ready\" frame within " +
+                               std::to_string(std::max(kMinStartup.count(), std::int64_t{lambda_.handler.timeout_ms})) +
+                               " ms (killed)");
+    case ExecChild::Result::kEnded:
+      throw std::runtime_error(shm::describe_exit(what.c_str(), child_.exit_status()) + " before it was ready");
+    case ExecChild::Result::kMalformed:
+      throw std::runtime_error(what + " started with a malformed frame: " + child_.error());
+  }
+  if (ready.header("Status") != "ready") {
+    child_.stop(std::chrono::milliseconds(0));
+    throw std::runtime_error(what + " must first answer \"Status: ready\", not \"" +
+                             std::string(ready.header("Status").value_or("")) + "\"");
+  }
+}
+
+void ExecHandler::set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error) {
+  errors_.push_back(std::move(error));
+  for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : errors_.back().c_str()};
+}
+
+void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results) {
+  errors_.clear();
+  errors_.reserve(2);  // pointers into it are handed out
+  // A child that died in an earlier call is replaced here; that call's attempt counted.
+  // Failing to replace it throws: the worker exits and the supervisor takes over.
+  if (!child_.running()) start_child();
+  Event event = make_event(lambda_.format, records, source_);
+  std::uint32_t attempt = 0;
+  for (const auto& r : records) attempt = std::max(attempt, r.attempt);
+  event.headers.emplace_back("X-Sluice-Attempt", std::to_string(attempt));
+  Frame response;
+  const auto deadline = ExecChild::Clock::now() + std::chrono::milliseconds(lambda_.handler.timeout_ms);
+  switch (child_.exchange(encode_frame(event.headers, event.body), deadline, response)) {
+    case ExecChild::Result::kOk:
+      break;
+    case ExecChild::Result::kTimeout:
+      set_all(results, SLUICE_RETRY,
+              "exec: handler timed out after " + std::to_string(lambda_.handler.timeout_ms) + " ms (killed)");
+      return;
+    case ExecChild::Result::kEnded:
+      set_all(results, SLUICE_RETRY, shm::describe_exit("exec: handler", child_.exit_status()));
+      return;
+    case ExecChild::Result::kMalformed:
+      set_all(results, SLUICE_RETRY, "exec: malformed response (handler killed): " + child_.error());
+      return;
+  }
+  const std::string_view status = response.header("Status").value_or("");
+  const std::string error(response.header("Error").value_or(""));
+  if (status == "retry" || status == "fail") {
+    set_all(results, status == "retry" ? SLUICE_RETRY : SLUICE_FAIL,
+            error.empty() ? "exec: handler answered " + std::string(status) : error);
+    return;
+  }
+  if (status != "ok") {
+    set_all(results, SLUICE_RETRY, "exec: unknown status \"" + std::string(status.substr(0, 40)) + "\"");
+    return;
+  }
+  if (lambda_.format != config::Format::kAws) {
+    set_all(results, SLUICE_OK, "");
+    return;
+  }
+  errors_.push_back("named in batchItemFailures");
+  std::string why;
+  if (apply_batch_item_failures(response.body, records, results, errors_.back().c_str(), why) == BatchVerdict::kInvalid) {
+    set_all(results, SLUICE_RETRY, "exec: " + why);
+  }
+}
+
+}  // namespace sluice::worker

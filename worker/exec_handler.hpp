@@ -1,0 +1,38 @@
+// The `exec` handler: one long-lived process per worker, in any language, speaking the
+// framed protocol of docs/exec-protocol.md over its stdin and stdout. Its start-up (up
+// to its "ready" frame) is the lambda's lifespan start; SIGTERM at shutdown its end.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "worker/event_format.hpp"
+#include "worker/exec_child.hpp"
+#include "worker/handler.hpp"
+
+namespace sluice::worker {
+
+class ExecHandler final : public Handler {
+ public:
+  // Starts the process and waits for its "ready" frame; throws std::runtime_error if it
+  // cannot be executed or ends or stalls before it is ready (the worker then exits, and
+  // the supervisor's restart backoff and intensity apply, as for a plugin whose init fails).
+  ExecHandler(const config::Lambda& lambda, std::uint32_t slot);
+  ~ExecHandler() override;
+  void handle(std::span<const sluice_record> records, std::span<sluice_result> results) override;
+  bool takes_batches() const override { return format_takes_batches(lambda_.format); }
+
+ private:
+  void start_child();
+  void set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error);
+
+  const config::Lambda& lambda_;
+  EventSource source_;
+  ExecChild child_;
+  std::vector<std::string> errors_;  // texts handed out in results, valid until the next call
+};
+
+}  // namespace sluice::worker

@@ -1,0 +1,264 @@
+"""Run a Python function as a sluice exec handler.
+
+    python3 -m sluice_handler /path/to/lambda.py [FUNCTION]
+    python3 -m sluice_handler --wsgi /path/to/app.py [APP]
+
+loads the file, then calls FUNCTION (default ``f``) once per event, as OpenLambda does:
+
+    def f(event):              # or f(event, context)
+        ...
+
+``event`` is the request body decoded: parsed JSON when the body is JSON (the ``json``
+and ``aws`` formats always are), else ``str`` for UTF-8 text, else ``bytes``. With a
+second parameter the function also gets a ``Context``: the request headers
+(``X-Kafka-Topic``, ``X-Kafka-Partition``, ``X-Kafka-Offset``, ...) and the attempt number.
+
+Outcomes: returning is success (a ``dict`` or ``list`` is sent back as JSON, so an
+``aws``-format function can return ``{"batchItemFailures": [...]}``); raising ``Fail``
+sends the record down the lambda's failure path at once; any other exception is retried
+with backoff up to ``max_attempts``, as OpenLambda's HTTP 500 would be.
+
+With ``--wsgi``, APP (default ``app``) is a WSGI application (Flask, for instance) that
+gets each event as the POST OpenLambda would send it (path ``/``, or ``--path``): the
+event body, ``X-Kafka-*`` headers. A 2xx status is success, 429 and 5xx are retried, any
+other status fails the record, as with sluice's ``http`` handler.
+
+Only the standard library is used. The protocol is in sluice's docs/exec-protocol.md.
+"""
+
+import importlib.util
+import inspect
+import io
+import json
+import os
+import signal
+import sys
+import traceback
+
+__all__ = ["Fail", "Context", "main"]
+
+
+class Fail(Exception):
+    """Raise to fail the record for good (no retries): it takes the lambda's on_failure."""
+
+
+class Context:
+    """Where an event came from. ``headers`` maps lower-case header names to values."""
+
+    def __init__(self, header_list):
+        headers = {}
+        for name, value in header_list:
+            headers.setdefault(name.lower(), value)
+        self.headers = headers
+        self.topic = headers.get("x-kafka-topic")
+        self.partition = _int_or_none(headers.get("x-kafka-partition"))
+        self.offset = _int_or_none(headers.get("x-kafka-offset"))
+        self.group_id = headers.get("x-kafka-group-id")
+        self.attempt = _int_or_none(headers.get("x-sluice-attempt")) or 1
+
+
+def _int_or_none(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_frame(stream):
+    """One frame as (headers, body), or None at end of input."""
+    line = stream.readline()
+    if not line:
+        return None
+    try:
+        header_len, body_len = (int(n) for n in line.split())
+    except ValueError:
+        raise SystemExit("sluice_handler: bad frame length line %r" % line[:40])
+    block = stream.read(header_len)
+    body = stream.read(body_len)
+    if len(block) != header_len or len(body) != body_len:
+        return None  # input ended mid-frame: sluice is gone
+    headers = []
+    for raw in block.decode("utf-8", "replace").split("\n"):
+        if raw:
+            name, _, value = raw.partition(":")
+            headers.append((name.strip(), value.strip()))
+    return headers, body
+
+
+def write_frame(stream, headers, body=b""):
+    block = "".join("%s: %s\n" % (k, _one_line(v)) for k, v in headers).encode("utf-8")
+    stream.write(b"%d %d\n" % (len(block), len(body)) + block + body)
+    stream.flush()
+
+
+def _one_line(text):
+    return " ".join(str(text).split())[:1000]
+
+
+def decode_event(body):
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def encode_result(result):
+    if result is None:
+        return b""
+    if isinstance(result, bytes):
+        return result
+    if isinstance(result, str):
+        return result.encode("utf-8")
+    return json.dumps(result).encode("utf-8")
+
+
+def describe(exc):
+    """The exception and where it was raised, on one line."""
+    where = traceback.extract_tb(exc.__traceback__)
+    place = " (%s:%d)" % (os.path.basename(where[-1].filename), where[-1].lineno) if where else ""
+    return "%s: %s%s" % (type(exc).__name__, exc, place)
+
+
+def load(path, name):
+    directory = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, directory)  # so the lambda can import its neighbours
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    if spec is None:
+        raise SystemExit("sluice_handler: cannot load %s" % path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise SystemExit("sluice_handler: %s defines no function %s" % (path, name))
+    return fn
+
+
+def wsgi_caller(app, path):
+    """Calls a WSGI app with each event as an HTTP POST; returns (status line, body)."""
+
+    def call(header_list, body):
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "sluice",
+            "SERVER_PORT": "0",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        for name, value in header_list:
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE":
+                environ[key] = value
+            elif key != "CONTENT_LENGTH":
+                key = "HTTP_" + key
+                environ[key] = environ[key] + "," + value if key in environ else value
+        status = []
+
+        def start_response(line, headers, exc_info=None):
+            if exc_info is not None and status:
+                raise exc_info[1].with_traceback(exc_info[2])
+            status[:] = [line]
+            return lambda data: chunks.append(data)
+
+        chunks = []
+        result = app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return status[0] if status else "500 no status", b"".join(chunks)
+
+    return call
+
+
+def wsgi_outcome(status_line, body):
+    """The frame headers for a WSGI answer, by the http handler's status rules."""
+    try:
+        code = int(status_line.split()[0])
+    except (IndexError, ValueError):
+        return [("Status", "retry"), ("Error", "wsgi: bad status line %r" % status_line)]
+    if 200 <= code < 300:
+        return [("Status", "ok")]
+    what = "wsgi: status %s: %s" % (status_line, body[:200].decode("utf-8", "replace"))
+    return [("Status", "retry" if code == 429 or code >= 500 else "fail"), ("Error", what)]
+
+
+def wants_context(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wsgi = "--wsgi" in argv
+    path = "/"
+    if "--path" in argv:
+        at = argv.index("--path")
+        path = argv[at + 1] if at + 1 < len(argv) else "/"
+        del argv[at : at + 2]
+    argv = [a for a in argv if a != "--wsgi"]
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stderr.write("usage: python3 -m sluice_handler [--wsgi [--path P]] FILE [FUNCTION or APP]\n")
+        return 2
+    # The protocol owns stdout: keep a private copy of it and point fd 1 (print(), and C
+    # code writing to stdout) at stderr, which sluice logs.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    # Every worker's handler shares sluice's log: one write per line keeps lines whole
+    # (Python's own stderr writes a print()'s text and its newline separately).
+    log = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False), 1 << 16), encoding="utf-8",
+                           errors="backslashreplace", line_buffering=True)
+    sys.stdout = sys.stderr = log
+    # sluice ends us with SIGTERM (or by closing stdin); Ctrl-C is the daemon's business.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fn = load(argv[0], argv[1] if len(argv) > 1 else ("app" if wsgi else "f"))
+    call_wsgi = wsgi_caller(fn, path) if wsgi else None
+    with_context = not wsgi and wants_context(fn)
+    inp = sys.stdin.buffer
+    write_frame(out, [("Status", "ready")])
+    while True:
+        frame = read_frame(inp)
+        if frame is None:
+            return 0
+        headers, body = frame
+        if call_wsgi is not None:
+            try:
+                status_line, answer = call_wsgi(headers, body)
+                write_frame(out, wsgi_outcome(status_line, answer), answer)
+            except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
+                write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
+            continue
+        event = decode_event(body)
+        try:
+            result = fn(event, Context(headers)) if with_context else fn(event)
+            answer = encode_result(result)
+            write_frame(out, [("Status", "ok")], answer)
+        except Fail as exc:
+            write_frame(out, [("Status", "fail"), ("Error", describe(exc))])
+        except Exception as exc:  # noqa: BLE001 - any failure of the lambda is a retry
+            write_frame(out, [("Status", "retry"), ("Error", describe(exc))])
+
+
+if __name__ == "__main__":
+    # Run as a file path rather than with -m: let `import sluice_handler` in the lambda
+    # find this module, not a second copy with a different Fail class.
+    sys.modules.setdefault("sluice_handler", sys.modules[__name__])
+    sys.exit(main())
