@@ -8,31 +8,21 @@
 //   e2e_bench [--runs 3] [--messages 1000000] [--partitions 64] [--value-bytes 100] [--workers 1]
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "consumer/kafka_handles.hpp"
-
-extern char** environ;
 
 namespace {
 namespace fs = std::filesystem;
+using namespace sluice::bench;
 using sluice::consumer::make_client;
 using sluice::consumer::make_conf;
 
@@ -41,32 +31,6 @@ using sluice::consumer::make_conf;
 // fetch response (~140k small messages) trips the default 100000 and both contenders
 // stall for a second at a time. Both get a limit one response cannot reach.
 constexpr const char* kQueuedMin = "1000000";
-
-struct Counters {  // same layout as bench/noop_plugin.c
-  std::atomic<std::uint64_t> count;
-  std::atomic<std::uint64_t> first_ns;
-  std::atomic<std::uint64_t> last_ns;
-};
-
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (out_file + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) throw std::runtime_error("spawn " + argv[0]);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
 
 // Bare consumer: the baseline. Exits when `expect` messages were consumed.
 int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group, std::uint64_t expect,
@@ -109,65 +73,6 @@ int run_bare(const std::string& bootstrap, const std::string& topic, const std::
   return 0;
 }
 
-struct Result {
-  double msgs_per_s;
-  double cpu_us_per_msg;
-};
-
-Counters* fresh_counters(const std::string& path) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-  if (ftruncate(fd, 4096) != 0) throw std::runtime_error("ftruncate");
-  auto* c = static_cast<Counters*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-  close(fd);
-  return c;
-}
-
-Result finish(pid_t pid, Counters* c, std::uint64_t expect, bool signal_stop, const char* what) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (c->count.load() < expect) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      throw std::runtime_error(std::string(what) + ": only " + std::to_string(c->count.load()) + " of " +
-                               std::to_string(expect) + " messages handled in 5 minutes");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (signal_stop) kill(pid, SIGTERM);
-  int status = 0;
-  rusage ru{};
-  wait4(pid, &status, 0, &ru);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(std::string(what) + " did not exit 0");
-  const double secs = static_cast<double>(c->last_ns.load() - c->first_ns.load()) / 1e9;
-  const double cpu_us = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-  if (c->count.load() != expect) {
-    throw std::runtime_error(std::string(what) + " handled " + std::to_string(c->count.load()) + " messages, expected " +
-                             std::to_string(expect) + " (duplicates or loss)");
-  }
-  return {static_cast<double>(expect) / secs, cpu_us / static_cast<double>(expect)};
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-std::string read_first_line(const std::string& path) {
-  std::ifstream f(path);
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
-  }
-  return "?";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -190,29 +95,10 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   const std::string self = fs::read_symlink("/proc/self/exe").string();
 
-  const pid_t broker = spawn({SLUICE_BIN, "dev-broker", "--topic", "bench:" + std::to_string(partitions)},
-                             (dir / "broker.out").string());
-  std::string bootstrap;
-  for (int i = 0; i < 200 && bootstrap.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    bootstrap = read_first_line((dir / "broker.out").string());
-  }
-  if (bootstrap.empty()) throw std::runtime_error("dev broker did not start");
+  pid_t broker = -1;
+  const std::string bootstrap = start_broker(SLUICE_BIN, {"bench:" + std::to_string(partitions)}, dir.string(), broker);
 
-  {  // The backlog every contender reads: explicit partitions, round robin.
-    auto rk = make_client(RD_KAFKA_PRODUCER,
-                          make_conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}, {"log_level", "3"}}));
-    std::string value(value_bytes, 'v');
-    for (std::uint64_t s = 0; s < messages; ++s) {
-      while (rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC("bench"),
-                               RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % static_cast<std::uint64_t>(partitions))),
-                               RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(rk.get(), 10);
-      }
-    }
-    rd_kafka_flush(rk.get(), 60000);
-  }
+  produce_backlog(bootstrap, "bench", partitions, messages, value_bytes);  // what every contender reads
 
   std::vector<double> bare_tp, bare_cpu, sl_tp, sl_cpu;
   for (int r = 0; r < runs; ++r) {
@@ -225,7 +111,7 @@ int main(int argc, char** argv) {
       bare_tp.push_back(res.msgs_per_s);
       bare_cpu.push_back(res.cpu_us_per_msg);
       std::printf("run %d bare   %10.0f msg/s  %6.2f CPU us/msg\n", r, res.msgs_per_s, res.cpu_us_per_msg);
-      munmap(c, 4096);
+      release_counters(c);
     }
     {
       const std::string stats = (dir / ("sluice" + std::to_string(r))).string();
@@ -243,18 +129,14 @@ int main(int argc, char** argv) {
       sl_tp.push_back(res.msgs_per_s);
       sl_cpu.push_back(res.cpu_us_per_msg);
       std::printf("run %d sluice %10.0f msg/s  %6.2f CPU us/msg\n", r, res.msgs_per_s, res.cpu_us_per_msg);
-      munmap(c, 4096);
+      release_counters(c);
     }
     std::fflush(stdout);
   }
-  kill(broker, SIGTERM);
-  waitpid(broker, nullptr, 0);
+  stop_process(broker);
   if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
 
-  utsname u{};
-  uname(&u);
-  std::printf("\nmachine: %ld cores, %s, kernel %s, librdkafka %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu_model().c_str(),
-              u.release, rd_kafka_version_str());
+  std::printf("\n%s\n", machine_line().c_str());
   std::printf("setup: %llu messages of %zu bytes, %d partitions, fetch.wait.max.ms=10, queued.min.messages=%s, %d run(s) each, interleaved, "
               "sluice with %d no-op plugin worker(s)\n",
               static_cast<unsigned long long>(messages), value_bytes, partitions, kQueuedMin, runs, workers);

@@ -1,0 +1,135 @@
+// Messages per second through ONE worker, per handler kind, in one run: a no-op C
+// plugin, an http handler POSTing to a local keep-alive server (cpp-httplib in this
+// process), and an exec handler running a Python `def f(event)` through sluice_handler.
+// Interleaved runs, each in its own consumer group, format raw, timed from the first to
+// the last message handled; exactly the expected count must arrive.
+//
+//   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--value-bytes 100]
+#include <httplib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace sluice::bench;
+
+constexpr int kPartitions = 8;
+
+// The http contender's endpoint: counts requests into whichever Counters is current.
+class CountingServer {
+ public:
+  CountingServer() {
+    server_.set_keep_alive_max_count(1 << 30);  // one connection per worker, kept
+    server_.Post("/", [this](const httplib::Request&, httplib::Response& res) {
+      if (Counters* c = current_.load()) {
+        const std::uint64_t now = now_ns();
+        std::uint64_t zero = 0;
+        c->first_ns.compare_exchange_strong(zero, now);
+        c->last_ns.store(now);
+        c->count.fetch_add(1);
+      }
+      res.status = 200;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~CountingServer() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  void count_into(Counters* c) { current_.store(c); }
+
+ private:
+  httplib::Server server_;
+  std::atomic<Counters*> current_{nullptr};
+  int port_ = 0;
+  std::thread thread_;
+};
+
+std::string handler_toml(const std::string& kind, const std::string& stats, int http_port) {
+  if (kind == "plugin") {
+    return "type = \"plugin\"\npath = \"" NOOP_PLUGIN "\"\noptions = { stats_file = \"" + stats + "\" }\n";
+  }
+  if (kind == "http") return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(http_port) + "/\"\n";
+  return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
+         "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\", PYTHONPATH = \"" SLUICE_SOURCE_DIR
+         "/worker/python\" }\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> a(argv + 1, argv + argc);
+  int runs = 3;
+  std::uint64_t plugin_messages = 200'000;
+  std::uint64_t messages = 20'000;
+  std::size_t value_bytes = 100;
+  for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
+    if (a[i] == "--runs") runs = std::stoi(a[i + 1]);
+    if (a[i] == "--plugin-messages") plugin_messages = std::stoull(a[i + 1]);
+    if (a[i] == "--messages") messages = std::stoull(a[i + 1]);
+    if (a[i] == "--value-bytes") value_bytes = std::stoull(a[i + 1]);
+  }
+  const fs::path dir = fs::temp_directory_path() / ("sluice-handler-bench-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  pid_t broker = -1;
+  const std::string p = std::to_string(kPartitions);
+  const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p}, dir.string(), broker);
+  produce_backlog(bootstrap, "fast", kPartitions, plugin_messages, value_bytes);
+  produce_backlog(bootstrap, "slow", kPartitions, messages, value_bytes);
+  CountingServer server;
+
+  const std::vector<std::string> kinds = {"plugin", "http", "exec"};
+  std::map<std::string, std::vector<double>> tp, cpu;
+  for (int r = 0; r < runs; ++r) {
+    for (const auto& kind : kinds) {
+      const std::string stats = (dir / (kind + std::to_string(r))).string();
+      Counters* c = fresh_counters(stats);
+      server.count_into(kind == "http" ? c : nullptr);
+      const std::uint64_t expect = kind == "plugin" ? plugin_messages : messages;
+      std::ofstream(stats + ".toml")
+          << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
+          << "/run\"\n[kafka]\nbootstrap_servers = \"" << bootstrap
+          << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
+             "\"heartbeat.interval.ms\" = \"500\"\n[[lambda]]\nname = \""
+          << kind << "\"\ntopics = [\"" << (kind == "plugin" ? "fast" : "slow") << "\"]\ngroup_id = \"" << kind << "-" << r
+          << "\"\nworkers = 1\n[lambda.handler]\n" << handler_toml(kind, stats, server.port());
+      const pid_t pid = spawn({SLUICE_BIN, "run", "-c", stats + ".toml"}, stats + ".out");
+      const Result res = finish(pid, c, expect, true, kind);
+      server.count_into(nullptr);
+      tp[kind].push_back(res.msgs_per_s);
+      cpu[kind].push_back(res.cpu_us_per_msg);
+      std::printf("run %d %-6s %10.0f msg/s  %8.2f CPU us/msg\n", r, kind.c_str(), res.msgs_per_s, res.cpu_us_per_msg);
+      std::fflush(stdout);
+      release_counters(c);
+    }
+  }
+  stop_process(broker);
+  if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
+
+  std::printf("\n%s\n", machine_line().c_str());
+  std::printf("setup: one worker per lambda, format raw, %zu-byte values, %d partitions; plugin %llu messages, http and exec "
+              "%llu each; %d interleaved run(s)\n",
+              value_bytes, kPartitions, static_cast<unsigned long long>(plugin_messages),
+              static_cast<unsigned long long>(messages), runs);
+  std::printf("| handler | median msg/s per worker | median CPU us/msg (sluice's processes%s) |\n|---|---|---|\n",
+              ", with the Python child for exec; the http server's own CPU is not counted");
+  const std::map<std::string, std::string> label = {{"plugin", "plugin (no-op C, bench/noop_plugin.c)"},
+                                                     {"http", "http (local cpp-httplib keep-alive server)"},
+                                                     {"exec", "exec (Python def f(event), bench/count_handler.py)"}};
+  for (const auto& kind : kinds) {
+    std::printf("| %s | %.0f | %.2f |\n", label.at(kind).c_str(), median(tp[kind]), median(cpu[kind]));
+  }
+  return 0;
+}
