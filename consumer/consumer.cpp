@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shm/headers_codec.hpp"
+#include "shm/outbound.hpp"
 
 namespace sluice::consumer {
 namespace {
@@ -108,6 +109,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
 
 Consumer::~Consumer() {
   dlq_.reset();
+  out_.reset();
   partitions_.clear();  // frees backlog messages before the handle goes
   queue_.reset();
 }
@@ -260,7 +262,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   h->headers_len = static_cast<std::uint32_t>(headers_len);
   h->attempts.store(0, std::memory_order_relaxed);
   h->status.store(shm::Status::kPending, std::memory_order_relaxed);
-  h->reserved = 0;
+  h->aux = 0;
   if (msg.key_len != 0) std::memcpy(shm::record_key(h), msg.key, msg.key_len);
   if (msg.len != 0) std::memcpy(shm::record_value(h), msg.payload, msg.len);
   if (headers_len != 0) {
@@ -305,13 +307,79 @@ void Consumer::reap(std::uint32_t r) {
   // reply for records below it is readable now.
   const std::uint64_t read = rings_[r].read_pos();
   if (read == rings_[r].released()) return;
+  // Replies are read even when the read position has not moved: a worker that writes
+  // many (failures, outbound records) for one batch waits for room before it releases.
   shm::RingReader& rr = replies_[r];
+  bool replies = false;
   while (shm::RecordHeader* h = rr.peek()) {
-    reply_text_[h->seq].assign(reinterpret_cast<const char*>(shm::record_value(h)), h->value_len);
+    read_reply(h);
     rr.advance();
+    replies = true;
   }
-  rr.release();
+  if (replies) rr.release();
+  if (read == rings_[r].released()) return;
   rings_[r].reap_until(read, [this](const shm::RecordHeader& h) { complete(h); });
+}
+
+void Consumer::read_reply(shm::RecordHeader* h) {
+  switch (h->kind) {
+    case shm::RecordKind::kOutbound: {
+      Outbound& o = outbound_[h->seq];
+      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);
+      if (o.attempt != attempt) {  // a redelivery's answer replaces the earlier one
+        o.attempt = attempt;
+        o.messages.clear();
+      }
+      const shm::OutboundView v = shm::read_outbound(h);
+      OutMessage m{std::string(v.topic), v.partition < 0 ? RD_KAFKA_PARTITION_UA : v.partition, std::nullopt,
+                   std::nullopt, {}};
+      if (v.key != nullptr) m.key.emplace(reinterpret_cast<const char*>(v.key), v.key_len);
+      if (v.value != nullptr) m.value.emplace(reinterpret_cast<const char*>(v.value), v.value_len);
+      shm::for_each_header(v.headers, v.headers_len, [&](const shm::HeaderView& hv) {
+        m.headers.emplace_back(std::string(hv.name),
+                               hv.value == nullptr ? std::nullopt
+                                                   : std::optional<std::string>(std::in_place,
+                                                                                reinterpret_cast<const char*>(hv.value),
+                                                                                hv.value_len));
+      });
+      o.messages.push_back(std::move(m));
+      break;
+    }
+    case shm::RecordKind::kAwait:
+      awaiting_[h->seq] = {shm::await_leader(h), h->attempts.load(std::memory_order_relaxed)};
+      break;
+    default:
+      reply_text_[h->seq].assign(reinterpret_cast<const char*>(shm::record_value(h)), h->value_len);
+      break;
+  }
+}
+
+void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messages) {
+  if (!out_) out_ = std::make_unique<AckedProducer>(lambda_, "out", [this](std::uint64_t l) { on_outbound_acked(l); });
+  Group& g = groups_[leader];
+  g.unacked += messages.size();
+  for (auto& m : messages) {
+    std::string what = "outbound record to " + m.topic;
+    out_->send(std::move(m), leader, std::move(what));
+  }
+}
+
+void Consumer::on_outbound_acked(std::uint64_t leader) {
+  auto it = groups_.find(leader);
+  if (it == groups_.end()) return;
+  stats_.produced.fetch_add(1, std::memory_order_relaxed);
+  if (--it->second.unacked > 0) return;
+  on_outbound_acked_all(it);
+}
+
+void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it) {
+  for (const Member& m : it->second.members) {
+    Partition* p = find(m.topic_index, m.partition);
+    if (p == nullptr || p->epoch != m.epoch) continue;  // revoked meanwhile: its next owner redelivers it
+    p->tracker.completed(m.offset);
+    stats_.handled_ok.fetch_add(1, std::memory_order_relaxed);
+  }
+  groups_.erase(it);
 }
 
 void Consumer::complete(const shm::RecordHeader& h) {
@@ -321,13 +389,41 @@ void Consumer::complete(const shm::RecordHeader& h) {
     reason = std::move(it->second);
     reply_text_.erase(it);
   }
+  // Outbound bookkeeping counts only when it came from the record's last invocation; a
+  // crashed attempt's leftovers are dropped.
+  const std::uint32_t attempt = h.attempts.load(std::memory_order_relaxed);
+  std::optional<std::uint64_t> leader;
+  if (auto it = awaiting_.find(h.seq); it != awaiting_.end()) {
+    if (it->second.second == attempt) leader = it->second.first;
+    awaiting_.erase(it);
+  }
+  std::vector<OutMessage> produce;
+  if (auto it = outbound_.find(h.seq); it != outbound_.end()) {
+    if (it->second.attempt == attempt && status == shm::Status::kOk) produce = std::move(it->second.messages);
+    outbound_.erase(it);
+  }
   Partition* p = find(h.topic_index, h.partition);
-  if (p == nullptr || p->epoch != h.epoch || status == shm::Status::kStale) {
+  const bool stale = p == nullptr || p->epoch != h.epoch || status == shm::Status::kStale;
+  if (!produce.empty()) {
+    // Sent even for a revoked leader: records of its invocation in partitions still
+    // owned wait for these acknowledgements.
+    if (!stale) groups_[h.seq].members.push_back({h.topic_index, h.partition, h.offset, h.epoch});
+    send_outbound(h.seq, std::move(produce));
+  } else if (auto g = groups_.find(h.seq); g != groups_.end() && g->second.unacked == 0) {
+    // Records awaited a leader that brought nothing to produce after all: nothing to wait for.
+    on_outbound_acked_all(g);
+  }
+  if (stale) {
     stats_.stale.fetch_add(1, std::memory_order_relaxed);
     return;  // revoked meanwhile: its new owner delivers it again
   }
   switch (status) {
     case shm::Status::kOk:
+      if (leader) {  // completes with its invocation's leader, which comes later in this ring
+        groups_[*leader].members.push_back({h.topic_index, h.partition, h.offset, h.epoch});
+        break;
+      }
+      if (groups_.contains(h.seq)) break;  // a leader: completes on acknowledgement
       p->tracker.completed(h.offset);
       stats_.handled_ok.fetch_add(1, std::memory_order_relaxed);
       break;
@@ -402,6 +498,7 @@ DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, s
 
 void Consumer::poll_producers() {
   if (dlq_) dlq_->poll();
+  if (out_) out_->poll();
 }
 
 void Consumer::on_offset_reset(Partition& p, std::int64_t at) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "consumer/acked_producer.hpp"
 #include "consumer/dead_letters.hpp"
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
@@ -68,6 +69,19 @@ class Consumer {
   void reap_all();
   void reap(std::uint32_t ring);
   void complete(const shm::RecordHeader& h);
+  void read_reply(shm::RecordHeader* h);
+  // Outbound records (shm/outbound.hpp): a leader's records are produced, and the
+  // group's records complete when the broker acknowledged every one of them.
+  struct Member {
+    std::uint16_t topic_index;
+    std::int32_t partition;
+    std::int64_t offset;
+    std::uint32_t epoch;
+  };
+  void send_outbound(std::uint64_t leader, std::vector<OutMessage> messages);
+  void on_outbound_acked(std::uint64_t leader);
+  struct Group;
+  void on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it);
   // The failure path (DESIGN §5) for a record whose content is in `dl`.
   void failed(Partition& p, DeadLetter dl);
   DeadLetter describe(const Partition& p, const shm::RecordHeader& h, std::string reason) const;
@@ -99,6 +113,18 @@ class Consumer {
   std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
   std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
   std::unordered_map<std::uint64_t, std::string> reply_text_;  // seq -> failure reason
+  struct Outbound {
+    std::uint32_t attempt = 0;  // of the leader's invocation that asked for them
+    std::vector<OutMessage> messages;
+  };
+  std::unordered_map<std::uint64_t, Outbound> outbound_;  // leader seq -> records to produce
+  std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint32_t>> awaiting_;  // seq -> leader, attempt
+  struct Group {
+    std::vector<Member> members;
+    std::size_t unacked = 0;
+  };
+  std::unordered_map<std::uint64_t, Group> groups_;  // by leader seq
+  std::unique_ptr<AckedProducer> out_;  // made on first use
   std::uint64_t seq_ = 0;
   std::uint32_t next_ring_ = 0;
   std::chrono::steady_clock::time_point next_commit_;

@@ -4,11 +4,7 @@
 // the dead letter. A failed dead-letter write is retried, never taken as done.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
-#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -17,7 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "consumer/kafka_handles.hpp"
+#include "consumer/acked_producer.hpp"
 
 namespace sluice::consumer {
 
@@ -42,26 +38,18 @@ class DeadLetterProducer {
   using Delivered = std::function<void(const DeadLetter&)>;
   // Throws std::runtime_error if the producer cannot be created.
   DeadLetterProducer(const config::Lambda& lambda, Delivered on_delivered);
-  ~DeadLetterProducer();
-  DeadLetterProducer(const DeadLetterProducer&) = delete;
-  DeadLetterProducer& operator=(const DeadLetterProducer&) = delete;
 
   void send(DeadLetter dl);
-  // Serves delivery reports and re-sends failed writes whose backoff has passed.
-  void poll();
-  std::size_t pending() const { return pending_.size(); }
+  void poll() { producer_.poll(); }
+  std::size_t pending() const { return producer_.pending(); }
 
  private:
-  static void delivery_cb(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
-  void produce(std::uint64_t id);
-
   const std::string topic_;
   const std::string lambda_;
   Delivered on_delivered_;
-  KafkaPtr rk_;
-  std::uint64_t next_id_ = 1;
-  std::unordered_map<std::uint64_t, DeadLetter> pending_;  // sent or waiting to be re-sent
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> retry_;
+  std::uint64_t next_token_ = 1;
+  std::unordered_map<std::uint64_t, DeadLetter> sent_;
+  AckedProducer producer_;  // last: its destructor's final callbacks may still look at sent_
 };
 
 }  // namespace sluice::consumer

@@ -29,7 +29,8 @@ enum class Status : std::uint32_t {
   kStale = 3,   // partition was revoked after enqueue: not handled, not to be committed
 };
 
-enum class RecordKind : std::uint32_t { kRecord = 1, kWrap = 2, kReply = 3 };
+// kReply: a failure reason; kOutbound and kAwait: see shm/outbound.hpp.
+enum class RecordKind : std::uint32_t { kRecord = 1, kWrap = 2, kReply = 3, kOutbound = 4, kAwait = 5 };
 
 inline constexpr std::uint8_t kFlagKeyNull = 1U << 0;
 inline constexpr std::uint8_t kFlagValueNull = 1U << 1;
@@ -55,7 +56,7 @@ struct RecordHeader {
   // Incremented by the worker before each handler invocation, so a crash still counts.
   std::atomic<std::uint32_t> attempts;
   std::atomic<Status> status;
-  std::uint32_t reserved;
+  std::uint32_t aux;  // kOutbound: length of the destination topic (shm/outbound.hpp)
 };
 static_assert(sizeof(RecordHeader) == 80);
 static_assert(offsetof(RecordHeader, seq) == 8);
@@ -122,7 +123,8 @@ struct Stats {
   std::atomic<std::uint64_t> dead_lettered;  // failure path: dead letter acknowledged
   std::atomic<std::uint64_t> offset_resets;  // positions found outside the log
   std::atomic<std::uint64_t> offsets_skipped;  // records never handled because of them
-  std::atomic<std::uint64_t> reserved[3];
+  std::atomic<std::uint64_t> produced;  // outbound records acknowledged by the broker
+  std::atomic<std::uint64_t> reserved[2];
 };
 static_assert(sizeof(Stats) == 128);
 

@@ -30,7 +30,9 @@ std::uint64_t mono_ns() {
 }
 
 constexpr int kTickMs = 100;  // cadence of hung-handler checks while running
-constexpr std::uint64_t kReplyRingBytes = 64 << 10;
+// Replies carry failure reasons and outbound records (at most half the ring each);
+// pages are only touched as far as replies reach.
+constexpr std::uint64_t kReplyRingBytes = 1 << 20;
 constexpr std::uint32_t kEpochSlots = 4096;
 
 void signal_child(boost::process::child& c, int sig) {

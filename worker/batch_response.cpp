@@ -94,4 +94,18 @@ BatchVerdict apply_batch_item_failures(std::string_view body, std::span<const sl
   return BatchVerdict::kPartial;
 }
 
+bool read_ok_answer(config::Format format, std::string_view body, std::span<const sluice_record> records,
+                    std::span<sluice_result> results, std::vector<OutboundRecord>& produce, std::string& why) {
+  static const char* const kNamed = "named in batchItemFailures";
+  std::vector<OutboundRecord> wanted;
+  if (!parse_produce(body, wanted, why)) return false;
+  if (format == config::Format::kAws) {
+    if (apply_batch_item_failures(body, records, results, kNamed, why) == BatchVerdict::kInvalid) return false;
+  } else {
+    for (auto& r : results) r = {SLUICE_OK, nullptr};
+  }
+  for (auto& w : wanted) produce.push_back(std::move(w));
+  return true;
+}
+
 }  // namespace sluice::worker

@@ -6,7 +6,11 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
+#include "config/config.hpp"
 #include "sluice/plugin.h"
+#include "worker/outbound.hpp"
 
 namespace sluice::worker {
 
@@ -23,5 +27,12 @@ enum class BatchVerdict {
 // {"topic"?, "partition": <n or "<topic>-<n>">, "offset": <n>}.
 BatchVerdict apply_batch_item_failures(std::string_view body, std::span<const sluice_record> records,
                                        std::span<sluice_result> results, const char* error, std::string& why);
+
+// The body of a successful answer (http 2xx, exec "Status: ok"): every record ok except
+// those an `aws` batchItemFailures names, and the records it asks to produce (appended
+// to `produce`). Returns false, with `why`, when the answer is invalid: nothing is
+// produced, the results are left alone, and the caller retries the call.
+bool read_ok_answer(config::Format format, std::string_view body, std::span<const sluice_record> records,
+                    std::span<sluice_result> results, std::vector<OutboundRecord>& produce, std::string& why);
 
 }  // namespace sluice::worker

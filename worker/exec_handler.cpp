@@ -64,9 +64,10 @@ void ExecHandler::set_all(std::span<sluice_result> results, sluice_outcome outco
   for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : errors_.back().c_str()};
 }
 
-void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results) {
+void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+                      std::vector<OutboundRecord>& produce) {
   errors_.clear();
-  errors_.reserve(2);  // pointers into it are handed out
+  errors_.reserve(1);  // pointers into it are handed out
   // A child that died in an earlier call is replaced here; that call's attempt counted.
   // Failing to replace it throws: the worker exits and the supervisor takes over.
   if (!child_.running()) start_child();
@@ -101,13 +102,8 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
     set_all(results, SLUICE_RETRY, "exec: unknown status \"" + std::string(status.substr(0, 40)) + "\"");
     return;
   }
-  if (lambda_.format != config::Format::kAws) {
-    set_all(results, SLUICE_OK, "");
-    return;
-  }
-  errors_.push_back("named in batchItemFailures");
   std::string why;
-  if (apply_batch_item_failures(response.body, records, results, errors_.back().c_str(), why) == BatchVerdict::kInvalid) {
+  if (!read_ok_answer(lambda_.format, response.body, records, results, produce, why)) {
     set_all(results, SLUICE_RETRY, "exec: " + why);
   }
 }

@@ -3,16 +3,21 @@
 #pragma once
 
 #include <span>
+#include <vector>
 
 #include "sluice/plugin.h"
+#include "worker/outbound.hpp"
 
 namespace sluice::worker {
 
 class Handler {
  public:
   virtual ~Handler() = default;
-  // results arrive pre-filled with {SLUICE_FAIL, "handler set no outcome"}.
-  virtual void handle(std::span<const sluice_record> records, std::span<sluice_result> results) = 0;
+  // results arrive pre-filled with {SLUICE_FAIL, "handler set no outcome"}; `produce`
+  // arrives empty and takes the records the handler's answer asks to produce, which
+  // belong to every record of this call that ends ok.
+  virtual void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+                      std::vector<OutboundRecord>& produce) = 0;
   // False when each call must carry exactly one record (an http body that is one value):
   // the worker then calls once per record, and timeout_ms applies to each call.
   virtual bool takes_batches() const { return true; }

@@ -49,10 +49,11 @@ void HttpHandler::set_all(std::span<sluice_result> results, sluice_outcome outco
   for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : errors_.back().c_str()};
 }
 
-void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results) {
+void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+                      std::vector<OutboundRecord>& produce) {
   errors_.clear();
-  // At most two texts per call; reserved so that pointers handed out stay valid.
-  errors_.reserve(2);
+  // At most one text per call; reserved so that pointers handed out stay valid.
+  errors_.reserve(1);
   const Event event = make_event(lambda_.format, records, source_);
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   const auto add = [&](const std::string& line) {
@@ -81,15 +82,8 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 200 && status < 300) {
-    if (lambda_.format != config::Format::kAws) {
-      set_all(results, SLUICE_OK, "");
-      return;
-    }
-    errors_.push_back("named in batchItemFailures");
     std::string why;
-    if (apply_batch_item_failures(response_, records, results, errors_.back().c_str(), why) == BatchVerdict::kInvalid) {
-      set_all(results, SLUICE_RETRY, "http: " + why);
-    }
+    if (!read_ok_answer(lambda_.format, response_, records, results, produce, why)) set_all(results, SLUICE_RETRY, "http: " + why);
     return;
   }
   const std::string what = "http: status " + std::to_string(status) + (response_.empty() ? "" : ": " + excerpt(response_));

@@ -19,7 +19,8 @@ namespace sluice::worker {
 class HttpHandler final : public Handler {
  public:
   explicit HttpHandler(const config::Lambda& lambda);
-  void handle(std::span<const sluice_record> records, std::span<sluice_result> results) override;
+  void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+              std::vector<OutboundRecord>& produce) override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
 
  private:

@@ -44,6 +44,8 @@ PluginHandler::PluginHandler(const config::Lambda& lambda, std::uint32_t slot) :
   host_.options = options_.data();
   host_.option_count = options_.size();
   host_.log = &host_log;
+  host_.host_data = this;
+  host_.produce = &PluginHandler::host_produce;
   if (plugin_->init != nullptr) {
     if (int rc = plugin_->init(&host_, &state_); rc != 0) {
       throw std::runtime_error("plugin " + path + " init failed with status " + std::to_string(rc));
@@ -55,8 +57,34 @@ PluginHandler::~PluginHandler() {
   if (plugin_ != nullptr && plugin_->shutdown != nullptr) plugin_->shutdown(state_);
 }
 
-void PluginHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results) {
+void PluginHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+                           std::vector<OutboundRecord>& produce) {
+  produce_ = &produce;
   plugin_->handle(state_, records.data(), records.size(), results.data());
+  produce_ = nullptr;
+}
+
+int PluginHandler::host_produce(const sluice_host* host, const sluice_outbound* record) noexcept {
+  auto* self = static_cast<PluginHandler*>(host->host_data);
+  if (self->produce_ == nullptr || record == nullptr || record->topic == nullptr || record->topic[0] == '\0') return -1;
+  try {  // nothing may unwind into the plugin
+    OutboundRecord r;
+    r.topic = record->topic;
+    r.partition = record->partition < 0 ? -1 : record->partition;
+    if (record->key != nullptr) r.key.emplace(static_cast<const char*>(record->key), record->key_len);
+    if (record->value != nullptr) r.value.emplace(static_cast<const char*>(record->value), record->value_len);
+    for (std::size_t i = 0; i < record->header_count; ++i) {
+      const sluice_header& h = record->headers[i];
+      r.headers.emplace_back(std::string(h.name, h.name_len),
+                             h.value == nullptr ? std::nullopt
+                                                : std::optional<std::string>(std::in_place, static_cast<const char*>(h.value),
+                                                                             h.value_len));
+    }
+    self->produce_->push_back(std::move(r));
+    return 0;
+  } catch (...) {
+    return -1;
+  }
 }
 
 }  // namespace sluice::worker

@@ -20,7 +20,8 @@ class PluginHandler final : public Handler {
   PluginHandler(const PluginHandler&) = delete;
   PluginHandler& operator=(const PluginHandler&) = delete;
 
-  void handle(std::span<const sluice_record> records, std::span<sluice_result> results) override;
+  void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+              std::vector<OutboundRecord>& produce) override;
 
  private:
   struct Library {
@@ -34,6 +35,8 @@ class PluginHandler final : public Handler {
   std::vector<std::pair<std::string, std::string>> option_storage_;
   std::vector<sluice_option> options_;
   sluice_host host_{};
+  std::vector<OutboundRecord>* produce_ = nullptr;  // set during handle() only
+  static int host_produce(const sluice_host* host, const sluice_outbound* record) noexcept;
 };
 
 }  // namespace sluice::worker

@@ -12,6 +12,8 @@ namespace sluice::worker {
 bool valid_utf8(std::string_view s);
 
 std::string base64(std::string_view bytes);
+// Standard alphabet, padding required; false for anything else.
+bool base64_decode(std::string_view text, std::string& out);
 
 // For an HTTP header value: bytes outside printable ASCII, and '%' and '"', become %XX
 // (the CloudEvents HTTP binding's rule; harmless for the X-Kafka-* headers).

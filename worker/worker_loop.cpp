@@ -12,6 +12,7 @@
 
 #include "shm/exit_status.hpp"
 #include "shm/headers_codec.hpp"
+#include "shm/outbound.hpp"
 
 namespace sluice::worker {
 namespace {
@@ -78,17 +79,36 @@ void WorkerLoop::collect() {
 
 bool WorkerLoop::process() {
   todo_.clear();
+  bool redelivered = false;
   for (shm::RecordHeader* h : batch_) {
+    const shm::Status status = h->status.load(std::memory_order_relaxed);
     if (h->slot >= seg_.epoch_slots() || seg_.epoch(h->slot).load(std::memory_order_acquire) != h->epoch) {
       // Revoked after enqueue: another member owns it now; do not invoke the handler.
       h->status.store(shm::Status::kStale, std::memory_order_relaxed);
+    } else if (status == shm::Status::kOk || status == shm::Status::kFailed) {
+      // Finished by the worker before us, which died before releasing it. Its replies
+      // were published before its status was stored, so nothing is owed.
     } else if (h->attempts.load(std::memory_order_relaxed) >= lambda_.max_attempts) {
       // Every attempt so far ended without an outcome: the handler took its worker down.
       fail(*h, previous_exit_.empty() ? "attempts exhausted without an outcome" : previous_exit_);
     } else {
+      redelivered = redelivered || h->attempts.load(std::memory_order_relaxed) > 0;
       todo_.push_back(h);
     }
   }
+  if (!redelivered || todo_.size() <= 1) return run_todo();
+  // A redelivery after a worker died: one record per call, so that the record that
+  // took the worker down uses up its own attempts, not its batch-mates' (AWS bisects a
+  // failing batch for the same reason).
+  suspects_.swap(todo_);
+  for (shm::RecordHeader* h : suspects_) {
+    todo_.assign(1, h);
+    if (!run_todo()) return false;
+  }
+  return true;
+}
+
+bool WorkerLoop::run_todo() {
   const auto& topics = lambda_.topics;
   while (!todo_.empty()) {
     records_.clear();
@@ -145,9 +165,74 @@ void WorkerLoop::invoke() {
     const std::size_t n = std::min(step, records.size() - i);
     // The supervisor measures timeout_ms from here.
     ctl_.invocation_start_ns.store(now_ns(), std::memory_order_relaxed);
-    handler_.handle(records.subspan(i, n), results.subspan(i, n));
+    produce_.clear();
+    handler_.handle(records.subspan(i, n), results.subspan(i, n), produce_);
+    if (!produce_.empty()) send_outbound(i, n);
   }
   ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
+}
+
+void WorkerLoop::send_outbound(std::size_t first, std::size_t n) {
+  // The records belong to the call's ok records; the others will be called again, and
+  // that call brings its own.
+  std::size_t leader = n;
+  for (std::size_t j = first; j < first + n; ++j) {
+    if (results_[j].outcome == SLUICE_OK) leader = j;
+  }
+  if (leader == n) return;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // into encoded_headers_
+  encoded_headers_.clear();
+  const std::uint64_t max = shm::max_record_in_ring(reply_.capacity());
+  for (const auto& r : produce_) {
+    const std::size_t start = encoded_headers_.size();
+    for (const auto& [name, value] : r.headers) {
+      const std::size_t at = encoded_headers_.size();
+      encoded_headers_.resize(at + shm::encoded_header_size(name.size(), value ? value->size() : 0));
+      shm::encode_header(encoded_headers_.data() + at, name, value ? value->data() : nullptr, value ? value->size() : 0);
+    }
+    spans.emplace_back(start, encoded_headers_.size() - start);
+    const std::uint64_t size = shm::outbound_size(r.topic.size(), r.key ? r.key->size() : 0, r.value ? r.value->size() : 0,
+                                                  encoded_headers_.size() - start);
+    if (size > max) {
+      outbound_error_ = "produce: a record of " + std::to_string(size) + " bytes is larger than the reply ring carries (" +
+                        std::to_string(max) + ")";
+      for (std::size_t j = first; j < first + n; ++j) {
+        if (results_[j].outcome == SLUICE_OK) results_[j] = {SLUICE_RETRY, outbound_error_.c_str()};
+      }
+      return;
+    }
+  }
+  const shm::RecordHeader& lead = *todo_[leader];
+  const std::uint32_t attempt = lead.attempts.load(std::memory_order_relaxed);
+  for (std::size_t k = 0; k < produce_.size(); ++k) {
+    const auto& r = produce_[k];
+    const std::size_t hlen = spans[k].second;
+    shm::RecordHeader* out = reserve_reply(shm::outbound_size(r.topic.size(), r.key ? r.key->size() : 0,
+                                                              r.value ? r.value->size() : 0, hlen));
+    shm::write_outbound(out, lead.seq, attempt, r.topic, r.partition, r.key ? r.key->data() : nullptr,
+                        r.key ? r.key->size() : 0, r.value ? r.value->data() : nullptr, r.value ? r.value->size() : 0,
+                        encoded_headers_.data() + spans[k].first, hlen);
+    reply_.commit();
+  }
+  for (std::size_t j = first; j < first + n; ++j) {
+    if (j == leader || results_[j].outcome != SLUICE_OK) continue;
+    shm::write_await(reserve_reply(shm::kAwaitSize), todo_[j]->seq, todo_[j]->attempts.load(std::memory_order_relaxed),
+                     lead.seq);
+    reply_.commit();
+  }
+  // Visible before the records' ok status is stored (see process()).
+  reply_.publish();
+}
+
+shm::RecordHeader* WorkerLoop::reserve_reply(std::uint32_t size) {
+  shm::RecordHeader* r = nullptr;
+  while ((r = reply_.try_reserve(size)) == nullptr) {
+    // The consumer reads replies continuously; wait for it (the reply is owed before release).
+    reply_.publish();
+    reply_.wait_for_space(size, kIdleWaitNs);
+    reply_.reclaim();
+  }
+  return r;
 }
 
 bool WorkerLoop::backoff(std::uint32_t attempt) {
@@ -167,14 +252,7 @@ bool WorkerLoop::backoff(std::uint32_t attempt) {
 }
 
 void WorkerLoop::fail(shm::RecordHeader& h, const std::string& reason) {
-  const auto size = shm::record_size(0, reason.size(), 0);
-  shm::RecordHeader* r = nullptr;
-  while ((r = reply_.try_reserve(size)) == nullptr) {
-    // The consumer reads replies continuously; wait for it (the reply is owed before release).
-    reply_.publish();
-    reply_.wait_for_space(size, kIdleWaitNs);
-    reply_.reclaim();
-  }
+  shm::RecordHeader* r = reserve_reply(shm::record_size(0, reason.size(), 0));
   r->kind = shm::RecordKind::kReply;
   r->seq = h.seq;
   r->offset = h.offset;
@@ -187,6 +265,7 @@ void WorkerLoop::fail(shm::RecordHeader& h, const std::string& reason) {
   r->flags = 0;
   std::memcpy(shm::record_value(r), reason.data(), reason.size());
   reply_.commit();
+  reply_.publish();  // before the status: a successor worker skips a finished record
   h.status.store(shm::Status::kFailed, std::memory_order_relaxed);
 }
 

@@ -24,9 +24,16 @@ class WorkerLoop {
   void collect();
   // False when a stop interrupted a retry: the batch must then not be released.
   bool process();
+  // Invokes todo_ (with retries) until each record has an outcome; same return.
+  bool run_todo();
   void fail(shm::RecordHeader& h, const std::string& reason);
   // Calls the handler for records_ (in one call, or one per record), filling results_.
   void invoke();
+  // Writes the outbound records a call over records_[first, first+n) asked for (see
+  // shm/outbound.hpp); retries the call's ok records if one cannot be carried.
+  void send_outbound(std::size_t first, std::size_t n);
+  // A reply record of `size` bytes, waiting for the consumer to make room.
+  shm::RecordHeader* reserve_reply(std::uint32_t size);
   bool backoff(std::uint32_t attempt);
 
   const shm::Segment& seg_;
@@ -40,9 +47,13 @@ class WorkerLoop {
   std::vector<shm::RecordHeader*> batch_;
   std::vector<shm::RecordHeader*> todo_;
   std::vector<shm::RecordHeader*> next_;
+  std::vector<shm::RecordHeader*> suspects_;
   std::vector<sluice_record> records_;
   std::vector<sluice_header> headers_;
   std::vector<sluice_result> results_;
+  std::vector<OutboundRecord> produce_;
+  std::vector<std::byte> encoded_headers_;
+  std::string outbound_error_;
   std::minstd_rand rng_;
 };
 

@@ -69,6 +69,18 @@ typedef struct sluice_option {
 #define SLUICE_LOG_INFO 6
 #define SLUICE_LOG_DEBUG 7
 
+/* A record to produce (host->produce). Pointers need only be valid during the call. */
+typedef struct sluice_outbound {
+  const char* topic; /* NUL-terminated, not empty */
+  int32_t partition; /* -1: the partitioner chooses (by key) */
+  const void* key;   /* NULL for a null key */
+  size_t key_len;
+  const void* value; /* NULL for a null value (tombstone) */
+  size_t value_len;
+  const sluice_header* headers;
+  size_t header_count;
+} sluice_outbound;
+
 typedef struct sluice_host {
   size_t struct_size;
   uint32_t abi_version;
@@ -78,6 +90,13 @@ typedef struct sluice_host {
   size_t option_count;
   void (*log)(const struct sluice_host* host, int level, const char* message);
   void* host_data; /* sluice's, not the plugin's */
+  /* Appended after the first release: use it only if struct_size reaches it.
+   * Callable during handle() only. Asks sluice to produce `record` (copied). The records
+   * one handle() call produces belong to every record of that call whose outcome is
+   * SLUICE_OK: none of those is committed before the broker acknowledged all of them;
+   * records that end otherwise are delivered again and produce anew. Returns 0, or -1
+   * outside handle() or for a missing topic. */
+  int (*produce)(const struct sluice_host* host, const sluice_outbound* record);
 } sluice_host;
 
 typedef struct sluice_plugin {

@@ -18,9 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stddef.h>
+
 #include "sluice/plugin.h"
 
 typedef struct state {
+  const sluice_host* host;
+  char produce_topic[128]; /* if set: each ok record produces "out-<value>" there (and "extra-" for seq % 10 == 0) */
   int fd;
   long sleep_us;
   char fail[256], retry[256], crash[256], hang[256], oom[256];
@@ -62,6 +66,13 @@ static int init(const sluice_host* host, void** out) {
   if (init_fail != NULL && strcmp(init_fail, "1") == 0) return 4;
   state* s = calloc(1, sizeof *s);
   if (s == NULL) return 1;
+  s->host = host;
+  const char* pt = option(host, "produce_topic");
+  snprintf(s->produce_topic, sizeof s->produce_topic, "%s", pt ? pt : "");
+  if (pt != NULL && (host->struct_size < offsetof(sluice_host, produce) + sizeof host->produce || host->produce == NULL)) {
+    free(s);
+    return 5; /* this host cannot produce */
+  }
   const char* sl = option(host, "sleep_us");
   s->sleep_us = sl ? atol(sl) : 0;
   const char* v;
@@ -123,6 +134,21 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
       results[i].outcome = SLUICE_RETRY;
       results[i].error = "cannot write the outcome log";
       continue;
+    }
+    if (s->produce_topic[0] != '\0' && results[i].outcome == SLUICE_OK && r->value != NULL) {
+      char value[600], source[96];
+      const int sl = snprintf(source, sizeof source, "%.*s/%d/%lld", (int)r->topic_len, r->topic, r->partition,
+                              (long long)r->offset);
+      const sluice_header h = {"source", 6, source, (size_t)sl};
+      for (int extra = 0; extra <= (seq % 10 == 0); ++extra) {
+        const int vl = snprintf(value, sizeof value, "%s%.*s", extra ? "extra-" : "out-",
+                                (int)(r->value_len > 512 ? 512 : r->value_len), (const char*)r->value);
+        const sluice_outbound o = {s->produce_topic, -1, r->key, r->key_len, value, (size_t)vl, &h, 1};
+        if (s->host->produce(s->host, &o) != 0) {
+          results[i].outcome = SLUICE_RETRY;
+          results[i].error = "host refused a record to produce";
+        }
+      }
     }
     if (strcmp(outcome, "crash") == 0) raise(s->crash_signal);
     if (strcmp(outcome, "hang") == 0) {

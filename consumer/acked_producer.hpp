@@ -1,0 +1,66 @@
+// A producer whose sends count only once the broker acknowledged them (acks=all,
+// idempotent). A send that fails is re-sent after a backoff, for as long as it takes:
+// what depends on it (a dead letter's or an outbound record's source offset) is never
+// taken as done before the acknowledgement. Used for dead letters and outbound records.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "consumer/kafka_handles.hpp"
+
+namespace sluice::consumer {
+
+struct OutMessage {
+  std::string topic;
+  std::int32_t partition = RD_KAFKA_PARTITION_UA;
+  std::optional<std::string> key;  // nullopt = null
+  std::optional<std::string> value;
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+};
+
+class AckedProducer {
+ public:
+  // Called once per message, with the token it was sent with, when the broker acked it.
+  using Acked = std::function<void(std::uint64_t token)>;
+  // `role` names the producer in client.id and logs ("dlq", "out"). Throws
+  // std::runtime_error if the producer cannot be created.
+  AckedProducer(const config::Lambda& lambda, const std::string& role, Acked on_acked);
+  ~AckedProducer();
+  AckedProducer(const AckedProducer&) = delete;
+  AckedProducer& operator=(const AckedProducer&) = delete;
+
+  // `what` describes the message in warnings ("dead letter for t[1]@5").
+  void send(OutMessage m, std::uint64_t token, std::string what);
+  // Serves acknowledgements and re-sends failed messages whose backoff has passed.
+  void poll();
+  std::size_t pending() const { return pending_.size(); }
+
+ private:
+  struct Pending {
+    OutMessage message;
+    std::uint64_t token;
+    std::string what;
+  };
+  static void delivery_cb(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  void produce(std::uint64_t id);
+
+  const std::string lambda_;
+  Acked on_acked_;
+  KafkaPtr rk_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, Pending> pending_;  // sent or waiting to be re-sent
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> retry_;
+};
+
+}  // namespace sluice::consumer

@@ -1,0 +1,33 @@
+"""The outbound-records tests' handler: answers each record with records to produce.
+
+For format raw: one record to events-out per input (two for every tenth), keyed like
+the input, value "out-<input value>", header source = "<partition>/<offset>".
+For format aws: the same for each record of the batch, except that values containing
+"invalid" are named in batchItemFailures and produce nothing.
+"""
+
+import base64
+
+
+def out_records(topic, partition, offset, key, value):
+    rec = {"topic": "events-out", "key": key, "value": "out-" + value,
+           "headers": {"source": "%s/%d/%d" % (topic, partition, offset)}}
+    seq = int(value[1 : value.index("-")])
+    return [rec, dict(rec, value="extra-" + value)] if seq % 10 == 0 else [rec]
+
+
+def f(event, context):
+    if isinstance(event, dict) and "records" in event:
+        produce, failures = [], []
+        for records in event["records"].values():
+            for r in records:
+                value = base64.b64decode(r["value"]).decode()
+                if "invalid" in value:
+                    failures.append({"itemIdentifier": "%s-%d-%d" % (r["topic"], r["partition"], r["offset"])})
+                    continue
+                key = base64.b64decode(r["key"]).decode() if "key" in r else None
+                produce += out_records(r["topic"], r["partition"], r["offset"], key, value)
+        return {"batchItemFailures": failures, "produce": produce}
+    from urllib.parse import unquote
+    key = unquote(context.headers["x-kafka-key"]) if "x-kafka-key" in context.headers else None
+    return {"produce": out_records(context.topic, context.partition, context.offset, key, event)}

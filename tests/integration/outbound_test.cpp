@@ -1,0 +1,151 @@
+// Outbound records: a handler's answer asks for records to be produced; the consumer
+// produces them and completes the source records only once the broker acknowledged all
+// of them (DESIGN §4). Handler: tests/integration/handlers/transform.py via sluice_handler.
+#include <gtest/gtest.h>
+
+#include "daemon_test.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kPartitions = 8;
+
+std::string transform_handler() {
+  return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
+         "/tests/integration/handlers/transform.py\"]\n[lambda.handler.env]\nPYTHONPATH = \"" SLUICE_SOURCE_DIR
+         "/worker/python\"\n";
+}
+
+std::uint64_t seq_of(const std::string& value) {
+  const auto s = value.find('s');
+  return std::stoull(value.substr(s + 1, value.find('-', s) - s - 1));
+}
+
+// Every output record matches its source; returns seq -> how many outputs it has.
+std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out) {
+  std::map<std::uint64_t, int> per_seq;
+  for (const auto& m : out) {
+    EXPECT_TRUE(m.value.has_value());
+    if (!m.value) continue;
+    const std::uint64_t s = seq_of(*m.value);
+    ++per_seq[s];
+    EXPECT_TRUE(m.value->starts_with("out-s") || m.value->starts_with("extra-s")) << *m.value;
+    EXPECT_EQ(m.key, "k" + std::to_string(s % 50)) << "seq " << s;
+    EXPECT_EQ(m.headers.at("source"), "events/" + std::to_string(s % kPartitions) + "/" + std::to_string(s / kPartitions));
+  }
+  return per_seq;
+}
+
+std::pair<int, std::int64_t> where(std::uint64_t seq) {
+  return {static_cast<int>(seq % kPartitions), static_cast<std::int64_t>(seq / kPartitions)};
+}
+
+class Outbound : public DaemonTest {};
+
+// Every record's outbound records arrive, and while the broker refuses the first
+// Produce requests no source offset is committed: with every record producing, nothing
+// may be committed before an outbound record is acknowledged.
+TEST_F(Outbound, RecordsAreProducedAndNothingCommitsBeforeTheirAcknowledgement) {
+  constexpr std::uint64_t kCount = 2000;
+  DevBroker broker({"events:8", "events-out:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  ASSERT_EQ(broker.control("errors Produce NOT_ENOUGH_REPLICAS 25"), "ok");
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "t", .topic = "events", .workers = 2, .handler = transform_handler()}}));
+  const std::uint64_t expected_outputs = kCount + kCount / 10;
+  bool any_output = false;
+  std::int64_t committed_before_output = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto c = committed_or_empty(broker.bootstrap(), "lambda-t");
+        any_output = any_output || !read_topic(broker.bootstrap(), "events-out", 1, 100ms).empty();
+        if (!any_output) {
+          for (const auto& [p, o] : c) committed_before_output = std::max(committed_before_output, o);
+        }
+        return any_output && c == end_offsets(kCount, kPartitions);
+      },
+      120s))
+      << d.log();
+  EXPECT_LE(committed_before_output, 0) << "a source offset was committed before any outbound record was acknowledged";
+  const auto out = read_topic(broker.bootstrap(), "events-out", expected_outputs, 60s);
+  const auto per_seq = check_outputs(out);
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    ASSERT_GE(per_seq.count(s) ? per_seq.at(s) : 0, s % 10 == 0 ? 2 : 1) << "seq " << s << " lost its outbound records";
+  }
+  EXPECT_GE(out.size(), expected_outputs);
+  expect_clean_stop(d);
+}
+
+// AWS batches: the records of one invocation share its outbound records and complete
+// together when they are acknowledged; records named in batchItemFailures produce
+// nothing and are dead-lettered.
+TEST_F(Outbound, BatchesShareTheirRecordsAndPartialFailuresProduceNothing) {
+  constexpr std::uint64_t kCount = 3000;
+  DevBroker broker({"events:8", "events-out:4", "events-dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount, 100, 50, ~0ULL, 0,
+          [](std::uint64_t s) { return seq_value_prefix(s) + (s % 101 == 5 ? "invalid" : "fine"); });
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "b", .topic = "events", .workers = 2,
+                           .extra = "format = \"aws\"\nbatch_size = 40\nbatch_window_ms = 20\nmax_attempts = 2\n"
+                                    "retry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\ndead_letter_topic = \"events-dlq\"\n",
+                           .handler = transform_handler()}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-b") == end_offsets(kCount, kPartitions); },
+                         120s))
+      << d.log();
+  std::set<std::uint64_t> invalid;
+  for (std::uint64_t s = 5; s < kCount; s += 101) invalid.insert(s);
+  const auto dlq = read_topic(broker.bootstrap(), "events-dlq", invalid.size(), 30s);
+  std::set<std::uint64_t> dead;
+  for (const auto& m : dlq) dead.insert(seq_of(*m.value));
+  EXPECT_EQ(dead, invalid);
+  const std::uint64_t valid = kCount - invalid.size();
+  std::uint64_t expected_outputs = valid;
+  for (std::uint64_t s = 0; s < kCount; s += 10) expected_outputs += !invalid.contains(s);
+  const auto out = read_topic(broker.bootstrap(), "events-out", expected_outputs, 60s);
+  const auto per_seq = check_outputs(out);
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    if (invalid.contains(s)) {
+      EXPECT_FALSE(per_seq.contains(s)) << "seq " << s << " failed but produced";
+    } else {
+      ASSERT_GE(per_seq.count(s) ? per_seq.at(s) : 0, s % 10 == 0 ? 2 : 1) << "seq " << s << " lost its outbound records";
+    }
+  }
+  expect_clean_stop(d);
+}
+
+// A C plugin produces through host->produce: batches of up to 50 records from one ring
+// complete together once their records are acknowledged; a crash mid-run (seq 777)
+// redelivers, and records of the crashed attempt are produced again, never lost.
+TEST_F(Outbound, PluginProducesThroughTheHostApiAndSurvivesACrash) {
+  constexpr std::uint64_t kCount = 3000;
+  DevBroker broker({"events:8", "events-out:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "p", .topic = "events", .workers = 2,
+                                       .extra = "batch_size = 50\nbatch_window_ms = 5\nmax_attempts = 3\non_failure = \"skip\"\n",
+                                       .options = "produce_topic = \"events-out\"\ncrash_seqs = \"777\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-p") == end_offsets(kCount, kPartitions); },
+                         120s))
+      << d.log();
+  // 777 crashes its worker every time, so after 3 attempts it is skipped; every other
+  // record's outbound records are there, those of batches the crashes cut short included.
+  const std::uint64_t expected = (kCount - 1) + kCount / 10;
+  const auto out = read_topic(broker.bootstrap(), "events-out", expected, 60s);
+  const auto per_seq = check_outputs(out);
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    if (s == 777) continue;
+    ASSERT_GE(per_seq.count(s) ? per_seq.at(s) : 0, s % 10 == 0 ? 2 : 1) << "seq " << s << " lost its outbound records";
+  }
+  // Only the poison record took the failure path: after the first crash its batch was
+  // redelivered one record per call, so its batch-mates kept their attempts.
+  EXPECT_EQ(count_of(d.log(), "skipping events["), 1U) << d.log();
+  EXPECT_NE(d.log().find("skipping events[1]@97 after 3 attempt(s): worker killed by SIGSEGV"), std::string::npos) << d.log();
+  const auto handled = read_outcomes(outcomes(), "p");
+  EXPECT_EQ(check_commit_safety(handled, committed_offsets(broker.bootstrap(), "lambda-p", "events"), {where(777)}), "");
+  expect_clean_stop(d);
+}
+
+}  // namespace
+}  // namespace sluice::test

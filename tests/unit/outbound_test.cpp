@@ -1,0 +1,81 @@
+#include "worker/outbound.hpp"
+
+#include <gtest/gtest.h>
+
+#include "worker/text_codec.hpp"
+
+namespace sluice::worker {
+namespace {
+
+TEST(Outbound, ReadsEveryFieldOfAProduceList) {
+  std::vector<OutboundRecord> out;
+  std::string why;
+  ASSERT_TRUE(parse_produce(R"({"result": 1, "produce": [
+      {"topic": "a", "key": "k", "value": "text", "headers": {"h": "v", "n": null}, "partition": 3},
+      {"topic": "b", "value": {"x": [1, 2]}},
+      {"topic": "c", "key_base64": "AP8=", "value_base64": "AAEC"},
+      {"topic": "d", "key": null, "value": null}]})",
+                            out, why))
+      << why;
+  ASSERT_EQ(out.size(), 4U);
+  EXPECT_EQ(out[0].topic, "a");
+  EXPECT_EQ(out[0].partition, 3);
+  EXPECT_EQ(out[0].key, "k");
+  EXPECT_EQ(out[0].value, "text");
+  ASSERT_EQ(out[0].headers.size(), 2U);
+  EXPECT_EQ(out[0].headers[0], (std::pair<std::string, std::optional<std::string>>{"h", "v"}));
+  EXPECT_EQ(out[0].headers[1], (std::pair<std::string, std::optional<std::string>>{"n", std::nullopt}));
+  EXPECT_EQ(out[1].value, R"({"x":[1,2]})") << "other JSON is produced as its text";
+  EXPECT_EQ(out[1].partition, -1);
+  EXPECT_FALSE(out[1].key.has_value());
+  EXPECT_EQ(out[2].key, std::string("\x00\xff", 2));
+  EXPECT_EQ(out[2].value, std::string("\x00\x01\x02", 3));
+  EXPECT_FALSE(out[3].key.has_value());
+  EXPECT_FALSE(out[3].value.has_value()) << "a null value is a tombstone";
+}
+
+TEST(Outbound, AnswersWithoutAListProduceNothing) {
+  for (const char* body : {"", "ok", "[1,2]", R"({"produce": null})", R"({"other": "produce"})",
+                                 R"("produce")", R"({"batchItemFailures": []})"}) {
+    std::vector<OutboundRecord> out;
+    std::string why;
+    EXPECT_TRUE(parse_produce(body, out, why)) << body;
+    EXPECT_TRUE(out.empty()) << body;
+  }
+}
+
+TEST(Outbound, AMalformedListIsRejectedWholeWithTheReason) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"produce": {"topic": "a"}})", "produce: must be a list of records"},
+      {R"({"produce": [{"topic": "a"}, 7]})", "produce[1]: must be an object"},
+      {R"({"produce": [{"value": "x"}]})", "produce[0]: topic must be a non-empty string"},
+      {R"({"produce": [{"topic": ""}]})", "produce[0]: topic must be a non-empty string"},
+      {R"({"produce": [{"topic": "a", "partition": -1}]})", "produce[0]: partition must be a non-negative integer"},
+      {R"({"produce": [{"topic": "a", "key": 5}]})", "produce[0]: key must be a string"},
+      {R"({"produce": [{"topic": "a", "value_base64": "!!"}]})", "produce[0]: value_base64 must be a base64 string"},
+      {R"({"produce": [{"topic": "a", "headers": {"h": 1}}]})", "produce[0]: header h must be a string or null"},
+  };
+  for (const auto& [body, expected] : cases) {
+    std::vector<OutboundRecord> out;
+    std::string why;
+    EXPECT_FALSE(parse_produce(body, out, why)) << body;
+    EXPECT_EQ(why, expected) << body;
+    EXPECT_TRUE(out.empty()) << body;
+  }
+}
+
+TEST(Base64, DecodesWhatItEncodesAndRejectsTheRest) {
+  for (const std::string& s : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                              std::string("\x00\xff\x10\x80", 4)}) {
+    std::string back;
+    ASSERT_TRUE(base64_decode(base64(s), back)) << base64(s);
+    EXPECT_EQ(back, s);
+  }
+  std::string out;
+  for (const char* bad : {"A", "AAA", "A===", "=AAA", "AA=A", "AA==AA==", "AA*A"}) {
+    EXPECT_FALSE(base64_decode(bad, out)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::worker

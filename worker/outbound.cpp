@@ -1,0 +1,96 @@
+#include "worker/outbound.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "worker/text_codec.hpp"
+
+namespace sluice::worker {
+namespace {
+
+using nlohmann::json;
+
+// key/value: "<name>" as text or other JSON, "<name>_base64" as bytes.
+bool read_bytes(const json& e, const char* name, bool json_allowed, std::optional<std::string>& out, std::string& why) {
+  const std::string b64 = std::string(name) + "_base64";
+  if (auto it = e.find(b64); it != e.end() && !it->is_null()) {
+    std::string bytes;
+    if (!it->is_string() || !base64_decode(it->get_ref<const std::string&>(), bytes)) {
+      why = b64 + " must be a base64 string";
+      return false;
+    }
+    out = std::move(bytes);
+    return true;
+  }
+  const auto it = e.find(name);
+  if (it == e.end() || it->is_null()) return true;
+  if (it->is_string()) {
+    out = it->get<std::string>();
+  } else if (json_allowed) {
+    out = it->dump();
+  } else {
+    why = std::string(name) + " must be a string";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_produce(std::string_view body, std::vector<OutboundRecord>& out, std::string& why) {
+  // Cheap test first: most answers carry no records, and parsing each would cost.
+  if (body.find("\"produce\"") == std::string_view::npos) return true;
+  const json doc = json::parse(body, nullptr, false);
+  if (!doc.is_object()) return true;
+  const auto list = doc.find("produce");
+  if (list == doc.end() || list->is_null()) return true;
+  if (!list->is_array()) {
+    why = "produce: must be a list of records";
+    return false;
+  }
+  std::vector<OutboundRecord> records;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const json& e = (*list)[i];
+    const std::string at = "produce[" + std::to_string(i) + "]: ";
+    if (!e.is_object()) {
+      why = at + "must be an object";
+      return false;
+    }
+    OutboundRecord r;
+    const auto topic = e.find("topic");
+    if (topic == e.end() || !topic->is_string() || topic->get_ref<const std::string&>().empty()) {
+      why = at + "topic must be a non-empty string";
+      return false;
+    }
+    r.topic = topic->get<std::string>();
+    if (const auto p = e.find("partition"); p != e.end() && !p->is_null()) {
+      if (!p->is_number_integer() || p->get<std::int64_t>() < 0 || p->get<std::int64_t>() > INT32_MAX) {
+        why = at + "partition must be a non-negative integer";
+        return false;
+      }
+      r.partition = static_cast<std::int32_t>(p->get<std::int64_t>());
+    }
+    std::string w;
+    if (!read_bytes(e, "key", false, r.key, w) || !read_bytes(e, "value", true, r.value, w)) {
+      why = at + w;
+      return false;
+    }
+    if (const auto h = e.find("headers"); h != e.end() && !h->is_null()) {
+      if (!h->is_object()) {
+        why = at + "headers must be an object of strings";
+        return false;
+      }
+      for (const auto& [name, value] : h->items()) {
+        if (!value.is_null() && !value.is_string()) {
+          why = at + "header " + name + " must be a string or null";
+          return false;
+        }
+        r.headers.emplace_back(name, value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>()));
+      }
+    }
+    records.push_back(std::move(r));
+  }
+  for (auto& r : records) out.push_back(std::move(r));
+  return true;
+}
+
+}  // namespace sluice::worker
