@@ -59,11 +59,6 @@ void ExecHandler::start_child() {
   }
 }
 
-void ExecHandler::set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error) {
-  errors_.push_back(std::move(error));
-  for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : errors_.back().c_str()};
-}
-
 void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
                       std::vector<OutboundRecord>& produce) {
   errors_.clear();
@@ -81,30 +76,30 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
     case ExecChild::Result::kOk:
       break;
     case ExecChild::Result::kTimeout:
-      set_all(results, SLUICE_RETRY,
+      set_all(results, SLUICE_RETRY, errors_,
               "exec: handler timed out after " + std::to_string(lambda_.handler.timeout_ms) + " ms (killed)");
       return;
     case ExecChild::Result::kEnded:
-      set_all(results, SLUICE_RETRY, shm::describe_exit("exec: handler", child_.exit_status()));
+      set_all(results, SLUICE_RETRY, errors_, shm::describe_exit("exec: handler", child_.exit_status()));
       return;
     case ExecChild::Result::kMalformed:
-      set_all(results, SLUICE_RETRY, "exec: malformed response (handler killed): " + child_.error());
+      set_all(results, SLUICE_RETRY, errors_, "exec: malformed response (handler killed): " + child_.error());
       return;
   }
   const std::string_view status = response.header("Status").value_or("");
   const std::string error(response.header("Error").value_or(""));
   if (status == "retry" || status == "fail") {
-    set_all(results, status == "retry" ? SLUICE_RETRY : SLUICE_FAIL,
+    set_all(results, status == "retry" ? SLUICE_RETRY : SLUICE_FAIL, errors_,
             error.empty() ? "exec: handler answered " + std::string(status) : error);
     return;
   }
   if (status != "ok") {
-    set_all(results, SLUICE_RETRY, "exec: unknown status \"" + std::string(status.substr(0, 40)) + "\"");
+    set_all(results, SLUICE_RETRY, errors_, "exec: unknown status \"" + std::string(status.substr(0, 40)) + "\"");
     return;
   }
   std::string why;
   if (!read_ok_answer(lambda_.format, response.body, records, results, produce, why)) {
-    set_all(results, SLUICE_RETRY, "exec: " + why);
+    set_all(results, SLUICE_RETRY, errors_, "exec: " + why);
   }
 }
 

@@ -28,7 +28,6 @@ class ExecHandler final : public Handler {
 
  private:
   void start_child();
-  void set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error);
 
   const config::Lambda& lambda_;
   EventSource source_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <vector>
 
 #include "sluice/plugin.h"
@@ -22,5 +23,13 @@ class Handler {
   // the worker then calls once per record, and timeout_ms applies to each call.
   virtual bool takes_batches() const { return true; }
 };
+
+// Gives every result `outcome`, with `error` (kept in `storage`, reserved by the caller
+// so that the pointers handed out stay valid until the next call).
+inline void set_all(std::span<sluice_result> results, sluice_outcome outcome, std::vector<std::string>& storage,
+                    std::string error) {
+  storage.push_back(std::move(error));
+  for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : storage.back().c_str()};
+}
 
 }  // namespace sluice::worker

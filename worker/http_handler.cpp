@@ -44,11 +44,6 @@ HttpHandler::HttpHandler(const config::Lambda& lambda)
   for (const auto& [name, value] : h.headers) static_headers_.push_back(name + ": " + value);
 }
 
-void HttpHandler::set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error) {
-  errors_.push_back(std::move(error));
-  for (auto& r : results) r = {outcome, outcome == SLUICE_OK ? nullptr : errors_.back().c_str()};
-}
-
 void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
                       std::vector<OutboundRecord>& produce) {
   errors_.clear();
@@ -76,18 +71,18 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   if (rc != CURLE_OK) {
     // Timeouts, refused connections, resets: the endpoint may be back on a retry.
-    set_all(results, SLUICE_RETRY, std::string("http: ") + curl_easy_strerror(rc) + " (" + lambda_.handler.url + ")");
+    set_all(results, SLUICE_RETRY, errors_, std::string("http: ") + curl_easy_strerror(rc) + " (" + lambda_.handler.url + ")");
     return;
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 200 && status < 300) {
     std::string why;
-    if (!read_ok_answer(lambda_.format, response_, records, results, produce, why)) set_all(results, SLUICE_RETRY, "http: " + why);
+    if (!read_ok_answer(lambda_.format, response_, records, results, produce, why)) set_all(results, SLUICE_RETRY, errors_, "http: " + why);
     return;
   }
   const std::string what = "http: status " + std::to_string(status) + (response_.empty() ? "" : ": " + excerpt(response_));
-  set_all(results, status == 429 || status >= 500 ? SLUICE_RETRY : SLUICE_FAIL, what);
+  set_all(results, status == 429 || status >= 500 ? SLUICE_RETRY : SLUICE_FAIL, errors_, what);
 }
 
 }  // namespace sluice::worker

@@ -30,7 +30,6 @@ class HttpHandler final : public Handler {
   struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
   };
-  void set_all(std::span<sluice_result> results, sluice_outcome outcome, std::string error);
 
   const config::Lambda& lambda_;
   EventSource source_;

@@ -80,7 +80,7 @@ class Examples : public DaemonTest {
     EXPECT_EQ(failed.size(), expect_failed);
     // I1 over the records the example accepts.
     std::set<std::uint64_t> handled;
-    for (const auto& o : seen) handled.insert(std::stoull(o.value.substr(1, o.value.find('-') - 1)));
+    for (const auto& o : seen) handled.insert(seq_of(o.value));
     std::uint64_t missing = 0;
     for (std::uint64_t s = 0; s < count; ++s) missing += !failed.contains(s) && !handled.contains(s);
     EXPECT_EQ(missing, 0U) << "records the example never logged; its log:\n" << log.substr(0, 20000);
@@ -111,7 +111,7 @@ TEST_F(Examples, PythonFunctionGetsTheJsonEnvelope) {
   const auto seen = logged_records(log);
   ASSERT_FALSE(seen.empty());
   for (const auto& o : seen) {
-    const std::uint64_t s = std::stoull(o.value.substr(1, o.value.find('-') - 1));
+    const std::uint64_t s = seq_of(o.value);
     ASSERT_EQ(o.key, "k" + std::to_string(s % 50)) << "offset " << o.offset;
     ASSERT_EQ(o.value.size(), 100U);
   }
@@ -126,7 +126,7 @@ TEST_F(Examples, FlaskAppReadsTheKafkaHeaders) {
   ASSERT_FALSE(seen.empty());
   for (const auto& o : seen) {
     ASSERT_EQ(o.topic, "events");
-    const std::uint64_t s = std::stoull(o.value.substr(1, o.value.find('-') - 1));
+    const std::uint64_t s = seq_of(o.value);
     ASSERT_EQ(o.partition, static_cast<int>(s % kPartitions)) << "X-Kafka-Partition disagrees with the record";
     ASSERT_EQ(o.key, "k" + std::to_string(s % 50));
   }
@@ -139,9 +139,7 @@ TEST_F(Examples, AwsBatchLambdaDeadLettersExactlyItsFailures) {
   constexpr std::uint64_t kCount = 3000;
   value_of = [](std::uint64_t s) { return seq_value_prefix(s) + (s % 97 == 13 ? "invalid-order" : "order"); };
   std::set<std::pair<int, std::int64_t>> expected;
-  for (std::uint64_t s = 13; s < kCount; s += 97) {
-    expected.emplace(static_cast<int>(s % kPartitions), static_cast<std::int64_t>(s / kPartitions));
-  }
+  for (std::uint64_t s = 13; s < kCount; s += 97) expected.insert(where(s));
   run_example("awsb", kCount, expected, expected.size());
   std::set<std::pair<int, std::int64_t>> got;
   for (const auto& m : last_bootstrap_dlq) {

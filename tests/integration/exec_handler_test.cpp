@@ -10,19 +10,11 @@ namespace {
 using namespace std::chrono_literals;
 constexpr int kPartitions = 8;
 
-std::string with(std::string s, const std::string& from, const std::string& to) {
-  const auto at = s.find(from);
-  if (at != std::string::npos) s.replace(at, from.size(), to);
-  return s;
-}
-
 const std::string kHandlers = std::string(SLUICE_SOURCE_DIR) + "/tests/integration/handlers/";
 
 std::map<std::string, std::string> python_env() {
   return {{"PYTHONPATH", std::string(SLUICE_SOURCE_DIR) + "/worker/python"}};
 }
-
-std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
 
 // (source partition, offset) -> the dead letter's headers.
 std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> dead_letters(const std::string& bs,
@@ -32,10 +24,6 @@ std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> dead_
     out[{std::stoi(m.headers.at("sluice-source-partition")), std::stoll(m.headers.at("sluice-source-offset"))}] = m.headers;
   }
   return out;
-}
-
-std::pair<int, std::int64_t> where(std::uint64_t seq) {
-  return {static_cast<int>(seq % kPartitions), static_cast<std::int64_t>(seq / kPartitions)};
 }
 
 class Exec : public DaemonTest {};

@@ -23,8 +23,6 @@ constexpr std::uint64_t kMessages = 3000;
 const std::string kDeadLetter =
     "dead_letter_topic = \"events.dlq\"\nmax_attempts = 3\nretry_backoff_ms = [1, 5]\n";
 
-std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
-
 // Every sequence number not in `failed` handled ok at least once.
 std::string check_others_handled(const std::vector<Outcome>& out, const std::set<std::uint64_t>& failed) {
   std::set<std::uint64_t> ok;

@@ -105,6 +105,19 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
 }
 
+std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
+
+std::pair<int, std::int64_t> where(std::uint64_t seq, int partitions) {
+  const auto p = static_cast<std::uint64_t>(partitions);
+  return {static_cast<int>(seq % p), static_cast<std::int64_t>(seq / p)};
+}
+
+std::string with(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) throw std::invalid_argument("no \"" + from + "\" to replace");
+  return text.replace(at, from.size(), to);
+}
+
 LoadProducer::LoadProducer(std::string bootstrap, Shape shape)
     : bootstrap_(std::move(bootstrap)), shape_(std::move(shape)), thread_([this] {
         try {

@@ -59,6 +59,13 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
              std::size_t big_bytes = 0, const std::function<std::string(std::uint64_t)>& value_of = {});
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
+// The seq of a value produce() made ("s<seq>-...").
+std::uint64_t seq_of(const std::string& value);
+// Where produce() put seq: (partition, offset), with `partitions` partitions.
+std::pair<int, std::int64_t> where(std::uint64_t seq, int partitions = 8);
+// `text` with the first `from` replaced by `to`; throws if there is none (a test's
+// config edit that silently did nothing would test something else).
+std::string with(std::string text, const std::string& from, const std::string& to);
 
 // Produces batches of sequence-numbered records (as produce(), numbers continuing from
 // 0) on a thread, one batch every `every`, until finish(): load that arrives while a

@@ -72,8 +72,6 @@ class RecordingServer {
   std::vector<Request> requests_;
 };
 
-std::uint64_t seq_of_value(const std::string& v) { return std::stoull(v.substr(1, v.find('-') - 1)); }
-
 // Outcomes (for the oracle) of single-record requests to `path`: one per request.
 std::vector<Outcome> outcomes_of(const std::vector<Request>& reqs, const std::string& path) {
   std::vector<Outcome> out;
@@ -133,7 +131,7 @@ TEST_F(Http, EachFormatMakesTheRequestItsUsersExpectAndEveryRecordArrives) {
     EXPECT_FALSE(h.at("X-Kafka-Timestamp").empty());
     if (r.path == "/raw") {
       EXPECT_EQ(h.at("X-Kafka-Group-Id"), "lambda-raw");
-      EXPECT_EQ(seq_of_value(r.body), seq);
+      EXPECT_EQ(seq_of(r.body), seq);
       EXPECT_EQ(r.body.size(), 100U);
       EXPECT_EQ(h.at("Content-Type"), "text/plain; charset=utf-8");
     } else if (r.path == "/json") {
@@ -144,7 +142,7 @@ TEST_F(Http, EachFormatMakesTheRequestItsUsersExpectAndEveryRecordArrives) {
       EXPECT_EQ(j["offset"], offset);
       EXPECT_EQ(j["key"], "k" + std::to_string(seq % 50));
       EXPECT_EQ(j["headers"]["seq"], std::to_string(seq));
-      EXPECT_EQ(seq_of_value(j["message"]["raw_message"].get<std::string>()), seq);
+      EXPECT_EQ(seq_of(j["message"]["raw_message"].get<std::string>()), seq);
       EXPECT_TRUE(j["timestamp"].get<std::string>().ends_with("Z"));
     } else {
       EXPECT_EQ(h.at("ce-specversion"), "1.0");
@@ -154,7 +152,7 @@ TEST_F(Http, EachFormatMakesTheRequestItsUsersExpectAndEveryRecordArrives) {
       EXPECT_EQ(h.at("ce-source"), "/sluice/" + instance + "/ce#events");
       EXPECT_EQ(h.at("ce-key"), "k" + std::to_string(seq % 50));
       EXPECT_EQ(h.at("ce-kafkaheaderseq"), std::to_string(seq));
-      EXPECT_EQ(seq_of_value(r.body), seq);
+      EXPECT_EQ(seq_of(r.body), seq);
     }
   }
   expect_clean_stop(d);
@@ -193,7 +191,7 @@ TEST_F(Http, StatusCodesAndTimeoutsFollowTheRules) {
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 2, 30s);
   ASSERT_EQ(dlq.size(), 2U);
   std::map<std::uint64_t, TopicMessage> dead;
-  for (const auto& m : dlq) dead[seq_of_value(*m.value)] = m;
+  for (const auto& m : dlq) dead[seq_of(*m.value)] = m;
   ASSERT_TRUE(dead.contains(7) && dead.contains(8));
   EXPECT_EQ(dead[7].headers.at("sluice-attempts"), "1") << "a 4xx is not retried";
   EXPECT_EQ(dead[7].headers.at("sluice-error"), R"(http: status 400: {"error":"bad order"})");
@@ -215,7 +213,7 @@ TEST_F(Http, StatusCodesAndTimeoutsFollowTheRules) {
   EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-st", "events"), dead_lettered), "");
   std::set<std::uint64_t> ok;
   for (const auto& o : out) {
-    if (o.outcome == "ok") ok.insert(seq_of_value(o.value));
+    if (o.outcome == "ok") ok.insert(seq_of(o.value));
   }
   for (std::uint64_t s = 0; s < kMessages; ++s) {
     if (s != 7 && s != 8) {
@@ -276,7 +274,7 @@ TEST_F(Http, AwsBatchesWithPartialFailuresDeadLetterExactlyTheNamedRecords) {
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", kMessages / 100, 30s);
   std::set<std::uint64_t> dead;
   for (const auto& m : dlq) {
-    dead.insert(seq_of_value(*m.value));
+    dead.insert(seq_of(*m.value));
     EXPECT_EQ(m.headers.at("sluice-attempts"), "3");
     EXPECT_EQ(m.headers.at("sluice-error"), "named in batchItemFailures");
   }

@@ -22,13 +22,6 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 8;
 
-// Replaces the first `from` in a generated config (main-table settings of the harness).
-std::string with(std::string cfg, const std::string& from, const std::string& to) {
-  const auto at = cfg.find(from);
-  if (at == std::string::npos) throw std::invalid_argument("config has no \"" + from + "\"");
-  return cfg.replace(at, from.size(), to);
-}
-
 // I6: each partition's commit is one past the last record handled, and nothing beyond it
 // was handled.
 void expect_committed_equals_position(const std::vector<Outcome>& out, const std::map<int, std::int64_t>& committed) {

@@ -17,7 +17,8 @@ std::string transform_handler() {
          "/worker/python\"\n";
 }
 
-std::uint64_t seq_of(const std::string& value) {
+// The seq of an output value ("out-s<seq>-..." or "extra-s<seq>-...").
+std::uint64_t source_seq(const std::string& value) {
   const auto s = value.find('s');
   return std::stoull(value.substr(s + 1, value.find('-', s) - s - 1));
 }
@@ -28,17 +29,13 @@ std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out)
   for (const auto& m : out) {
     EXPECT_TRUE(m.value.has_value());
     if (!m.value) continue;
-    const std::uint64_t s = seq_of(*m.value);
+    const std::uint64_t s = source_seq(*m.value);
     ++per_seq[s];
     EXPECT_TRUE(m.value->starts_with("out-s") || m.value->starts_with("extra-s")) << *m.value;
     EXPECT_EQ(m.key, "k" + std::to_string(s % 50)) << "seq " << s;
     EXPECT_EQ(m.headers.at("source"), "events/" + std::to_string(s % kPartitions) + "/" + std::to_string(s / kPartitions));
   }
   return per_seq;
-}
-
-std::pair<int, std::int64_t> where(std::uint64_t seq) {
-  return {static_cast<int>(seq % kPartitions), static_cast<std::int64_t>(seq / kPartitions)};
 }
 
 class Outbound : public DaemonTest {};
@@ -98,7 +95,7 @@ TEST_F(Outbound, BatchesShareTheirRecordsAndPartialFailuresProduceNothing) {
   for (std::uint64_t s = 5; s < kCount; s += 101) invalid.insert(s);
   const auto dlq = read_topic(broker.bootstrap(), "events-dlq", invalid.size(), 30s);
   std::set<std::uint64_t> dead;
-  for (const auto& m : dlq) dead.insert(seq_of(*m.value));
+  for (const auto& m : dlq) dead.insert(source_seq(*m.value));
   EXPECT_EQ(dead, invalid);
   const std::uint64_t valid = kCount - invalid.size();
   std::uint64_t expected_outputs = valid;
