@@ -177,9 +177,11 @@ ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_poin
 
 void ExecChild::stop(std::chrono::milliseconds grace) {
   if (!running()) return;
-  close(to_child_);  // EOF first: a child reading its stdin can end on its own
-  to_child_ = -1;
+  // SIGTERM first, so a handler that acts on it (lifespan end) always sees it; then
+  // EOF, for a handler that ignores signals but reads its stdin.
   ::kill(pid_, SIGTERM);
+  close(to_child_);
+  to_child_ = -1;
   if (!reap_within(static_cast<int>(grace.count()))) kill_and_reap();
 }
 

@@ -35,7 +35,7 @@ class ExecChild {
   // on while writing, so a child that answers before it has read everything cannot
   // deadlock with us on full pipes.
   Result exchange(std::string_view request, Clock::time_point deadline, Frame& response);
-  // Lifespan end: close its stdin, SIGTERM, SIGKILL after `grace`, reap.
+  // Lifespan end: SIGTERM, close its stdin, SIGKILL after `grace`, reap.
   void stop(std::chrono::milliseconds grace);
   // Raw wait status of the last process that ended.
   int exit_status() const { return exit_status_; }

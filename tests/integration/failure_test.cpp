@@ -96,13 +96,10 @@ TEST_F(Failure, FailedAndRetryExhaustedRecordsAreDeadLetteredWithReasonAndTheRes
 
 TEST_F(Failure, RecordThatCrashesItsWorkerIsDeadLetteredWithTheSignalAfterMaxAttempts) {
   produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
-  // Let the handler's SIGSEGV kill the worker even in the ASan build (ASan would
-  // otherwise catch it and exit 1).
-  std::string asan = std::getenv("ASAN_OPTIONS") != nullptr ? std::getenv("ASAN_OPTIONS") : "";
   Daemon d(dir.path(),
            daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "c", .topic = "events", .workers = 3, .extra = kDeadLetter, .options = "crash_seqs = \"42\"\n"}}),
-           "run", {{"ASAN_OPTIONS", asan + (asan.empty() ? "" : ":") + "handle_segv=0"}});
+           "run", segv_kills_env());
   ASSERT_TRUE(wait_until([&] { return all_committed("lambda-c"); }, 120s)) << d.log();
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
   ASSERT_EQ(dlq.size(), 1U) << d.log();

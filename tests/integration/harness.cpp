@@ -105,6 +105,11 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
 }
 
+std::map<std::string, std::string> segv_kills_env() {
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  return {{"ASAN_OPTIONS", std::string(asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") + "handle_segv=0"}};
+}
+
 std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
 
 std::pair<int, std::int64_t> where(std::uint64_t seq, int partitions) {

@@ -100,6 +100,10 @@ class LoadProducer {
   std::thread thread_;
 };
 
+// Daemon environment that lets a handler's SIGSEGV kill its worker even in the ASan
+// build (ASan would otherwise catch it and exit 1).
+std::map<std::string, std::string> segv_kills_env();
+
 // SLUICE_SOAK=1 (scripts/test.sh --soak): long-running tests run for minutes.
 bool soak();
 

@@ -122,7 +122,8 @@ TEST_F(Outbound, PluginProducesThroughTheHostApiAndSurvivesACrash) {
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "p", .topic = "events", .workers = 2,
                                        .extra = "batch_size = 50\nbatch_window_ms = 5\nmax_attempts = 3\non_failure = \"skip\"\n",
-                                       .options = "produce_topic = \"events-out\"\ncrash_seqs = \"777\"\n"}}));
+                                       .options = "produce_topic = \"events-out\"\ncrash_seqs = \"777\"\n"}}),
+           "run", segv_kills_env());
   ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-p") == end_offsets(kCount, kPartitions); },
                          120s))
       << d.log();
