@@ -47,6 +47,9 @@ class RecordingServer {
       res.status = status;
       res.set_content(body, "application/json");
     });
+    // Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body
+    // for the client's delayed ACK, 40 ms per request.
+    server_.set_tcp_nodelay(true);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     if (port_ <= 0 || !wait_until([this] { return server_.is_running(); }, 5s)) {
@@ -290,6 +293,39 @@ TEST_F(Http, AwsBatchesWithPartialFailuresDeadLetterExactlyTheNamedRecords) {
   EXPECT_GT(largest, 1U) << "records never arrived in batches";
   EXPECT_LE(largest, 50U);
   std::cout << "[ http ] " << batches << " aws batches, largest " << largest << " records\n";
+  expect_clean_stop(d);
+}
+
+// An http answer can ask for records to produce: each arrives, keyed and with headers as
+// asked, and the source offsets are all committed.
+TEST_F(Http, AnswersThatProduceRecordsGetThemProducedAndCommitted) {
+  constexpr std::uint64_t kMessages = 1000;
+  DevBroker broker({"events:8", "events-out:2"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  RecordingServer server([](const httplib::Request& req, std::string& body) {
+    body = nlohmann::json{{"produce", {{{"topic", "events-out"},
+                                        {"key", req.get_header_value("X-Kafka-Key")},
+                                        {"value", "out-" + req.body},
+                                        {"headers", {{"source", req.get_header_value("X-Kafka-Partition") + "/" +
+                                                                    req.get_header_value("X-Kafka-Offset")}}}}}}}
+               .dump();
+    return 200;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "out", .topic = "events", .workers = 2, .handler = handler_toml(server.url("/out"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-out") == end_offsets(kMessages, kPartitions); },
+                         120s))
+      << d.log();
+  std::set<std::uint64_t> produced;
+  for (const auto& m : read_topic(broker.bootstrap(), "events-out", kMessages, 60s)) {
+    ASSERT_TRUE(m.value && m.value->starts_with("out-s"));
+    const std::uint64_t s = seq_of(m.value->substr(4));
+    produced.insert(s);
+    EXPECT_EQ(m.key, "k" + std::to_string(s % 50));
+    const auto [p, o] = where(s);
+    EXPECT_EQ(m.headers.at("source"), std::to_string(p) + "/" + std::to_string(o));
+  }
+  EXPECT_EQ(produced.size(), kMessages) << "every record's outbound record must be there";
   expect_clean_stop(d);
 }
 
