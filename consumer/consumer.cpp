@@ -306,7 +306,6 @@ void Consumer::reap(std::uint32_t r) {
   // Load the read position first: the worker publishes replies before it, so every
   // reply for records below it is readable now.
   const std::uint64_t read = rings_[r].read_pos();
-  if (read == rings_[r].released()) return;
   // Replies are read even when the read position has not moved: a worker that writes
   // many (failures, outbound records) for one batch waits for room before it releases.
   shm::RingReader& rr = replies_[r];

@@ -11,10 +11,10 @@ namespace {
 using namespace std::chrono_literals;
 constexpr int kPartitions = 8;
 
-std::string transform_handler() {
+std::string transform_handler(const std::string& env = "") {
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
          "/tests/integration/handlers/transform.py\"]\n[lambda.handler.env]\nPYTHONPATH = \"" SLUICE_SOURCE_DIR
-         "/worker/python\"\n";
+         "/worker/python\"\n" + env;
 }
 
 // The seq of an output value ("out-s<seq>-..." or "extra-s<seq>-...").
@@ -109,6 +109,30 @@ TEST_F(Outbound, BatchesShareTheirRecordsAndPartialFailuresProduceNothing) {
       ASSERT_GE(per_seq.count(s) ? per_seq.at(s) : 0, s % 10 == 0 ? 2 : 1) << "seq " << s << " lost its outbound records";
     }
   }
+  expect_clean_stop(d);
+}
+
+// One answer asking for 3 MiB of records, three times what the reply ring holds: the
+// worker hands them over as the consumer reads them, before it releases the record,
+// and every one is produced.
+TEST_F(Outbound, AnAnswerLargerThanTheReplyRingArrivesWhole) {
+  constexpr std::uint64_t kCount = 100;
+  DevBroker broker({"events:8", "events-out:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "big", .topic = "events", .workers = 1,
+                                       .handler = "timeout_ms = 5000\n" + transform_handler("BIG_SEQS = \"5\"\n")}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-big") == end_offsets(kCount, kPartitions); },
+                         120s))
+      << d.log();
+  const std::size_t expected = 300 + (kCount - 1) + kCount / 10;
+  const auto out = read_topic(broker.bootstrap(), "events-out", expected, 60s);
+  std::set<std::string> big;
+  for (const auto& m : out) {
+    if (m.value && m.value->starts_with("big-")) big.insert(m.value->substr(0, m.value->find('-', 4)));
+  }
+  EXPECT_EQ(big.size(), 300U) << "records of the large answer were lost";
+  EXPECT_EQ(out.size(), expected);
   expect_clean_stop(d);
 }
 

@@ -1,5 +1,7 @@
 """The outbound-records tests' handler: answers each record with records to produce.
 
+Seqs listed in BIG_SEQS produce 300 records of 10 KiB each instead.
+
 For format raw: one record to events-out per input (two for every tenth), keyed like
 the input, value "out-<input value>", header source = "<partition>/<offset>".
 For format aws: the same for each record of the batch, except that values containing
@@ -7,12 +9,17 @@ For format aws: the same for each record of the batch, except that values contai
 """
 
 import base64
+import os
+
+BIG = {int(s) for s in os.environ.get("BIG_SEQS", "").split(",") if s}
 
 
 def out_records(topic, partition, offset, key, value):
     rec = {"topic": "events-out", "key": key, "value": "out-" + value,
            "headers": {"source": "%s/%d/%d" % (topic, partition, offset)}}
     seq = int(value[1 : value.index("-")])
+    if seq in BIG:  # 300 records of 10 KiB: more than the 1 MiB reply ring holds at once
+        return [dict(rec, value="big-%d-" % i + value + "b" * 10240) for i in range(300)]
     return [rec, dict(rec, value="extra-" + value)] if seq % 10 == 0 else [rec]
 
 
