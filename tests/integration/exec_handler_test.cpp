@@ -131,18 +131,25 @@ TEST_F(Exec, BashHandlerMalformedAnswersAndExitsAreRetriedThenDeadLettered) {
 }
 
 // A handler that ends before it is ready is a handler that cannot start: its worker
-// exits, the supervisor backs off and finally marks the lambda failed; nothing commits.
+// exits, the supervisor backs off and finally marks the lambda failed; nothing commits,
+// and the other lambda keeps running (which also keeps the daemon up: with every lambda
+// failed it would exit by itself).
 TEST_F(Exec, HandlerThatEndsBeforeItIsReadyFailsItsLambda) {
+  constexpr std::uint64_t kCount = 100;
   DevBroker broker({"events:8"});
-  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
   const std::string cfg =
       with(daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "nope", .topic = "events", .workers = 1,
                            .handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" +
-                                      (dir.path() / "missing.py").string() + "\"]\n"}}),
+                                      (dir.path() / "missing.py").string() + "\"]\n"},
+                          {.name = "good", .topic = "events", .workers = 1}}),
            "max_restarts = 100", "max_restarts = 2");
   Daemon d(dir.path(), cfg, "run", python_env());
   ASSERT_TRUE(wait_until([&] { return d.log().find("lambda nope: 3 restarts within 60 s") != std::string::npos; }, 60s))
+      << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kCount, kPartitions); },
+                         120s))
       << d.log();
   const std::string log = d.log();
   EXPECT_NE(log.find("exited with status 1 before it was ready"), std::string::npos) << log;
