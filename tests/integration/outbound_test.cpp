@@ -33,7 +33,8 @@ std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out)
     ++per_seq[s];
     EXPECT_TRUE(m.value->starts_with("out-s") || m.value->starts_with("extra-s")) << *m.value;
     EXPECT_EQ(m.key, "k" + std::to_string(s % 50)) << "seq " << s;
-    EXPECT_EQ(m.headers.at("source"), "events/" + std::to_string(s % kPartitions) + "/" + std::to_string(s / kPartitions));
+    const auto [partition, offset] = where(s, kPartitions);
+    EXPECT_EQ(m.headers.at("source"), "events/" + std::to_string(partition) + "/" + std::to_string(offset));
   }
   return per_seq;
 }
