@@ -9,11 +9,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/admin_client.hpp"
 #include "app/dev_broker.hpp"
+#include "app/offsets_cmd.hpp"
 #include "app/logging.hpp"
 #include "config/config.hpp"
 #include "consumer/consumer.hpp"
-#include "consumer/group_offsets.hpp"
 #include "supervisor/supervisor.hpp"
 #include "worker/worker.hpp"
 
@@ -62,32 +63,14 @@ int cmd_list(const sluice::config::Config& c) {
   return 0;
 }
 
-int cmd_offsets_show(const sluice::config::Config& c, const std::string& lambda) {
-  for (const auto& l : c.lambdas) {
-    if (l.name != lambda) continue;
-    auto props = l.kafka_properties;
-    props["bootstrap.servers"] = l.bootstrap_servers;
-    const auto rows = sluice::consumer::group_offsets(props, l.group_id, l.topics);
-    std::printf("%-30s %9s %12s %12s %10s\n", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG");
-    std::int64_t total = 0;
-    for (const auto& r : rows) {
-      std::printf("%-30s %9d %12s %12lld %10lld\n", r.topic.c_str(), r.partition,
-                  r.committed < 0 ? "-" : std::to_string(r.committed).c_str(), static_cast<long long>(r.high),
-                  static_cast<long long>(r.lag()));
-      total += std::max<std::int64_t>(r.lag(), 0);
-    }
-    std::printf("group %s: total lag %lld\n", l.group_id.c_str(), static_cast<long long>(total));
-    return 0;
-  }
-  std::cerr << "no lambda named \"" << lambda << "\" in the configuration\n";
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice: Kafka triggers for lambdas", "sluice"};
   app.require_subcommand(1);
+  std::string log_format;
+  app.add_option("--log-format", log_format, "Log lines as \"text\" (with systemd priority prefixes) or \"json\"")
+      ->check(CLI::IsMember({"text", "json"}));
   std::string config_path = sluice::config::default_path().string();
 
   auto* run = app.add_subcommand("run", "Run the daemon: consume every lambda's topics and invoke its handler");
@@ -97,12 +80,34 @@ int main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "List the configured lambdas");
   list->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
 
+  bool wait = false;
+  auto* reload = app.add_subcommand("reload", "Ask the running daemon to re-read its configuration");
+  reload->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  reload->add_flag("--wait", wait, "Return once the changed lambdas have stopped and started again");
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "Lambdas, states, restarts, partitions and lag of the running daemon");
+  status->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  status->add_flag("--json", status_json, "Print the admin API's JSON");
+
   auto* offsets = app.add_subcommand("offsets", "Inspect a lambda's consumer group offsets");
   offsets->require_subcommand(1);
   std::string offsets_lambda;
   auto* offsets_show = offsets->add_subcommand("show", "Committed offset, end offset and lag per partition");
   offsets_show->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
   offsets_show->add_option("--lambda", offsets_lambda, "Lambda name")->required();
+  sluice::app::ResetOptions reset_opts;
+  auto* offsets_reset = offsets->add_subcommand(
+      "reset", "Move a lambda's committed offsets (a dry run unless --execute; refused while the lambda runs)");
+  offsets_reset->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  offsets_reset->add_option("--lambda", reset_opts.lambda, "Lambda name")->required();
+  offsets_reset->add_flag("--to-earliest", reset_opts.to_earliest, "To the start of each partition's log");
+  offsets_reset->add_flag("--to-latest", reset_opts.to_latest, "To the end of each partition");
+  offsets_reset->add_option("--to-offset", reset_opts.to_offset, "To this offset (clamped to the log)");
+  offsets_reset->add_option("--to-datetime", reset_opts.to_datetime,
+                            "To the first record at or after this time (2026-11-23T10:00:00Z, or ms since the epoch)");
+  offsets_reset->add_option("--shift-by", reset_opts.shift_by, "Move each committed offset by N (negative: back)");
+  offsets_reset->add_option("--topic", reset_opts.topic, "Only this topic, or TOPIC:PARTITION");
+  offsets_reset->add_flag("--execute", reset_opts.execute, "Commit the new offsets (otherwise only print them)");
 
   int brokers = 1;
   std::vector<std::string> topics;
@@ -123,6 +128,7 @@ int main(int argc, char** argv) {
   worker->add_option("--slot", slot)->required();
 
   CLI11_PARSE(app, argc, argv);
+  if (!log_format.empty()) sluice::app::set_log_format(log_format);
 
   try {
     if (*version) {
@@ -142,14 +148,18 @@ int main(int argc, char** argv) {
       return sluice::app::run_dev_broker(brokers, topics);
     }
     sluice::app::init_logging("supervisor");
-    auto cfg = load_or_report(config_path);
+    // Absolute, so a reload finds the same files whatever the working directory.
+    auto cfg = load_or_report(std::filesystem::absolute(config_path).lexically_normal().string());
     if (!cfg) return kExitConfig;
     if (*validate) {
       std::printf("%s: OK, %zu lambda(s)\n", config_path.c_str(), cfg->lambdas.size());
       return 0;
     }
     if (*list) return cmd_list(*cfg);
-    if (*offsets_show) return cmd_offsets_show(*cfg, offsets_lambda);
+    if (*reload) return sluice::app::cmd_reload(*cfg, wait);
+    if (*status) return sluice::app::cmd_status(*cfg, status_json);
+    if (*offsets_show) return sluice::app::cmd_offsets_show(*cfg, offsets_lambda);
+    if (*offsets_reset) return sluice::app::cmd_offsets_reset(*cfg, reset_opts);
     if (*run) {
       std::error_code ec;
       const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);

@@ -76,12 +76,6 @@ std::string join_messages(const std::vector<Diagnostic>& d) {
   return s;
 }
 
-// Lambda and instance names end up in shm names, group ids and file names.
-bool valid_name(const std::string& s) {
-  return !s.empty() && s.size() <= 64 &&
-         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
-}
-
 // Kafka's own rule for topic names.
 bool valid_topic(const std::string& s) {
   return !s.empty() && s.size() <= 249 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -263,6 +257,11 @@ void read_main(const FileContext& ctx, const toml::table& t, Config& c) {
   r.str("runtime_dir", c.runtime_dir);
   r.str("lambdas_dir", c.lambdas_dir);
   r.str("admin_listen", c.admin_listen);
+  if (!c.admin_listen.empty() && !split_listen(c.admin_listen)) {
+    r.error(t.get("admin_listen"), "admin_listen",
+            "\"" + c.admin_listen + "\" must be HOST:PORT (e.g. \"127.0.0.1:9464\", \"[::1]:9464\"), or \"\" for no admin API");
+  }
+  r.str("admin_token_file", c.admin_token_file);
   r.uint("shutdown_timeout_ms", c.shutdown_timeout_ms, 100, kMaxMs);
   if (const toml::table* st = r.table("supervisor")) {
     TableReader s(ctx, *st, "supervisor");
@@ -310,6 +309,30 @@ std::optional<toml::table> parse(const fs::path& file, std::vector<Diagnostic>& 
 
 }  // namespace
 
+// Lambda and instance names end up in shm names, group ids and file names.
+bool valid_name(const std::string& s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+}
+
+std::optional<std::pair<std::string, int>> split_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return std::nullopt;
+  std::string host = listen.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // a bare IPv6 address needs brackets
+  }
+  int port = 0;
+  const std::string p = listen.substr(colon + 1);
+  if (p.size() > 5 || !std::all_of(p.begin(), p.end(), [](unsigned char ch) { return std::isdigit(ch); })) return std::nullopt;
+  port = std::stoi(p);
+  if (port > 65535) return std::nullopt;
+  return std::make_pair(host, port);
+}
+
 ConfigError::ConfigError(std::vector<Diagnostic> d) : std::runtime_error(join_messages(d)), diagnostics_(std::move(d)) {}
 
 fs::path default_path() {
@@ -325,7 +348,9 @@ bool is_secret_property(const std::string& key) {
   return std::any_of(std::begin(kMarkers), std::end(kMarkers), [&](const char* m) { return k.find(m) != std::string::npos; });
 }
 
-Config load(const fs::path& main_file) {
+namespace {
+
+Config load_filtered(const fs::path& main_file, const std::string* only_lambda) {
   std::vector<Diagnostic> diags;
   Config c;
   c.source = main_file.string();
@@ -365,7 +390,9 @@ Config load(const fs::path& main_file) {
   if (fs::is_directory(c.lambdas_dir, ec)) {
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(c.lambdas_dir, ec)) {
-      if (e.path().extension() == ".toml") files.push_back(e.path());
+      if (e.path().extension() != ".toml") continue;
+      if (only_lambda != nullptr && e.path().stem() != *only_lambda) continue;
+      files.push_back(e.path());
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
@@ -392,5 +419,11 @@ Config load(const fs::path& main_file) {
   if (!diags.empty()) throw ConfigError(std::move(diags));
   return c;
 }
+
+}  // namespace
+
+Config load(const fs::path& main_file) { return load_filtered(main_file, nullptr); }
+
+Config load_one(const fs::path& main_file, const std::string& only_lambda) { return load_filtered(main_file, &only_lambda); }
 
 }  // namespace sluice::config

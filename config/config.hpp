@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -81,7 +82,8 @@ struct Config {
   std::string instance = "default";
   std::string runtime_dir;  // lock file lives here
   std::string lambdas_dir;
-  std::string admin_listen = "127.0.0.1:9464";
+  std::string admin_listen = "127.0.0.1:9464";  // "" = no admin API
+  std::string admin_token_file;  // if set, requests need "Authorization: Bearer <its content>"
   std::uint32_t shutdown_timeout_ms = 30000;
   Restart restart;
   std::string bootstrap_servers;
@@ -115,6 +117,16 @@ inline constexpr int kExitConfig = 78;
 // Loads the main file and every lambdas.d/*.toml, expands ${VAR} and ${VAR:-default},
 // applies defaults, validates. Throws ConfigError.
 Config load(const std::filesystem::path& main_file);
+
+// As load(), but of lambdas.d only the file `<only_lambda>.toml` (if it exists) is
+// read: registering one lambda must not depend on the state of the other files.
+Config load_one(const std::filesystem::path& main_file, const std::string& only_lambda);
+
+// True if `name` can name a lambda or an instance: 1-64 letters, digits, '_' or '-'.
+bool valid_name(const std::string& name);
+
+// "host:port" (host may be "[v6]") split into its parts; nullopt if malformed.
+std::optional<std::pair<std::string, int>> split_listen(const std::string& listen);
 
 // The default main config path: $SLUICE_CONFIG, else /etc/sluice/sluice.toml.
 std::filesystem::path default_path();

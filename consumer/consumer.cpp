@@ -136,6 +136,7 @@ int Consumer::run() {
     if (Clock::now() >= next_commit_) {
       reap_all();
       commit(false);
+      publish_stats();
       next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
     }
     if (rd_kafka_fatal_error(rk_.get(), nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -167,6 +168,7 @@ void Consumer::accept(MessagePtr msg) {
     // Not assigned (any more): not ours to handle or commit.
     return;
   }
+  p->stats->position.store(msg->offset + 1, std::memory_order_relaxed);
   if (!p->backlog.empty() || p->stopped || !dispatch(*p, *msg)) {
     p->backlog.push_back(std::move(msg));
     if (!p->paused) {
@@ -626,6 +628,7 @@ void Consumer::commit(bool sync) {
     if (off < 0 || off <= p.committed || (!sync && off == p.commit_pending)) continue;
     rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = off;
     p.commit_pending = off;
+    p.stored_at = Clock::now();
   }
   if (l->cnt == 0) return;
   // Always store: auto-commit (and the commit librdkafka makes when the consumer closes)
@@ -648,7 +651,12 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (e.offset > p->committed) {
         p->committed = e.offset;
+        p->stats->committed.store(e.offset, std::memory_order_relaxed);
         stats_.commits.fetch_add(1, std::memory_order_relaxed);
+        if (p->commit_pending == e.offset) {
+          stats_.commit_latency.observe(static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - p->stored_at).count()));
+        }
       }
     } else {
       const auto why = e.err != RD_KAFKA_RESP_ERR_NO_ERROR ? e.err : err;
@@ -692,6 +700,13 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
     p->topic_index = static_cast<std::uint16_t>(ti);
     p->slot = slot_it->second;
     p->epoch = seg_.epoch(p->slot).load(std::memory_order_acquire);
+    p->stats = &seg_.partition_stats(p->slot);
+    p->stats->topic_index.store(static_cast<std::uint32_t>(ti), std::memory_order_relaxed);
+    p->stats->partition.store(e.partition, std::memory_order_relaxed);
+    for (auto* v : {&p->stats->committed, &p->stats->position, &p->stats->low, &p->stats->high}) {
+      v->store(-1, std::memory_order_relaxed);
+    }
+    p->stats->assigned.store(1, std::memory_order_release);
     partitions_[k] = std::move(p);
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
@@ -738,6 +753,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   for (Key k : revoked) {
     // Records still in rings for these partitions are now stale: workers skip them.
     seg_.epoch(partitions_[k]->slot).fetch_add(1, std::memory_order_acq_rel);
+    partitions_[k]->stats->assigned.store(0, std::memory_order_release);
     partitions_.erase(k);
   }
   spdlog::info("lambda {}: revoked {} partition(s){}", lambda_.name, parts->cnt, lost ? " (lost)" : "");
@@ -784,6 +800,20 @@ void Consumer::shutdown() {
       "{} backpressure pauses, {} commits",
       lambda_.name, stats_.consumed.load(), stats_.handled_ok.load(), stats_.failed.load(), stats_.dead_lettered.load(),
       stats_.skipped.load(), stats_.paused.load(), stats_.commits.load());
+}
+
+void Consumer::publish_stats() {
+  for (auto& [k, p] : partitions_) {
+    std::int64_t low = -1;
+    std::int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &low, &high) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      p->stats->low.store(low, std::memory_order_relaxed);
+      p->stats->high.store(high, std::memory_order_relaxed);
+    }
+  }
+  stats_.in_flight.store(total_in_flight(), std::memory_order_relaxed);
+  stats_.backlog.store(total_backlog(), std::memory_order_relaxed);
 }
 
 std::size_t Consumer::total_in_flight() const {

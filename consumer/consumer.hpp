@@ -46,6 +46,8 @@ class Consumer {
     std::deque<MessagePtr> backlog;   // fetched, not yet in a ring (ring full / max_in_flight)
     bool paused = false;
     bool stopped = false;  // on_failure = stop hit this partition
+    shm::PartitionStats* stats = nullptr;  // what the supervisor reports for it
+    std::chrono::steady_clock::time_point stored_at{};  // when `commit_pending` was stored
   };
   using Key = std::uint64_t;
   static Key key_of(std::uint16_t topic_index, std::int32_t partition) {
@@ -94,6 +96,8 @@ class Consumer {
   void stop_partition(Partition& p);
   void restart_fetch_at(Partition& p, std::int64_t offset);
   void commit(bool sync);
+  // Gauges and watermarks for the supervisor's metrics; librdkafka's cached values only.
+  void publish_stats();
   void shutdown();
   std::size_t total_in_flight() const;
   std::size_t total_backlog() const;

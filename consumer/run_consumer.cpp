@@ -18,9 +18,10 @@ int run_consumer(const std::string& segment_name) {
   shm::stop_on_request(g_stop);
 
   auto seg = shm::Segment::attach(segment_name);
-  seg.header().consumer_pid.store(getpid(), std::memory_order_relaxed);
   auto lambda = config::lambda_from_json(nlohmann::json::parse(seg.config_json()));
   Consumer consumer(seg, std::move(lambda), g_stop);
+  // Subscribed: the supervisor counts this lambda's consumer as running.
+  seg.header().consumer_pid.store(getpid(), std::memory_order_release);
   return consumer.run();
 }
 

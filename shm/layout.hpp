@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 namespace sluice::shm {
 
@@ -15,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 1;
+inline constexpr std::uint32_t kSegmentVersion = 2;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -108,6 +109,51 @@ static_assert(offsetof(RingControl, last_exit_timeout_ms) == 344);
 static_assert(sizeof(RingControl) == 384);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 
+// A latency histogram written by one process and read by the supervisor for /metrics.
+// Buckets are not cumulative here (one increment per observation); the reader sums them
+// into Prometheus's cumulative `le` buckets. Upper bounds in microseconds.
+inline constexpr std::uint64_t kLatencyBoundsUs[] = {50,     100,    250,     500,     1'000,   2'500,    5'000,
+                                                     10'000, 25'000, 50'000,  100'000, 250'000, 500'000, 1'000'000,
+                                                     2'500'000, 5'000'000, 10'000'000, 30'000'000};
+inline constexpr std::size_t kLatencyBuckets = std::size(kLatencyBoundsUs) + 1;  // + the +Inf bucket
+
+struct Histogram {
+  std::atomic<std::uint64_t> buckets[kLatencyBuckets];
+  std::atomic<std::uint64_t> sum_ns;
+
+  // Single writer: relaxed read-modify-write is enough, readers only need each word whole.
+  void observe(std::uint64_t ns) {
+    const std::uint64_t us = ns / 1000;
+    std::size_t i = 0;
+    while (i < std::size(kLatencyBoundsUs) && us > kLatencyBoundsUs[i]) ++i;
+    buckets[i].fetch_add(1, std::memory_order_relaxed);
+    sum_ns.fetch_add(ns, std::memory_order_relaxed);
+  }
+};
+static_assert(sizeof(Histogram) == 8 * (kLatencyBuckets + 1));
+
+// Counters of one worker slot; they outlive the worker processes that fill them.
+struct alignas(kCacheLine) WorkerStats {
+  std::atomic<std::uint64_t> invocations;  // handler calls (a batch is one call)
+  std::atomic<std::uint64_t> retried;      // calls that ended in a retry
+  Histogram handler_latency;               // per call
+};
+
+// One assigned partition, by the consumer's partition slot (the epoch table's index).
+// The consumer writes it; the supervisor reads it for lag and the per-partition metrics.
+// `assigned` is stored last with release order on assignment and cleared on revoke.
+struct PartitionStats {
+  std::atomic<std::uint32_t> assigned;
+  std::atomic<std::uint32_t> topic_index;
+  std::atomic<std::int32_t> partition;
+  std::int32_t reserved;
+  std::atomic<std::int64_t> committed;  // acknowledged by the broker; -1 unknown
+  std::atomic<std::int64_t> position;   // next offset to fetch; -1 unknown
+  std::atomic<std::int64_t> low;        // log start; -1 unknown
+  std::atomic<std::int64_t> high;       // high watermark; -1 unknown
+};
+static_assert(sizeof(PartitionStats) == 48);
+
 // Counters the supervisor reads without asking the children (metrics).
 struct Stats {
   std::atomic<std::uint64_t> consumed;     // records taken from Kafka
@@ -124,9 +170,10 @@ struct Stats {
   std::atomic<std::uint64_t> offset_resets;  // positions found outside the log
   std::atomic<std::uint64_t> offsets_skipped;  // records never handled because of them
   std::atomic<std::uint64_t> produced;  // outbound records acknowledged by the broker
-  std::atomic<std::uint64_t> reserved[2];
+  std::atomic<std::uint64_t> in_flight;  // gauge: records in rings, not yet completed
+  std::atomic<std::uint64_t> backlog;    // gauge: fetched, waiting for ring room
+  Histogram commit_latency;              // commit request to the broker's answer
 };
-static_assert(sizeof(Stats) == 128);
 
 // Segment header. `magic` is stored last, with release order, once the whole layout is
 // written; a reader that sees the magic with acquire order sees a complete segment.
@@ -147,8 +194,12 @@ struct SegmentHeader {
   // Consumer run number, bumped by the supervisor each time it resets the rings for a
   // new consumer process.
   std::atomic<std::uint64_t> generation;
+  // Set by a consumer once it is subscribed, by a worker once its handler is ready
+  // (RingControl::reader_pid); the supervisor zeroes them before it starts a process.
   std::atomic<std::int32_t> consumer_pid;
   std::int32_t reserved1;
+  std::uint64_t worker_stats_offset;  // WorkerStats[workers]
+  std::uint64_t partitions_offset;    // PartitionStats[epoch_slots]
 };
 static_assert(offsetof(SegmentHeader, magic) == 0);
 static_assert(offsetof(SegmentHeader, workers) == 12);
@@ -156,6 +207,7 @@ static_assert(offsetof(SegmentHeader, epoch_slots) == 56);
 static_assert(offsetof(SegmentHeader, rings_offset) == 64);
 static_assert(offsetof(SegmentHeader, generation) == 88);
 static_assert(offsetof(SegmentHeader, consumer_pid) == 96);
+static_assert(offsetof(SegmentHeader, partitions_offset) == 112);
 static_assert(sizeof(SegmentHeader) <= kCacheLine * 2);
 
 inline constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {

@@ -24,12 +24,16 @@ Segment Segment::create(const SegmentSpec& spec) {
   const std::uint64_t ring_bytes = std::bit_ceil(std::max<std::uint64_t>(spec.ring_bytes, 4096));
   const std::uint64_t reply_bytes = std::bit_ceil(std::max<std::uint64_t>(spec.reply_ring_bytes, 4096));
 
-  // Layout: header | stats | epochs | config json | ring controls | ring data areas.
+  // Layout: header | stats | epochs | worker stats | partition stats | config json | ring controls | ring data areas.
   std::uint64_t off = kCacheLine * 2;
   const std::uint64_t stats_off = off;
   off = align_up(off + sizeof(Stats), kCacheLine);
   const std::uint64_t epochs_off = off;
   off = align_up(off + 4ULL * spec.epoch_slots, kCacheLine);
+  const std::uint64_t worker_stats_off = off;
+  off = align_up(off + sizeof(WorkerStats) * spec.workers, kCacheLine);
+  const std::uint64_t partitions_off = off;
+  off = align_up(off + sizeof(PartitionStats) * spec.epoch_slots, kCacheLine);
   const std::uint64_t config_off = off;
   off = align_up(off + spec.config_json.size() + 1, kCacheLine);
   const std::uint64_t rings_off = off;
@@ -67,6 +71,8 @@ Segment Segment::create(const SegmentSpec& spec) {
   h.stats_offset = stats_off;
   h.epochs_offset = epochs_off;
   h.epoch_slots = spec.epoch_slots;
+  h.worker_stats_offset = worker_stats_off;
+  h.partitions_offset = partitions_off;
   h.rings_offset = rings_off;
   h.ring_bytes = ring_bytes;
   h.reply_ring_bytes = reply_bytes;

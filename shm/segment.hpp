@@ -54,6 +54,12 @@ class Segment {
   std::atomic<std::uint32_t>& epoch(std::uint32_t slot) const {
     return reinterpret_cast<std::atomic<std::uint32_t>*>(base() + header().epochs_offset)[slot];
   }
+  WorkerStats& worker_stats(std::uint32_t worker) const {
+    return reinterpret_cast<WorkerStats*>(base() + header().worker_stats_offset)[worker];
+  }
+  PartitionStats& partition_stats(std::uint32_t slot) const {
+    return reinterpret_cast<PartitionStats*>(base() + header().partitions_offset)[slot];
+  }
   std::string_view config_json() const {
     return {reinterpret_cast<const char*>(base() + header().config_offset), header().config_len};
   }

@@ -9,10 +9,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include <spdlog/spdlog.h>
 
 #include "config/lambda_json.hpp"
+#include "supervisor/admin_server.hpp"
+#include "supervisor/report.hpp"
 #include "shm/exit_status.hpp"
 #include "shm/ring.hpp"
 #include "shm/stop_signal.hpp"
@@ -40,17 +44,48 @@ void signal_child(boost::process::child& c, int sig) {
   ::kill(c.id(), sig);
 }
 
+// A lambda's configuration without where it was written: moving a lambda within its
+// file is not a change that needs a restart.
+nlohmann::json comparable(const config::Lambda& l) {
+  auto j = config::to_json(l);
+  j.erase("source");
+  j.erase("line");
+  j.erase("column");
+  return j;
+}
+
+AdminResponse json_response(int status, const nlohmann::json& body) { return {status, "application/json", body.dump(2) + "\n"}; }
+
+AdminResponse config_error(const config::ConfigError& e) {
+  nlohmann::json diags = nlohmann::json::array();
+  for (const auto& d : e.diagnostics()) diags.push_back(d.str());
+  return json_response(422, {{"error", "invalid configuration; the running one is kept"}, {"diagnostics", diags}});
+}
+
+// The consumer is gone: whatever it had assigned is not ours any more.
+void clear_assignment(const shm::Segment& seg) {
+  for (std::uint32_t slot = 0; slot < seg.epoch_slots(); ++slot) {
+    seg.partition_stats(slot).assigned.store(0, std::memory_order_relaxed);
+  }
+}
+
 }  // namespace
 
-Supervisor::Supervisor(config::Config cfg, std::string self_exe) : cfg_(std::move(cfg)), self_exe_(std::move(self_exe)) {}
+Supervisor::Supervisor(config::Config cfg, std::string self_exe)
+    : cfg_(std::move(cfg)), self_exe_(std::move(self_exe)), child_env_(boost::this_process::environment()) {
+  for (const char* name : kSystemdOnlyEnv) child_env_.erase(name);
+}
 
 Supervisor::~Supervisor() {
+  admin_.reset();  // no request may arrive while the state goes
+  for (auto& w : waiters_) w.reply->set_value(json_response(503, {{"error", "sluice is stopping"}}));
   // boost::process::child kills and reaps a still-running child on destruction.
   for (auto& l : lambdas_) {
     for (auto& w : l->workers) w.child.reset();
     l->consumer.child.reset();
     if (l->seg) shm::Segment::remove(l->seg->name());
   }
+  if (!admin_file_.empty()) std::filesystem::remove(admin_file_);
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
@@ -74,25 +109,25 @@ int Supervisor::run() {
     shm::Segment::remove(name);
   }
 
-  for (const auto& lc : cfg_.lambdas) {
-    auto l = std::make_unique<Lambda>();
-    l->cfg = lc;
-    shm::SegmentSpec spec;
-    spec.name = shm::segment_name(cfg_.instance, lc.name);
-    spec.workers = lc.workers;
-    spec.ring_bytes = lc.ring_bytes;
-    spec.reply_ring_bytes = kReplyRingBytes;
-    spec.epoch_slots = kEpochSlots;
-    spec.config_json = config::to_json(lc).dump();
-    l->seg = shm::Segment::create(spec);
-    lambdas_.push_back(std::move(l));
+  if (!cfg_.admin_listen.empty()) {
+    const std::string token = cfg_.admin_token_file.empty() ? "" : read_token_file(cfg_.admin_token_file);
+    // Long enough for a reload that drains lambdas before it restarts them.
+    const auto limit = std::chrono::milliseconds(cfg_.shutdown_timeout_ms) + std::chrono::seconds(60);
+    admin_ = std::make_unique<AdminServer>(cfg_.admin_listen, token, mailbox_, limit);
+    // `sluice status` and `sluice reload` find the API here, also when the port was 0.
+    admin_file_ = cfg_.runtime_dir + "/" + cfg_.instance + ".admin";
+    std::ofstream(admin_file_) << admin_->address() << "\n";
+    spdlog::info("admin API listening on http://{}{}", admin_->address(), token.empty() ? "" : " (bearer token required)");
   }
-  for (auto& l : lambdas_) start_lambda(*l);
+
+  for (const auto& lc : cfg_.lambdas) add_lambda(lc);
   spdlog::info("sluice supervisor running: instance {}, {} lambda(s)", cfg_.instance, lambdas_.size());
 
   for (;;) {
-    pollfd pfd{signal_fd_, POLLIN, 0};
-    const int rc = ::poll(&pfd, 1, poll_timeout_ms());
+    pollfd pfd[2] = {{signal_fd_, POLLIN, 0}, {mailbox_.fd(), POLLIN, 0}};
+    int timeout = poll_timeout_ms();
+    if (const auto tick = notifier_.until_tick()) timeout = std::min<int>(timeout, static_cast<int>(tick->count()));
+    const int rc = ::poll(pfd, 2, timeout);
     if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     signalfd_siginfo si{};
     while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -100,20 +135,32 @@ int Supervisor::run() {
       if (sig == SIGTERM || sig == SIGINT) {
         if (!shutting_down_) {
           spdlog::info("received SIG{}: stopping fetch, draining, committing", sigabbrev_np(sig));
-          shutting_down_ = true;
-          for (auto& l : lambdas_) stop_lambda(*l, false);
+          begin_shutdown("stopping");
         } else {
           spdlog::info("received SIG{} again: already draining", sigabbrev_np(sig));
         }
-      } else if (sig == SIGHUP) {
-        spdlog::warn("SIGHUP: configuration reload is not supported by this build; keeping the running config");
+      } else if (sig == SIGHUP && !shutting_down_) {
+        spdlog::info("received SIGHUP: reloading {}", cfg_.source);
+        reload(nullptr);
       }
+    }
+    if ((pfd[1].revents & POLLIN) != 0) {
+      for (auto& request : mailbox_.take()) serve(std::move(request));
     }
     reap();
     check_timers();
+    sweep();
+    answer_waiters();
+    notify_progress();
+    notifier_.tick();
     if (shutting_down_ && !any_running()) break;
-    if (!shutting_down_ && std::all_of(lambdas_.begin(), lambdas_.end(), [](const auto& l) { return l->state == State::kFailed; })) {
+    const bool all_failed = std::none_of(lambdas_.begin(), lambdas_.end(), [](const auto& l) {
+      return !l->deregistered && l->state != State::kFailed;
+    });
+    if (!shutting_down_ && all_failed &&
+        std::any_of(lambdas_.begin(), lambdas_.end(), [](const auto& l) { return !l->deregistered; })) {
       spdlog::error("every lambda has failed; exiting");
+      notifier_.status("every lambda has failed");
       return 1;
     }
   }
@@ -127,6 +174,92 @@ int Supervisor::run() {
   return 0;
 }
 
+void Supervisor::begin_shutdown(const char* why) {
+  shutting_down_ = true;
+  notifier_.stopping();
+  notifier_.status(why);
+  for (auto& l : lambdas_) {
+    l->next.reset();
+    stop_lambda(*l, false);
+  }
+}
+
+Supervisor::Lambda& Supervisor::add_lambda(const config::Lambda& cfg) {
+  auto l = std::make_unique<Lambda>();
+  l->cfg = cfg;
+  Lambda& ref = *l;
+  lambdas_.push_back(std::move(l));
+  try {
+    make_segment(ref);
+  } catch (const std::exception& e) {
+    // One lambda that cannot get its memory must not take the others down.
+    spdlog::error("lambda {}: {}; marking it failed", cfg.name, e.what());
+    ref.state = State::kFailed;
+    return ref;
+  }
+  start_lambda(ref);
+  return ref;
+}
+
+void Supervisor::make_segment(Lambda& l) {
+  shm::SegmentSpec spec;
+  spec.name = shm::segment_name(cfg_.instance, l.cfg.name);
+  spec.workers = l.cfg.workers;
+  spec.ring_bytes = l.cfg.ring_bytes;
+  spec.reply_ring_bytes = kReplyRingBytes;
+  spec.epoch_slots = kEpochSlots;
+  spec.config_json = config::to_json(l.cfg).dump();
+  l.seg = shm::Segment::create(spec);
+}
+
+void Supervisor::replace(Lambda& l, const config::Lambda& cfg) {
+  l.next = cfg;
+  l.remove = false;
+  l.deregistered = false;
+  if (l.state == State::kRunning) stop_lambda(l, false);
+  // Stopping: sweep() starts `next` once it has stopped. Stopped or failed: at once.
+}
+
+void Supervisor::sweep() {
+  for (auto it = lambdas_.begin(); it != lambdas_.end();) {
+    Lambda& l = **it;
+    if (l.state != State::kStopped && l.state != State::kFailed) {
+      ++it;
+      continue;
+    }
+    if (l.remove || l.next || l.deregistered) {
+      if (l.seg) {
+        shm::Segment::remove(l.seg->name());
+        l.seg.reset();
+      }
+    }
+    if (l.remove) {
+      spdlog::info("lambda {}: removed", l.cfg.name);
+      it = lambdas_.erase(it);
+      continue;
+    }
+    if (l.next && !shutting_down_) {
+      spdlog::info("lambda {}: starting with its new configuration", l.cfg.name);
+      l.cfg = std::move(*l.next);
+      l.next.reset();
+      l.state = State::kRunning;
+      l.failing = false;
+      l.restarts.clear();
+      l.consecutive = 0;
+      l.consumer = Proc{};
+      l.workers.clear();
+      try {
+        make_segment(l);
+        start_lambda(l);
+      } catch (const std::exception& e) {
+        spdlog::error("lambda {}: {}; marking it failed", l.cfg.name, e.what());
+        l.state = State::kFailed;
+      }
+    }
+    ++it;
+  }
+}
+
 void Supervisor::start_lambda(Lambda& l) {
   l.workers.resize(l.cfg.workers);
   // Workers first: the consumer may fill rings as soon as it has partitions.
@@ -136,7 +269,8 @@ void Supervisor::start_lambda(Lambda& l) {
 
 void Supervisor::spawn_consumer(Lambda& l) {
   l.consumer.restart_at.reset();
-  l.consumer.child = spawn_child(self_exe_, {"consumer", "--segment", l.seg->name()});
+  l.seg->header().consumer_pid.store(0, std::memory_order_relaxed);
+  l.consumer.child = spawn_child(self_exe_, {"consumer", "--segment", l.seg->name()}, child_env_);
   l.consumer.started = Clock::now();
 }
 
@@ -144,7 +278,8 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   Proc& p = l.workers[slot];
   p.restart_at.reset();
   p.timeout_kill_sent = false;
-  p.child = spawn_child(self_exe_, {"worker", "--segment", l.seg->name(), "--slot", std::to_string(slot)});
+  l.seg->ring(slot).reader_pid.store(0, std::memory_order_relaxed);
+  p.child = spawn_child(self_exe_, {"worker", "--segment", l.seg->name(), "--slot", std::to_string(slot)}, child_env_);
   p.started = Clock::now();
 }
 
@@ -169,6 +304,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   if (l.state == State::kStopping) {
     spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, shm::describe_exit("process", status));
     if (consumer) {
+      clear_assignment(*l.seg);
       for (auto& w : l.workers) {
         if (w.child) signal_child(*w.child, shm::stop_request_signal());
       }
@@ -186,6 +322,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     // The dead worker's invocation is over; its start time must not time out the next one.
     l.seg->ring(slot).invocation_start_ns.store(0, std::memory_order_relaxed);
     if (!note_restart(l)) return stop_lambda(l, true);
+    ++l.worker_restarts;
     l.workers[slot].restart_at = Clock::now() + next_backoff(l);
     return;
   }
@@ -207,7 +344,9 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     l.seg->ring(i).last_exit_timeout_ms.store(0, std::memory_order_relaxed);
   }
   l.seg->header().generation.fetch_add(1, std::memory_order_release);
+  clear_assignment(*l.seg);
   if (!note_restart(l)) return stop_lambda(l, true);
+  ++l.consumer_restarts;
   l.consumer.restart_at = Clock::now() + next_backoff(l);
 }
 
@@ -337,6 +476,264 @@ bool Supervisor::any_running() const {
     }
   }
   return false;
+}
+
+// ---- reload and the admin API ------------------------------------------------------
+
+std::optional<std::set<std::string>> Supervisor::reload(AdminResponse* failure) {
+  notifier_.reloading();
+  config::Config next;
+  try {
+    next = config::load(cfg_.source);
+  } catch (const config::ConfigError& e) {
+    spdlog::error("reload: {} has errors; keeping the running configuration:", cfg_.source);
+    for (const auto& d : e.diagnostics()) spdlog::error("  {}", d.str());
+    if (failure != nullptr) *failure = config_error(e);
+    notifier_.ready();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    spdlog::error("reload: {}; keeping the running configuration", e.what());
+    if (failure != nullptr) *failure = json_response(500, {{"error", e.what()}});
+    notifier_.ready();
+    return std::nullopt;
+  }
+  auto touched = apply(next);
+  if (!reloading_) reloading_.emplace();
+  reloading_->insert(touched.begin(), touched.end());
+  return touched;
+}
+
+std::set<std::string> Supervisor::apply(const config::Config& next) {
+  auto keep = [&](const char* key, const std::string& now, const std::string& then) {
+    if (now != then) spdlog::warn("reload: {} changed from \"{}\" to \"{}\"; this takes a restart of sluice", key, now, then);
+  };
+  keep("instance", cfg_.instance, next.instance);
+  keep("runtime_dir", cfg_.runtime_dir, next.runtime_dir);
+  keep("admin_listen", cfg_.admin_listen, next.admin_listen);
+  keep("admin_token_file", cfg_.admin_token_file, next.admin_token_file);
+  cfg_.lambdas_dir = next.lambdas_dir;
+  cfg_.shutdown_timeout_ms = next.shutdown_timeout_ms;
+  cfg_.restart = next.restart;
+  cfg_.bootstrap_servers = next.bootstrap_servers;
+  cfg_.kafka_properties = next.kafka_properties;
+
+  std::set<std::string> touched;
+  std::set<std::string> wanted;
+  for (const auto& n : next.lambdas) {
+    wanted.insert(n.name);
+    Lambda* l = find(n.name);
+    if (l == nullptr) {
+      spdlog::info("reload: new lambda {}", n.name);
+      add_lambda(n);
+      touched.insert(n.name);
+    } else if (l->deregistered) {
+      l->cfg = n;  // stays stopped until registered again
+    } else if (comparable(l->next ? *l->next : l->cfg) != comparable(n) || l->remove) {
+      spdlog::info("reload: lambda {} changed; restarting it", n.name);
+      replace(*l, n);
+      touched.insert(n.name);
+    }
+  }
+  for (auto& l : lambdas_) {
+    if (wanted.count(l->cfg.name) != 0 || l->remove) continue;
+    spdlog::info("reload: lambda {} is gone from the configuration; stopping it", l->cfg.name);
+    l->remove = true;
+    l->next.reset();
+    stop_lambda(*l, false);
+    touched.insert(l->cfg.name);
+  }
+  cfg_.lambdas = next.lambdas;
+  return touched;
+}
+
+Supervisor::Lambda* Supervisor::find(const std::string& name) {
+  for (auto& l : lambdas_) {
+    if (l->cfg.name == name) return l.get();
+  }
+  return nullptr;
+}
+
+bool Supervisor::ready(const Lambda& l) const {
+  if (l.state != State::kRunning || !l.seg || !l.consumer.child) return false;
+  if (l.seg->header().consumer_pid.load(std::memory_order_acquire) != l.consumer.child->id()) return false;
+  for (std::uint32_t i = 0; i < l.workers.size(); ++i) {
+    if (!l.workers[i].child) return false;
+    if (l.seg->ring(i).reader_pid.load(std::memory_order_relaxed) != l.workers[i].child->id()) return false;
+  }
+  return true;
+}
+
+bool Supervisor::settled(const std::string& name) {
+  const Lambda* l = find(name);
+  if (l == nullptr) return true;  // removed
+  if (l->next || l->remove) return false;
+  switch (l->state) {
+    case State::kRunning: return ready(*l);
+    case State::kStopping: return false;
+    case State::kStopped:
+    case State::kFailed: return true;
+  }
+  return true;
+}
+
+std::string Supervisor::state_name(const Lambda& l) const {
+  switch (l.state) {
+    case State::kRunning: return ready(l) ? "running" : "starting";
+    case State::kStopping: return "stopping";
+    case State::kStopped: return "stopped";
+    case State::kFailed: return "failed";
+  }
+  return "?";
+}
+
+void Supervisor::serve(AdminRequest request) {
+  auto respond = [&](AdminResponse r) { request.reply->set_value(std::move(r)); };
+  switch (request.action) {
+    case AdminAction::kLambdas: return respond(lambdas_json());
+    case AdminAction::kMetrics: return respond(metrics_text());
+    case AdminAction::kHealth: return respond(health());
+    default: break;
+  }
+  if (shutting_down_) return respond(json_response(503, {{"error", "sluice is stopping"}}));
+  std::set<std::string> touched;
+  if (request.action == AdminAction::kReload || request.action == AdminAction::kReloadNoWait) {
+    spdlog::info("reload requested through the admin API");
+    AdminResponse failure;
+    const auto names = reload(&failure);
+    if (!names) return respond(std::move(failure));
+    touched = *names;
+    nlohmann::json list = std::vector<std::string>(touched.begin(), touched.end());
+    if (request.action == AdminAction::kReloadNoWait) return respond(json_response(202, {{"changed", list}}));
+    waiters_.push_back(Waiter{touched, request.reply, [this, list] {
+                                nlohmann::json states = nlohmann::json::object();
+                                for (const auto& n : list) {
+                                  const Lambda* l = find(n.get<std::string>());
+                                  states[n.get<std::string>()] = l == nullptr ? "removed" : state_name(*l);
+                                }
+                                return json_response(200, {{"changed", list}, {"lambdas", states}});
+                              }});
+    return;
+  }
+  const std::string name = request.name;
+  if (request.action == AdminAction::kRegister) {
+    AdminResponse early = register_lambda(name, touched);
+    if (touched.empty()) return respond(std::move(early));
+  } else {
+    Lambda* l = find(name);
+    if (l == nullptr) return respond(json_response(404, {{"error", "no lambda named \"" + name + "\" is running"}}));
+    spdlog::info("lambda {}: deregistered through the admin API; stopping it", name);
+    l->deregistered = true;
+    l->next.reset();
+    stop_lambda(*l, false);
+    touched.insert(name);
+  }
+  waiters_.push_back(Waiter{touched, request.reply, [this, name] {
+                              const Lambda* l = find(name);
+                              const std::string state = l == nullptr ? "removed" : state_name(*l);
+                              const int status = state == "failed" ? 500 : 200;
+                              nlohmann::json body = {{"lambda", name}, {"state", state}};
+                              if (status != 200) body["error"] = "lambda " + name + " failed to start; see the log";
+                              return json_response(status, body);
+                            }});
+}
+
+AdminResponse Supervisor::register_lambda(const std::string& name, std::set<std::string>& touched) {
+  config::Config c;
+  try {
+    c = config::load_one(cfg_.source, name);
+  } catch (const config::ConfigError& e) {
+    return config_error(e);
+  } catch (const std::exception& e) {
+    return json_response(500, {{"error", e.what()}});
+  }
+  const auto it = std::find_if(c.lambdas.begin(), c.lambdas.end(), [&](const auto& l) { return l.name == name; });
+  if (it == c.lambdas.end()) {
+    return json_response(404, {{"error", "no lambda named \"" + name + "\": no file " + c.lambdas_dir + "/" + name +
+                                             ".toml defines it, nor does " + cfg_.source}});
+  }
+  if (Lambda* l = find(name)) {
+    // OpenLambda's register cleans up a running lambda first: always a fresh start.
+    spdlog::info("lambda {}: registered through the admin API; restarting it", name);
+    replace(*l, *it);
+  } else {
+    spdlog::info("lambda {}: registered through the admin API; starting it", name);
+    add_lambda(*it);
+  }
+  touched.insert(name);
+  return {};
+}
+
+void Supervisor::answer_waiters() {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (std::all_of(it->names.begin(), it->names.end(), [&](const auto& n) { return settled(n); })) {
+      it->reply->set_value(it->answer());
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Supervisor::notify_progress() {
+  if (shutting_down_) return;
+  auto all_settled = [&](const auto& names) {
+    return std::all_of(names.begin(), names.end(), [&](const auto& n) { return settled(n); });
+  };
+  if (!ready_sent_) {
+    std::vector<std::string> names;
+    for (const auto& l : lambdas_) names.push_back(l->cfg.name);
+    if (!all_settled(names)) return;
+    ready_sent_ = true;
+    notifier_.ready();
+    spdlog::info("ready: every lambda has started");
+  }
+  if (reloading_ && all_settled(*reloading_)) {
+    reloading_.reset();
+    notifier_.ready();
+    spdlog::info("reload complete");
+  }
+  std::size_t running = 0, failed = 0, stopped = 0, other = 0;
+  for (const auto& l : lambdas_) {
+    const std::string st = state_name(*l);
+    (st == "running" ? running : st == "failed" ? failed : st == "stopped" ? stopped : other)++;
+  }
+  std::string line = std::to_string(running) + " lambda(s) running";
+  if (failed > 0) line += ", " + std::to_string(failed) + " failed";
+  if (stopped > 0) line += ", " + std::to_string(stopped) + " stopped";
+  if (other > 0) line += ", " + std::to_string(other) + " starting or stopping";
+  notifier_.status(line);
+}
+
+AdminResponse Supervisor::lambdas_json() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& l : lambdas_) {
+    auto report = read_report(l->cfg, l->seg ? &*l->seg : nullptr, state_name(*l));
+    report.worker_restarts = l->worker_restarts;
+    report.consumer_restarts = l->consumer_restarts;
+    list.push_back(to_json(report));
+  }
+  return json_response(200, {{"instance", cfg_.instance}, {"lambdas", list}});
+}
+
+AdminResponse Supervisor::metrics_text() {
+  std::vector<LambdaReport> reports;
+  for (const auto& l : lambdas_) {
+    reports.push_back(read_report(l->cfg, l->seg ? &*l->seg : nullptr, state_name(*l)));
+    reports.back().worker_restarts = l->worker_restarts;
+    reports.back().consumer_restarts = l->consumer_restarts;
+  }
+  return {200, "text/plain; version=0.0.4; charset=utf-8", to_prometheus(reports)};
+}
+
+AdminResponse Supervisor::health() {
+  // Healthy while nothing that should run has failed; a starting lambda is not a fault.
+  nlohmann::json failed = nlohmann::json::array();
+  for (const auto& l : lambdas_) {
+    if (l->state == State::kFailed && !l->deregistered) failed.push_back(l->cfg.name);
+  }
+  if (shutting_down_) return json_response(503, {{"status", "stopping"}});
+  if (!failed.empty()) return json_response(503, {{"status", "failed"}, {"failed", failed}});
+  return json_response(200, {{"status", "ok"}, {"lambdas", lambdas_.size()}});
 }
 
 }  // namespace sluice::supervisor

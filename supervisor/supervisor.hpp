@@ -1,28 +1,37 @@
 // The supervisor: one thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT,
-// SIGHUP) and timers. It creates each lambda's segment, starts the consumer and workers
-// as processes, reaps every child, and restarts them (DESIGN §6):
+// SIGHUP), the admin API's mailbox and timers. It creates each lambda's segment, starts
+// the consumer and workers as processes, reaps every child, and restarts them (DESIGN §6):
 //  * a worker alone (one_for_one): the replacement resumes at its ring's read position;
 //  * a consumer with its workers (rest_for_one): rings are reset, Kafka redelivers
 //    everything uncommitted;
 //  * with exponential backoff, and more than max_restarts in restart_window_s marks the
 //    lambda failed while the others keep running.
+// Reloads (SIGHUP, POST /reload) and the register API change the set of lambdas while
+// it runs: a lambda is replaced by stopping it (drain and commit) and starting it anew.
 #pragma once
 
 #include <boost/process/child.hpp>
+#include <boost/process/environment.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "shm/segment.hpp"
+#include "supervisor/mailbox.hpp"
+#include "supervisor/notify.hpp"
 
 namespace sluice::supervisor {
 
+class AdminServer;
+
 class Supervisor {
  public:
+  // cfg.source is the main config file, read again on reload.
   Supervisor(config::Config cfg, std::string self_exe);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
@@ -52,8 +61,22 @@ class Supervisor {
     std::uint32_t consecutive = 0;
     Clock::time_point last_failure{};
     std::optional<Clock::time_point> stop_deadline;
+    std::optional<config::Lambda> next;  // start this once stopped (reload, register)
+    bool remove = false;                 // forget it once stopped (gone from the config)
+    bool deregistered = false;           // stopped by DELETE /kafka/register: stays stopped
+    std::uint64_t worker_restarts = 0;
+    std::uint64_t consumer_restarts = 0;
+  };
+  // A request that is answered once the lambdas it touched have settled.
+  struct Waiter {
+    std::set<std::string> names;
+    std::shared_ptr<std::promise<AdminResponse>> reply;
+    std::function<AdminResponse()> answer;
   };
 
+  Lambda& add_lambda(const config::Lambda& cfg);
+  void make_segment(Lambda& l);
+  void replace(Lambda& l, const config::Lambda& cfg);
   void start_lambda(Lambda& l);
   void spawn_consumer(Lambda& l);
   void spawn_worker(Lambda& l, std::uint32_t slot);
@@ -61,18 +84,44 @@ class Supervisor {
   void on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status);
   void stop_lambda(Lambda& l, bool failing);
   void finish_stop(Lambda& l);
+  void sweep();
   bool note_restart(Lambda& l);
   std::chrono::milliseconds next_backoff(Lambda& l);
   void check_timers();
   void check_hung_handlers(Lambda& l);
   int poll_timeout_ms() const;
   bool any_running() const;
+  void begin_shutdown(const char* why);
+
+  // Reload: re-read the config, apply it; nullopt with the reasons when it is invalid.
+  // failure (if given) receives the answer for the admin API.
+  std::optional<std::set<std::string>> reload(AdminResponse* failure);
+  std::set<std::string> apply(const config::Config& next);
+  void serve(AdminRequest request);
+  AdminResponse register_lambda(const std::string& name, std::set<std::string>& touched);
+  Lambda* find(const std::string& name);
+  bool ready(const Lambda& l) const;
+  bool settled(const std::string& name);
+  std::string state_name(const Lambda& l) const;
+  void answer_waiters();
+  void notify_progress();
+  AdminResponse lambdas_json();
+  AdminResponse metrics_text();
+  AdminResponse health();
 
   config::Config cfg_;
   std::string self_exe_;
+  boost::process::environment child_env_;  // ours without systemd's notify variables
   std::vector<std::unique_ptr<Lambda>> lambdas_;
   bool shutting_down_ = false;
   int signal_fd_ = -1;
+  Mailbox mailbox_;
+  Notifier notifier_;
+  std::unique_ptr<AdminServer> admin_;
+  std::string admin_file_;
+  std::vector<Waiter> waiters_;
+  bool ready_sent_ = false;
+  std::optional<std::set<std::string>> reloading_;  // names a reload waits for, for READY=1
 };
 
 }  // namespace sluice::supervisor

@@ -31,6 +31,7 @@ constexpr std::size_t kMaxErrorText = 1024;
 WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, std::uint32_t slot, Handler& handler,
                        const std::atomic<bool>& stop)
     : seg_(seg),
+      wstats_(seg.worker_stats(slot)),
       lambda_(lambda),
       handler_(handler),
       stop_(stop),
@@ -151,6 +152,7 @@ bool WorkerLoop::run_todo() {
         fail(h, error.empty() ? "handler failed" : error);
       }
     }
+    wstats_.retried.fetch_add(next_.size(), std::memory_order_relaxed);
     todo_.swap(next_);
     if (!todo_.empty() && !backoff(max_attempt)) return false;
   }
@@ -164,9 +166,12 @@ void WorkerLoop::invoke() {
   for (std::size_t i = 0; i < records.size(); i += step) {
     const std::size_t n = std::min(step, records.size() - i);
     // The supervisor measures timeout_ms from here.
-    ctl_.invocation_start_ns.store(now_ns(), std::memory_order_relaxed);
+    const std::uint64_t start = now_ns();
+    ctl_.invocation_start_ns.store(start, std::memory_order_relaxed);
     produce_.clear();
     handler_.handle(records.subspan(i, n), results.subspan(i, n), produce_);
+    wstats_.invocations.fetch_add(1, std::memory_order_relaxed);
+    wstats_.handler_latency.observe(now_ns() - start);
     if (!produce_.empty()) send_outbound(i, n);
   }
   ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);

@@ -37,6 +37,7 @@ class WorkerLoop {
   bool backoff(std::uint32_t attempt);
 
   const shm::Segment& seg_;
+  shm::WorkerStats& wstats_;
   const config::Lambda& lambda_;
   Handler& handler_;
   const std::atomic<bool>& stop_;

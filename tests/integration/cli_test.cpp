@@ -16,23 +16,7 @@ namespace {
 namespace bp = boost::process;
 using namespace std::chrono_literals;
 
-struct Result {
-  int status;
-  std::string out;
-  std::string err;
-};
-
-Result run_sluice(const TempDir& dir, std::vector<std::string> args) {
-  const auto out = dir.path() / "cli.out";
-  const auto err = dir.path() / "cli.err";
-  bp::child c(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out.string(), bp::std_err > err.string());
-  c.wait();
-  auto slurp = [](const fs::path& p) {
-    std::ifstream f(p);
-    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  };
-  return {c.exit_code(), slurp(out), slurp(err)};
-}
+CliResult run_sluice(const TempDir& dir, const std::vector<std::string>& args) { return sluice::test::run_sluice(dir.path(), args); }
 
 TEST(Cli, ValidateReportsEveryErrorWithPositionAndExits78) {
   TempDir dir;
@@ -64,11 +48,11 @@ TEST(Cli, RunRefusesAnUnreadableConfigAndAMissingHandlerWith78) {
       << not_a_file.err;
 
   const auto cfg = dir.path() / "missing-handler.toml";
-  std::ofstream(cfg) << "instance = \"clim\"\n[kafka]\nbootstrap_servers = \"127.0.0.1:1\"\n[[lambda]]\nname = \"a\"\n"
+  std::ofstream(cfg) << "instance = \"clim\"\nadmin_listen = \"127.0.0.1:0\"\n[kafka]\nbootstrap_servers = \"127.0.0.1:1\"\n[[lambda]]\nname = \"a\"\n"
                         "topics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/nonexistent/liba.so\"\n";
   const auto missing = run_sluice(dir, {"run", "-c", cfg.string()});
   EXPECT_EQ(missing.status, 78);
-  EXPECT_NE(missing.err.find(cfg.string() + ":9:8: lambda[0].handler.path: \"/nonexistent/liba.so\": no such file"),
+  EXPECT_NE(missing.err.find(cfg.string() + ":10:8: lambda[0].handler.path: \"/nonexistent/liba.so\": no such file"),
             std::string::npos)
       << missing.err;
   EXPECT_EQ(check_hygiene("clim"), "");

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <httplib.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -155,6 +157,7 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
   o << "instance = \"" << instance << "\"\n"
     << "runtime_dir = \"" << (dir / "run").string() << "\"\n"
     << "lambdas_dir = \"" << (dir / "lambdas.d").string() << "\"\n"
+    << "admin_listen = \"127.0.0.1:0\"\n"
     << "shutdown_timeout_ms = 30000\n"
     << "[supervisor]\nrestart_backoff_min_ms = 50\nrestart_backoff_max_ms = 1000\nmax_restarts = 100\nrestart_window_s = 60\n"
     << "[kafka]\nbootstrap_servers = \"" << bootstrap << "\"\n"
@@ -174,6 +177,42 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
       << "\"\nsleep_us = \"" << l.sleep_us << "\"\n" << l.options << "\n";
   }
   return o.str();
+}
+
+std::string lambda_file(const fs::path& dir, const std::string& bootstrap, const LambdaSpec& lambda) {
+  const std::string all = daemon_config("x", dir, bootstrap, {lambda});
+  return "[lambda]" + all.substr(all.find("[[lambda]]") + std::string("[[lambda]]").size());
+}
+
+CliResult run_sluice(const fs::path& dir, const std::vector<std::string>& args) {
+  const auto out = dir / "cli.out";
+  const auto err = dir / "cli.err";
+  bp::child c(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out.string(), bp::std_err > err.string());
+  c.wait();
+  return {c.exit_code(), read_proc_file(out), read_proc_file(err)};
+}
+
+AdminReply admin(const fs::path& dir, const std::string& instance, const std::string& method, const std::string& path,
+                 const std::string& token) {
+  const fs::path file = dir / "run" / (instance + ".admin");
+  std::string address;
+  wait_until(
+      [&] {
+        std::ifstream in(file);
+        return static_cast<bool>(std::getline(in, address)) && !address.empty();
+      },
+      std::chrono::seconds(30));
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return {};
+  httplib::Client client(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
+  client.set_read_timeout(120, 0);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  httplib::Result res = method == "GET"      ? client.Get(path, headers)
+                        : method == "DELETE" ? client.Delete(path, headers)
+                                             : client.Post(path, headers, "", "application/json");
+  if (!res) return {};
+  return {res->status, res->body, res->get_header_value("Content-Type")};
 }
 
 Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::string& tag,

@@ -107,6 +107,24 @@ std::map<std::string, std::string> segv_kills_env();
 // SLUICE_SOAK=1 (scripts/test.sh --soak): long-running tests run for minutes.
 bool soak();
 
+// `sluice ARGS...` run to completion; stdout and stderr through files in dir.
+struct CliResult {
+  int status;
+  std::string out;
+  std::string err;
+};
+CliResult run_sluice(const fs::path& dir, const std::vector<std::string>& args);
+
+// One request to a daemon's admin API, found through <dir>/run/<instance>.admin (the
+// address the daemon bound; daemon_config asks for port 0). Waits up to 30 s for the file.
+struct AdminReply {
+  int status = 0;  // 0: no connection
+  std::string body;
+  std::string content_type;
+};
+AdminReply admin(const fs::path& dir, const std::string& instance, const std::string& method, const std::string& path,
+                 const std::string& token = "");
+
 // Config text for a daemon whose lambdas use the recorder plugin.
 struct LambdaSpec {
   std::string name;
@@ -121,6 +139,8 @@ struct LambdaSpec {
 };
 std::string daemon_config(const std::string& instance, const fs::path& dir, const std::string& bootstrap,
                           const std::vector<LambdaSpec>& lambdas);
+// The same lambda as a lambdas.d file (a [lambda] table).
+std::string lambda_file(const fs::path& dir, const std::string& bootstrap, const LambdaSpec& lambda);
 
 // How to start a daemon beyond its config.
 struct DaemonOptions {

@@ -1,0 +1,23 @@
+// The client side of the admin API, for `sluice status` and `sluice reload`.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace sluice::app {
+
+// `sluice status`: lambdas, states, restarts, partitions and lag. Returns the exit status.
+int cmd_status(const config::Config& c, bool json);
+
+// `sluice reload`: asks the running daemon to re-read its configuration; with `wait`,
+// returns once the lambdas it changed have settled. Exit status 0, 78 when the new
+// configuration is invalid (the daemon keeps the old one), 1 otherwise.
+int cmd_reload(const config::Config& c, bool wait);
+
+// The state the running daemon reports for `lambda`; nullopt when no daemon answers or
+// it does not know the lambda.
+std::optional<std::string> daemon_state_of(const config::Config& c, const std::string& lambda);
+
+}  // namespace sluice::app

@@ -1,0 +1,112 @@
+#include "supervisor/report.hpp"
+
+#include <algorithm>
+
+namespace sluice::supervisor {
+
+std::int64_t PartitionReport::lag() const {
+  if (high < 0) return -1;
+  const std::int64_t from = committed >= 0 ? committed : position >= 0 ? position : low;
+  return from < 0 ? -1 : std::max<std::int64_t>(high - from, 0);
+}
+
+void HistogramReport::add(const shm::Histogram& h) {
+  for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += h.buckets[i].load(std::memory_order_relaxed);
+  sum_ns += h.sum_ns.load(std::memory_order_relaxed);
+}
+
+std::int64_t LambdaReport::lag() const {
+  std::int64_t total = 0;
+  for (const auto& p : partitions) total += std::max<std::int64_t>(p.lag(), 0);
+  return total;
+}
+
+LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std::string state) {
+  LambdaReport r;
+  r.name = cfg.name;
+  r.state = std::move(state);
+  r.group_id = cfg.group_id;
+  r.topics = cfg.topics;
+  r.handler = config::to_string(cfg.handler.type);
+  r.workers = cfg.workers;
+  if (seg == nullptr) return r;
+  r.has_counters = true;
+  const shm::Stats& s = seg->stats();
+  auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  r.consumed = get(s.consumed);
+  r.dispatched = get(s.dispatched);
+  r.handled = get(s.handled_ok);
+  r.failed = get(s.failed);
+  r.dead_lettered = get(s.dead_lettered);
+  r.skipped = get(s.skipped);
+  r.stale = get(s.stale);
+  r.produced = get(s.produced);
+  r.commits = get(s.commits);
+  r.commits_failed = get(s.commits_failed);
+  r.rebalances = get(s.rebalances);
+  r.pauses = get(s.paused);
+  r.offset_resets = get(s.offset_resets);
+  r.offsets_skipped = get(s.offsets_skipped);
+  r.in_flight = get(s.in_flight);
+  r.backlog = get(s.backlog);
+  r.commit_latency.add(s.commit_latency);
+  for (std::uint32_t w = 0; w < seg->workers(); ++w) {
+    const shm::WorkerStats& ws = seg->worker_stats(w);
+    r.invocations += get(ws.invocations);
+    r.retried += get(ws.retried);
+    r.handler_latency.add(ws.handler_latency);
+    const shm::RingControl& ring = seg->ring(w);
+    // Two loads, not one snapshot: the fill is a gauge, a moment's skew is harmless.
+    const std::uint64_t read = ring.read_pos.load(std::memory_order_relaxed);
+    const std::uint64_t write = ring.write_pos.load(std::memory_order_relaxed);
+    r.ring_fill.push_back(write > read ? static_cast<double>(write - read) / static_cast<double>(ring.capacity) : 0.0);
+  }
+  for (std::uint32_t slot = 0; slot < seg->epoch_slots(); ++slot) {
+    const shm::PartitionStats& ps = seg->partition_stats(slot);
+    if (ps.assigned.load(std::memory_order_acquire) == 0) continue;
+    PartitionReport p;
+    const std::uint32_t ti = ps.topic_index.load(std::memory_order_relaxed);
+    p.topic = ti < cfg.topics.size() ? cfg.topics[ti] : "?";
+    p.partition = ps.partition.load(std::memory_order_relaxed);
+    p.committed = ps.committed.load(std::memory_order_relaxed);
+    p.position = ps.position.load(std::memory_order_relaxed);
+    p.low = ps.low.load(std::memory_order_relaxed);
+    p.high = ps.high.load(std::memory_order_relaxed);
+    r.partitions.push_back(std::move(p));
+  }
+  std::sort(r.partitions.begin(), r.partitions.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition); });
+  return r;
+}
+
+nlohmann::json to_json(const LambdaReport& r) {
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& p : r.partitions) {
+    auto known = [](std::int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    parts.push_back({{"topic", p.topic},
+                     {"partition", p.partition},
+                     {"committed", known(p.committed)},
+                     {"position", known(p.position)},
+                     {"high_watermark", known(p.high)},
+                     {"lag", known(p.lag())}});
+  }
+  nlohmann::json j = {{"name", r.name},
+                      {"state", r.state},
+                      {"group_id", r.group_id},
+                      {"topics", r.topics},
+                      {"handler", r.handler},
+                      {"workers", r.workers},
+                      {"restarts", {{"worker", r.worker_restarts}, {"consumer", r.consumer_restarts}}},
+                      {"partitions", parts},
+                      {"lag", r.lag()}};
+  if (r.has_counters) {
+    j["records"] = {{"consumed", r.consumed},   {"handled", r.handled},   {"failed", r.failed},
+                    {"retried", r.retried},     {"dead_lettered", r.dead_lettered}, {"skipped", r.skipped},
+                    {"produced", r.produced},   {"in_flight", r.in_flight}, {"backlog", r.backlog}};
+    j["commits"] = {{"ok", r.commits}, {"failed", r.commits_failed}};
+    j["rebalances"] = r.rebalances;
+  }
+  return j;
+}
+
+}  // namespace sluice::supervisor
