@@ -13,6 +13,8 @@ PACKAGES=(
   libcpp-httplib-dev libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-flask kcat procps
+  # packages and their test: CPack's DEB and RPM generators, linters, a container systemd
+  dpkg-dev rpm rpmlint lintian debootstrap systemd-container systemd
 )
 
 missing=()

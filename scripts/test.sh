@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds sluice twice (optimised, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole suite on both, then
-# runs the unit suite under ThreadSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole suite on both; builds
+# the .deb and .rpm from the optimised tree, lints them and runs the .deb under a real
+# systemd in a container; then runs the unit suite under ThreadSanitizer.
 # Usage: scripts/test.sh            (from anywhere; build trees go to build/ and build-asan/)
 #        scripts/test.sh --soak     the same, with the chaos tests running for minutes
 #        SLUICE_TEST_JOBS=N         parallel compile jobs (default: nproc)
@@ -34,6 +35,10 @@ run_suite() {  # name, build dir, extra cmake args...
 }
 
 run_suite "release" build
+
+echo "=== packaging: .deb and .rpm, lintian, rpmlint, unit hardening, systemd container test"
+bash scripts/package.sh build
+bash tests/packaging/systemd_container_test.sh build
 # halt_on_error so a report fails the run; detect_leaks stays on (LeakSanitizer).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
