@@ -74,7 +74,8 @@ bool set_log_format(const std::string& format) {
 }
 
 void init_logging(const std::string& role) {
-  auto logger = spdlog::stderr_logger_st("sluice");
+  // _mt: the supervisor has admin API threads, and nothing here is hot enough to care.
+  auto logger = spdlog::stderr_logger_mt("sluice");
   const char* format = std::getenv("SLUICE_LOG_FORMAT");
   if (format != nullptr && std::string(format) == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>(role));
