@@ -53,6 +53,9 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 "$sluice" offsets show -c "$config" --lambda orders
+echo "--- the daemon's own view (admin API): sluice status, and lag from GET /metrics"
+"$sluice" status -c "$config"
+curl -s "http://$(cat "$SLUICE_DEMO_DIR/run/demo.admin")/metrics" | grep '^sluice_lambda_lag' || true
 
 if [ -t 0 ]; then
   echo "--- sluice is running. Produce more with:"

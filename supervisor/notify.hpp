@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,6 @@ class Notifier {
 
 // Names of the variables by which systemd talks to the main process only; children
 // must not inherit them (NotifyAccess=main, and a handler must not ping the watchdog).
-inline constexpr const char* kSystemdOnlyEnv[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"};
+inline constexpr std::initializer_list<const char*> kSystemdOnlyEnv = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"};
 
 }  // namespace sluice::supervisor

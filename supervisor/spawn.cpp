@@ -5,17 +5,35 @@
 #include <unistd.h>
 
 #include <boost/process/args.hpp>
-#include <boost/process/env.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
+#include <cstring>
+
+extern char** environ;
 
 namespace sluice::supervisor {
 
+ChildEnvironment::ChildEnvironment(std::initializer_list<const char*> drop) {
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool dropped = false;
+    for (const char* d : drop) dropped = dropped || name == d;
+    if (!dropped) entries_.push_back(entry);
+  }
+  for (auto& entry : entries_) ptrs_.push_back(entry.data());
+  ptrs_.push_back(nullptr);
+}
+
 boost::process::child spawn_child(const std::string& exe, const std::vector<std::string>& args,
-                                  const boost::process::environment& env) {
+                                  const ChildEnvironment& env) {
   namespace bp = boost::process;
   const pid_t parent = getpid();
-  return bp::child(bp::exe = exe, bp::args = args, bp::env = env, bp::extend::on_exec_setup([parent](auto&) {
+  char** envp = env.envp();
+  return bp::child(bp::exe = exe, bp::args = args,
+                   // In the parent, before fork: the executor passes this block to execve.
+                   bp::extend::on_setup([envp](auto& exec) { exec.env = envp; }),
+                   bp::extend::on_exec_setup([parent](auto&) {
                      // Only async-signal-safe calls here: we are between fork and exec.
                      sigset_t none;
                      sigemptyset(&none);

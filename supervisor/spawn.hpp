@@ -3,19 +3,32 @@
 #pragma once
 
 #include <boost/process/child.hpp>
-#include <boost/process/environment.hpp>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 namespace sluice::supervisor {
 
-// Starts `exe args...`. In the child, before exec: the signal mask the supervisor's
-// signalfd needs is cleared, PR_SET_PDEATHSIG is set to SIGKILL so the child dies with
-// the supervisor (and so never stores offsets for unfinished work), and a parent that
-// already died is caught by re-checking getppid(). The child's environment is `env`,
-// prepared before any thread started: nothing may build one between fork and exec.
-// Throws on failure.
+// An environment block for execve: this process's environment without some variables,
+// built once, before any thread starts (nothing may build one between fork and exec).
+// Built by hand: Boost.Process 1.74's environment::find() compares as many bytes as
+// the key has against every entry, reading past the end of shorter ones.
+class ChildEnvironment {
+ public:
+  explicit ChildEnvironment(std::initializer_list<const char*> drop);
+  char** envp() const { return const_cast<char**>(ptrs_.data()); }
+
+ private:
+  std::vector<std::string> entries_;
+  std::vector<char*> ptrs_;  // into entries_, null-terminated
+};
+
+// Starts `exe args...` with environment `env`. In the child, before exec: the signal
+// mask the supervisor's signalfd needs is cleared, PR_SET_PDEATHSIG is set to SIGKILL
+// so the child dies with the supervisor (and so never stores offsets for unfinished
+// work), and a parent that already died is caught by re-checking getppid(). Throws on
+// failure.
 boost::process::child spawn_child(const std::string& exe, const std::vector<std::string>& args,
-                                  const boost::process::environment& env);
+                                  const ChildEnvironment& env);
 
 }  // namespace sluice::supervisor

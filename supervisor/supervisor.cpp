@@ -72,9 +72,7 @@ void clear_assignment(const shm::Segment& seg) {
 }  // namespace
 
 Supervisor::Supervisor(config::Config cfg, std::string self_exe)
-    : cfg_(std::move(cfg)), self_exe_(std::move(self_exe)), child_env_(boost::this_process::environment()) {
-  for (const char* name : kSystemdOnlyEnv) child_env_.erase(name);
-}
+    : cfg_(std::move(cfg)), self_exe_(std::move(self_exe)), child_env_(kSystemdOnlyEnv) {}
 
 Supervisor::~Supervisor() {
   admin_.reset();  // no request may arrive while the state goes

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <boost/process/child.hpp>
-#include <boost/process/environment.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -24,6 +23,7 @@
 #include "shm/segment.hpp"
 #include "supervisor/mailbox.hpp"
 #include "supervisor/notify.hpp"
+#include "supervisor/spawn.hpp"
 
 namespace sluice::supervisor {
 
@@ -111,7 +111,7 @@ class Supervisor {
 
   config::Config cfg_;
   std::string self_exe_;
-  boost::process::environment child_env_;  // ours without systemd's notify variables
+  ChildEnvironment child_env_;  // ours without systemd's notify variables
   std::vector<std::unique_ptr<Lambda>> lambdas_;
   bool shutting_down_ = false;
   int signal_fd_ = -1;

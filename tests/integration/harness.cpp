@@ -11,7 +11,6 @@
 #include <boost/process/args.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/env.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/pipe.hpp>
@@ -24,6 +23,8 @@
 
 #include "consumer/group_offsets.hpp"
 #include "consumer/kafka_handles.hpp"
+
+extern char** environ;
 
 namespace sluice::test {
 namespace bp = boost::process;
@@ -220,9 +221,19 @@ Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::s
   const fs::path cfg = dir / (tag + ".toml");
   std::ofstream(cfg) << config_text;
   log_path_ = dir / (tag + ".log");
-  bp::environment e = boost::this_process::environment();
-  for (const auto& [k, v] : env) e[k] = v;
-  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::env = e,
+  // Built by hand: Boost.Process 1.74's environment lookup reads past the end of
+  // entries shorter than the key (ASan finds it).
+  std::vector<std::string> entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (env.count(entry.substr(0, entry.find('='))) == 0) entries.push_back(entry);
+  }
+  for (const auto& [k, v] : env) entries.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& entry : entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()},
+                     bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
                      bp::std_out > log_path_.string() + ".out", bp::std_err > log_path_.string(),
                      bp::extend::on_exec_setup([options](auto&) {
                        // Between fork and exec: async-signal-safe calls only.
