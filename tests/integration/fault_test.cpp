@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "consumer/group_offsets.hpp"
@@ -132,6 +134,67 @@ TEST_F(Fault, SecondMemberJoiningTakesOverFromTheCommittedOffsets) {
   expect_clean_stop(first, instance);
 }
 
+
+// 1-based line of the first line of `text` that contains `what`.
+int line_of(const std::string& text, const std::string& what) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(text.find(what)), '\n'));
+}
+
+// Scenario 13, the reload half: SIGHUP with a broken configuration (malformed TOML, an
+// unknown key, a wrong type, a duplicate lambda, a missing handler) logs every error with
+// file:line:col and keeps the running configuration: the same processes go on handling
+// records, with the whole oracle holding. The admin API is off, so SIGHUP alone does it.
+TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
+  constexpr std::uint64_t kBatch = 1000;
+  DevBroker broker({"events:8"});
+  const std::string bs = broker.bootstrap();
+  produce(bs, "events", kPartitions, 0, kBatch);
+  std::string good = daemon_config(instance, dir.path(), bs, {{.name = "r", .topic = "events", .workers = 2}});
+  good.replace(good.find("admin_listen = \"127.0.0.1:0\""), 28, "admin_listen = \"\"");
+  Daemon d(dir.path(), good);
+  const fs::path file = dir.path() / "run.toml";
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(kBatch, kPartitions); }, 120s)) << d.log();
+  const auto processes = d.children("--segment");
+  ASSERT_EQ(processes.size(), 3U) << d.log();
+
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    return s.replace(s.find(from), from.size(), to);
+  };
+  const std::string plugin_line = "path = \"" + std::string(RECORDER_PLUGIN) + "\"";
+  const std::string lambda_table = good.substr(good.find("[[lambda]]"));
+  struct Bad {
+    std::string what, text, expected;
+  };
+  const int lines = static_cast<int>(std::count(good.begin(), good.end(), '\n'));
+  const auto at = [&](int line, int col) { return file.string() + ":" + std::to_string(line) + ":" + std::to_string(col) + ": "; };
+  const std::vector<Bad> bad = {
+      {"malformed TOML", good + "[[lambda]\n", at(lines + 1, 10) + "Error while parsing table header"},
+      {"unknown key", "colour = \"red\"\n" + good, at(1, 1) + "colour: unknown key"},
+      {"wrong type", replaced("shutdown_timeout_ms = 30000", "shutdown_timeout_ms = \"soon\""),
+       at(line_of(good, "shutdown_timeout_ms"), 23) + "shutdown_timeout_ms: must be an integer"},
+      {"duplicate lambda", good + lambda_table, at(lines + line_of(lambda_table, "name ="), 8) + "lambda.name: duplicate lambda \"r\""},
+      {"missing handler", replaced(plugin_line, "path = \"/nonexistent/librecorder.so\""),
+       at(line_of(good, plugin_line), 8) + "lambda[0].handler.path: \"/nonexistent/librecorder.so\": no such file"},
+  };
+  std::uint64_t produced = kBatch;
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    std::ofstream(file, std::ios::trunc) << bad[i].text;
+    d.signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return count_of(d.log(), "keeping the running configuration") == i + 1; }, 30s))
+        << bad[i].what << "\n" << d.log();
+    EXPECT_NE(d.log().find(bad[i].expected), std::string::npos) << bad[i].what << ": expected " << bad[i].expected << "\n" << d.log();
+    produce(bs, "events", kPartitions, produced, kBatch);
+    produced += kBatch;
+    ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(produced, kPartitions); }, 120s))
+        << bad[i].what << "\n" << d.log();
+    EXPECT_EQ(d.children("--segment"), processes) << bad[i].what << ": the running lambda was touched";
+  }
+  EXPECT_EQ(count_of(d.log(), "reload complete"), 0U) << d.log();
+  expect_oracle(bs, "r", produced);
+  std::ofstream(file, std::ios::trunc) << good;
+  expect_clean_stop(d);
+}
 
 // Scenario 21: the log is truncated past the committed offset (the mock keeps 5 MiB per
 // partition, so 6 MiB more pushes the committed records out). Each auto_offset_reset
