@@ -12,7 +12,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -39,6 +42,21 @@ std::string cpu_model() {
   return "?";
 }
 
+consumer::KafkaPtr bench_producer(const std::string& bootstrap, const std::string& linger_ms) {
+  return consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
+                                                                       {"linger.ms", linger_ms},
+                                                                       {"queue.buffering.max.messages", "1000000"},
+                                                                       {"log_level", "3"}}));
+}
+
+void produce_one(rd_kafka_t* rk, const std::string& topic, int partition, const std::string& value) {
+  while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd_kafka_poll(rk, 10);
+  }
+}
+
 }  // namespace
 
 std::uint64_t now_ns() {
@@ -47,16 +65,35 @@ std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-Counters* fresh_counters(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0 || ftruncate(fd, 4096) != 0) throw std::runtime_error("cannot make counters file " + path);
-  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+CountersFile::CountersFile(std::string path, std::uint64_t capacity) : path_(std::move(path)) {
+  bytes_ = sluice_bench_file_bytes(capacity);
+  const int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes_)) != 0) throw std::runtime_error("cannot make counters file " + path_);
+  void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
-  if (p == MAP_FAILED) throw std::runtime_error("cannot map counters file " + path);
-  return static_cast<Counters*>(p);
+  if (p == MAP_FAILED) throw std::runtime_error("cannot map counters file " + path_);
+  c_ = static_cast<sluice_bench_counters*>(p);
+  c_->capacity = capacity;
 }
 
-void release_counters(Counters* c) { munmap(c, 4096); }
+CountersFile::~CountersFile() {
+  munmap(c_, bytes_);
+  unlink(path_.c_str());
+}
+
+std::uint64_t CountersFile::missing(std::uint64_t from, std::uint64_t to) const {
+  const std::uint64_t* seen = sluice_bench_seen(c_);
+  std::uint64_t n = 0;
+  for (std::uint64_t s = from; s < to; ++s) {
+    if ((__atomic_load_n(&seen[s >> 6], __ATOMIC_RELAXED) & (1ULL << (s & 63))) == 0) ++n;
+  }
+  return n;
+}
+
+std::vector<std::uint64_t> CountersFile::latencies(std::uint64_t from, std::uint64_t to) const {
+  const std::uint64_t* lat = sluice_bench_latency(c_);
+  return {lat + from, lat + to};
+}
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
   std::vector<char*> args;
@@ -67,36 +104,34 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
   posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, (out_file + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("spawn " + argv[0]);
   return pid;
 }
 
-Result finish(pid_t pid, Counters* c, std::uint64_t expect, bool signal_stop, const std::string& what) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (c->count.load() < expect) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      throw std::runtime_error(what + ": only " + std::to_string(c->count.load()) + " of " + std::to_string(expect) +
-                               " messages handled in 5 minutes");
-    }
+Result finish(pid_t pid, const CountersFile& c, std::uint64_t expect, bool signal_stop, const std::string& what,
+              int limit_s, const std::function<void()>& before_stop) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
+  while (c.count() < expect && std::chrono::steady_clock::now() < deadline) {
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == pid) throw std::runtime_error(what + " ended before it handled everything");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (signal_stop) kill(pid, SIGTERM);
+  const bool complete = c.count() >= expect;
+  if (!complete) std::fprintf(stderr, "%s: only %" PRIu64 " of %" PRIu64 " handled in %d s\n", what.c_str(), c.count(), expect, limit_s);
+  if (complete && before_stop) before_stop();
+  if (signal_stop || !complete) kill(pid, SIGTERM);
   int status = 0;
   rusage ru{};
   wait4(pid, &status, 0, &ru);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(what + " did not exit 0");
-  const double secs = static_cast<double>(c->last_ns.load() - c->first_ns.load()) / 1e9;
+  if (complete && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) throw std::runtime_error(what + " did not exit 0");
+  const sluice_bench_counters* k = c.get();
+  const double secs = static_cast<double>(k->last_ns - k->first_ns) / 1e9;
   const double cpu_us = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-  if (c->count.load() != expect) {
-    throw std::runtime_error(what + " handled " + std::to_string(c->count.load()) + " messages, expected " +
-                             std::to_string(expect) + " (duplicates or loss)");
-  }
-  return {static_cast<double>(expect) / secs, cpu_us / static_cast<double>(expect)};
+  if (k->malformed != 0) throw std::runtime_error(what + ": " + std::to_string(k->malformed) + " values without a benchmark prefix");
+  return {static_cast<double>(expect) / secs, cpu_us / static_cast<double>(expect), c.missing(0, expect), k->duplicates};
 }
 
 std::string start_broker(const std::string& sluice_bin, const std::vector<std::string>& topics, const std::string& dir,
@@ -122,26 +157,84 @@ void stop_process(pid_t pid) {
   waitpid(pid, nullptr, 0);
 }
 
-void produce_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t count,
-                     std::size_t value_bytes) {
-  using consumer::make_client;
-  using consumer::make_conf;
-  auto rk = make_client(RD_KAFKA_PRODUCER, make_conf({{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}, {"log_level", "3"}}));
-  std::string value(value_bytes, 'v');
-  for (std::uint64_t s = 0; s < count; ++s) {
-    while (rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                             RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % static_cast<std::uint64_t>(partitions))),
-                             RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(rk.get(), 10);
-    }
+std::string bench_value(std::uint64_t seq, std::uint64_t sent_ns, std::size_t bytes) {
+  char prefix[SLUICE_BENCH_PREFIX_BYTES + 1];
+  std::snprintf(prefix, sizeof prefix, "%016" PRIx64 "%016" PRIx64, seq, sent_ns);
+  std::string v(prefix, SLUICE_BENCH_PREFIX_BYTES);
+  if (bytes > v.size()) v.append(bytes - v.size(), 'v');
+  return v;
+}
+
+void produce_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
+                     std::uint64_t count, std::size_t value_bytes) {
+  auto rk = bench_producer(bootstrap, "5");
+  for (std::uint64_t s = first; s < first + count; ++s) {
+    produce_one(rk.get(), topic, static_cast<int>(s % static_cast<std::uint64_t>(partitions)), bench_value(s, 0, value_bytes));
   }
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("backlog: flush timed out");
 }
 
+double produce_paced(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
+                     std::uint64_t count, std::size_t value_bytes, double rate) {
+  auto rk = bench_producer(bootstrap, "0");
+  const std::uint64_t t0 = now_ns();
+  std::uint64_t i = 0;
+  while (i < count) {
+    const std::uint64_t now = now_ns();
+    // Everything due by now goes out in one go; then sleep until the next one is due.
+    for (; i < count; ++i) {
+      const auto due = t0 + static_cast<std::uint64_t>(static_cast<double>(i) * 1e9 / rate);
+      if (due > now) break;
+      const std::uint64_t s = first + i;
+      produce_one(rk.get(), topic, static_cast<int>(s % static_cast<std::uint64_t>(partitions)), bench_value(s, due, value_bytes));
+    }
+    rd_kafka_poll(rk.get(), 0);
+    if (i < count) {
+      const auto due = t0 + static_cast<std::uint64_t>(static_cast<double>(i) * 1e9 / rate);
+      timespec ts{static_cast<time_t>(due / 1'000'000'000ULL), static_cast<long>(due % 1'000'000'000ULL)};
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    }
+  }
+  const double achieved = static_cast<double>(count) / (static_cast<double>(now_ns() - t0) / 1e9);
+  if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("paced: flush timed out");
+  return achieved;
+}
+
+std::uint64_t rss_kb(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  pid_t p = 0;
+  while (f >> p) out.push_back(p);
+  return out;
+}
+
+std::string cmdline_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::replace(s.begin(), s.end(), '\0', ' ');
+  return s;
+}
+
 double median(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+double quantile(std::vector<std::uint64_t>& v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
+  return static_cast<double>(v[i]);
 }
 
 std::string machine_line() {

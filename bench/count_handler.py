@@ -1,23 +1,17 @@
-"""The exec benchmark's Python handler: an OpenLambda `def f(event)` that only counts.
+"""The exec benchmark's Python handler: an OpenLambda `def f(event)` that reports each
+record into STATS_FILE (bench/bench_counters.h) through bench/peers.py's Counters."""
 
-Stamps the count and CLOCK_MONOTONIC of the first and last event into STATS_FILE, laid
-out as bench/bench_util.hpp's Counters, so the benchmark times it like the others.
-"""
-
-import mmap
 import os
-import struct
+import sys
 import time
 
-_stats = mmap.mmap(os.open(os.environ["STATS_FILE"], os.O_RDWR), 4096)
-_count = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import Counters  # noqa: E402
+
+_counters = Counters(os.environ["STATS_FILE"])
 
 
 def f(event):
-    global _count
     now = time.monotonic_ns()
-    if _count == 0:
-        struct.pack_into("Q", _stats, 8, now)
-    _count += 1
-    struct.pack_into("Q", _stats, 16, now)  # last before count: the reader waits on count
-    struct.pack_into("Q", _stats, 0, _count)
+    _counters.mark(event.encode() if isinstance(event, str) else event, now)
+    _counters.publish(now)

@@ -1,149 +1,266 @@
-// End-to-end throughput: sluice (no-op plugin handler) against a bare librdkafka
-// consumer doing the same bookkeeping (store each message's offset, auto-commit), on
-// one dev broker, interleaved runs, each contender in its own consumer group reading
-// the same backlog. Throughput is timed from first to last message handled (group join
-// takes seconds on the mock cluster and is not what is measured); CPU is everything the
-// contender's process tree used, from wait4().
+// The end-to-end benchmark suite (issue 6), one run on one dev broker, printing a
+// markdown report: throughput and CPU of sluice with a no-op plugin against a bare
+// librdkafka consumer doing the same bookkeeping (100-byte and 1 KiB values) and against
+// the peers users come from; a handler-bound run (10 us of CPU per record, one worker);
+// open-loop latency at half of sluice's maximum throughput; RSS of sluice's processes;
+// and loss/duplicates of every run. Contenders run interleaved, each in its own group,
+// reading the same backlog; figures are medians. Throughput is timed from the first to
+// the last record handled (a group join takes seconds on the mock cluster and is not
+// what is measured); CPU is the contender's whole process tree, from wait4().
 //
-//   e2e_bench [--runs 3] [--messages 1000000] [--partitions 64] [--value-bytes 100] [--workers 1]
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/mman.h>
+//   e2e_bench [--runs 3] [--messages 1000000] [--messages-1k 200000] [--no-peers]
+//             [--latency-seconds 3] [--out DIR] [--only KIND]
+// --only KIND runs just that contender over the 100-byte backlog (for profiling:
+// `perf record -g -- e2e_bench --only sluice --runs 1`).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cinttypes>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "bench_util.hpp"
-#include "consumer/kafka_handles.hpp"
+#include "contenders.hpp"
 
 namespace {
 namespace fs = std::filesystem;
 using namespace sluice::bench;
-using sluice::consumer::make_client;
-using sluice::consumer::make_conf;
 
-// librdkafka 2.0.2 stops fetching when its prefetch queue holds more than
-// queued.min.messages and looks again only on a ~1 s broker-thread timer: one 64-partition
-// fetch response (~140k small messages) trips the default 100000 and both contenders
-// stall for a second at a time. Both get a limit one response cannot reach.
-constexpr const char* kQueuedMin = "1000000";
+constexpr int kPartitions = 64;
+constexpr long kSpinNs = 10'000;
 
-// Bare consumer: the baseline. Exits when `expect` messages were consumed.
-int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group, std::uint64_t expect,
-             const std::string& stats_file) {
-  int fd = open(stats_file.c_str(), O_RDWR);
-  auto* c = static_cast<Counters*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-  close(fd);
-  auto rk = make_client(RD_KAFKA_CONSUMER, make_conf({{"bootstrap.servers", bootstrap},
-                                                      {"group.id", group},
-                                                      {"auto.offset.reset", "earliest"},
-                                                      {"enable.auto.offset.store", "false"},
-                                                      {"enable.auto.commit", "true"},
-                                                      {"auto.commit.interval.ms", "1000"},
-                                                      {"partition.assignment.strategy", "cooperative-sticky"},
-                                                      {"fetch.wait.max.ms", "10"},
-                                                      {"queued.min.messages", kQueuedMin},
-                                                      {"session.timeout.ms", "6000"},
-                                                      {"heartbeat.interval.ms", "500"},
-                                                      {"log_level", "3"}}));
-  rd_kafka_poll_set_consumer(rk.get());
-  sluice::consumer::PartitionListPtr t(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(t.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(rk.get(), t.get());
-  std::uint64_t n = 0;
-  while (n < expect) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
-    if (m == nullptr) continue;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      // The same per-message work the no-op plugin does: a clock read and a count.
-      const std::uint64_t t_ns = now_ns();
-      if (n == 0) c->first_ns.store(t_ns);
-      c->last_ns.store(t_ns);
-      rd_kafka_offset_store(m->rkt, m->partition, m->offset);
-      c->count.store(++n, std::memory_order_relaxed);
-    }
-    rd_kafka_message_destroy(m);
+struct Options {
+  int runs = 3;
+  std::uint64_t messages = 1'000'000;
+  std::uint64_t messages_1k = 200'000;
+  std::uint64_t messages_spin = 300'000;
+  bool peers = true;
+  double latency_s = 3;
+  fs::path out = "bench-out";
+  std::string only;
+};
+
+struct Sample {
+  std::vector<double> tp, cpu;
+};
+
+class Suite {
+ public:
+  Suite(Options o, fs::path dir) : o_(std::move(o)), dir_(std::move(dir)) {}
+
+  // One contender once over `expect` records of `topic`; returns its Result.
+  Result run(const std::string& kind, const std::string& topic, std::uint64_t expect, long spin_ns = 0) {
+    const std::string group = kind + "-" + topic + "-" + std::to_string(serial_++);
+    CountersFile c((dir_ / (group + ".counters")).string(), expect);
+    Job job{bootstrap, topic, group, &c, dir_.string(), 1, spin_ns};
+    Started s = start_contender(kind, job);
+    const Result r = finish(s.pid, c, expect, true, kind + " on " + topic, 600, [&] {
+      if (kind == "sluice") record_rss(s.pid);
+    });
+    if (s.after_exit) s.after_exit();
+    missing_ += r.missing;
+    duplicates_ += r.duplicates;
+    std::printf("  %-13s %-5s %10.0f msg/s %7.2f CPU us/msg  missing %" PRIu64 " duplicates %" PRIu64 "\n", kind.c_str(),
+                topic.c_str(), r.msgs_per_s, r.cpu_us_per_msg, r.missing, r.duplicates);
+    std::fflush(stdout);
+    return r;
   }
-  rd_kafka_commit(rk.get(), nullptr, 0);
-  rd_kafka_consumer_close(rk.get());
-  return 0;
-}
+
+  // Open loop at `rate`: returns the latencies (ns) of the paced records.
+  std::vector<std::uint64_t> latency(const std::string& kind, const std::string& topic, double rate, double& achieved) {
+    const auto paced = static_cast<std::uint64_t>(rate * o_.latency_s);
+    const std::uint64_t capacity = paced + 100'000;
+    const std::string group = kind + "-" + topic;
+    CountersFile c((dir_ / (group + ".counters")).string(), capacity);
+    Job job{bootstrap, topic, group, &c, dir_.string(), 1, 0};
+    Started s = start_contender(kind, job);
+    // Warm up until the contender has joined and handles records: a few at a time.
+    std::uint64_t warm = 0;
+    for (int i = 0; i < 600 && c.count() == 0; ++i) {
+      produce_paced(bootstrap, topic, kPartitions, warm, 64, 100, 640);
+      warm += 64;
+    }
+    if (c.count() == 0) throw std::runtime_error(kind + " never started handling records");
+    achieved = produce_paced(bootstrap, topic, kPartitions, warm, paced, 100, rate);
+    const Result r = finish(s.pid, c, warm + paced, true, kind + " latency", 300);
+    if (s.after_exit) s.after_exit();
+    missing_ += r.missing;
+    duplicates_ += r.duplicates;
+    return c.latencies(warm, warm + paced);
+  }
+
+  void record_rss(pid_t supervisor) {
+    const SluiceRss r = sluice_rss(supervisor);
+    rss_.supervisor = std::max(rss_.supervisor, r.supervisor);
+    rss_.consumer = std::max(rss_.consumer, r.consumer);
+    rss_.worker = std::max(rss_.worker, r.worker);
+  }
+
+  std::string bootstrap;
+  std::uint64_t missing_ = 0, duplicates_ = 0;
+  SluiceRss rss_;
+
+ private:
+  Options o_;
+  fs::path dir_;
+  int serial_ = 0;
+};
+
+std::string met(bool ok) { return ok ? "met" : "**not met**"; }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
   if (!a.empty() && a[0] == "bare") return run_bare(a.at(1), a.at(2), a.at(3), std::stoull(a.at(4)), a.at(5));
-
-  int runs = 3;
-  std::uint64_t messages = 1'000'000;
-  int partitions = 64;
-  std::size_t value_bytes = 100;
-  int workers = 1;
-  for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
-    if (a[i] == "--runs") runs = std::stoi(a[i + 1]);
-    if (a[i] == "--messages") messages = std::stoull(a[i + 1]);
-    if (a[i] == "--partitions") partitions = std::stoi(a[i + 1]);
-    if (a[i] == "--value-bytes") value_bytes = std::stoull(a[i + 1]);
-    if (a[i] == "--workers") workers = std::stoi(a[i + 1]);
+  Options o;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto next = [&] { return a.at(++i); };
+    if (a[i] == "--runs") o.runs = std::stoi(next());
+    else if (a[i] == "--messages") o.messages = std::stoull(next());
+    else if (a[i] == "--messages-1k") o.messages_1k = std::stoull(next());
+    else if (a[i] == "--no-peers") o.peers = false;
+    else if (a[i] == "--latency-seconds") o.latency_s = std::stod(next());
+    else if (a[i] == "--out") o.out = next();
+    else if (a[i] == "--only") o.only = next();
+    else throw std::runtime_error("unknown option " + a[i]);
   }
   const fs::path dir = fs::temp_directory_path() / ("sluice-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  fs::create_directories(o.out);
 
+  const std::string p = std::to_string(kPartitions);
+  std::vector<std::string> topics = {"t100:" + p, "t1k:" + p, "spin:" + p, "calibrate:" + p};
+  for (int r = 0; r < o.runs; ++r) {
+    for (const std::string k : {"bare", "sluice"}) topics.push_back("lat-" + k + std::to_string(r) + ":" + p);
+  }
   pid_t broker = -1;
-  const std::string bootstrap = start_broker(SLUICE_BIN, {"bench:" + std::to_string(partitions)}, dir.string(), broker);
+  Suite suite(o, dir);
+  suite.bootstrap = start_broker(SLUICE_BIN, topics, dir.string(), broker);
+  produce_backlog(suite.bootstrap, "t100", kPartitions, 0, o.messages, 100);
+  produce_backlog(suite.bootstrap, "t1k", kPartitions, 0, o.messages_1k, 1024);
+  produce_backlog(suite.bootstrap, "spin", kPartitions, 0, o.messages_spin, 100);
 
-  produce_backlog(bootstrap, "bench", partitions, messages, value_bytes);  // what every contender reads
+  if (!o.only.empty()) {
+    for (int r = 0; r < o.runs; ++r) suite.run(o.only, "t100", o.messages);
+    stop_process(broker);
+    fs::remove_all(dir);
+    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+  }
+  std::vector<std::string> kinds100 = {"bare", "sluice"};
+  if (o.peers) kinds100.insert(kinds100.end(), {"kcat", "confluent", "kafka-python"});
+  std::map<std::string, Sample> s100, s1k;
+  Sample spin;
+  for (int r = 0; r < o.runs; ++r) {
+    std::printf("run %d\n", r);
+    for (const auto& k : kinds100) {
+      const Result res = suite.run(k, "t100", o.messages);
+      s100[k].tp.push_back(res.msgs_per_s);
+      s100[k].cpu.push_back(res.cpu_us_per_msg);
+    }
+    for (const std::string k : {"bare", "sluice"}) {
+      const Result res = suite.run(k, "t1k", o.messages_1k);
+      s1k[k].tp.push_back(res.msgs_per_s);
+      s1k[k].cpu.push_back(res.cpu_us_per_msg);
+    }
+    const Result res = suite.run("sluice", "spin", o.messages_spin, kSpinNs);
+    spin.tp.push_back(res.msgs_per_s);
+  }
 
-  std::vector<double> bare_tp, bare_cpu, sl_tp, sl_cpu;
-  for (int r = 0; r < runs; ++r) {
-    {
-      const std::string stats = (dir / ("bare" + std::to_string(r))).string();
-      Counters* c = fresh_counters(stats);
-      const pid_t pid = spawn({self, "bare", bootstrap, "bench", "bare-" + std::to_string(r), std::to_string(messages), stats},
-                              stats + ".out");
-      const Result res = finish(pid, c, messages, false, "bare consumer");
-      bare_tp.push_back(res.msgs_per_s);
-      bare_cpu.push_back(res.cpu_us_per_msg);
-      std::printf("run %d bare   %10.0f msg/s  %6.2f CPU us/msg\n", r, res.msgs_per_s, res.cpu_us_per_msg);
-      release_counters(c);
+  // Open loop at half the maximum load, interleaved. On two cores the producer and the
+  // broker compete with the consumer, so the maximum is the lower of sluice's throughput
+  // and what one producer can send here with nothing consuming.
+  const double producer_max = produce_paced(suite.bootstrap, "calibrate", kPartitions, 0, 300'000, 100, 1e9);
+  const double max_load = std::min(producer_max, median(s100["sluice"].tp));
+  const double rate = max_load / 2;
+  std::map<std::string, std::vector<double>> p50, p99, p999, achieved;
+  std::ofstream lat_dat(o.out / "latency.dat");
+  lat_dat << "# quantile bare_us sluice_us (last run)\n";
+  std::map<std::string, std::vector<std::uint64_t>> last;
+  for (int r = 0; r < o.runs; ++r) {
+    for (const std::string k : {"bare", "sluice"}) {
+      double got = 0;
+      auto l = suite.latency(k, "lat-" + k + std::to_string(r), rate, got);
+      achieved[k].push_back(got);
+      p50[k].push_back(quantile(l, 0.5) / 1e3);
+      p99[k].push_back(quantile(l, 0.99) / 1e3);
+      p999[k].push_back(quantile(l, 0.999) / 1e3);
+      std::printf("  latency %-6s run %d: offered %.0f/s, sent %.0f/s, p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n", k.c_str(), r,
+                  rate, got, p50[k].back(), p99[k].back(), p999[k].back());
+      std::fflush(stdout);
+      last[k] = std::move(l);
     }
-    {
-      const std::string stats = (dir / ("sluice" + std::to_string(r))).string();
-      Counters* c = fresh_counters(stats);
-      const std::string cfg = stats + ".toml";
-      std::ofstream(cfg) << "instance = \"bench" << getpid() << "r" << r << "\"\nruntime_dir = \"" << dir.string()
-                         << "/run\"\n[kafka]\nbootstrap_servers = \"" << bootstrap
-                         << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
-                            "\"heartbeat.interval.ms\" = \"500\"\n\"queued.min.messages\" = \"" << kQueuedMin << "\"\n[[lambda]]\nname = \"noop\"\ntopics = [\"bench\"]\n"
-                            "group_id = \"sluice-"
-                         << r << "\"\nworkers = " << workers << "\n[lambda.handler]\ntype = \"plugin\"\npath = \""
-                         << NOOP_PLUGIN << "\"\noptions = { stats_file = \"" << stats << "\" }\n";
-      const pid_t pid = spawn({SLUICE_BIN, "run", "-c", cfg}, stats + ".out");
-      const Result res = finish(pid, c, messages, true, "sluice");
-      sl_tp.push_back(res.msgs_per_s);
-      sl_cpu.push_back(res.cpu_us_per_msg);
-      std::printf("run %d sluice %10.0f msg/s  %6.2f CPU us/msg\n", r, res.msgs_per_s, res.cpu_us_per_msg);
-      release_counters(c);
-    }
-    std::fflush(stdout);
+  }
+  for (const double q : {0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999}) {
+    lat_dat << q << " " << quantile(last["bare"], q) / 1e3 << " " << quantile(last["sluice"], q) / 1e3 << "\n";
   }
   stop_process(broker);
   if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
 
+  const std::map<std::string, std::string> label = {{"bare", "bare librdkafka consumer (C, offset store per record)"},
+                                                     {"sluice", "sluice, no-op plugin, 1 worker"},
+                                                     {"kcat", "kcat -G (librdkafka, auto store)"},
+                                                     {"confluent", "confluent-kafka-python (consume(1000), store_offsets)"},
+                                                     {"kafka-python", "kafka-python (poll, auto-commit)"}};
+  std::ofstream tp_dat(o.out / "throughput.dat");
+  tp_dat << "# contender msgs_per_s\n";
   std::printf("\n%s\n", machine_line().c_str());
-  std::printf("setup: %llu messages of %zu bytes, %d partitions, fetch.wait.max.ms=10, queued.min.messages=%s, %d run(s) each, interleaved, "
-              "sluice with %d no-op plugin worker(s)\n",
-              static_cast<unsigned long long>(messages), value_bytes, partitions, kQueuedMin, runs, workers);
-  std::printf("| contender | median msg/s | median CPU us/msg |\n|---|---|---|\n");
-  std::printf("| bare librdkafka consumer | %.0f | %.2f |\n", median(bare_tp), median(bare_cpu));
-  std::printf("| sluice | %.0f | %.2f |\n", median(sl_tp), median(sl_cpu));
-  std::printf("ratio sluice/bare throughput: %.3f; CPU added per message: %.2f us\n", median(sl_tp) / median(bare_tp),
-              median(sl_cpu) - median(bare_cpu));
-  return 0;
+  std::printf("setup: dev broker (mock cluster), %d partitions, fetch.wait.max.ms=10 and queued.min.messages=%s for every "
+              "librdkafka contender, %d interleaved run(s), medians\n\n",
+              kPartitions, kQueuedMin, o.runs);
+  std::printf("### Throughput, %" PRIu64 " records of 100 bytes\n\n| contender | msg/s | CPU us/msg |\n|---|---|---|\n", o.messages);
+  for (const auto& k : kinds100) {
+    std::printf("| %s | %.0f | %.2f |\n", label.at(k).c_str(), median(s100[k].tp), median(s100[k].cpu));
+    tp_dat << "\"" << k << "\" " << median(s100[k].tp) << "\n";
+  }
+  std::printf("\n### Throughput, %" PRIu64 " records of 1 KiB\n\n| contender | msg/s | CPU us/msg |\n|---|---|---|\n", o.messages_1k);
+  for (const std::string k : {"bare", "sluice"}) {
+    std::printf("| %s | %.0f | %.2f |\n", label.at(k).c_str(), median(s1k[k].tp), median(s1k[k].cpu));
+  }
+  std::printf("\n### Open-loop latency from scheduled send time, 100-byte records, offered %.0f msg/s\n\n"
+              "Half the maximum load: the lower of sluice's median throughput (%.0f msg/s) and what one producer sends "
+              "here with nothing consuming (%.0f msg/s). The producer runs in the benchmark process.\n\n"
+              "| contender | sent msg/s | p50 us | p99 us | p99.9 us |\n|---|---|---|---|---|\n",
+              rate, median(s100["sluice"].tp), producer_max);
+  for (const std::string k : {"bare", "sluice"}) {
+    std::printf("| %s | %.0f | %.1f | %.1f | %.1f |\n", label.at(k).c_str(), median(achieved[k]), median(p50[k]), median(p99[k]),
+                median(p999[k]));
+  }
+
+  const double r100 = median(s100["sluice"].tp) / median(s100["bare"].tp);
+  const double r1k = median(s1k["sluice"].tp) / median(s1k["bare"].tp);
+  const double cpu_added = median(s100["sluice"].cpu) - median(s100["bare"].cpu);
+  const double add50 = median(p50["sluice"]) - median(p50["bare"]);
+  const double add99 = median(p99["sluice"]) - median(p99["bare"]);
+  const double spin_ratio = median(spin.tp) / (1e9 / static_cast<double>(kSpinNs));
+  bool ahead = true;
+  std::string behind;
+  for (const auto& k : kinds100) {
+    if (k != "sluice" && k != "bare" && median(s100[k].tp) >= median(s100["sluice"].tp)) {
+      ahead = false;
+      behind += " " + k;
+    }
+  }
+  std::printf("\n### Targets\n\n| measure | target | measured | |\n|---|---|---|---|\n");
+  std::printf("| throughput 100 B, sluice / bare | >= 0.90 | %.3f | %s |\n", r100, met(r100 >= 0.90).c_str());
+  std::printf("| throughput 1 KiB, sluice / bare | >= 0.95 | %.3f | %s |\n", r1k, met(r1k >= 0.95).c_str());
+  std::printf("| CPU added per message (100 B) | <= 0.5 us | %.2f us | %s |\n", cpu_added, met(cpu_added <= 0.5).c_str());
+  std::printf("| latency added at half load, p50 / p99 | <= 50 us / <= 1 ms | %.1f us / %.1f us | %s |\n", add50, add99,
+              met(add50 <= 50 && add99 <= 1000).c_str());
+  std::printf("| handler-bound (10 us CPU, 1 worker) vs 100,000/s | >= 90 %% | %.1f %% (%.0f msg/s) | %s |\n",
+              100 * spin_ratio, median(spin.tp), met(spin_ratio >= 0.9).c_str());
+  if (o.peers) {
+    std::printf("| peers (kcat, confluent-kafka-python, kafka-python) | sluice ahead of all | %s | %s |\n",
+                ahead ? "ahead of all" : ("behind" + behind).c_str(), met(ahead).c_str());
+  }
+  std::printf("| RSS: supervisor / consumer / worker (plugin) | worker <= 10 MiB | %.1f / %.1f / %.1f MiB | %s |\n",
+              static_cast<double>(suite.rss_.supervisor) / 1024, static_cast<double>(suite.rss_.consumer) / 1024,
+              static_cast<double>(suite.rss_.worker) / 1024, met(suite.rss_.worker <= 10 * 1024).c_str());
+  std::printf("| correctness, every run above | 0 missing, 0 duplicates | %" PRIu64 " missing, %" PRIu64 " duplicates | %s |\n",
+              suite.missing_, suite.duplicates_, met(suite.missing_ == 0 && suite.duplicates_ == 0).c_str());
+  return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
 }

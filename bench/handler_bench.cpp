@@ -30,13 +30,11 @@ class CountingServer {
  public:
   CountingServer() {
     server_.set_keep_alive_max_count(1 << 30);  // one connection per worker, kept
-    server_.Post("/", [this](const httplib::Request&, httplib::Response& res) {
-      if (Counters* c = current_.load()) {
+    server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) {
+      if (sluice_bench_counters* c = current_.load()) {
         const std::uint64_t now = now_ns();
-        std::uint64_t zero = 0;
-        c->first_ns.compare_exchange_strong(zero, now);
-        c->last_ns.store(now);
-        c->count.fetch_add(1);
+        sluice_bench_mark(c, req.body.data(), req.body.size(), now);
+        sluice_bench_stamp(c, now);
       }
       res.status = 200;
     });
@@ -48,11 +46,11 @@ class CountingServer {
     thread_.join();
   }
   int port() const { return port_; }
-  void count_into(Counters* c) { current_.store(c); }
+  void count_into(sluice_bench_counters* c) { current_.store(c); }
 
  private:
   httplib::Server server_;
-  std::atomic<Counters*> current_{nullptr};
+  std::atomic<sluice_bench_counters*> current_{nullptr};
   int port_ = 0;
   std::thread thread_;
 };
@@ -86,33 +84,35 @@ int main(int argc, char** argv) {
   pid_t broker = -1;
   const std::string p = std::to_string(kPartitions);
   const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p}, dir.string(), broker);
-  produce_backlog(bootstrap, "fast", kPartitions, plugin_messages, value_bytes);
-  produce_backlog(bootstrap, "slow", kPartitions, messages, value_bytes);
+  produce_backlog(bootstrap, "fast", kPartitions, 0, plugin_messages, value_bytes);
+  produce_backlog(bootstrap, "slow", kPartitions, 0, messages, value_bytes);
   CountingServer server;
 
   const std::vector<std::string> kinds = {"plugin", "http", "exec"};
   std::map<std::string, std::vector<double>> tp, cpu;
+  bool failed = false;
   for (int r = 0; r < runs; ++r) {
     for (const auto& kind : kinds) {
       const std::string stats = (dir / (kind + std::to_string(r))).string();
-      Counters* c = fresh_counters(stats);
-      server.count_into(kind == "http" ? c : nullptr);
       const std::uint64_t expect = kind == "plugin" ? plugin_messages : messages;
+      CountersFile c(stats + ".counters", expect);
+      server.count_into(kind == "http" ? c.get() : nullptr);
       std::ofstream(stats + ".toml")
           << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
           << "/run\"\n[kafka]\nbootstrap_servers = \"" << bootstrap
           << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
              "\"heartbeat.interval.ms\" = \"500\"\n[[lambda]]\nname = \""
           << kind << "\"\ntopics = [\"" << (kind == "plugin" ? "fast" : "slow") << "\"]\ngroup_id = \"" << kind << "-" << r
-          << "\"\nworkers = 1\n[lambda.handler]\n" << handler_toml(kind, stats, server.port());
+          << "\"\nworkers = 1\n[lambda.handler]\n" << handler_toml(kind, c.path(), server.port());
       const pid_t pid = spawn({SLUICE_BIN, "run", "-c", stats + ".toml"}, stats + ".out");
       const Result res = finish(pid, c, expect, true, kind);
       server.count_into(nullptr);
       tp[kind].push_back(res.msgs_per_s);
       cpu[kind].push_back(res.cpu_us_per_msg);
-      std::printf("run %d %-6s %10.0f msg/s  %8.2f CPU us/msg\n", r, kind.c_str(), res.msgs_per_s, res.cpu_us_per_msg);
+      std::printf("run %d %-6s %10.0f msg/s  %8.2f CPU us/msg  missing %llu duplicates %llu\n", r, kind.c_str(), res.msgs_per_s,
+                  res.cpu_us_per_msg, static_cast<unsigned long long>(res.missing), static_cast<unsigned long long>(res.duplicates));
       std::fflush(stdout);
-      release_counters(c);
+      if (res.missing != 0 || res.duplicates != 0) failed = true;
     }
   }
   stop_process(broker);
@@ -131,5 +131,5 @@ int main(int argc, char** argv) {
   for (const auto& kind : kinds) {
     std::printf("| %s | %.0f | %.2f |\n", label.at(kind).c_str(), median(tp[kind]), median(cpu[kind]));
   }
-  return 0;
+  return failed ? 1 : 0;
 }

@@ -1,56 +1,79 @@
-/* Benchmark handler: does nothing with the records but count them, and stamps the
- * first and last handling time into a shared file (option stats_file) so the benchmark
- * can time sluice from first to last message across all worker processes. */
+/* Benchmark handler: reports every record into the shared counters file (option
+ * stats_file, see bench_counters.h) and otherwise does nothing, or, with option spin_ns,
+ * burns that much CPU per record (the handler-bound benchmark). */
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_counters.h"
 #include "sluice/plugin.h"
 
-typedef struct counters {
-  _Atomic uint64_t count;
-  _Atomic uint64_t first_ns;
-  _Atomic uint64_t last_ns;
-} counters;
+typedef struct state {
+  sluice_bench_counters* c;
+  size_t bytes;
+  uint64_t spin_ns;
+} state;
+
+static uint64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static int init(const sluice_host* host, void** out) {
   const char* path = NULL;
-  for (size_t i = 0; i < host->option_count; ++i)
+  uint64_t spin_ns = 0;
+  for (size_t i = 0; i < host->option_count; ++i) {
     if (strcmp(host->options[i].name, "stats_file") == 0) path = host->options[i].value;
+    if (strcmp(host->options[i].name, "spin_ns") == 0) spin_ns = strtoull(host->options[i].value, NULL, 10);
+  }
   if (path == NULL) return 2;
   int fd = open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) return 3;
-  void* p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return 4;
+  }
+  void* p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
-  if (p == MAP_FAILED) return 4;
-  *out = p;
+  if (p == MAP_FAILED) return 5;
+  state* s = malloc(sizeof *s);
+  if (s == NULL) return 6;
+  s->c = p;
+  s->bytes = (size_t)st.st_size;
+  s->spin_ns = spin_ns;
+  *out = s;
   return 0;
 }
 
 static void handle(void* st, const sluice_record* records, size_t n, sluice_result* results) {
-  counters* c = st;
-  (void)records;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  const uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-  uint64_t zero = 0;
-  atomic_compare_exchange_strong(&c->first_ns, &zero, now);
-  uint64_t last = atomic_load(&c->last_ns);
-  while (last < now && !atomic_compare_exchange_weak(&c->last_ns, &last, now)) {
-  }
+  state* s = st;
   for (size_t i = 0; i < n; ++i) {
+    if (s->spin_ns != 0) {
+      const uint64_t until = clock_ns(CLOCK_THREAD_CPUTIME_ID) + s->spin_ns;
+      while (clock_ns(CLOCK_THREAD_CPUTIME_ID) < until) {
+      }
+    }
     results[i].outcome = SLUICE_OK;
     results[i].error = NULL;
   }
-  atomic_fetch_add(&c->count, n);
+  /* One clock read per call: a batch is handled when the call returns. */
+  const uint64_t now = clock_ns(CLOCK_MONOTONIC);
+  for (size_t i = 0; i < n; ++i) sluice_bench_mark(s->c, records[i].value, records[i].value_len, now);
+  sluice_bench_stamp(s->c, now);
 }
 
-static void shutdown(void* st) { munmap(st, 4096); }
+static void shutdown(void* st) {
+  state* s = st;
+  munmap(s->c, s->bytes);
+  free(s);
+}
 
 static const sluice_plugin kPlugin = {SLUICE_PLUGIN_ABI_VERSION, init, handle, shutdown};
 const sluice_plugin* sluice_plugin_v1(void) { return &kPlugin; }

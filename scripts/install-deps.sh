@@ -12,7 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
   libcpp-httplib-dev libsystemd-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-flask kcat procps curl
+  libgtest-dev libgmock-dev python3 python3-flask kcat procps curl
+  python3-confluent-kafka python3-kafka gnuplot-nox
   # packages and their test: CPack's DEB and RPM generators, linters, a container systemd
   dpkg-dev rpm rpmlint lintian debootstrap systemd-container systemd
 )

@@ -26,7 +26,7 @@ run_suite() {  # name, build dir, extra cmake args...
   local name=$1 dir=$2
   shift 2
   echo "=== $name: configure and build ($dir)"
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUILD_BENCH=OFF "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   echo "=== $name: tests"
   # Leaked segments from a crashed earlier run would not affect tests (names are
@@ -42,7 +42,7 @@ bash tests/packaging/systemd_container_test.sh build
 # halt_on_error so a report fails the run; detect_leaks stays on (LeakSanitizer).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-run_suite "asan+ubsan" build-asan -DSLUICE_SANITIZE=ON
+run_suite "asan+ubsan" build-asan -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_BENCH=OFF
 
 # ThreadSanitizer sees the ring protocol when both sides are threads of one process
 # (tests/unit/ring_threads_test.cpp); it cannot see across processes, so only the
