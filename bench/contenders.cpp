@@ -40,11 +40,13 @@ std::string sluice_config(const Job& job) {
 }
 
 // kcat prints each value on a line; a thread here reads them into the counters, so
-// kcat's own CPU (from wait4) is all that is charged to it.
+// kcat's own CPU (from wait4) is all that is charged to it. Its stdout is block-buffered
+// (unbuffered would cost it a write per record), so the last lines arrive only when it
+// exits: -e ends it once every partition is at its end.
 Started start_kcat(const Job& job) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-  const std::vector<std::string> argv = {"kcat", "-q", "-b", job.bootstrap, "-G", job.group, "-f", "%s\\n",
+  const std::vector<std::string> argv = {"kcat", "-q", "-e", "-b", job.bootstrap, "-G", job.group, "-f", "%s\\n",
                                          "-X", "auto.offset.reset=earliest", "-X", "fetch.wait.max.ms=10",
                                          "-X", std::string("queued.min.messages=") + kQueuedMin,
                                          "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", job.topic};
@@ -82,7 +84,7 @@ Started start_kcat(const Job& job) {
     }
     close(rd);
   });
-  return {pid, true, [reader] { reader->join(); }};
+  return {pid, false, [reader] { reader->join(); }};
 }
 
 }  // namespace

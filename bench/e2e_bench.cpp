@@ -58,7 +58,7 @@ class Suite {
     CountersFile c((dir_ / (group + ".counters")).string(), expect);
     Job job{bootstrap, topic, group, &c, dir_.string(), 1, spin_ns};
     Started s = start_contender(kind, job);
-    const Result r = finish(s.pid, c, expect, true, kind + " on " + topic, 600, [&] {
+    const Result r = finish(s.pid, c, expect, s.stop_with_sigterm, kind + " on " + topic, 600, [&] {
       if (kind == "sluice") record_rss(s.pid);
     });
     if (s.after_exit) s.after_exit();
