@@ -176,7 +176,7 @@ void produce_backlog(const std::string& bootstrap, const std::string& topic, int
 
 double produce_paced(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes, double rate) {
-  auto rk = bench_producer(bootstrap, "0");
+  auto rk = bench_producer(bootstrap, "1");  // 1 ms batching: tiny requests alone would overload the mock broker
   const std::uint64_t t0 = now_ns();
   std::uint64_t i = 0;
   while (i < count) {
