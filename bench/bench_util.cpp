@@ -46,6 +46,7 @@ consumer::KafkaPtr bench_producer(const std::string& bootstrap, const std::strin
   return consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
                                                                        {"linger.ms", linger_ms},
                                                                        {"queue.buffering.max.messages", "1000000"},
+                                                                       {"socket.nagle.disable", "true"},
                                                                        {"log_level", "3"}}));
 }
 

@@ -30,7 +30,8 @@ std::string sluice_config(const Job& job) {
   std::ofstream(base + ".toml") << "instance = \"" << job.group << "\"\nruntime_dir = \"" << job.work_dir
                                 << "/run\"\nadmin_listen = \"\"\n[kafka]\nbootstrap_servers = \"" << job.bootstrap
                                 << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
-                                   "\"heartbeat.interval.ms\" = \"500\"\n\"queued.min.messages\" = \""
+                                   "\"heartbeat.interval.ms\" = \"500\"\n\"socket.nagle.disable\" = \"true\"\n\"fetch.error.backoff.ms\" = \""
+                                << kFetchErrorBackoff << "\"\n\"queued.min.messages\" = \""
                                 << kQueuedMin << "\"\n[[lambda]]\nname = \"bench\"\ntopics = [\"" << job.topic
                                 << "\"]\ngroup_id = \"" << job.group << "\"\nworkers = " << job.workers
                                 << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << NOOP_PLUGIN
@@ -48,6 +49,7 @@ Started start_kcat(const Job& job) {
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   const std::vector<std::string> argv = {"kcat", "-q", "-e", "-b", job.bootstrap, "-G", job.group, "-f", "%s\\n",
                                          "-X", "auto.offset.reset=earliest", "-X", "fetch.wait.max.ms=10",
+                                         "-X", std::string("fetch.error.backoff.ms=") + kFetchErrorBackoff, "-X", "socket.nagle.disable=true",
                                          "-X", std::string("queued.min.messages=") + kQueuedMin,
                                          "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", job.topic};
   std::vector<char*> args;
@@ -131,6 +133,8 @@ int run_bare(const std::string& bootstrap, const std::string& topic, const std::
                                                       {"queued.min.messages", kQueuedMin},
                                                       {"session.timeout.ms", "6000"},
                                                       {"heartbeat.interval.ms", "500"},
+                                                      {"socket.nagle.disable", "true"},
+                                                      {"fetch.error.backoff.ms", kFetchErrorBackoff},
                                                       {"log_level", "3"}}));
   rd_kafka_poll_set_consumer(rk.get());
   consumer::PartitionListPtr t(rd_kafka_topic_partition_list_new(1));

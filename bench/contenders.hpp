@@ -18,6 +18,9 @@ namespace sluice::bench {
 // fetch response (~140k small messages) trips the default 100000 and every librdkafka
 // contender stalls for a second at a time. All get a limit one response cannot reach.
 inline constexpr const char* kQueuedMin = "1000000";
+// A fetch that comes back empty (fetch.wait.max.ms is short) holds the next fetch back by
+// fetch.error.backoff.ms, 500 ms by default: that, not the path, would be the latency.
+inline constexpr const char* kFetchErrorBackoff = "10";
 
 struct Job {
   std::string bootstrap;

@@ -85,6 +85,8 @@ def run_confluent(bootstrap, topic, group, counters):
         "enable.auto.commit": True,
         "auto.commit.interval.ms": 1000,
         "fetch.wait.max.ms": 10,
+        "fetch.error.backoff.ms": 10,
+        "socket.nagle.disable": True,
         "queued.min.messages": 1000000,
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
