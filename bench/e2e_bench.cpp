@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   if (!o.only.empty()) {
     for (int r = 0; r < o.runs; ++r) suite.run(o.only, "t100", o.messages);
     stop_process(broker);
-    fs::remove_all(dir);
+    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
     return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
   }
   std::vector<std::string> kinds100 = {"bare", "sluice"};
