@@ -95,7 +95,7 @@ Started start_contender(const std::string& kind, const Job& job) {
   const std::string out = job.work_dir + "/" + job.group + ".out";
   if (kind == "bare") {
     const std::string self = fs::read_symlink("/proc/self/exe").string();
-    return {spawn({self, "bare", job.bootstrap, job.topic, job.group, "0", job.counters->path()}, out), true, {}};
+    return {spawn({self, "bare", job.bootstrap, job.topic, job.group, job.counters->path()}, out), true, {}};
   }
   if (kind == "sluice") return {spawn({SLUICE_BIN, "run", "-c", sluice_config(job)}, out), true, {}};
   if (kind == "kcat") return start_kcat(job);
@@ -109,7 +109,7 @@ Started start_contender(const std::string& kind, const Job& job) {
   throw std::runtime_error("unknown contender " + kind);
 }
 
-int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group, std::uint64_t,
+int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group,
              const std::string& counters_file) {
   const int fd = open(counters_file.c_str(), O_RDWR);
   struct stat st {};

@@ -41,8 +41,8 @@ struct Started {
 // kind: "bare", "sluice", "kcat", "confluent", "kafka-python".
 Started start_contender(const std::string& kind, const Job& job);
 
-// The bare consumer's body, run in a child process: `bench_program bare ...`.
-int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group, std::uint64_t expect,
+// The bare consumer's body, run in a child process (`e2e_bench bare ...`) until SIGTERM.
+int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group,
              const std::string& counters_file);
 
 // RSS (kB) of sluice's consumer and of its largest worker, children of a running supervisor.
