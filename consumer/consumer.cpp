@@ -102,7 +102,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
       Partition* p = find(dl.topic_index, dl.partition);
       if (p == nullptr || p->epoch != dl.epoch) return;  // revoked meanwhile: the next owner redelivers it
       p->tracker.completed(dl.offset);
-      stats_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      shm::bump(stats_.dead_lettered);
     });
   }
 }
@@ -162,7 +162,7 @@ void Consumer::accept(MessagePtr msg) {
                   rd_kafka_message_errstr(msg.get()));
     return;
   }
-  stats_.consumed.fetch_add(1, std::memory_order_relaxed);
+  shm::bump(stats_.consumed);
   Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition);
   if (p == nullptr) {
     // Not assigned (any more): not ours to handle or commit.
@@ -173,7 +173,7 @@ void Consumer::accept(MessagePtr msg) {
     p->backlog.push_back(std::move(msg));
     if (!p->paused) {
       set_paused(*p, true);
-      stats_.paused.fetch_add(1, std::memory_order_relaxed);
+      shm::bump(stats_.paused);
     }
   }
 }
@@ -279,7 +279,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   w.commit();
   touched_[r] = true;
   p.tracker.dispatched(msg.offset);
-  stats_.dispatched.fetch_add(1, std::memory_order_relaxed);
+  shm::bump(stats_.dispatched);
   return true;
 }
 
@@ -368,7 +368,7 @@ void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messa
 void Consumer::on_outbound_acked(std::uint64_t leader) {
   auto it = groups_.find(leader);
   if (it == groups_.end()) return;
-  stats_.produced.fetch_add(1, std::memory_order_relaxed);
+  shm::bump(stats_.produced);
   if (--it->second.unacked > 0) return;
   on_outbound_acked_all(it);
 }
@@ -378,7 +378,7 @@ void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::i
     Partition* p = find(m.topic_index, m.partition);
     if (p == nullptr || p->epoch != m.epoch) continue;  // revoked meanwhile: its next owner redelivers it
     p->tracker.completed(m.offset);
-    stats_.handled_ok.fetch_add(1, std::memory_order_relaxed);
+    shm::bump(stats_.handled_ok);
   }
   groups_.erase(it);
 }
@@ -415,7 +415,7 @@ void Consumer::complete(const shm::RecordHeader& h) {
     on_outbound_acked_all(g);
   }
   if (stale) {
-    stats_.stale.fetch_add(1, std::memory_order_relaxed);
+    shm::bump(stats_.stale);
     return;  // revoked meanwhile: its new owner delivers it again
   }
   switch (status) {
@@ -426,7 +426,7 @@ void Consumer::complete(const shm::RecordHeader& h) {
       }
       if (groups_.contains(h.seq)) break;  // a leader: completes on acknowledgement
       p->tracker.completed(h.offset);
-      stats_.handled_ok.fetch_add(1, std::memory_order_relaxed);
+      shm::bump(stats_.handled_ok);
       break;
     case shm::Status::kFailed:
       failed(*p, describe(*p, h, reason.empty() ? "handler failed" : std::move(reason)));
@@ -440,12 +440,12 @@ void Consumer::complete(const shm::RecordHeader& h) {
 }
 
 void Consumer::failed(Partition& p, DeadLetter dl) {
-  stats_.failed.fetch_add(1, std::memory_order_relaxed);
+  shm::bump(stats_.failed);
   switch (lambda_.on_failure) {
     case config::OnFailure::kSkip:
       spdlog::warn("lambda {}: skipping {}[{}]@{} after {} attempt(s): {}", lambda_.name, p.topic, p.partition,
                    dl.offset, dl.attempts, dl.error);
-      stats_.skipped.fetch_add(1, std::memory_order_relaxed);
+      shm::bump(stats_.skipped);
       p.tracker.completed(dl.offset);
       return;
     case config::OnFailure::kDeadLetter:
@@ -531,7 +531,7 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   }
   // The position is outside the log: retention (or compaction, or a recreated topic)
   // removed records this group never completed. Never silent.
-  stats_.offset_resets.fetch_add(1, std::memory_order_relaxed);
+  shm::bump(stats_.offset_resets);
   std::int64_t lo = -1;
   std::int64_t hi = -1;
   const auto err = rd_kafka_query_watermark_offsets(rk_.get(), p.topic.c_str(), p.partition, &lo, &hi, kWatermarkTimeoutMs);
@@ -547,7 +547,7 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   }
   const std::int64_t target = policy == config::OffsetReset::kEarliest ? lo : hi;
   const std::int64_t skipped = std::max<std::int64_t>(0, target - at);
-  stats_.offsets_skipped.fetch_add(static_cast<std::uint64_t>(skipped), std::memory_order_relaxed);
+  shm::bump(stats_.offsets_skipped, static_cast<std::uint64_t>(skipped));
   if (skipped > 0) {
     spdlog::warn("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": resuming at {}, "
                  "{} record(s) never handled (offsets {}..{})",
@@ -652,7 +652,7 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
       if (e.offset > p->committed) {
         p->committed = e.offset;
         p->stats->committed.store(e.offset, std::memory_order_relaxed);
-        stats_.commits.fetch_add(1, std::memory_order_relaxed);
+        shm::bump(stats_.commits);
         if (p->commit_pending == e.offset) {
           stats_.commit_latency.observe(static_cast<std::uint64_t>(
               std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - p->stored_at).count()));
@@ -660,7 +660,7 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
       }
     } else {
       const auto why = e.err != RD_KAFKA_RESP_ERR_NO_ERROR ? e.err : err;
-      stats_.commits_failed.fetch_add(1, std::memory_order_relaxed);
+      shm::bump(stats_.commits_failed);
       spdlog::warn("lambda {}: commit of {}[{}]@{} failed: {}; will retry", lambda_.name, e.topic, e.partition, e.offset,
                    rd_kafka_err2str(why));
     }
@@ -670,7 +670,7 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
 
 void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  self->stats_.rebalances.fetch_add(1, std::memory_order_relaxed);
+  shm::bump(self->stats_.rebalances);
   self->cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(self->rk_.get()), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     self->on_assign(parts);

@@ -117,17 +117,25 @@ inline constexpr std::uint64_t kLatencyBoundsUs[] = {50,     100,    250,     50
                                                      2'500'000, 5'000'000, 10'000'000, 30'000'000};
 inline constexpr std::size_t kLatencyBuckets = std::size(kLatencyBoundsUs) + 1;  // + the +Inf bucket
 
+// Adds to a counter that has one writer at a time (the consumer, or the worker of one
+// slot; readers only load). Load + store instead of fetch_add: the value stays exact and
+// each word whole, without a locked read-modify-write on the per-record path.
+template <typename T>
+inline void bump(std::atomic<T>& counter, T n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 struct Histogram {
   std::atomic<std::uint64_t> buckets[kLatencyBuckets];
   std::atomic<std::uint64_t> sum_ns;
 
-  // Single writer: relaxed read-modify-write is enough, readers only need each word whole.
+  // Single writer (see bump).
   void observe(std::uint64_t ns) {
     const std::uint64_t us = ns / 1000;
     std::size_t i = 0;
     while (i < std::size(kLatencyBoundsUs) && us > kLatencyBoundsUs[i]) ++i;
-    buckets[i].fetch_add(1, std::memory_order_relaxed);
-    sum_ns.fetch_add(ns, std::memory_order_relaxed);
+    bump(buckets[i]);
+    bump(sum_ns, ns);
   }
 };
 static_assert(sizeof(Histogram) == 8 * (kLatencyBuckets + 1));

@@ -139,10 +139,11 @@ void RingReader::advance() {
   cursor_ += h->size;
 }
 
-void RingReader::release() {
-  if (cursor_ == released_) return;
-  ctl_.read_pos.store(cursor_, std::memory_order_seq_cst);  // release, and ordered before the flag check
-  released_ = cursor_;
+void RingReader::release_to(std::uint64_t pos) {
+  assert(pos >= released_ && pos <= cursor_);
+  if (pos == released_) return;
+  ctl_.read_pos.store(pos, std::memory_order_seq_cst);  // release, and ordered before the flag check
+  released_ = pos;
   wake_if_waiting(ctl_.writer_waiting, ctl_.space_seq);
 }
 

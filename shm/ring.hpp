@@ -109,7 +109,10 @@ class RingReader {
   // Moves the private cursor past the record peek() returned.
   void advance();
   // Publishes the cursor as read_pos: the records before it are finished.
-  void release();
+  void release() { release_to(cursor_); }
+  // Publishes `pos` (a cursor value no later than the cursor) as read_pos: lets a reader
+  // that has already taken records past `pos` give back only those it finished.
+  void release_to(std::uint64_t pos);
   // Blocks (spin, then futex) until a record is published, or timeout. True if one is.
   bool wait_for_data(std::uint64_t timeout_ns);
 

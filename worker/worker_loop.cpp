@@ -24,6 +24,9 @@ std::uint64_t now_ns() {
 }
 
 constexpr std::uint64_t kIdleWaitNs = 200'000'000;  // heartbeat cadence while idle
+// Longest a finished record waits for its release while the worker stays busy. Short
+// next to any commit interval; long enough to cover hundreds of no-op records.
+constexpr std::uint64_t kFlushNs = 50'000;
 constexpr std::size_t kMaxErrorText = 1024;
 
 }  // namespace
@@ -39,6 +42,7 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       in_(seg.ring(slot), seg.base()),
       reply_(seg.reply_ring(slot), seg.base()),
       rng_(static_cast<unsigned>(getpid())) {
+  done_ = in_.cursor();
   ctl_.reader_pid.store(getpid(), std::memory_order_relaxed);
   ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
   if (const int st = ctl_.last_exit_status.load(std::memory_order_acquire); st != 0) {
@@ -53,23 +57,40 @@ void WorkerLoop::run() {
     ctl_.heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
     collect();
     if (batch_.empty()) {
+      flush();
       in_.wait_for_data(kIdleWaitNs);
       continue;
     }
-    if (!process()) return;
-    reply_.publish();  // replies must be visible before the records are released
-    in_.release();
+    if (!process()) break;  // this batch stays unreleased: the next worker takes it again
+    done_ = in_.cursor();
+    // Give finished records back when the ring has nothing more for us, or at least
+    // every kFlushNs while it keeps us busy: one release (a locked store, and the cache
+    // line the consumer reads) and one reap per run of records instead of per record.
+    const std::uint64_t now = now_ns();
+    if (in_.peek() == nullptr || now - flushed_ns_ >= kFlushNs) {
+      flush();
+      flushed_ns_ = now;
+    }
   }
+  flush();
+}
+
+void WorkerLoop::flush() {
+  reply_.publish();  // replies must be visible before the records are released
+  in_.release_to(done_);
 }
 
 void WorkerLoop::collect() {
   batch_.clear();
-  const std::uint64_t deadline = now_ns() + std::uint64_t{lambda_.batch_window_ms} * 1'000'000ULL;
+  std::uint64_t deadline = 0;
   while (batch_.size() < lambda_.batch_size) {
     shm::RecordHeader* h = in_.peek();
     if (h == nullptr) {
+      if (batch_.empty() || lambda_.batch_window_ms == 0 || stop_.load(std::memory_order_relaxed)) break;
       const std::uint64_t now = now_ns();
-      if (batch_.empty() || now >= deadline || stop_.load(std::memory_order_relaxed)) break;
+      if (deadline == 0) deadline = now + std::uint64_t{lambda_.batch_window_ms} * 1'000'000ULL;
+      if (now >= deadline) break;
+      flush();  // nothing finished waits out the window
       in_.wait_for_data(deadline - now);
       continue;
     }
@@ -115,24 +136,24 @@ bool WorkerLoop::run_todo() {
     records_.clear();
     headers_.clear();
     // Headers first, so the record pointers into headers_ stay valid.
-    std::vector<std::pair<std::size_t, std::size_t>> ranges;
-    ranges.reserve(todo_.size());
+    ranges_.clear();
     for (shm::RecordHeader* h : todo_) {
       const std::size_t first = headers_.size();
       shm::for_each_header(shm::record_headers(h), h->headers_len, [&](const shm::HeaderView& v) {
         headers_.push_back(sluice_header{v.name.data(), v.name.size(), v.value, v.value_len});
       });
-      ranges.emplace_back(first, headers_.size() - first);
+      ranges_.emplace_back(first, headers_.size() - first);
     }
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader* h = todo_[i];
-      const std::uint32_t attempt = h->attempts.fetch_add(1, std::memory_order_relaxed) + 1;
+      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed) + 1;
+      h->attempts.store(attempt, std::memory_order_relaxed);  // one writer: this worker
       const std::string& topic = h->topic_index < topics.size() ? topics[h->topic_index] : topics.front();
       records_.push_back(sluice_record{
           topic.c_str(), topic.size(), h->partition, h->offset, h->timestamp_ms, h->timestamp_type,
           (h->flags & shm::kFlagKeyNull) != 0 ? nullptr : shm::record_key(h), h->key_len,
           (h->flags & shm::kFlagValueNull) != 0 ? nullptr : shm::record_value(h), h->value_len,
-          ranges[i].second == 0 ? nullptr : headers_.data() + ranges[i].first, ranges[i].second, attempt});
+          ranges_[i].second == 0 ? nullptr : headers_.data() + ranges_[i].first, ranges_[i].second, attempt});
     }
     results_.assign(todo_.size(), sluice_result{SLUICE_FAIL, "handler set no outcome"});
     invoke();
@@ -152,7 +173,7 @@ bool WorkerLoop::run_todo() {
         fail(h, error.empty() ? "handler failed" : error);
       }
     }
-    wstats_.retried.fetch_add(next_.size(), std::memory_order_relaxed);
+    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size()));
     todo_.swap(next_);
     if (!todo_.empty() && !backoff(max_attempt)) return false;
   }
@@ -170,7 +191,7 @@ void WorkerLoop::invoke() {
     ctl_.invocation_start_ns.store(start, std::memory_order_relaxed);
     produce_.clear();
     handler_.handle(records.subspan(i, n), results.subspan(i, n), produce_);
-    wstats_.invocations.fetch_add(1, std::memory_order_relaxed);
+    shm::bump(wstats_.invocations);
     wstats_.handler_latency.observe(now_ns() - start);
     if (!produce_.empty()) send_outbound(i, n);
   }

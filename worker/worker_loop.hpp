@@ -22,6 +22,8 @@ class WorkerLoop {
 
  private:
   void collect();
+  // Publishes replies, then releases every record up to done_.
+  void flush();
   // False when a stop interrupted a retry: the batch must then not be released.
   bool process();
   // Invokes todo_ (with retries) until each record has an outcome; same return.
@@ -49,6 +51,9 @@ class WorkerLoop {
   std::vector<shm::RecordHeader*> todo_;
   std::vector<shm::RecordHeader*> next_;
   std::vector<shm::RecordHeader*> suspects_;
+  std::uint64_t done_ = 0;        // ring position up to which every record has its outcome
+  std::uint64_t flushed_ns_ = 0;  // when flush() last ran after a batch
+  std::vector<std::pair<std::size_t, std::size_t>> ranges_;  // each record's run in headers_
   std::vector<sluice_record> records_;
   std::vector<sluice_header> headers_;
   std::vector<sluice_result> results_;

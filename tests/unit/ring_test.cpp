@@ -115,6 +115,35 @@ TEST_F(RingTest, ReaderResumesAtReleasedPosition) {
   EXPECT_EQ(h->seq, 3U);
 }
 
+TEST_F(RingTest, ReleaseToGivesBackOnlyTheFinishedPrefix) {
+  for (std::uint64_t i = 0; i < 5; ++i) ASSERT_NE(put(w, i, 8), nullptr);
+  w.publish();
+  // A worker takes the first two, finishes them, then takes two more it has not finished.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_NE(r.peek(), nullptr);
+    r.advance();
+  }
+  const std::uint64_t done = r.cursor();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_NE(r.peek(), nullptr);
+    r.advance();
+  }
+  r.release_to(done);
+  EXPECT_EQ(w.read_pos(), done);
+  std::vector<std::uint64_t> reaped;
+  w.reap([&](RecordHeader& h) { reaped.push_back(h.seq); });
+  EXPECT_EQ(reaped, (std::vector<std::uint64_t>{0, 1}));
+  // A replacement reader starts at the first unfinished record.
+  RingReader again(seg.ring(0), seg.base());
+  RecordHeader* h = again.peek();
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->seq, 2U);
+  // The rest go back later; releasing the same position again changes nothing.
+  r.release_to(done);
+  r.release();
+  EXPECT_EQ(w.read_pos(), r.cursor());
+}
+
 TEST(HeadersCodec, RoundTripsNullAndBinaryValues) {
   std::vector<std::byte> buf(256);
   const unsigned char bin[] = {0, 255, 10, 0};
