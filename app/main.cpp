@@ -1,5 +1,5 @@
-// The `sluice` command. The supervisor starts consumers and workers by exec of this same
-// binary (`sluice consumer`, `sluice worker`), so every process role enters here.
+// The `sluice` command. The supervisor starts each consumer by exec of this same binary
+// (`sluice consumer`) and each worker from its own small executable (app/worker_main.cpp).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,8 +16,10 @@
 #include "config/config.hpp"
 #include "consumer/consumer.hpp"
 #include "supervisor/supervisor.hpp"
-#include "worker/worker.hpp"
 
+#ifndef SLUICE_LIBEXEC_DIR
+#define SLUICE_LIBEXEC_DIR "/usr/libexec/sluice"
+#endif
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
 #endif
@@ -34,6 +36,24 @@ std::optional<sluice::config::Config> load_or_report(const std::string& path) {
     std::cerr << e.diagnostics().size() << " error(s) in the configuration\n";
   }
   return std::nullopt;
+}
+
+// The worker executables sit next to `sluice` in a build tree and in libexec once
+// installed. Checked at start-up: a missing one would otherwise show up as workers
+// failing to start, one restart at a time.
+sluice::supervisor::Executables find_executables() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot find my own executable: " + ec.message());
+  auto helper = [&](const std::string& name) {
+    for (const fs::path& p : {self.parent_path() / name, fs::path(SLUICE_LIBEXEC_DIR) / name}) {
+      if (access(p.c_str(), X_OK) == 0) return p.string();
+    }
+    throw std::runtime_error("cannot find the " + name + " executable next to " + self.string() + " or in " +
+                             SLUICE_LIBEXEC_DIR + "; is sluice installed completely?");
+  };
+  return {self.string(), helper("sluice-worker"), helper("sluice-http-worker")};
 }
 
 std::string handler_summary(const sluice::config::Handler& h) {
@@ -118,14 +138,9 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
 
   std::string segment;
-  std::uint32_t slot = 0;
   auto* consumer = app.add_subcommand("consumer", "(internal) consumer process of one lambda");
   consumer->group("");
   consumer->add_option("--segment", segment)->required();
-  auto* worker = app.add_subcommand("worker", "(internal) worker process of one lambda");
-  worker->group("");
-  worker->add_option("--segment", segment)->required();
-  worker->add_option("--slot", slot)->required();
 
   CLI11_PARSE(app, argc, argv);
   if (!log_format.empty()) sluice::app::set_log_format(log_format);
@@ -138,10 +153,6 @@ int main(int argc, char** argv) {
     if (*consumer) {
       sluice::app::init_logging("consumer " + segment.substr(segment.rfind('.') + 1));
       return sluice::consumer::run_consumer(segment);
-    }
-    if (*worker) {
-      sluice::app::init_logging("worker " + segment.substr(segment.rfind('.') + 1) + "/" + std::to_string(slot));
-      return sluice::worker::run_worker(segment, slot);
     }
     if (*dev) {
       sluice::app::init_logging("dev-broker");
@@ -161,10 +172,7 @@ int main(int argc, char** argv) {
     if (*offsets_show) return sluice::app::cmd_offsets_show(*cfg, offsets_lambda);
     if (*offsets_reset) return sluice::app::cmd_offsets_reset(*cfg, reset_opts);
     if (*run) {
-      std::error_code ec;
-      const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-      if (ec) throw std::runtime_error("cannot find my own executable: " + ec.message());
-      sluice::supervisor::Supervisor sup(std::move(*cfg), self.string());
+      sluice::supervisor::Supervisor sup(std::move(*cfg), find_executables());
       return sup.run();
     }
   } catch (const std::exception& e) {

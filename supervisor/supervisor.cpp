@@ -71,8 +71,8 @@ void clear_assignment(const shm::Segment& seg) {
 
 }  // namespace
 
-Supervisor::Supervisor(config::Config cfg, std::string self_exe)
-    : cfg_(std::move(cfg)), self_exe_(std::move(self_exe)), child_env_(kSystemdOnlyEnv) {}
+Supervisor::Supervisor(config::Config cfg, Executables exes)
+    : cfg_(std::move(cfg)), exes_(std::move(exes)), child_env_(kSystemdOnlyEnv) {}
 
 Supervisor::~Supervisor() {
   admin_.reset();  // no request may arrive while the state goes
@@ -268,7 +268,7 @@ void Supervisor::start_lambda(Lambda& l) {
 void Supervisor::spawn_consumer(Lambda& l) {
   l.consumer.restart_at.reset();
   l.seg->header().consumer_pid.store(0, std::memory_order_relaxed);
-  l.consumer.child = spawn_child(self_exe_, {"consumer", "--segment", l.seg->name()}, child_env_);
+  l.consumer.child = spawn_child(exes_.sluice, {"consumer", "--segment", l.seg->name()}, child_env_);
   l.consumer.started = Clock::now();
 }
 
@@ -277,7 +277,8 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   p.restart_at.reset();
   p.timeout_kill_sent = false;
   l.seg->ring(slot).reader_pid.store(0, std::memory_order_relaxed);
-  p.child = spawn_child(self_exe_, {"worker", "--segment", l.seg->name(), "--slot", std::to_string(slot)}, child_env_);
+  const std::string& exe = l.cfg.handler.type == config::HandlerType::kHttp ? exes_.http_worker : exes_.worker;
+  p.child = spawn_child(exe, {"--segment", l.seg->name(), "--slot", std::to_string(slot)}, child_env_);
   p.started = Clock::now();
 }
 

@@ -29,10 +29,18 @@ namespace sluice::supervisor {
 
 class AdminServer;
 
+// What the supervisor starts: `sluice consumer …` from the sluice executable, workers
+// from sluice-worker (plugin, exec) or sluice-http-worker (http).
+struct Executables {
+  std::string sluice;
+  std::string worker;
+  std::string http_worker;
+};
+
 class Supervisor {
  public:
   // cfg.source is the main config file, read again on reload.
-  Supervisor(config::Config cfg, std::string self_exe);
+  Supervisor(config::Config cfg, Executables exes);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -110,7 +118,7 @@ class Supervisor {
   AdminResponse health();
 
   config::Config cfg_;
-  std::string self_exe_;
+  Executables exes_;
   ChildEnvironment child_env_;  // ours without systemd's notify variables
   std::vector<std::unique_ptr<Lambda>> lambdas_;
   bool shutting_down_ = false;

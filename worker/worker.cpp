@@ -15,7 +15,6 @@
 #include "shm/segment.hpp"
 #include "shm/stop_signal.hpp"
 #include "worker/exec_handler.hpp"
-#include "worker/http_handler.hpp"
 #include "worker/plugin_handler.hpp"
 #include "worker/worker_loop.hpp"
 
@@ -45,21 +44,21 @@ void apply_memory_limit(const config::Lambda& lambda) {
   }
 }
 
-std::unique_ptr<Handler> make_handler(const config::Lambda& lambda, std::uint32_t slot) {
+}  // namespace
+
+std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::uint32_t slot) {
   switch (lambda.handler.type) {
     case config::HandlerType::kPlugin:
       return std::make_unique<PluginHandler>(lambda, slot);
-    case config::HandlerType::kHttp:
-      return std::make_unique<HttpHandler>(lambda);
     case config::HandlerType::kExec:
       return std::make_unique<ExecHandler>(lambda, slot);
+    case config::HandlerType::kHttp:
+      throw std::runtime_error("lambda " + lambda.name + ": http handlers run in sluice-http-worker, not sluice-worker");
   }
   throw std::logic_error("unknown handler type");
 }
 
-}  // namespace
-
-int run_worker(const std::string& segment_name, std::uint32_t slot) {
+int run_worker(const std::string& segment_name, std::uint32_t slot, HandlerFactory make_handler) {
   shm::stop_on_request(g_stop);
   prefer_oom_kill();
   auto seg = shm::Segment::attach(segment_name);

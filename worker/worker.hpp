@@ -3,11 +3,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "config/config.hpp"
+#include "worker/handler.hpp"
 
 namespace sluice::worker {
 
+using HandlerFactory = std::unique_ptr<Handler> (*)(const config::Lambda& lambda, std::uint32_t slot);
+
+// Plugin and exec handlers. An http handler lives in the sluice-http-worker executable
+// (it alone links libcurl and the TLS libraries behind it).
+std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::uint32_t slot);
+
 // Runs until SIGTERM/SIGINT; returns the process exit status.
-int run_worker(const std::string& segment_name, std::uint32_t slot);
+int run_worker(const std::string& segment_name, std::uint32_t slot, HandlerFactory make_handler);
 
 }  // namespace sluice::worker

@@ -66,7 +66,7 @@ rpm_scripts=$(rpm -qp --scripts "$rpm" 2>/dev/null)
 [ "$rpm_name" = "sluice 0.1.0" ] || fail "rpm name/version: $rpm_name"
 [ "$rpm_config" = /etc/sluice/sluice.toml ] || fail "rpm: exactly sluice.toml must be %config, not: $rpm_config"
 grep -q '^/etc/sluice/sluice.toml .* 0100640 root sluice 1 ' <<<"$rpm_dump" || fail "rpm: sluice.toml must be root:sluice 0640"
-for f in /usr/bin/sluice /usr/lib/systemd/system/sluice.service /usr/lib/sysusers.d/sluice.conf \
+for f in /usr/bin/sluice /usr/libexec/sluice/sluice-worker /usr/libexec/sluice/sluice-http-worker /usr/lib/systemd/system/sluice.service /usr/lib/sysusers.d/sluice.conf \
          /usr/share/man/man1/sluice.1.gz /usr/share/doc/sluice/examples/python-f/lambda.toml \
          /usr/lib/python3/dist-packages/sluice_handler.py; do
   grep -qx "$f" <<<"$rpm_files" || fail "rpm lacks $f"
