@@ -3,6 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -131,6 +132,7 @@ int Consumer::run() {
       n = rd_kafka_consume_batch_queue(queue_.get(), timeout_ms, batch, 1);
     }
     for (ssize_t i = 0; i < n; ++i) accept(MessagePtr(batch[i]));
+    if (!resets_.empty()) handle_resets();
     publish_all();
 
     if (Clock::now() >= next_commit_) {
@@ -154,7 +156,10 @@ void Consumer::accept(MessagePtr msg) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg->rkt != nullptr) {
-      if (Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition)) on_offset_reset(*p, msg->offset);
+      // Handled after the batch, together with the others in it (handle_resets).
+      if (Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition)) {
+        resets_.emplace_back(key_of(p->topic_index, p->partition), msg->offset);
+      }
       return;
     }
     const char* topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "-";
@@ -514,19 +519,7 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
       stop_partition(p);
       return;
     }
-    // Resolve the start to a number and commit it once reached: a group that started at
-    // "latest" and restarts later must continue from there, not from a newer end.
-    std::int64_t lo = -1;
-    std::int64_t hi = -1;
-    std::int64_t start = policy == config::OffsetReset::kEarliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-    if (rd_kafka_query_watermark_offsets(rk_.get(), p.topic.c_str(), p.partition, &lo, &hi, kWatermarkTimeoutMs) ==
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      start = policy == config::OffsetReset::kEarliest ? lo : hi;
-      p.tracker.skip_to(start);
-    }
-    spdlog::info("lambda {}: {}[{}] has no committed offset: starting at the {} offset ({})", lambda_.name, p.topic,
-                 p.partition, policy_name, start);
-    restart_fetch_at(p, start);
+    start_fresh({&p});
     return;
   }
   // The position is outside the log: retention (or compaction, or a recreated topic)
@@ -575,11 +568,15 @@ void Consumer::stop_partition(Partition& p) {
   if (!p.paused) set_paused(p, true);
 }
 
-void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) {
+void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) { restart_fetch_at({{&p, offset}}); }
+
+void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts) {
   // After an offset-reset error librdkafka has stopped fetching the partition and refuses
   // a seek; assigning it again with an explicit offset starts it there.
-  PartitionListPtr l(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = offset;
+  PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
+  for (const auto& [p, offset] : starts) {
+    rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = offset;
+  }
   std::string error;
   if (cooperative_) {
     ErrorPtr off(rd_kafka_incremental_unassign(rk_.get(), l.get()));
@@ -594,19 +591,68 @@ void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) {
     } else {
       PartitionListPtr all(raw);
       rd_kafka_position(rk_.get(), all.get());
-      if (auto* e = rd_kafka_topic_partition_list_find(all.get(), p.topic.c_str(), p.partition)) e->offset = offset;
+      for (const auto& [p, offset] : starts) {
+        if (auto* e = rd_kafka_topic_partition_list_find(all.get(), p->topic.c_str(), p->partition)) e->offset = offset;
+      }
       if (auto err = rd_kafka_assign(rk_.get(), all.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         error = rd_kafka_err2str(err);
       }
     }
   }
-  if (error.empty() && p.paused) set_paused(p, true);  // a new assignment starts unpaused
-  if (!error.empty()) {
+  for (const auto& [p, offset] : starts) {
+    if (error.empty()) {
+      if (p->paused) set_paused(*p, true);  // a new assignment starts unpaused
+      continue;
+    }
     // Nothing is skipped silently: the partition stays where it is, and is reported.
-    spdlog::error("lambda {}: cannot restart {}[{}] at offset {}: {}; partition stopped", lambda_.name, p.topic,
-                  p.partition, offset, error);
-    stop_partition(p);
+    spdlog::error("lambda {}: cannot restart {}[{}] at offset {}: {}; partition stopped", lambda_.name, p->topic,
+                  p->partition, offset, error);
+    stop_partition(*p);
   }
+}
+
+void Consumer::handle_resets() {
+  std::vector<Partition*> fresh;
+  for (const auto& [k, at] : resets_) {
+    auto it = partitions_.find(k);
+    if (it == partitions_.end()) continue;  // revoked meanwhile
+    Partition* p = it->second.get();
+    if (at < 0 && lambda_.auto_offset_reset != config::OffsetReset::kError) {
+      if (std::find(fresh.begin(), fresh.end(), p) == fresh.end()) fresh.push_back(p);
+    } else {
+      on_offset_reset(*p, at);
+    }
+  }
+  resets_.clear();
+  if (!fresh.empty()) start_fresh(fresh);
+}
+
+void Consumer::start_fresh(const std::vector<Partition*>& fresh) {
+  // Resolve the start to a number and commit it once reached: a group that started at
+  // "latest" and restarts later must continue from there, not from a newer end. One
+  // ListOffsets (per leader) for all of them: -2 and -1 in place of a timestamp ask for
+  // the log start and the end, as a watermark query does one partition at a time.
+  const bool earliest = lambda_.auto_offset_reset == config::OffsetReset::kEarliest;
+  const std::int64_t logical = earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+  PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(fresh.size())));
+  for (const Partition* p : fresh) rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = logical;
+  const auto err = rd_kafka_offsets_for_times(rk_.get(), l.get(), kWatermarkTimeoutMs);
+  std::vector<std::pair<Partition*, std::int64_t>> starts;
+  std::string where;
+  for (Partition* p : fresh) {
+    std::int64_t start = logical;  // unresolved: librdkafka resolves it, nothing is committed before a record
+    const auto* e = rd_kafka_topic_partition_list_find(l.get(), p->topic.c_str(), p->partition);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e != nullptr && e->err == RD_KAFKA_RESP_ERR_NO_ERROR && e->offset >= 0) {
+      start = e->offset;
+      p->tracker.skip_to(start);
+    }
+    starts.emplace_back(p, start);
+    where += (where.empty() ? "" : ", ") + p->topic + "[" + std::to_string(p->partition) + "]@" + std::to_string(start);
+  }
+  spdlog::info("lambda {}: {} partition(s) with no committed offset start at the {} offset: {}{}", lambda_.name,
+               fresh.size(), config::to_string(lambda_.auto_offset_reset), where,
+               err == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : std::string(" (offsets unresolved: ") + rd_kafka_err2str(err) + ")");
+  restart_fetch_at(starts);
 }
 
 void Consumer::set_paused(Partition& p, bool paused) {
@@ -782,6 +828,7 @@ void Consumer::shutdown() {
     // Serve callbacks (commit results) and take what was fetched before the pause.
     const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch, kBatch);
     for (ssize_t i = 0; i < n; ++i) accept(MessagePtr(batch[i]));
+    if (!resets_.empty()) handle_resets();
     bool busy = false;
     for (auto& [k, p] : partitions_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
     if (!busy) break;

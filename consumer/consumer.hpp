@@ -91,10 +91,17 @@ class Consumer {
   void poll_producers();
   void publish_all();
   void set_paused(Partition& p, bool paused);
+  // The __AUTO_OFFSET_RESETs of one batch of messages (resets_), handled together: a new
+  // group's partitions all report one at once, and one ListOffsets and one assign start
+  // them all, where one round trip each started 64 partitions over ~120 ms.
+  void handle_resets();
+  // Partitions without a committed offset, starting per auto_offset_reset (not "error").
+  void start_fresh(const std::vector<Partition*>& fresh);
   // An __AUTO_OFFSET_RESET for p at offset `at` (negative: no committed offset).
   void on_offset_reset(Partition& p, std::int64_t at);
   void stop_partition(Partition& p);
   void restart_fetch_at(Partition& p, std::int64_t offset);
+  void restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts);
   void commit(bool sync);
   // Gauges and watermarks for the supervisor's metrics; librdkafka's cached values only.
   void publish_stats();
@@ -115,6 +122,7 @@ class Consumer {
   std::vector<shm::RingReader> replies_;
   std::vector<bool> touched_;
   std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
+  std::vector<std::pair<Key, std::int64_t>> resets_;  // partition, offset of the reset
   std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
   std::unordered_map<std::uint64_t, std::string> reply_text_;  // seq -> failure reason
   struct Outbound {
