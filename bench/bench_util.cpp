@@ -201,14 +201,18 @@ double produce_paced(const std::string& bootstrap, const std::string& topic, int
   return achieved;
 }
 
-std::uint64_t rss_kb(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+namespace {
+std::uint64_t proc_kb(pid_t pid, const char* file, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/" + file);
   std::string line;
   while (std::getline(f, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
+    if (line.starts_with(key)) return std::stoull(line.substr(key.size()));
   }
   return 0;
 }
+}  // namespace
+
+Memory memory_of(pid_t pid) { return {proc_kb(pid, "status", "VmRSS:"), proc_kb(pid, "smaps_rollup", "Pss:")}; }
 
 std::vector<pid_t> children_of(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");

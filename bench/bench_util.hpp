@@ -70,7 +70,13 @@ double produce_paced(const std::string& bootstrap, const std::string& topic, int
                      std::uint64_t count, std::size_t value_bytes, double rate);
 
 // Resident set (kB) of pid, from /proc/PID/status; 0 if gone.
-std::uint64_t rss_kb(pid_t pid);
+// Resident memory of a process: RSS counts every page it maps, shared libraries whole;
+// PSS divides each shared page among the processes that map it.
+struct Memory {
+  std::uint64_t rss_kb = 0;
+  std::uint64_t pss_kb = 0;
+};
+Memory memory_of(pid_t pid);
 // Direct children of pid.
 std::vector<pid_t> children_of(pid_t pid);
 std::string cmdline_of(pid_t pid);

@@ -160,14 +160,14 @@ int run_bare(const std::string& bootstrap, const std::string& topic, const std::
 
 SluiceRss sluice_rss(pid_t supervisor) {
   SluiceRss r;
-  r.supervisor = rss_kb(supervisor);
+  r.supervisor = memory_of(supervisor);
   for (pid_t child : children_of(supervisor)) {
     const std::string cmd = cmdline_of(child);
-    const std::uint64_t kb = rss_kb(child);
+    const Memory m = memory_of(child);
     if (cmd.find(" consumer ") != std::string::npos || cmd.find("--role consumer") != std::string::npos) {
-      r.consumer = std::max(r.consumer, kb);
+      if (m.rss_kb > r.consumer.rss_kb) r.consumer = m;
     } else {
-      r.worker = std::max(r.worker, kb);
+      if (m.rss_kb > r.worker.rss_kb) r.worker = m;
     }
   }
   return r;

@@ -47,9 +47,9 @@ int run_bare(const std::string& bootstrap, const std::string& topic, const std::
 
 // RSS (kB) of sluice's consumer and of its largest worker, children of a running supervisor.
 struct SluiceRss {
-  std::uint64_t supervisor = 0;
-  std::uint64_t consumer = 0;
-  std::uint64_t worker = 0;
+  Memory supervisor;
+  Memory consumer;
+  Memory worker;
 };
 SluiceRss sluice_rss(pid_t supervisor);
 
