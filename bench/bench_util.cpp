@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -213,6 +214,22 @@ std::uint64_t proc_kb(pid_t pid, const char* file, const std::string& key) {
 }  // namespace
 
 Memory memory_of(pid_t pid) { return {proc_kb(pid, "status", "VmRSS:"), proc_kb(pid, "smaps_rollup", "Pss:")}; }
+
+std::uint64_t context_switches(pid_t pid) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream f(task.path() / "status");
+    std::string line;
+    while (std::getline(f, line)) {
+      for (const std::string key : {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"}) {
+        if (line.starts_with(key)) n += std::stoull(line.substr(key.size()));
+      }
+    }
+  }
+  for (pid_t child : children_of(pid)) n += context_switches(child);
+  return n;
+}
 
 std::vector<pid_t> children_of(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");

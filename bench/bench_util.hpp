@@ -69,7 +69,6 @@ void produce_backlog(const std::string& bootstrap, const std::string& topic, int
 double produce_paced(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes, double rate);
 
-// Resident set (kB) of pid, from /proc/PID/status; 0 if gone.
 // Resident memory of a process: RSS counts every page it maps, shared libraries whole;
 // PSS divides each shared page among the processes that map it.
 struct Memory {
@@ -77,6 +76,9 @@ struct Memory {
   std::uint64_t pss_kb = 0;
 };
 Memory memory_of(pid_t pid);
+// Context switches (voluntary and not) of every thread of pid and of its descendants,
+// so far: how often the pipeline slept or was preempted.
+std::uint64_t context_switches(pid_t pid);
 // Direct children of pid.
 std::vector<pid_t> children_of(pid_t pid);
 std::string cmdline_of(pid_t pid);

@@ -64,14 +64,19 @@ class Suite {
     CountersFile c((dir_ / (group + ".counters")).string(), expect);
     Job job{bootstrap, topic, group, &c, dir_.string(), 1, spin_ns};
     Started s = start_contender(kind, job);
+    std::uint64_t switches = 0;
     const Result r = finish(s.pid, c, expect, s.stop_with_sigterm, kind + " on " + topic, 600, [&] {
       if (kind == "sluice") record_rss(s.pid);
+      switches = context_switches(s.pid);
     });
     if (s.after_exit) s.after_exit();
     missing_ += r.missing;
     duplicates_ += r.duplicates;
-    std::printf("  %-13s %-5s %10.0f msg/s %7.2f CPU us/msg  missing %" PRIu64 " duplicates %" PRIu64 "\n", kind.c_str(),
-                topic.c_str(), r.msgs_per_s, r.cpu_us_per_msg, r.missing, r.duplicates);
+    // Context switches include the group join's; with a million records they are noise.
+    std::printf("  %-13s %-5s %10.0f msg/s %7.2f CPU us/msg %6.3f ctx switches/msg  missing %" PRIu64
+                " duplicates %" PRIu64 "\n",
+                kind.c_str(), topic.c_str(), r.msgs_per_s, r.cpu_us_per_msg,
+                static_cast<double>(switches) / static_cast<double>(expect), r.missing, r.duplicates);
     std::fflush(stdout);
     return r;
   }
