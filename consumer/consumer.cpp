@@ -120,6 +120,7 @@ int Consumer::run() {
                fmt::join(lambda_.topics, ","), rings_.size());
   rd_kafka_message_t* batch[kBatch];
   while (!stop_.load(std::memory_order_relaxed)) {
+    clock_ns_ = now_ns();
     poll_producers();
     reap_all();
     pump_backlogs();
@@ -131,6 +132,7 @@ int Consumer::run() {
       const int timeout_ms = total_backlog() > 0 ? 1 : total_in_flight() > 0 ? 5 : 100;
       n = rd_kafka_consume_batch_queue(queue_.get(), timeout_ms, batch, 1);
     }
+    clock_ns_ = now_ns();
     for (ssize_t i = 0; i < n; ++i) accept(MessagePtr(batch[i]));
     if (!resets_.empty()) handle_resets();
     publish_all();
@@ -256,7 +258,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   h->seq = ++seq_;
   h->offset = msg.offset;
   h->timestamp_ms = timestamp;
-  h->enqueue_ns = now_ns();
+  h->enqueue_ns = clock_ns_;
   h->partition = p.partition;
   h->slot = p.slot;
   h->epoch = p.epoch;
@@ -821,6 +823,7 @@ void Consumer::shutdown() {
   const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
   rd_kafka_message_t* batch[kBatch];
   for (;;) {
+    clock_ns_ = now_ns();
     poll_producers();
     reap_all();
     pump_backlogs();

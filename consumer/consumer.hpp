@@ -138,6 +138,10 @@ class Consumer {
   std::unordered_map<std::uint64_t, Group> groups_;  // by leader seq
   std::unique_ptr<AckedProducer> out_;  // made on first use
   std::uint64_t seq_ = 0;
+  // CLOCK_MONOTONIC read once per loop pass and per batch taken from librdkafka: the
+  // enqueue time of the records written then, instead of a read per record (25-50 ns
+  // each on these machines).
+  std::uint64_t clock_ns_ = 0;
   std::uint32_t next_ring_ = 0;
   std::chrono::steady_clock::time_point next_commit_;
 };

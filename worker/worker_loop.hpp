@@ -53,6 +53,7 @@ class WorkerLoop {
   std::vector<shm::RecordHeader*> suspects_;
   std::uint64_t done_ = 0;        // ring position up to which every record has its outcome
   std::uint64_t flushed_ns_ = 0;  // when flush() last ran after a batch
+  std::uint64_t ended_ns_ = 0;    // when the last handler call of process() ended; 0: none
   std::vector<std::pair<std::size_t, std::size_t>> ranges_;  // each record's run in headers_
   std::vector<sluice_record> records_;
   std::vector<sluice_header> headers_;
