@@ -83,6 +83,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
     replies_.emplace_back(seg.reply_ring(w), seg.base());
   }
   touched_.assign(rings_.size(), false);
+  by_partition_.resize(lambda_.topics.size());
 
   ConfPtr conf = make_conf(client_properties(lambda_));
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -755,6 +756,7 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
       v->store(-1, std::memory_order_relaxed);
     }
     p->stats->assigned.store(1, std::memory_order_release);
+    set_index(p->topic_index, p->partition, p.get());
     partitions_[k] = std::move(p);
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
@@ -802,6 +804,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
     // Records still in rings for these partitions are now stale: workers skip them.
     seg_.epoch(partitions_[k]->slot).fetch_add(1, std::memory_order_acq_rel);
     partitions_[k]->stats->assigned.store(0, std::memory_order_release);
+    set_index(partitions_[k]->topic_index, partitions_[k]->partition, nullptr);
     partitions_.erase(k);
   }
   spdlog::info("lambda {}: revoked {} partition(s){}", lambda_.name, parts->cnt, lost ? " (lost)" : "");
@@ -891,8 +894,16 @@ Consumer::Partition* Consumer::find(const char* topic, std::int32_t partition) {
 }
 
 Consumer::Partition* Consumer::find(std::uint16_t ti, std::int32_t partition) {
-  auto it = partitions_.find(key_of(ti, partition));
-  return it == partitions_.end() ? nullptr : it->second.get();
+  if (ti >= by_partition_.size() || partition < 0) return nullptr;
+  const auto& v = by_partition_[ti];
+  return static_cast<std::size_t>(partition) < v.size() ? v[static_cast<std::size_t>(partition)] : nullptr;
+}
+
+void Consumer::set_index(std::uint16_t ti, std::int32_t partition, Partition* p) {
+  auto& v = by_partition_.at(ti);
+  const auto i = static_cast<std::size_t>(partition);
+  if (i >= v.size()) v.resize(i + 1, nullptr);
+  v[i] = p;
 }
 
 }  // namespace sluice::consumer

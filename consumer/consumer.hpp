@@ -122,6 +122,10 @@ class Consumer {
   std::vector<shm::RingReader> replies_;
   std::vector<bool> touched_;
   std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
+  // partitions_ by topic index, then partition number: find() runs twice per record
+  // (accept, complete), and an array index is cheaper than a hash lookup.
+  std::vector<std::vector<Partition*>> by_partition_;
+  void set_index(std::uint16_t topic_index, std::int32_t partition, Partition* p);
   std::vector<std::pair<Key, std::int64_t>> resets_;  // partition, offset of the reset
   std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
   std::unordered_map<std::uint64_t, std::string> reply_text_;  // seq -> failure reason
