@@ -29,9 +29,10 @@ std::string sluice_config(const Job& job) {
   const std::string base = job.work_dir + "/" + job.group;
   std::ofstream(base + ".toml") << "instance = \"" << job.group << "\"\nruntime_dir = \"" << job.work_dir
                                 << "/run\"\nadmin_listen = \"\"\n[kafka]\nbootstrap_servers = \"" << job.bootstrap
-                                << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
+                                << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"" << job.fetch_wait_ms
+                                << "\"\n\"session.timeout.ms\" = \"6000\"\n"
                                    "\"heartbeat.interval.ms\" = \"500\"\n\"socket.nagle.disable\" = \"true\"\n\"fetch.error.backoff.ms\" = \""
-                                << kFetchErrorBackoff << "\"\n\"queued.min.messages\" = \""
+                                << job.fetch_backoff_ms << "\"\n\"queued.min.messages\" = \""
                                 << kQueuedMin << "\"\n[[lambda]]\nname = \"bench\"\ntopics = [\"" << job.topic
                                 << "\"]\ngroup_id = \"" << job.group << "\"\nworkers = " << job.workers
                                 << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << NOOP_PLUGIN
@@ -48,8 +49,8 @@ Started start_kcat(const Job& job) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   const std::vector<std::string> argv = {"kcat", "-q", "-e", "-b", job.bootstrap, "-G", job.group, "-f", "%s\\n",
-                                         "-X", "auto.offset.reset=earliest", "-X", "fetch.wait.max.ms=10",
-                                         "-X", std::string("fetch.error.backoff.ms=") + kFetchErrorBackoff, "-X", "socket.nagle.disable=true",
+                                         "-X", "auto.offset.reset=earliest", "-X", "fetch.wait.max.ms=" + job.fetch_wait_ms,
+                                         "-X", "fetch.error.backoff.ms=" + job.fetch_backoff_ms, "-X", "socket.nagle.disable=true",
                                          "-X", std::string("queued.min.messages=") + kQueuedMin,
                                          "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", job.topic};
   std::vector<char*> args;
@@ -95,7 +96,11 @@ Started start_contender(const std::string& kind, const Job& job) {
   const std::string out = job.work_dir + "/" + job.group + ".out";
   if (kind == "bare") {
     const std::string self = fs::read_symlink("/proc/self/exe").string();
-    return {spawn({self, "bare", job.bootstrap, job.topic, job.group, job.counters->path()}, out), true, {}};
+    return {spawn({self, "bare", job.bootstrap, job.topic, job.group, job.counters->path(), job.fetch_wait_ms,
+                   job.fetch_backoff_ms},
+                  out),
+            true,
+            {}};
   }
   if (kind == "sluice") return {spawn({SLUICE_BIN, "run", "-c", sluice_config(job)}, out), true, {}};
   if (kind == "kcat") return start_kcat(job);
@@ -109,8 +114,11 @@ Started start_contender(const std::string& kind, const Job& job) {
   throw std::runtime_error("unknown contender " + kind);
 }
 
-int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group,
-             const std::string& counters_file) {
+int run_bare(const std::vector<std::string>& args) {
+  const std::string& bootstrap = args.at(0);
+  const std::string& topic = args.at(1);
+  const std::string& group = args.at(2);
+  const std::string& counters_file = args.at(3);
   const int fd = open(counters_file.c_str(), O_RDWR);
   struct stat st {};
   fstat(fd, &st);
@@ -129,12 +137,12 @@ int run_bare(const std::string& bootstrap, const std::string& topic, const std::
                                                       {"enable.auto.commit", "true"},
                                                       {"auto.commit.interval.ms", "1000"},
                                                       {"partition.assignment.strategy", "cooperative-sticky"},
-                                                      {"fetch.wait.max.ms", "10"},
+                                                      {"fetch.wait.max.ms", args.at(4)},
                                                       {"queued.min.messages", kQueuedMin},
                                                       {"session.timeout.ms", "6000"},
                                                       {"heartbeat.interval.ms", "500"},
                                                       {"socket.nagle.disable", "true"},
-                                                      {"fetch.error.backoff.ms", kFetchErrorBackoff},
+                                                      {"fetch.error.backoff.ms", args.at(5)},
                                                       {"log_level", "3"}}));
   rd_kafka_poll_set_consumer(rk.get());
   consumer::PartitionListPtr t(rd_kafka_topic_partition_list_new(1));

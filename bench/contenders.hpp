@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "bench_util.hpp"
 
@@ -30,6 +31,10 @@ struct Job {
   std::string work_dir;  // for config files and logs
   int workers = 1;       // sluice only
   long spin_ns = 0;      // sluice only: CPU per record in the handler
+  // The broker holds an empty fetch this long, and librdkafka waits the backoff before
+  // the next: together they bound how soon a new record is fetched (bare, sluice, kcat).
+  std::string fetch_wait_ms = "10";
+  std::string fetch_backoff_ms = kFetchErrorBackoff;
 };
 
 struct Started {
@@ -42,8 +47,8 @@ struct Started {
 Started start_contender(const std::string& kind, const Job& job);
 
 // The bare consumer's body, run in a child process (`e2e_bench bare ...`) until SIGTERM.
-int run_bare(const std::string& bootstrap, const std::string& topic, const std::string& group,
-             const std::string& counters_file);
+// args: bootstrap, topic, group, counters file, fetch.wait.max.ms, fetch.error.backoff.ms.
+int run_bare(const std::vector<std::string>& args);
 
 // RSS (kB) of sluice's consumer and of its largest worker, children of a running supervisor.
 struct SluiceRss {

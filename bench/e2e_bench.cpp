@@ -9,10 +9,11 @@
 // what is measured); CPU is the contender's whole process tree, from wait4().
 //
 //   e2e_bench [--runs 3] [--messages 1000000] [--messages-1k 200000] [--no-peers]
-//             [--latency-seconds 3] [--latency-partitions 4] [--latency-rate R] [--out DIR] [--only KIND]
+//             [--latency-seconds 3] [--latency-partitions 4] [--latency-rate R] [--latency-fetch-ms 1]
+//             [--out DIR] [--only KIND [--only-1k]]
 // --latency-rate R offers R msg/s instead of half the measured maximum.
-// --only KIND runs just that contender over the 100-byte backlog (for profiling:
-// `perf record -g -- e2e_bench --only sluice --runs 1`).
+// --only KIND runs just that contender over the 100-byte backlog, or with --only-1k the
+// 1 KiB one (for profiling: `perf record -g -- e2e_bench --only sluice --runs 1`).
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,11 +44,17 @@ struct Options {
   double latency_s = 3;
   fs::path out = "bench-out";
   std::string only;
+  std::size_t only_bytes = 100;  // --only-1k: the --only run reads 1 KiB records
   // Latency runs on 4 partitions: with 64, the mock broker delivered an open loop of
   // 25,000 msg/s with a p50 of 60-300 ms and a p99 of 0.5-1.4 s to the bare consumer as much
   // as to sluice, and worse at lower rates, so that figure measures the mock (why exactly
   // is not pinned down); on 4 the same path held 700,000 msg/s with a p99 under 20 ms.
   int latency_partitions = 4;
+  // fetch.wait.max.ms and fetch.error.backoff.ms of the open loops. The mock broker holds
+  // an empty fetch for the whole fetch.wait.max.ms, even when records arrive meanwhile
+  // (rdkafka_mock_handlers.c says so), so at 10 ms every contender's latency carried
+  // 0-10 ms of that wait and the few hundred us sluice adds or not was lost in it.
+  std::string latency_fetch_ms = "1";
 };
 
 struct Sample {
@@ -98,7 +105,7 @@ class Suite {
     const int parts = o_.latency_partitions;
     const std::string bs = start_broker(SLUICE_BIN, {"lat:" + std::to_string(parts)}, bdir.string(), broker);
     CountersFile c((bdir / "counters").string(), count + 100'000);
-    Job job{bs, "lat", tag, &c, bdir.string(), 1, 0};
+    Job job{bs, "lat", tag, &c, bdir.string(), 1, 0, o_.latency_fetch_ms, o_.latency_fetch_ms};
     Started s = start_contender(kind, job);
     // Warm up until every partition is being fetched: rounds of one record per
     // partition until three rounds in a row arrive whole within 200 ms of their flush
@@ -161,7 +168,7 @@ std::string met(bool ok) { return ok ? "met" : "**not met**"; }
 
 int main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
-  if (!a.empty() && a[0] == "bare") return run_bare(a.at(1), a.at(2), a.at(3), a.at(4));
+  if (!a.empty() && a[0] == "bare") return run_bare({a.begin() + 1, a.end()});
   Options o;
   double latency_rate = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -173,8 +180,10 @@ int main(int argc, char** argv) {
     else if (a[i] == "--latency-seconds") o.latency_s = std::stod(next());
     else if (a[i] == "--out") o.out = next();
     else if (a[i] == "--only") o.only = next();
+    else if (a[i] == "--only-1k") o.only_bytes = 1024;
     else if (a[i] == "--latency-partitions") o.latency_partitions = std::stoi(next());
     else if (a[i] == "--latency-rate") latency_rate = std::stod(next());
+    else if (a[i] == "--latency-fetch-ms") o.latency_fetch_ms = next();
     else throw std::runtime_error("unknown option " + a[i]);
   }
   const fs::path dir = fs::temp_directory_path() / ("sluice-bench-" + std::to_string(getpid()));
@@ -186,13 +195,15 @@ int main(int argc, char** argv) {
   pid_t broker = -1;
   Suite suite(o, dir);
   suite.bootstrap = start_broker(SLUICE_BIN, topics, dir.string(), broker);
-  produce_backlog(suite.bootstrap, "t100", kPartitions, 0, o.messages, 100);
   if (!o.only.empty()) {
-    for (int r = 0; r < o.runs; ++r) suite.run(o.only, "t100", o.messages);
+    const char* topic = o.only_bytes == 100 ? "t100" : "t1k";
+    produce_backlog(suite.bootstrap, topic, kPartitions, 0, o.messages, o.only_bytes);
+    for (int r = 0; r < o.runs; ++r) suite.run(o.only, topic, o.messages);
     stop_process(broker);
     if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
     return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
   }
+  produce_backlog(suite.bootstrap, "t100", kPartitions, 0, o.messages, 100);
   produce_backlog(suite.bootstrap, "t1k", kPartitions, 0, o.messages_1k, 1024);
   produce_backlog(suite.bootstrap, "spin", kPartitions, 0, o.messages_spin, 100);
 
@@ -264,13 +275,14 @@ int main(int argc, char** argv) {
   for (const std::string k : {"bare", "sluice"}) {
     std::printf("| %s | %.0f | %.2f |\n", label.at(k).c_str(), median(s1k[k].tp), median(s1k[k].cpu));
   }
-  std::printf("\n### Open-loop latency from scheduled send time, 100-byte records, %d partitions, offered %.0f msg/s\n\n"
+  std::printf("\n### Open-loop latency from scheduled send time, 100-byte records, %d partitions, offered %.0f msg/s, "
+              "fetch.wait.max.ms = fetch.error.backoff.ms = %s\n\n"
               "Half the maximum load: the highest open-loop rate at which the whole path (one producer, linger.ms=1, "
               "the broker and the bare consumer, sharing the cores) kept its p99 under 20 ms here was %.0f msg/s. The "
               "producer runs in the benchmark process; latency runs from each record's scheduled send time to its "
               "handling.\n\n"
               "| contender | sent msg/s | p50 us | p99 us | p99.9 us |\n|---|---|---|---|---|\n",
-              o.latency_partitions, rate, max_load);
+              o.latency_partitions, rate, o.latency_fetch_ms.c_str(), max_load);
   for (const std::string k : {"bare", "sluice"}) {
     std::printf("| %s | %.0f | %.1f | %.1f | %.1f |\n", label.at(k).c_str(), median(achieved[k]), median(p50[k]), median(p99[k]),
                 median(p999[k]));
