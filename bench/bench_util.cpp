@@ -80,7 +80,7 @@ CountersFile::CountersFile(std::string path, std::uint64_t capacity) : path_(std
 
 CountersFile::~CountersFile() {
   munmap(c_, bytes_);
-  unlink(path_.c_str());
+  if (getenv("SLUICE_BENCH_KEEP") == nullptr) unlink(path_.c_str());  // kept: a run's timeline to look at
 }
 
 std::uint64_t CountersFile::missing(std::uint64_t from, std::uint64_t to) const {

@@ -25,6 +25,12 @@ namespace fs = std::filesystem;
 
 volatile sig_atomic_t g_stop = 0;
 
+// SLUICE_BENCH_KAFKA_DEBUG=fetch,topic puts librdkafka's debug contexts into sluice's log.
+std::string kafka_debug() {
+  const char* d = getenv("SLUICE_BENCH_KAFKA_DEBUG");
+  return d == nullptr ? "" : std::string("\"debug\" = \"") + d + "\"\n";
+}
+
 std::string sluice_config(const Job& job) {
   const std::string base = job.work_dir + "/" + job.group;
   std::ofstream(base + ".toml") << "instance = \"" << job.group << "\"\nruntime_dir = \"" << job.work_dir
@@ -33,7 +39,7 @@ std::string sluice_config(const Job& job) {
                                 << "\"\n\"session.timeout.ms\" = \"6000\"\n"
                                    "\"heartbeat.interval.ms\" = \"500\"\n\"socket.nagle.disable\" = \"true\"\n\"fetch.error.backoff.ms\" = \""
                                 << job.fetch_backoff_ms << "\"\n\"queued.min.messages\" = \""
-                                << kQueuedMin << "\"\n[[lambda]]\nname = \"bench\"\ntopics = [\"" << job.topic
+                                << kQueuedMin << "\"\n" << kafka_debug() << "[[lambda]]\nname = \"bench\"\ntopics = [\"" << job.topic
                                 << "\"]\ngroup_id = \"" << job.group << "\"\nworkers = " << job.workers
                                 << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << NOOP_PLUGIN
                                 << "\"\noptions = { stats_file = \"" << job.counters->path() << "\", spin_ns = \""

@@ -48,8 +48,8 @@ class Counters:
                 self.duplicates += 1
             else:
                 self.m[at] = old | bit
-                if sent:
-                    struct.pack_into("<Q", self.m, self.latency_at + 8 * seq, max(now - sent, 0))
+                # As bench_counters.h: latency, or for a backlog record its handling time.
+                struct.pack_into("<Q", self.m, self.latency_at + 8 * seq, max(now - sent, 0) if sent else now)
         self.count += 1
 
     def publish(self, now):

@@ -91,6 +91,8 @@ class Consumer {
   void poll_producers();
   void publish_all();
   void set_paused(Partition& p, bool paused);
+  // Unpauses p once its backlog is dispatched (and wakes the fetcher if it was idle).
+  void resume(Partition& p);
   // The __AUTO_OFFSET_RESETs of one batch of messages (resets_), handled together: a new
   // group's partitions all report one at once, and one ListOffsets and one assign start
   // them all, where one round trip each started 64 partitions over ~120 ms.
