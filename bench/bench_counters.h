@@ -7,7 +7,8 @@
  * record leaves its latency. Text, not binary, so kcat can print it and Python parse it.
  *
  * Layout: the header in the first 4096 bytes, then `capacity` bits of `seen`, then
- * `capacity` u64 latencies (ns; for a backlog record its CLOCK_MONOTONIC handling time).
+ * `capacity` u64 latencies (ns; with `timeline` set, a backlog record's CLOCK_MONOTONIC
+ * handling time).
  * Writers in several processes use GCC atomics. */
 #ifndef SLUICE_BENCH_COUNTERS_H
 #define SLUICE_BENCH_COUNTERS_H
@@ -25,6 +26,7 @@ typedef struct sluice_bench_counters {
   uint64_t duplicates;
   uint64_t malformed;  /* values without a valid prefix or beyond capacity */
   uint64_t capacity;   /* sequence numbers 0..capacity-1 */
+  uint64_t timeline;   /* nonzero: backlog records leave their handling time (below) */
 } sluice_bench_counters;
 
 static inline size_t sluice_bench_file_bytes(uint64_t capacity) {
@@ -63,10 +65,13 @@ static inline void sluice_bench_mark(sluice_bench_counters* c, const void* value
     const uint64_t bit = 1ULL << (seq & 63);
     if (__atomic_fetch_or(&sluice_bench_seen(c)[seq >> 6], bit, __ATOMIC_RELAXED) & bit) {
       __atomic_fetch_add(&c->duplicates, 1, __ATOMIC_RELAXED);
-    } else {
-      /* Paced records: latency from the scheduled time. Backlog records (sent 0): the
-       * handling time itself, a timeline to look at when a run goes wrong. */
-      sluice_bench_latency(c)[seq] = sent == 0 ? now_ns : now_ns > sent ? now_ns - sent : 0;
+    } else if (sent != 0) {
+      sluice_bench_latency(c)[seq] = now_ns > sent ? now_ns - sent : 0;
+    } else if (c->timeline != 0) {
+      /* A backlog record's handling time, when asked for: a timeline to look at when a
+       * run goes wrong. Off by default: writing it touches 8 bytes per record of the
+       * file, which would count in the handler process's RSS. */
+      sluice_bench_latency(c)[seq] = now_ns;
     }
   }
   __atomic_fetch_add(&c->count, 1, __ATOMIC_RELEASE);

@@ -76,6 +76,7 @@ CountersFile::CountersFile(std::string path, std::uint64_t capacity) : path_(std
   if (p == MAP_FAILED) throw std::runtime_error("cannot map counters file " + path_);
   c_ = static_cast<sluice_bench_counters*>(p);
   c_->capacity = capacity;
+  c_->timeline = getenv("SLUICE_BENCH_KEEP") != nullptr ? 1 : 0;  // kept files are for looking at
 }
 
 CountersFile::~CountersFile() {

@@ -14,6 +14,9 @@
 // --latency-rate R offers R msg/s instead of half the measured maximum.
 // --only KIND runs just that contender over the 100-byte backlog, or with --only-1k the
 // 1 KiB one (for profiling: `perf record -g -- e2e_bench --only sluice --runs 1`).
+// SLUICE_BENCH_KEEP=1 keeps the work directory: logs, configs and counters files, whose
+// latency slots then hold each backlog record's handling time (a timeline of the run);
+// SLUICE_BENCH_KAFKA_DEBUG=fetch,topic adds librdkafka's debug lines to sluice's log.
 #include <unistd.h>
 
 #include <algorithm>

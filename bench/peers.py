@@ -24,7 +24,7 @@ class Counters:
         fd = os.open(path, os.O_RDWR)
         self.m = mmap.mmap(fd, 0)
         os.close(fd)
-        self.capacity = struct.unpack_from("<Q", self.m, 40)[0]
+        self.capacity, self.timeline = struct.unpack_from("<QQ", self.m, 40)
         self.latency_at = HEADER + (self.capacity + 63) // 64 * 8
         self.count = 0
         self.duplicates = 0
@@ -48,8 +48,9 @@ class Counters:
                 self.duplicates += 1
             else:
                 self.m[at] = old | bit
-                # As bench_counters.h: latency, or for a backlog record its handling time.
-                struct.pack_into("<Q", self.m, self.latency_at + 8 * seq, max(now - sent, 0) if sent else now)
+                # As bench_counters.h: latency, or if asked a backlog record's handling time.
+                if sent or self.timeline:
+                    struct.pack_into("<Q", self.m, self.latency_at + 8 * seq, max(now - sent, 0) if sent else now)
         self.count += 1
 
     def publish(self, now):
