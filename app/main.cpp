@@ -17,8 +17,8 @@
 #include "consumer/consumer.hpp"
 #include "supervisor/supervisor.hpp"
 
-#ifndef SLUICE_LIBEXEC_DIR
-#define SLUICE_LIBEXEC_DIR "/usr/libexec/sluice"
+#ifndef SLUICE_LIBEXEC_FROM_BIN
+#define SLUICE_LIBEXEC_FROM_BIN "../libexec/sluice"
 #endif
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -39,19 +39,20 @@ std::optional<sluice::config::Config> load_or_report(const std::string& path) {
 }
 
 // The worker executables sit next to `sluice` in a build tree and in libexec once
-// installed. Checked at start-up: a missing one would otherwise show up as workers
-// failing to start, one restart at a time.
+// installed (/usr/bin/sluice -> /usr/libexec/sluice/). Checked at start-up: a missing one
+// would otherwise show up as workers failing to start, one restart at a time.
 sluice::supervisor::Executables find_executables() {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec) throw std::runtime_error("cannot find my own executable: " + ec.message());
+  const fs::path libexec = (self.parent_path() / SLUICE_LIBEXEC_FROM_BIN).lexically_normal();
   auto helper = [&](const std::string& name) {
-    for (const fs::path& p : {self.parent_path() / name, fs::path(SLUICE_LIBEXEC_DIR) / name}) {
+    for (const fs::path& p : {self.parent_path() / name, libexec / name}) {
       if (access(p.c_str(), X_OK) == 0) return p.string();
     }
     throw std::runtime_error("cannot find the " + name + " executable next to " + self.string() + " or in " +
-                             SLUICE_LIBEXEC_DIR + "; is sluice installed completely?");
+                             libexec.string() + "; is sluice installed completely?");
   };
   return {self.string(), helper("sluice-worker"), helper("sluice-http-worker")};
 }
