@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "consumer/watermarks.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/outbound.hpp"
 
@@ -514,23 +515,21 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   const auto policy = lambda_.auto_offset_reset;
   const char* policy_name = config::to_string(policy);
   if (at < 0) {
-    // No committed offset: where a new group starts.
-    if (policy == config::OffsetReset::kError) {
-      spdlog::error("lambda {}: {}[{}] has no committed offset and auto_offset_reset = \"error\": not consuming it "
-                    "(give the group a position with `sluice offsets reset`, or set auto_offset_reset)",
-                    lambda_.name, p.topic, p.partition);
-      stop_partition(p);
-      return;
-    }
-    start_fresh({&p});
+    // No committed offset and auto_offset_reset = "error" (handle_resets sends the other
+    // policies to start_fresh).
+    spdlog::error("lambda {}: {}[{}] has no committed offset and auto_offset_reset = \"error\": not consuming it "
+                  "(give the group a position with `sluice offsets reset`, or set auto_offset_reset)",
+                  lambda_.name, p.topic, p.partition);
+    stop_partition(p);
     return;
   }
   // The position is outside the log: retention (or compaction, or a recreated topic)
   // removed records this group never completed. Never silent.
   shm::bump(stats_.offset_resets);
-  std::int64_t lo = -1;
-  std::int64_t hi = -1;
-  const auto err = rd_kafka_query_watermark_offsets(rk_.get(), p.topic.c_str(), p.partition, &lo, &hi, kWatermarkTimeoutMs);
+  std::vector<Watermarks> w{{p.topic, p.partition}};
+  const auto err = query_watermarks(rk_.get(), w, kWatermarkTimeoutMs);
+  const std::int64_t lo = w[0].low;
+  const std::int64_t hi = w[0].high;
   const std::string range = err == RD_KAFKA_RESP_ERR_NO_ERROR
                                 ? "the log now holds offsets " + std::to_string(lo) + ".." + std::to_string(hi - 1)
                                 : std::string("the log's range is unknown: ") + rd_kafka_err2str(err);
@@ -666,11 +665,9 @@ void Consumer::resume(Partition& p) {
   // whose partitions were all paused sleeps up to a second before it fetches again:
   // measured here as 0.6-0.9 s with the rings empty and the worker idle (the same shows
   // in confluent-kafka-go issue 630). Any request to the partition's leader wakes that
-  // thread, which then fetches the resumed partition; a watermark query is the cheapest
-  // public one (one round trip, answered from the broker's memory).
-  std::int64_t lo = -1;
-  std::int64_t hi = -1;
-  rd_kafka_query_watermark_offsets(rk_.get(), p.topic.c_str(), p.partition, &lo, &hi, kWatermarkTimeoutMs);
+  // thread, which then fetches the resumed partition. Not waiting for the answer keeps
+  // this loop free when the leader is unreachable.
+  nudge_leader(rk_.get(), p.topic, p.partition);
 }
 
 void Consumer::set_paused(Partition& p, bool paused) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "consumer/kafka_handles.hpp"
+#include "consumer/watermarks.hpp"
 
 namespace sluice::consumer {
 
@@ -44,18 +45,20 @@ std::vector<PartitionOffsets> group_offsets(const std::map<std::string, std::str
   if (auto err = rd_kafka_committed(rk.get(), list.get(), timeout_ms); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(std::string("cannot read committed offsets: ") + rd_kafka_err2str(err));
   }
+  std::vector<Watermarks> marks;
+  marks.reserve(static_cast<std::size_t>(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) marks.push_back({list->elems[i].topic, list->elems[i].partition});
+  if (auto err = query_watermarks(rk.get(), marks, timeout_ms); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(std::string("cannot read the partitions' watermarks: ") + rd_kafka_err2str(err));
+  }
   std::vector<PartitionOffsets> out;
   for (int i = 0; i < list->cnt; ++i) {
-    const auto& e = list->elems[i];
     PartitionOffsets po;
-    po.topic = e.topic;
-    po.partition = e.partition;
-    po.committed = e.offset >= 0 ? e.offset : -1;
-    if (auto err = rd_kafka_query_watermark_offsets(rk.get(), e.topic, e.partition, &po.low, &po.high, timeout_ms);
-        err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw std::runtime_error("cannot read watermarks of " + po.topic + "[" + std::to_string(po.partition) +
-                               "]: " + rd_kafka_err2str(err));
-    }
+    po.topic = marks[static_cast<std::size_t>(i)].topic;
+    po.partition = marks[static_cast<std::size_t>(i)].partition;
+    po.committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+    po.low = marks[static_cast<std::size_t>(i)].low;
+    po.high = marks[static_cast<std::size_t>(i)].high;
     out.push_back(po);
   }
   rd_kafka_consumer_close(rk.get());

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "consumer/group_offsets.hpp"
 #include "consumer/kafka_handles.hpp"
+#include "consumer/watermarks.hpp"
 #include "daemon_test.hpp"
 
 namespace sluice::test {
@@ -93,6 +95,36 @@ TEST_F(Fault, BrokerDownShortAndLongerThanTheSessionTimeout) {
       << d.log();
   expect_oracle(broker.bootstrap(), "bd", kMessages);
   expect_clean_stop(d, instance);
+}
+
+// The consumer asks for watermarks when a log is cut under it and nudges a leader when a
+// partition resumes; neither may hold its loop for longer than its timeout while the
+// leader is unreachable (librdkafka's rd_kafka_query_watermark_offsets did, for minutes).
+TEST_F(Fault, WatermarkQueriesGiveUpAtTheirTimeoutWhileTheLeaderIsDown) {
+  constexpr std::uint64_t kMessages = 1'000;
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  auto rk = consumer::make_client(
+      RD_KAFKA_CONSUMER, consumer::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"group.id", "wm"}, {"log_level", "3"}}));
+  std::vector<consumer::Watermarks> marks;
+  for (int p = 0; p < kPartitions; ++p) marks.push_back({"events", p});
+  ASSERT_EQ(consumer::query_watermarks(rk.get(), marks, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto ends = end_offsets(kMessages, kPartitions);
+  for (const auto& m : marks) {
+    EXPECT_EQ(m.low, 0) << m.partition;
+    EXPECT_EQ(m.high, ends.at(m.partition)) << m.partition;
+  }
+
+  ASSERT_EQ(broker.control("down 1"), "ok");
+  auto query = std::async(std::launch::async, [&] {
+    auto again = marks;
+    return consumer::query_watermarks(rk.get(), again, 300);
+  });
+  ASSERT_EQ(query.wait_for(30s), std::future_status::ready) << "query_watermarks(300 ms) still waiting after 30 s";
+  EXPECT_NE(query.get(), RD_KAFKA_RESP_ERR_NO_ERROR) << "answered by a broker that is down";
+  auto nudge = std::async(std::launch::async, [&] { consumer::nudge_leader(rk.get(), "events", 0); });
+  ASSERT_EQ(nudge.wait_for(30s), std::future_status::ready) << "nudge_leader waited for an answer";
+  ASSERT_EQ(broker.control("up 1"), "ok");
 }
 
 // Scenario 4: a second member joins mid-processing. The first member drains and commits
