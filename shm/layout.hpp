@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 2;
+inline constexpr std::uint32_t kSegmentVersion = 3;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -112,9 +112,10 @@ static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 // A latency histogram written by one process and read by the supervisor for /metrics.
 // Buckets are not cumulative here (one increment per observation); the reader sums them
 // into Prometheus's cumulative `le` buckets. Upper bounds in microseconds.
-inline constexpr std::uint64_t kLatencyBoundsUs[] = {50,     100,    250,     500,     1'000,   2'500,    5'000,
-                                                     10'000, 25'000, 50'000,  100'000, 250'000, 500'000, 1'000'000,
-                                                     2'500'000, 5'000'000, 10'000'000, 30'000'000};
+inline constexpr std::uint64_t kLatencyBoundsUs[] = {10,        25,        50,         100,       250,     500,
+                                                     1'000,     2'500,     5'000,      10'000,    25'000,  50'000,
+                                                     100'000,   250'000,   500'000,    1'000'000, 2'500'000, 5'000'000,
+                                                     10'000'000, 30'000'000};
 inline constexpr std::size_t kLatencyBuckets = std::size(kLatencyBoundsUs) + 1;  // + the +Inf bucket
 
 // Adds to a counter that has one writer at a time (the consumer, or the worker of one
@@ -145,6 +146,10 @@ struct alignas(kCacheLine) WorkerStats {
   std::atomic<std::uint64_t> invocations;  // handler calls (a batch is one call)
   std::atomic<std::uint64_t> retried;      // calls that ended in a retry
   Histogram handler_latency;               // per call
+  // Per record, first attempt: from the consumer's enqueue (a clock read per batch it
+  // takes from librdkafka) to the start of the handler call. The time sluice adds
+  // before a handler, including the wait behind the records queued before it.
+  Histogram queue_wait;
 };
 
 // One assigned partition, by the consumer's partition slot (the epoch table's index).

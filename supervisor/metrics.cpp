@@ -104,6 +104,9 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports) {
     }
   });
   w.histogram("sluice_handler_duration_seconds", "Duration of handler calls", &LambdaReport::handler_latency);
+  w.histogram("sluice_record_wait_seconds",
+              "From the consumer queuing a record for a worker to the start of its first handler call",
+              &LambdaReport::queue_wait);
   w.histogram("sluice_commit_latency_seconds", "From storing an offset to the broker acknowledging its commit",
               &LambdaReport::commit_latency);
   w.counter("sluice_commits_total", "Offset commits the broker acknowledged, per partition", &LambdaReport::commits);

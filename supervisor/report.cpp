@@ -55,6 +55,7 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
     r.invocations += get(ws.invocations);
     r.retried += get(ws.retried);
     r.handler_latency.add(ws.handler_latency);
+    r.queue_wait.add(ws.queue_wait);
     const shm::RingControl& ring = seg->ring(w);
     // Two loads, not one snapshot: the fill is a gauge, a moment's skew is harmless.
     const std::uint64_t read = ring.read_pos.load(std::memory_order_relaxed);

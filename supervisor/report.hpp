@@ -49,6 +49,7 @@ struct LambdaReport {
                 offset_resets = 0, offsets_skipped = 0, in_flight = 0, backlog = 0, invocations = 0;
   std::vector<double> ring_fill;  // per worker, 0..1
   HistogramReport handler_latency;
+  HistogramReport queue_wait;
   HistogramReport commit_latency;
   std::vector<PartitionReport> partitions;  // assigned now
   std::int64_t lag() const;                 // sum over partitions with a known lag

@@ -192,6 +192,11 @@ void WorkerLoop::invoke() {
   std::uint64_t start = now_ns();
   for (std::size_t i = 0; i < records.size(); i += step) {
     const std::size_t n = std::min(step, records.size() - i);
+    for (std::size_t j = i; j < i + n; ++j) {
+      const shm::RecordHeader& h = *todo_[j];
+      // Retries and redeliveries would add their backoff and the dead worker's time.
+      if (records[j].attempt == 1 && start > h.enqueue_ns) wstats_.queue_wait.observe(start - h.enqueue_ns);
+    }
     // The supervisor measures timeout_ms from here.
     ctl_.invocation_start_ns.store(start, std::memory_order_relaxed);
     produce_.clear();

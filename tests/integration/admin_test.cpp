@@ -143,6 +143,8 @@ TEST_F(Admin, LambdasAndMetricsReportPartitionsLagAndCountersBehindABearerToken)
   EXPECT_EQ(sample(metrics.body, "sluice_handler_invocations_total" + l), kCount);
   EXPECT_EQ(sample(metrics.body, "sluice_handler_duration_seconds_count" + l), kCount);
   EXPECT_EQ(sample(metrics.body, "sluice_handler_duration_seconds_bucket{lambda=\"m\",le=\"+Inf\"}"), kCount);
+  EXPECT_EQ(sample(metrics.body, "sluice_record_wait_seconds_count" + l), kCount);  // every record on its first attempt
+  EXPECT_GT(sample(metrics.body, "sluice_record_wait_seconds_sum" + l), 0);
   EXPECT_GT(sample(metrics.body, "sluice_commit_latency_seconds_count" + l), 0);
   EXPECT_EQ(sample(metrics.body, "sluice_lambda_up" + l), 1);
   EXPECT_EQ(sample(metrics.body, "sluice_lambda_lag" + l), 0);
