@@ -34,7 +34,7 @@ std::string kafka_debug() {
 std::string sluice_config(const Job& job) {
   const std::string base = job.work_dir + "/" + job.group;
   std::ofstream(base + ".toml") << "instance = \"" << job.group << "\"\nruntime_dir = \"" << job.work_dir
-                                << "/run\"\nadmin_listen = \"\"\n[kafka]\nbootstrap_servers = \"" << job.bootstrap
+                                << "/run\"\nadmin_listen = \"127.0.0.1:0\"\n[kafka]\nbootstrap_servers = \"" << job.bootstrap
                                 << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"" << job.fetch_wait_ms
                                 << "\"\n\"session.timeout.ms\" = \"6000\"\n"
                                    "\"heartbeat.interval.ms\" = \"500\"\n\"socket.nagle.disable\" = \"true\"\n\"fetch.error.backoff.ms\" = \""

@@ -13,7 +13,9 @@
 //             [--out DIR] [--only KIND [--only-1k]]
 // --latency-rate R offers R msg/s instead of half the measured maximum.
 // --only KIND runs just that contender over the 100-byte backlog, or with --only-1k the
-// 1 KiB one (for profiling: `perf record -g -- e2e_bench --only sluice --runs 1`).
+// 1 KiB one (for profiling: `perf record -g -- e2e_bench --only sluice --runs 1`);
+// --only spin runs just the handler-bound case (10 us per record, one worker);
+// --only latency just the open loops, bare and sluice interleaved, at --latency-rate.
 // SLUICE_BENCH_KEEP=1 keeps the work directory: logs, configs and counters files, whose
 // latency slots then hold each backlog record's handling time (a timeline of the run);
 // SLUICE_BENCH_KAFKA_DEBUG=fetch,topic adds librdkafka's debug lines to sluice's log.
@@ -21,6 +23,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +33,7 @@
 
 #include "bench_util.hpp"
 #include "contenders.hpp"
+#include "metrics_scrape.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -37,6 +41,7 @@ using namespace sluice::bench;
 
 constexpr int kPartitions = 64;
 constexpr long kSpinNs = 10'000;
+constexpr const char* kWaitMetric = "sluice_record_wait_seconds";
 
 struct Options {
   int runs = 3;
@@ -94,6 +99,7 @@ class Suite {
   struct OpenLoop {
     std::vector<std::uint64_t> latencies;  // ns, of the paced records
     double sent_rate = 0;                  // what the producer achieved
+    Buckets wait;                          // sluice only: its sluice_record_wait_seconds over the paced records
   };
   // `count` records at `rate` per second into a contender that is already handling
   // records (warmed up a few at a time first, so the group join is not measured). Each
@@ -123,8 +129,12 @@ class Suite {
       good = c.count() >= warm && now_ns() - flushed < 200'000'000ULL ? good + 1 : 0;
     }
     OpenLoop out;
+    const std::string admin = bdir.string() + "/run/" + tag + ".admin";
+    const Buckets before = kind == "sluice" ? scrape_histogram(admin, kWaitMetric) : Buckets{};
     out.sent_rate = produce_paced(bs, "lat", parts, warm, count, 100, rate);
-    const Result r = finish(s.pid, c, warm + count, s.stop_with_sigterm, kind + " open loop", 300);
+    const Result r = finish(s.pid, c, warm + count, s.stop_with_sigterm, kind + " open loop", 300, [&] {
+      if (kind == "sluice") out.wait = minus(scrape_histogram(admin, kWaitMetric), before);
+    });
     if (s.after_exit) s.after_exit();
     stop_process(broker);
     missing_ += r.missing;
@@ -167,6 +177,20 @@ class Suite {
 
 std::string met(bool ok) { return ok ? "met" : "**not met**"; }
 
+// "p50 <= 25 us, p90 <= 100 us, p99 <= 1000 us": bucket bounds, not interpolations.
+std::string wait_summary(const Buckets& b) {
+  std::string out;
+  for (const auto& [name, q] : {std::pair{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}}) {
+    const double s = quantile_bound(b, q);
+    char buf[64];
+    if (s < 0) std::snprintf(buf, sizeof buf, "%s -", name);
+    else if (std::isinf(s)) std::snprintf(buf, sizeof buf, "%s > the last bucket", name);
+    else std::snprintf(buf, sizeof buf, "%s <= %.0f us", name, s * 1e6);
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +222,31 @@ int main(int argc, char** argv) {
   pid_t broker = -1;
   Suite suite(o, dir);
   suite.bootstrap = start_broker(SLUICE_BIN, topics, dir.string(), broker);
+  const auto latency_run = [&](const std::string& k, int r, double rate) {
+    auto ol = suite.open_loop(k, rate, static_cast<std::uint64_t>(rate * o.latency_s));
+    auto& l = ol.latencies;
+    std::printf("  latency %-6s run %d: offered %.0f/s, sent %.0f/s, p50 %.1f us, p99 %.1f us, p99.9 %.1f us%s\n", k.c_str(), r,
+                rate, ol.sent_rate, quantile(l, 0.5) / 1e3, quantile(l, 0.99) / 1e3, quantile(l, 0.999) / 1e3,
+                ol.wait.empty() ? "" : ("; record wait " + wait_summary(ol.wait)).c_str());
+    std::fflush(stdout);
+    return ol;
+  };
+  if (o.only == "latency") {  // the open loops alone, at --latency-rate
+    if (latency_rate <= 0) throw std::runtime_error("--only latency needs --latency-rate");
+    for (int r = 0; r < o.runs; ++r) {
+      for (const std::string k : {"bare", "sluice"}) latency_run(k, r, latency_rate);
+    }
+    stop_process(broker);
+    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
+    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+  }
+  if (o.only == "spin") {  // the handler-bound case alone
+    produce_backlog(suite.bootstrap, "spin", kPartitions, 0, o.messages_spin, 100);
+    for (int r = 0; r < o.runs; ++r) suite.run("sluice", "spin", o.messages_spin, kSpinNs);
+    stop_process(broker);
+    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
+    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+  }
   if (!o.only.empty()) {
     const char* topic = o.only_bytes == 100 ? "t100" : "t1k";
     produce_backlog(suite.bootstrap, topic, kPartitions, 0, o.messages, o.only_bytes);
@@ -237,19 +286,19 @@ int main(int argc, char** argv) {
   std::ofstream lat_dat(o.out / "latency.dat");
   lat_dat << "# quantile bare_us sluice_us (last run)\n";
   std::map<std::string, std::vector<std::uint64_t>> last;
+  Buckets waits;  // sluice's record wait, summed over the runs
   for (int r = 0; r < o.runs; ++r) {
     for (const std::string k : {"bare", "sluice"}) {
-      auto ol = suite.open_loop(k, rate, static_cast<std::uint64_t>(rate * o.latency_s));
-      auto& l = ol.latencies;
-      const double got = ol.sent_rate;
-      achieved[k].push_back(got);
-      p50[k].push_back(quantile(l, 0.5) / 1e3);
-      p99[k].push_back(quantile(l, 0.99) / 1e3);
-      p999[k].push_back(quantile(l, 0.999) / 1e3);
-      std::printf("  latency %-6s run %d: offered %.0f/s, sent %.0f/s, p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n", k.c_str(), r,
-                  rate, got, p50[k].back(), p99[k].back(), p999[k].back());
-      std::fflush(stdout);
-      last[k] = std::move(l);
+      auto l = latency_run(k, r, rate);
+      achieved[k].push_back(l.sent_rate);
+      p50[k].push_back(quantile(l.latencies, 0.5) / 1e3);
+      p99[k].push_back(quantile(l.latencies, 0.99) / 1e3);
+      p999[k].push_back(quantile(l.latencies, 0.999) / 1e3);
+      last[k] = std::move(l.latencies);
+      for (std::size_t b = 0; b < l.wait.size(); ++b) {
+        if (waits.size() < l.wait.size()) waits = Buckets(l.wait.size(), {0, 0});
+        waits[b] = {l.wait[b].first, waits[b].second + l.wait[b].second};
+      }
     }
   }
   for (const double q : {0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999}) {
@@ -290,6 +339,9 @@ int main(int argc, char** argv) {
     std::printf("| %s | %.0f | %.1f | %.1f | %.1f |\n", label.at(k).c_str(), median(achieved[k]), median(p50[k]), median(p99[k]),
                 median(p999[k]));
   }
+  std::printf("\nInside sluice (its `%s` histogram over the paced records of every run): from the consumer queuing a "
+              "record for the worker to the start of its handler call, %s.\n",
+              kWaitMetric, wait_summary(waits).c_str());
 
   const double r100 = median(s100["sluice"].tp) / median(s100["bare"].tp);
   const double r1k = median(s1k["sluice"].tp) / median(s1k["bare"].tp);
