@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -96,19 +97,33 @@ Started start_kcat(const Job& job) {
   return {pid, false, [reader] { reader->join(); }};
 }
 
+
+// SLUICE_BENCH_WRAP="valgrind --tool=callgrind ..." runs bare and sluice under that
+// command (words split at spaces), for instruction counts that do not vary with the
+// machine's load.
+std::vector<std::string> wrapped(std::vector<std::string> argv) {
+  const char* w = getenv("SLUICE_BENCH_WRAP");
+  if (w == nullptr) return argv;
+  std::vector<std::string> out;
+  std::istringstream words(w);
+  for (std::string word; words >> word;) out.push_back(word);
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
 }  // namespace
 
 Started start_contender(const std::string& kind, const Job& job) {
   const std::string out = job.work_dir + "/" + job.group + ".out";
   if (kind == "bare") {
     const std::string self = fs::read_symlink("/proc/self/exe").string();
-    return {spawn({self, "bare", job.bootstrap, job.topic, job.group, job.counters->path(), job.fetch_wait_ms,
-                   job.fetch_backoff_ms},
+    return {spawn(wrapped({self, "bare", job.bootstrap, job.topic, job.group, job.counters->path(), job.fetch_wait_ms,
+                           job.fetch_backoff_ms}),
                   out),
             true,
             {}};
   }
-  if (kind == "sluice") return {spawn({SLUICE_BIN, "run", "-c", sluice_config(job)}, out), true, {}};
+  if (kind == "sluice") return {spawn(wrapped({SLUICE_BIN, "run", "-c", sluice_config(job)}), out), true, {}};
   if (kind == "kcat") return start_kcat(job);
   if (kind == "confluent" || kind == "kafka-python") {
     return {spawn({"/usr/bin/python3", SLUICE_SOURCE_DIR "/bench/peers.py", kind, job.bootstrap, job.topic, job.group,

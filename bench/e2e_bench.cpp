@@ -18,7 +18,9 @@
 // --only latency just the open loops, bare and sluice interleaved, at --latency-rate.
 // SLUICE_BENCH_KEEP=1 keeps the work directory: logs, configs and counters files, whose
 // latency slots then hold each backlog record's handling time (a timeline of the run);
-// SLUICE_BENCH_KAFKA_DEBUG=fetch,topic adds librdkafka's debug lines to sluice's log.
+// SLUICE_BENCH_KAFKA_DEBUG=fetch,topic adds librdkafka's debug lines to sluice's log;
+// SLUICE_BENCH_WRAP="valgrind --tool=callgrind --trace-children=yes" runs bare and sluice
+// under that command (instruction counts, stable on a noisy machine).
 #include <unistd.h>
 
 #include <algorithm>
