@@ -97,7 +97,6 @@ Started start_kcat(const Job& job) {
   return {pid, false, [reader] { reader->join(); }};
 }
 
-
 // SLUICE_BENCH_WRAP="valgrind --tool=callgrind ..." runs bare and sluice under that
 // command (words split at spaces), for instruction counts that do not vary with the
 // machine's load.
