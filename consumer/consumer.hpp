@@ -89,7 +89,7 @@ class Consumer {
   DeadLetter describe(const Partition& p, const shm::RecordHeader& h, std::string reason) const;
   DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
   void poll_producers();
-  void publish_all();
+  void publish_all(bool wake = true);
   void set_paused(Partition& p, bool paused);
   // Unpauses p once its backlog is dispatched (and wakes the fetcher if it was idle).
   void resume(Partition& p);

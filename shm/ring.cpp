@@ -98,11 +98,16 @@ RecordHeader* RingWriter::try_reserve(std::uint32_t size) {
 
 void RingWriter::commit() { write_ = reserved_; }
 
-void RingWriter::publish() {
-  if (write_ == published_) return;
-  ctl_.write_pos.store(write_, std::memory_order_seq_cst);  // release, and ordered before the flag check
-  published_ = write_;
-  wake_if_waiting(ctl_.reader_waiting, ctl_.data_seq);
+void RingWriter::publish(bool wake) {
+  if (write_ != published_) {
+    ctl_.write_pos.store(write_, std::memory_order_seq_cst);  // release, and ordered before the flag check
+    published_ = write_;
+    pending_wake_ = true;
+  }
+  if (wake && pending_wake_) {
+    pending_wake_ = false;
+    wake_if_waiting(ctl_.reader_waiting, ctl_.data_seq);
+  }
 }
 
 bool RingWriter::wait_for_space(std::uint32_t size, std::uint64_t timeout_ns) {

@@ -50,7 +50,9 @@ class RingWriter {
   // released position. Nothing is visible to the reader until commit() and publish().
   RecordHeader* try_reserve(std::uint32_t size);
   void commit();   // the reserved record is complete
-  void publish();  // make committed records visible; wake the reader if it sleeps
+  // Makes committed records visible and, with `wake`, wakes the reader if it sleeps. A
+  // publish without waking must be followed by one with: a sleeping reader waits for it.
+  void publish(bool wake = true);
 
   std::uint64_t read_pos() const { return ctl_.read_pos.load(std::memory_order_acquire); }
   // The owner is done with records below pos: their bytes may be reused.
@@ -97,6 +99,7 @@ class RingWriter {
   std::uint64_t write_;      // private cursor: end of committed records
   std::uint64_t reserved_;   // end of the record being filled
   std::uint64_t published_;  // last value stored to write_pos
+  bool pending_wake_ = false;  // published without checking for a sleeping reader
   std::uint64_t released_;   // owner is finished with everything below
 };
 

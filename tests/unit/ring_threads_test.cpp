@@ -3,9 +3,12 @@
 // was published to it by a release/acquire pair (scripts/test.sh runs this under TSan).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
+#include "shm/futex.hpp"
 #include "shm/ring.hpp"
 #include "shm_fixture.hpp"
 
@@ -69,6 +72,66 @@ TEST(RingThreads, WriterAndReaderThreadsAgreeOnEveryByte) {
   EXPECT_EQ(bad_at, ~0ULL) << "reader saw a damaged or out-of-order record";
   w.reap([&](RecordHeader& done) { reaped_ok += done.status.load(std::memory_order_relaxed) == Status::kOk; });
   EXPECT_EQ(reaped_ok, kRecords) << "every record's outcome must reach the writer";
+}
+
+// The consumer publishes inside a batch without waking the worker and wakes it once at
+// the end. A reader asleep through the quiet publishes must be woken by the waking one,
+// even when that one has no new records of its own.
+TEST(RingThreads, APublishThatWakesCoversTheQuietOnesBeforeIt) {
+  constexpr int kRounds = 50;
+  constexpr int kPerRound = 3;
+  auto seg = test::make_segment("quiet", 1, 1 << 14);
+  test::SegmentGuard guard{seg.name()};
+  std::atomic<int> seen{0};
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    RingReader r(seg.ring(0), seg.base());
+    while (seen.load() < kRounds * kPerRound && !stop.load()) {
+      if (r.peek() == nullptr) {
+        r.release();
+        r.wait_for_data(60'000'000'000ULL);  // a lost wake-up shows as a minute's wait
+        continue;
+      }
+      r.advance();
+      seen.fetch_add(1);
+    }
+    r.release();
+  });
+  // On a failed assertion: wake the reader by hand so that the test ends instead of
+  // waiting out the reader's minute.
+  struct Stopper {
+    std::atomic<bool>& stop;
+    RingControl& ctl;
+    std::thread& t;
+    ~Stopper() {
+      stop.store(true);
+      ctl.data_seq.fetch_add(1);
+      futex_wake(&ctl.data_seq, 1);
+      t.join();
+    }
+  } stopper{stop, seg.ring(0), reader};
+  RingWriter w(seg.ring(0), seg.base());
+  const auto wait_for = [](auto done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    return done();
+  };
+  for (int round = 0; round < kRounds; ++round) {
+    // Only a reader that has gone to sleep tests the wake-up.
+    ASSERT_TRUE(wait_for([&] { return seg.ring(0).reader_waiting.load() != 0; })) << "reader never slept, round " << round;
+    for (int i = 0; i < kPerRound; ++i) {
+      RecordHeader* h = w.try_reserve(record_size(0, 0, 0));
+      ASSERT_NE(h, nullptr);
+      h->seq = static_cast<std::uint64_t>(round * kPerRound + i);
+      h->key_len = h->value_len = h->headers_len = 0;
+      w.commit();
+      w.publish(false);
+    }
+    w.publish(true);
+    ASSERT_TRUE(wait_for([&] { return seen.load() == (round + 1) * kPerRound; }))
+        << "round " << round << ": the waking publish did not wake the reader (saw " << seen.load() << ")";
+    w.reclaim();
+  }
 }
 
 }  // namespace
