@@ -82,8 +82,13 @@ class Suite {
     Job job{bootstrap, topic, group, &c, dir_.string(), 1, spin_ns};
     Started s = start_contender(kind, job);
     std::uint64_t switches = 0;
+    std::string pauses;
     const Result r = finish(s.pid, c, expect, s.stop_with_sigterm, kind + " on " + topic, 600, [&] {
-      if (kind == "sluice") record_rss(s.pid);
+      if (kind == "sluice") {
+        record_rss(s.pid);
+        pauses = "  pauses " + std::to_string(static_cast<long>(
+                                   scrape_sum(dir_.string() + "/run/" + group + ".admin", "sluice_partition_pauses_total")));
+      }
       switches = context_switches(s.pid);
     });
     if (s.after_exit) s.after_exit();
@@ -91,9 +96,9 @@ class Suite {
     duplicates_ += r.duplicates;
     // Context switches include the group join's; with a million records they are noise.
     std::printf("  %-13s %-5s %10.0f msg/s %7.2f CPU us/msg %6.3f ctx switches/msg  missing %" PRIu64
-                " duplicates %" PRIu64 "\n",
+                " duplicates %" PRIu64 "%s\n",
                 kind.c_str(), topic.c_str(), r.msgs_per_s, r.cpu_us_per_msg,
-                static_cast<double>(switches) / static_cast<double>(expect), r.missing, r.duplicates);
+                static_cast<double>(switches) / static_cast<double>(expect), r.missing, r.duplicates, pauses.c_str());
     std::fflush(stdout);
     return r;
   }

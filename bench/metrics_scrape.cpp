@@ -9,7 +9,9 @@
 
 namespace sluice::bench {
 
-Buckets scrape_histogram(const std::string& admin_file, const std::string& name) {
+namespace {
+
+std::string get_metrics(const std::string& admin_file) {
   std::ifstream f(admin_file);
   std::string address;
   if (!std::getline(f, address)) throw std::runtime_error("no admin address in " + admin_file);
@@ -19,8 +21,26 @@ Buckets scrape_histogram(const std::string& admin_file, const std::string& name)
   client.set_read_timeout(10, 0);
   const auto res = client.Get("/metrics");
   if (!res || res->status != 200) throw std::runtime_error("GET /metrics from " + address + " failed");
+  return res->body;
+}
+
+}  // namespace
+
+double scrape_sum(const std::string& admin_file, const std::string& name) {
+  std::istringstream body(get_metrics(admin_file));
+  double sum = 0;
+  for (std::string line; std::getline(body, line);) {
+    if (!line.starts_with(name) || line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) {
+      continue;
+    }
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+Buckets scrape_histogram(const std::string& admin_file, const std::string& name) {
+  std::istringstream body(get_metrics(admin_file));
   Buckets out;
-  std::istringstream body(res->body);
   const std::string prefix = name + "_bucket{";
   for (std::string line; std::getline(body, line);) {
     if (!line.starts_with(prefix)) continue;
@@ -31,7 +51,7 @@ Buckets scrape_histogram(const std::string& admin_file, const std::string& name)
     const double upper = bound == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(bound);
     out.emplace_back(upper, std::stoull(line.substr(end + 3)));
   }
-  if (out.empty()) throw std::runtime_error("no " + name + " in /metrics from " + address);
+  if (out.empty()) throw std::runtime_error("no " + name + " in /metrics from " + admin_file);
   return out;
 }
 

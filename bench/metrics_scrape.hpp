@@ -16,6 +16,9 @@ using Buckets = std::vector<std::pair<double, std::uint64_t>>;
 // Throws std::runtime_error when the daemon or the series cannot be read.
 Buckets scrape_histogram(const std::string& admin_file, const std::string& name);
 
+// Sum of every sample of a counter or gauge (over its labels).
+double scrape_sum(const std::string& admin_file, const std::string& name);
+
 // Observations between two scrapes of the same series.
 Buckets minus(const Buckets& after, const Buckets& before);
 
