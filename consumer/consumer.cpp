@@ -29,6 +29,9 @@ constexpr ssize_t kPublishEvery = 64;  // one locked store per 64 records
 constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
 
+// What a backlog record counts against ring_bytes: its size in a ring without headers.
+std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
+
 std::uint64_t hash_bytes(const void* p, std::size_t n) {
   // FNV-1a: stable across processes and restarts, unlike std::hash.
   std::uint64_t h = 1469598103934665603ULL;
@@ -187,12 +190,13 @@ void Consumer::accept(MessagePtr msg) {
   }
   p->stats->position.store(msg->offset + 1, std::memory_order_relaxed);
   if (!p->backlog.empty() || p->stopped || !dispatch(*p, *msg)) {
-    backlog_bytes_ += msg->key_len + msg->len;
+    backlog_bytes_ += backlog_size(*msg);
     p->backlog.push_back(std::move(msg));
     // Pausing costs a refetch: librdkafka drops a paused partition's prefetched records
     // and fetches them again on resume (measured: 26-53 pauses per 200,000 1 KiB records
     // with a worker that is only descheduled now and then). A full ring is usually that
-    // brief, so the backlog takes up to one ring's worth first; a stopped partition, or
+    // brief, so the backlogs take up to one ring's worth (as records in a ring, headers
+    // included: empty records count too) first; a stopped partition, or
     // one at max_in_flight (a slow handler, by the operator's choice), pauses at once.
     const bool waits_long = p->stopped || p->tracker.in_flight() >= lambda_.max_in_flight;
     if (!p->paused && (waits_long || backlog_bytes_ > lambda_.ring_bytes)) {
@@ -203,7 +207,7 @@ void Consumer::accept(MessagePtr msg) {
 }
 
 void Consumer::clear_backlog(Partition& p) {
-  for (const auto& m : p.backlog) backlog_bytes_ -= m->key_len + m->len;
+  for (const auto& m : p.backlog) backlog_bytes_ -= backlog_size(*m);
   p.backlog.clear();
 }
 
@@ -316,7 +320,7 @@ void Consumer::pump_backlogs() {
   for (auto& [key, pp] : partitions_) {
     Partition& p = *pp;
     while (!p.backlog.empty() && !p.stopped && dispatch(p, *p.backlog.front())) {
-      backlog_bytes_ -= p.backlog.front()->key_len + p.backlog.front()->len;
+      backlog_bytes_ -= backlog_size(*p.backlog.front());
       p.backlog.pop_front();
     }
     if (p.backlog.empty() && p.paused && !p.stopped && !shutting_down_) resume(p);

@@ -111,7 +111,7 @@ class Consumer {
   std::size_t total_in_flight() const;
   std::size_t total_backlog() const;
   void clear_backlog(Partition& p);
-  std::uint64_t backlog_bytes_ = 0;  // keys and values in every partition's backlog
+  std::uint64_t backlog_bytes_ = 0;  // every partition's backlog, as records in a ring
 
   const shm::Segment& seg_;
   const config::Lambda lambda_;
