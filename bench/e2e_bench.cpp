@@ -238,29 +238,29 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     return ol;
   };
+  // The end of an --only run: its exit status is the correctness check alone.
+  const auto finish_only = [&] {
+    stop_process(broker);
+    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
+    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+  };
   if (o.only == "latency") {  // the open loops alone, at --latency-rate
     if (latency_rate <= 0) throw std::runtime_error("--only latency needs --latency-rate");
     for (int r = 0; r < o.runs; ++r) {
       for (const std::string k : {"bare", "sluice"}) latency_run(k, r, latency_rate);
     }
-    stop_process(broker);
-    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
-    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+    return finish_only();
   }
   if (o.only == "spin") {  // the handler-bound case alone
     produce_backlog(suite.bootstrap, "spin", kPartitions, 0, o.messages_spin, 100);
     for (int r = 0; r < o.runs; ++r) suite.run("sluice", "spin", o.messages_spin, kSpinNs);
-    stop_process(broker);
-    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
-    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+    return finish_only();
   }
   if (!o.only.empty()) {
     const char* topic = o.only_bytes == 100 ? "t100" : "t1k";
     produce_backlog(suite.bootstrap, topic, kPartitions, 0, o.messages, o.only_bytes);
     for (int r = 0; r < o.runs; ++r) suite.run(o.only, topic, o.messages);
-    stop_process(broker);
-    if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
-    return suite.missing_ == 0 && suite.duplicates_ == 0 ? 0 : 1;
+    return finish_only();
   }
   produce_backlog(suite.bootstrap, "t100", kPartitions, 0, o.messages, 100);
   produce_backlog(suite.bootstrap, "t1k", kPartitions, 0, o.messages_1k, 1024);
