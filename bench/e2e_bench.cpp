@@ -302,10 +302,7 @@ int main(int argc, char** argv) {
       p99[k].push_back(quantile(l.latencies, 0.99) / 1e3);
       p999[k].push_back(quantile(l.latencies, 0.999) / 1e3);
       last[k] = std::move(l.latencies);
-      for (std::size_t b = 0; b < l.wait.size(); ++b) {
-        if (waits.size() < l.wait.size()) waits = Buckets(l.wait.size(), {0, 0});
-        waits[b] = {l.wait[b].first, waits[b].second + l.wait[b].second};
-      }
+      waits = plus(waits, l.wait);
     }
   }
   for (const double q : {0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999}) {

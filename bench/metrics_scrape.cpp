@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config/config.hpp"
+
 namespace sluice::bench {
 
 namespace {
@@ -15,9 +17,9 @@ std::string get_metrics(const std::string& admin_file) {
   std::ifstream f(admin_file);
   std::string address;
   if (!std::getline(f, address)) throw std::runtime_error("no admin address in " + admin_file);
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("bad admin address " + address);
-  httplib::Client client(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
+  const auto host_port = config::split_listen(address);  // as the daemon wrote it, [v6] included
+  if (!host_port) throw std::runtime_error("bad admin address " + address);
+  httplib::Client client(host_port->first, host_port->second);
   client.set_read_timeout(10, 0);
   const auto res = client.Get("/metrics");
   if (!res || res->status != 200) throw std::runtime_error("GET /metrics from " + address + " failed");
@@ -59,6 +61,13 @@ Buckets minus(const Buckets& after, const Buckets& before) {
   Buckets d = after;
   for (std::size_t i = 0; i < d.size() && i < before.size(); ++i) d[i].second -= before[i].second;
   return d;
+}
+
+Buckets plus(const Buckets& a, const Buckets& b) {
+  if (a.empty()) return b;
+  Buckets s = a;
+  for (std::size_t i = 0; i < s.size() && i < b.size(); ++i) s[i].second += b[i].second;
+  return s;
 }
 
 double quantile_bound(const Buckets& b, double q) {

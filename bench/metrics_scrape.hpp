@@ -19,8 +19,9 @@ Buckets scrape_histogram(const std::string& admin_file, const std::string& name)
 // Sum of every sample of a counter or gauge (over its labels).
 double scrape_sum(const std::string& admin_file, const std::string& name);
 
-// Observations between two scrapes of the same series.
+// Observations between two scrapes of the same series; and two such spans together.
 Buckets minus(const Buckets& after, const Buckets& before);
+Buckets plus(const Buckets& a, const Buckets& b);
 
 // Upper bound (seconds) of the bucket holding quantile q; +infinity beyond the last
 // bound, -1 without observations.
