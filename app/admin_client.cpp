@@ -3,20 +3,16 @@
 #include <httplib.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "supervisor/admin_auth.hpp"
+#include "supervisor/runtime_dir.hpp"
+
 namespace sluice::app {
 namespace {
-
-struct Endpoint {
-  std::string host;
-  int port = 0;
-  std::string token;
-};
 
 std::string trim(std::string s) {
   const auto first = s.find_first_not_of(" \t\r\n");
@@ -24,25 +20,41 @@ std::string trim(std::string s) {
   return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
+struct Endpoint {
+  std::string host;
+  int port = 0;
+  std::string token;       // empty when this user cannot read it
+  std::string token_path;  // where it was looked for
+};
+
 // The running daemon writes the address it bound to <runtime_dir>/<instance>.admin
-// (also when admin_listen asked for port 0); the config's admin_listen is the fallback.
+// (also when admin_listen asked for port 0), and, without admin_token_file, the token
+// made for this run to <instance>.token. Without that file there is no daemon to ask:
+// whatever listens on the configured port is not one (it would get our token).
 Endpoint find_endpoint(const config::Config& c) {
   if (c.admin_listen.empty()) throw std::runtime_error("the admin API is off (admin_listen = \"\") in " + c.source);
-  std::string address = c.admin_listen;
-  if (std::ifstream in(c.runtime_dir + "/" + c.instance + ".admin"); in) {
-    std::string line;
-    if (std::getline(in, line) && !trim(line).empty()) address = trim(line);
+  if (const std::string why = supervisor::untrusted_runtime_dir(c.runtime_dir); !why.empty()) {
+    throw std::runtime_error("no sluice daemon found: runtime_dir " + c.runtime_dir + " cannot be trusted (" + why + ")");
   }
+  const std::string file = c.runtime_dir + "/" + c.instance + ".admin";
+  std::string error;
+  const auto text = supervisor::read_file_nofollow(file, &error);
+  if (!text) {
+    throw std::runtime_error("no sluice daemon with instance \"" + c.instance + "\" is running (" + error +
+                             "); is `sluice run` running with this config?");
+  }
+  const std::string address = trim(text->substr(0, text->find('\n')));
   const auto parts = config::split_listen(address);
-  if (!parts) throw std::runtime_error("cannot use admin address \"" + address + "\"");
-  Endpoint e{parts->first, parts->second, ""};
+  if (!parts) throw std::runtime_error("cannot use admin address \"" + address + "\" from " + file);
+  Endpoint e{parts->first, parts->second, "", ""};
   if (e.host == "0.0.0.0") e.host = "127.0.0.1";
   if (e.host == "::") e.host = "::1";
   if (!c.admin_token_file.empty()) {
-    std::ifstream t(c.admin_token_file);
-    if (!t) throw std::runtime_error("cannot read admin_token_file " + c.admin_token_file);
-    std::string token((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
-    e.token = trim(token);
+    e.token_path = c.admin_token_file;
+    e.token = supervisor::read_token_file(c.admin_token_file);
+  } else {
+    e.token_path = c.runtime_dir + "/" + supervisor::token_file_name(c.instance);
+    if (const auto t = supervisor::read_file_nofollow(e.token_path)) e.token = trim(*t);
   }
   return e;
 }
@@ -52,18 +64,42 @@ struct Reply {
   std::string body;
 };
 
+std::runtime_error unreachable(const Endpoint& e, httplib::Error err) {
+  return std::runtime_error("cannot reach the sluice daemon's admin API at " + e.host + ":" + std::to_string(e.port) + " (" +
+                            httplib::to_string(err) + "); is `sluice run` running with this config?");
+}
+
+// Before the token goes anywhere: the daemon at the address must prove it holds the
+// token of this instance (admin_auth.hpp).
+void check_identity(const config::Config& c, const Endpoint& e, httplib::Client& client) {
+  const std::string challenge = supervisor::random_token();
+  auto res = client.Get("/healthz", {{supervisor::kChallengeHeader, challenge}});
+  if (!res) throw unreachable(e, res.error());
+  const std::string proof = res->get_header_value(supervisor::kProofHeader);
+  if (!supervisor::same_secret(proof, supervisor::admin_proof(e.token, c.instance, challenge))) {
+    throw std::runtime_error("the admin API at " + e.host + ":" + std::to_string(e.port) +
+                             " is not the sluice daemon of instance \"" + c.instance +
+                             "\" (it cannot prove it holds its token); not sending it the token");
+  }
+}
+
 Reply call(const config::Config& c, const std::string& method, const std::string& path, int timeout_s) {
   const Endpoint e = find_endpoint(c);
+  const bool needs_token = method != "GET" || !c.admin_token_file.empty();
+  if (needs_token && e.token.empty()) {
+    throw std::runtime_error("cannot read the admin token " + e.token_path +
+                             ": run this as root, as the daemon's user, or as a member of its group");
+  }
   httplib::Client client(e.host, e.port);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(timeout_s, 0);
   httplib::Headers headers;
-  if (!e.token.empty()) headers.emplace("Authorization", "Bearer " + e.token);
-  auto res = method == "GET" ? client.Get(path, headers) : client.Post(path, headers, "", "application/json");
-  if (!res) {
-    throw std::runtime_error("cannot reach the sluice daemon's admin API at " + e.host + ":" + std::to_string(e.port) +
-                             " (" + httplib::to_string(res.error()) + "); is `sluice run` running with this config?");
+  if (!e.token.empty()) {
+    check_identity(c, e, client);
+    headers.emplace("Authorization", "Bearer " + e.token);
   }
+  auto res = method == "GET" ? client.Get(path, headers) : client.Post(path, headers, "", "application/json");
+  if (!res) throw unreachable(e, res.error());
   return {res->status, res->body};
 }
 

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -262,6 +263,13 @@ void read_main(const FileContext& ctx, const toml::table& t, Config& c) {
             "\"" + c.admin_listen + "\" must be HOST:PORT (e.g. \"127.0.0.1:9464\", \"[::1]:9464\"), or \"\" for no admin API");
   }
   r.str("admin_token_file", c.admin_token_file);
+  if (const auto parts = split_listen(c.admin_listen); parts && !is_loopback(parts->first) && c.admin_token_file.empty()) {
+    // Without a token file the daemon makes its own token, but reads (/lambdas, /metrics)
+    // stay open: fine on loopback, not for every host that can reach this address.
+    r.error(t.get("admin_listen"), "admin_listen",
+            "\"" + c.admin_listen + "\" is not a loopback address: set admin_token_file too, so that nobody on the "
+            "network can read or steer the daemon");
+  }
   r.uint("shutdown_timeout_ms", c.shutdown_timeout_ms, 100, kMaxMs);
   if (const toml::table* st = r.table("supervisor")) {
     TableReader s(ctx, *st, "supervisor");
@@ -331,6 +339,18 @@ std::optional<std::pair<std::string, int>> split_listen(const std::string& liste
   port = std::stoi(p);
   if (port > 65535) return std::nullopt;
   return std::make_pair(host, port);
+}
+
+bool is_loopback(const std::string& host) {
+  std::string h = host;
+  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (h == "localhost") return true;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
 }
 
 ConfigError::ConfigError(std::vector<Diagnostic> d) : std::runtime_error(join_messages(d)), diagnostics_(std::move(d)) {}

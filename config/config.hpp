@@ -128,6 +128,9 @@ bool valid_name(const std::string& name);
 // "host:port" (host may be "[v6]") split into its parts; nullopt if malformed.
 std::optional<std::pair<std::string, int>> split_listen(const std::string& listen);
 
+// True for "localhost" and loopback IP addresses (127.0.0.0/8, ::1), bracketed or not.
+bool is_loopback(const std::string& host);
+
 // The default main config path: $SLUICE_CONFIG, else /etc/sluice/sluice.toml.
 std::filesystem::path default_path();
 

@@ -2,101 +2,152 @@
 
 #include <httplib.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "supervisor/admin_auth.hpp"
 
 namespace sluice::supervisor {
+
+// cpp-httplib's request handling, run over a request HttpFront has already buffered
+// (process_request is protected: this subclass is how we reach it without its sockets).
+class Router : public httplib::Server {
+ public:
+  std::string serve(const std::string& request, const Peer& peer, const Peer& local) {
+    Buffered s(request, peer, local);
+    bool closed = false;
+    process_request(s, true, closed, nullptr);
+    return std::move(s.out);
+  }
+
+ private:
+  struct Buffered : httplib::Stream {
+    Buffered(const std::string& in, const Peer& peer, const Peer& local) : in(in), peer(peer), local(local) {}
+    bool is_readable() const override { return pos < in.size(); }
+    bool is_writable() const override { return true; }
+    ssize_t read(char* ptr, size_t size) override {
+      const size_t n = std::min(size, in.size() - pos);
+      in.copy(ptr, n, pos);
+      pos += n;
+      return static_cast<ssize_t>(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+      out.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+      ip = peer.ip;
+      port = peer.port;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+      ip = local.ip;
+      port = local.port;
+    }
+    // Only compared with FD_SETSIZE by cpp-httplib (it would refuse a high descriptor
+    // it is not going to use here); there is no socket behind this stream.
+    socket_t socket() const override { return 0; }
+
+    const std::string& in;
+    size_t pos = 0;
+    std::string out;
+    Peer peer;
+    Peer local;
+  };
+};
+
 namespace {
 
 std::string error_body(const std::string& message) { return nlohmann::json{{"error", message}}.dump() + "\n"; }
 
-// Compares without an early exit, so response time does not tell how much of a guessed
-// token was right.
-bool same_secret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-std::string trim(std::string s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
-
 }  // namespace
 
-std::string read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read admin_token_file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string token = trim(ss.str());
-  if (token.empty()) throw std::runtime_error("admin_token_file " + path + " is empty");
-  return token;
-}
-
-AdminServer::AdminServer(const std::string& listen, std::string token, Mailbox& mailbox,
+AdminServer::AdminServer(const std::string& listen, AdminAccess access, Mailbox& mailbox,
                          std::chrono::milliseconds wait_limit)
-    : server_(std::make_unique<httplib::Server>()), token_(std::move(token)), mailbox_(mailbox), wait_limit_(wait_limit) {
+    : router_(std::make_unique<Router>()), access_(std::move(access)), mailbox_(mailbox), wait_limit_(wait_limit) {
+  if (access_.token.empty()) throw std::logic_error("the admin API needs a token");
   const auto parts = config::split_listen(listen);
   if (!parts) throw std::runtime_error("admin_listen \"" + listen + "\" is not HOST:PORT");
   const auto& [host, port] = *parts;
-  // A few threads are plenty for an admin API, and each one is a thread in the
-  // supervisor, which forks children.
-  server_->new_task_queue = [] { return new httplib::ThreadPool(4); };
-  server_->set_keep_alive_max_count(100);
   routes();
-  int bound = port;
-  if (port == 0) {
-    bound = server_->bind_to_any_port(host);
-  } else if (!server_->bind_to_port(host, port)) {
-    bound = -1;
+  try {
+    front_ = std::make_unique<HttpFront>(host, port, [this](const std::string& request, const Peer& peer, const Peer& local) {
+      return answer(request, peer, local);
+    });
+  } catch (const std::exception& e) {
+    throw std::runtime_error("admin API: cannot listen on " + listen + " (" + e.what() +
+                             "; another daemon may be using it); set admin_listen, or \"\" to turn the admin API off");
   }
-  if (bound <= 0) {
-    throw std::runtime_error("admin API: cannot listen on " + listen +
-                             " (address in use, or not an address of this host); set admin_listen, or \"\" to turn the "
-                             "admin API off");
-  }
-  address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  port_ = front_->port();
+  address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port_);
 }
 
 AdminServer::~AdminServer() {
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
+  stopping_ = true;  // requests waiting for the supervisor give up
+  front_.reset();
+}
+
+std::string AdminServer::answer(const std::string& request, const Peer& peer, const Peer& local) {
+  return router_->serve(request, peer, local);
 }
 
 void AdminServer::routes() {
-  auto& s = *server_;
+  auto& s = *router_;
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (token_.empty() || (req.method == "GET" && req.path == "/healthz")) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string auth = req.get_header_value("Authorization");
-    if (auth.starts_with("Bearer ") && same_secret(auth.substr(7), token_)) {
-      return httplib::Server::HandlerResponse::Unhandled;
+    using R = httplib::Server::HandlerResponse;
+    auto refuse = [&](int status, const std::string& why) {
+      res.status = status;
+      if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+      res.set_content(error_body(why), "application/json");
+      return R::Handled;
+    };
+    const std::string challenge = req.get_header_value(kChallengeHeader);
+    if (!challenge.empty() && challenge.size() <= 128) {
+      res.set_header(kProofHeader, admin_proof(access_.token, access_.instance, challenge));
     }
-    res.status = 401;
-    res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(error_body("missing or wrong bearer token"), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
+    // A web page the operator opens can make the browser send requests here (a form
+    // or a no-cors fetch: CSRF), and with DNS rebinding read the answers. Browsers say
+    // where a request comes from; nothing else this API serves sends these headers.
+    const std::string site = req.get_header_value("Sec-Fetch-Site");
+    if (!site.empty() && site != "same-origin" && site != "none") {
+      return refuse(403, "cross-site request refused (Sec-Fetch-Site: " + site + ")");
+    }
+    const std::string host = req.get_header_value("Host");
+    if (req.has_header("Origin") && req.get_header_value("Origin") != "http://" + host) {
+      return refuse(403, "cross-origin request refused (Origin: " + req.get_header_value("Origin") + ")");
+    }
+    const std::string auth = req.get_header_value("Authorization");
+    const bool authorized = auth.starts_with("Bearer ") && same_secret(std::string_view(auth).substr(7), access_.token);
+    if (!authorized && !host_is_direct(host, port_)) {
+      // A DNS name pointing here is how a rebinding page reaches a loopback port.
+      return refuse(403, "Host \"" + host + "\" is not an address of this API; use its IP address or localhost");
+    }
+    const bool is_read = req.method == "GET" || req.method == "HEAD";
+    const bool open = is_read && (!access_.reads_need_token || req.path == "/healthz");
+    if (!authorized && !open) {
+      return refuse(401, std::string(auth.empty() ? "missing" : "wrong") + " bearer token" +
+                             (is_read ? "" : "; requests that change the daemon always need one (sluice status and "
+                                             "sluice reload find it in the runtime directory)"));
+    }
+    return R::Unhandled;
   });
 
   auto ask = [this](AdminAction action, std::string name, httplib::Response& res) {
     AdminRequest request{action, std::move(name)};
     auto answer = mailbox_.post(std::move(request));
-    if (answer.wait_for(wait_limit_) != std::future_status::ready) {
-      res.status = 504;
-      res.set_content(error_body("no answer from the supervisor within " + std::to_string(wait_limit_.count()) +
-                                 " ms; the operation goes on, see GET /lambdas"),
-                      "application/json");
-      return;
+    const auto deadline = std::chrono::steady_clock::now() + wait_limit_;
+    // In slices, so a daemon that stops does not wait for requests still being answered.
+    while (answer.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (stopping_ || std::chrono::steady_clock::now() >= deadline) {
+        res.status = stopping_ ? 503 : 504;
+        res.set_content(error_body(stopping_ ? "sluice is stopping"
+                                             : "no answer from the supervisor within " + std::to_string(wait_limit_.count()) +
+                                                   " ms; the operation goes on, see GET /lambdas"),
+                        "application/json");
+        return;
+      }
     }
     const AdminResponse r = answer.get();
     res.status = r.status;

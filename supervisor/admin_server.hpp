@@ -1,32 +1,38 @@
-// The admin HTTP API (DESIGN §10), served by cpp-httplib on its own threads. Every
-// request becomes an AdminRequest in the supervisor's mailbox; this class never reads
-// the supervisor's state itself.
+// The admin HTTP API (DESIGN §10). Connections are taken by HttpFront (bounded, see
+// there); cpp-httplib parses and routes each buffered request. Every request becomes an
+// AdminRequest in the supervisor's mailbox; this class never reads the supervisor's
+// state itself.
 //   POST   /kafka/register/<name>   (re)start the lambda from its file (OpenLambda's API)
 //   DELETE /kafka/register/<name>   stop it
 //   POST   /reload[?wait=0]         re-read the configuration (what `sluice reload` calls)
 //   GET    /lambdas, /metrics, /healthz
+// Who may call what is in admin_auth.hpp and docs/operations.md ("Security model").
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "supervisor/http_front.hpp"
 #include "supervisor/mailbox.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace sluice::supervisor {
+
+class Router;
+
+struct AdminAccess {
+  std::string token;             // never empty: mutations always need it
+  bool reads_need_token = false;  // the operator's admin_token_file: every request but /healthz needs it
+  std::string instance;          // named in the proof a client asks for
+};
 
 class AdminServer {
  public:
   // Binds `listen` ("host:port"; port 0 picks one) at once, so a taken port fails the
-  // start-up with a clear message; serves from a thread until destroyed. `token`: if not
-  // empty, every request but GET /healthz needs "Authorization: Bearer <token>".
+  // start-up with a clear message; serves from its own threads until destroyed.
   // `wait_limit` bounds how long a request waits for the supervisor's answer.
-  AdminServer(const std::string& listen, std::string token, Mailbox& mailbox, std::chrono::milliseconds wait_limit);
+  AdminServer(const std::string& listen, AdminAccess access, Mailbox& mailbox, std::chrono::milliseconds wait_limit);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -36,17 +42,16 @@ class AdminServer {
 
  private:
   void routes();
+  std::string answer(const std::string& request, const Peer& peer, const Peer& local);
 
-  std::unique_ptr<httplib::Server> server_;
-  std::string token_;
+  std::unique_ptr<Router> router_;
+  AdminAccess access_;
   Mailbox& mailbox_;
   std::chrono::milliseconds wait_limit_;
   std::string address_;
-  std::thread thread_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<HttpFront> front_;  // last: its threads use everything above
 };
-
-// Reads a bearer token file: its content without surrounding whitespace. Throws with a
-// message naming the file when it cannot be read or is empty.
-std::string read_token_file(const std::string& path);
 
 }  // namespace sluice::supervisor

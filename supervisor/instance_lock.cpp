@@ -6,17 +6,21 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <stdexcept>
+
+#include "supervisor/runtime_dir.hpp"
 
 namespace sluice::supervisor {
 
 InstanceLock::InstanceLock(const std::string& runtime_dir, const std::string& instance) {
-  std::error_code ec;
-  std::filesystem::create_directories(runtime_dir, ec);
+  prepare_runtime_dir(runtime_dir);
   const std::string path = runtime_dir + "/" + instance + ".lock";
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw std::runtime_error("cannot open lock file " + path + ": " + std::strerror(errno));
+  // Never through a symlink: truncating and writing our pid would clobber its target.
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    throw std::runtime_error("cannot open lock file " + path + ": " +
+                             (errno == ELOOP ? std::string("it is a symlink; remove it") : std::strerror(errno)));
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(fd_);

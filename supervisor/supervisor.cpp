@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/lambda_json.hpp"
+#include "supervisor/admin_auth.hpp"
 #include "supervisor/admin_server.hpp"
 #include "supervisor/report.hpp"
 #include "shm/exit_status.hpp"
@@ -22,6 +23,7 @@
 #include "shm/stop_signal.hpp"
 #include "supervisor/instance_lock.hpp"
 #include "supervisor/resource_limits.hpp"
+#include "supervisor/runtime_dir.hpp"
 #include "supervisor/spawn.hpp"
 
 namespace sluice::supervisor {
@@ -83,7 +85,9 @@ Supervisor::~Supervisor() {
     l->consumer.child.reset();
     if (l->seg) shm::Segment::remove(l->seg->name());
   }
-  if (!admin_file_.empty()) std::filesystem::remove(admin_file_);
+  std::error_code ec;
+  if (!admin_file_.empty()) std::filesystem::remove(admin_file_, ec);
+  if (!token_file_.empty()) std::filesystem::remove(token_file_, ec);
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
@@ -108,14 +112,24 @@ int Supervisor::run() {
   }
 
   if (!cfg_.admin_listen.empty()) {
-    const std::string token = cfg_.admin_token_file.empty() ? "" : read_token_file(cfg_.admin_token_file);
+    AdminAccess access;
+    access.instance = cfg_.instance;
+    access.reads_need_token = !cfg_.admin_token_file.empty();
+    access.token = access.reads_need_token ? read_token_file(cfg_.admin_token_file) : random_token();
     // Long enough for a reload that drains lambdas before it restarts them.
     const auto limit = std::chrono::milliseconds(cfg_.shutdown_timeout_ms) + std::chrono::seconds(60);
-    admin_ = std::make_unique<AdminServer>(cfg_.admin_listen, token, mailbox_, limit);
-    // `sluice status` and `sluice reload` find the API here, also when the port was 0.
+    admin_ = std::make_unique<AdminServer>(cfg_.admin_listen, access, mailbox_, limit);
+    // `sluice status` and `sluice reload` find the API here, also when the port was 0,
+    // and the token made for this run beside it (the daemon's user and group may read it).
+    if (!access.reads_need_token) {
+      write_runtime_file(cfg_.runtime_dir, token_file_name(cfg_.instance), access.token + "\n", 0640);
+      token_file_ = cfg_.runtime_dir + "/" + token_file_name(cfg_.instance);
+    }
+    write_runtime_file(cfg_.runtime_dir, cfg_.instance + ".admin", admin_->address() + "\n", 0644);
     admin_file_ = cfg_.runtime_dir + "/" + cfg_.instance + ".admin";
-    std::ofstream(admin_file_) << admin_->address() << "\n";
-    spdlog::info("admin API listening on http://{}{}", admin_->address(), token.empty() ? "" : " (bearer token required)");
+    spdlog::info("admin API listening on http://{} ({})", admin_->address(),
+                 access.reads_need_token ? "bearer token from admin_token_file required"
+                                         : "changes need the bearer token in " + token_file_);
   }
 
   for (const auto& lc : cfg_.lambdas) add_lambda(lc);

@@ -127,6 +127,7 @@ class Supervisor {
   Notifier notifier_;
   std::unique_ptr<AdminServer> admin_;
   std::string admin_file_;
+  std::string token_file_;  // the token made for this run, when there is no admin_token_file
   std::vector<Waiter> waiters_;
   bool ready_sent_ = false;
   std::optional<std::set<std::string>> reloading_;  // names a reload waits for, for READY=1

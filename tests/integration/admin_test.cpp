@@ -98,6 +98,7 @@ TEST_F(Admin, LambdasAndMetricsReportPartitionsLagAndCountersBehindABearerToken)
   DevBroker broker({"events:4"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
   std::ofstream(dir.path() / "token") << "s3cret-token\n";
+  fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
   const std::string cfg = with(daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "m", .topic = "events", .workers = 2}}),
                                "admin_listen = \"127.0.0.1:0\"\n",
                                "admin_listen = \"127.0.0.1:0\"\nadmin_token_file = \"" + (dir.path() / "token").string() + "\"\n");
