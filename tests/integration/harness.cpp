@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -261,6 +262,13 @@ Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::s
                        if (options.nofile) {
                          const rlimit lim{options.nofile->first, options.nofile->second};
                          setrlimit(RLIMIT_NOFILE, &lim);
+                       }
+                       if (options.uid) {
+                         const gid_t gid = static_cast<gid_t>(*options.uid);
+                         if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
+                             setresuid(*options.uid, *options.uid, *options.uid) != 0) {
+                           _exit(71);
+                         }
                        }
                      }));
   pid_ = child_.id();

@@ -155,6 +155,7 @@ std::string lambda_file(const fs::path& dir, const std::string& bootstrap, const
 struct DaemonOptions {
   bool own_process_group = false;  // setpgid(0, 0), so a test can signal the whole group
   std::optional<std::pair<std::uint64_t, std::uint64_t>> nofile;  // RLIMIT_NOFILE soft, hard
+  std::optional<uid_t> uid;  // run as this user (and its group of the same number); the test must be root
 };
 
 // `sluice run` in its own process; stderr goes to a file in dir.

@@ -314,5 +314,86 @@ TEST_F(Security, TheCliSendsItsTokenOnlyToADaemonThatProvesItHoldsIt) {
   expect_clean_stop(d);
 }
 
+// The runtime directory holds the instance lock, the admin address and the run's token.
+// Planted files there are never followed: a lock symlink made the daemon truncate its
+// target and write a pid into it; an address-file symlink was written through.
+TEST_F(Security, PlantedSymlinksInTheRuntimeDirectoryAreNeverFollowed) {
+  const fs::path run = dir.path() / "run";
+  fs::create_directories(run);
+  fs::permissions(run, fs::perms::owner_all);
+  const fs::path victim = dir.path() / "victim";
+  std::ofstream(victim) << "precious\n";
+  fs::create_symlink(victim, run / (instance + ".lock"));
+  const std::string cfg = daemon_config(instance, dir.path(), "127.0.0.1:1", {});
+  {
+    Daemon d(dir.path(), cfg, "lock");
+    const auto st = d.wait_exit(30s);
+    ASSERT_TRUE(st.has_value()) << "started through a planted lock symlink";
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0);
+    EXPECT_NE(d.log().find(".lock: it is a symlink"), std::string::npos) << d.log();
+  }
+  EXPECT_EQ(read_proc_file(victim), "precious\n");
+
+  fs::remove(run / (instance + ".lock"));
+  fs::create_symlink(victim, run / (instance + ".admin"));
+  fs::create_symlink(victim, run / (instance + ".token"));
+  Daemon d(dir.path(), cfg);
+  ASSERT_TRUE(wait_until([&] { return fs::is_regular_file(fs::symlink_status(run / (instance + ".admin"))); }, 30s)) << d.log();
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(run / (instance + ".token"))));
+  EXPECT_EQ(read_proc_file(victim), "precious\n");
+  expect_clean_stop(d);
+}
+
+// A runtime directory someone else owns or may write to is refused: whoever can make
+// entries there can plant the files above.
+TEST_F(Security, ARuntimeDirectoryOthersOwnOrMayWriteIsRefused) {
+  const fs::path run = dir.path() / "run";
+  fs::create_directories(run);
+  const std::string cfg = daemon_config(instance, dir.path(), "127.0.0.1:1", {});
+  ASSERT_EQ(::chown(run.c_str(), 65534, 65534), 0);
+  {
+    Daemon d(dir.path(), cfg, "foreign");
+    const auto st = d.wait_exit(30s);
+    ASSERT_TRUE(st.has_value());
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0);
+    EXPECT_NE(d.log().find("runtime_dir " + run.string() + " belongs to uid 65534"), std::string::npos) << d.log();
+  }
+  ASSERT_EQ(::chown(run.c_str(), getuid(), getgid()), 0);
+  fs::permissions(run, fs::perms::all);
+  Daemon d(dir.path(), cfg, "writable");
+  const auto st = d.wait_exit(30s);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0);
+  EXPECT_NE(d.log().find("is writable by group or others (mode 0777)"), std::string::npos) << d.log();
+  EXPECT_FALSE(fs::exists(run / (instance + ".lock")));
+}
+
+// Without runtime_dir, RUNTIME_DIRECTORY or XDG_RUNTIME_DIR a user's daemon falls back to
+// /tmp/sluice-<uid>, a name anyone can take first. Reproduced as an attacker would: the
+// directory made in advance, open to the victim, with the lock file pointing at the
+// victim's own file.
+TEST_F(Security, AnotherUsersTmpFallbackDirectoryIsRefused) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to act as two users";
+  const uid_t victim_uid = 65534;
+  const fs::path fallback = "/tmp/sluice-" + std::to_string(victim_uid);
+  fs::remove_all(fallback);
+  fs::create_directories(fallback);
+  fs::permissions(fallback, fs::perms::all);  // the attacker lets the victim write
+  const fs::path victim = dir.path() / "victims-file";
+  std::ofstream(victim) << "precious\n";
+  ASSERT_EQ(::chown(victim.c_str(), victim_uid, victim_uid), 0);
+  fs::create_symlink(victim, fallback / (instance + ".lock"));
+
+  std::string cfg = daemon_config(instance, dir.path(), "127.0.0.1:1", {});
+  cfg = with(cfg, "runtime_dir = \"" + (dir.path() / "run").string() + "\"\n", "");
+  Daemon d(dir.path(), cfg, "fallback", {{"XDG_RUNTIME_DIR", ""}, {"RUNTIME_DIRECTORY", ""}}, {.uid = victim_uid});
+  const auto st = d.wait_exit(30s);
+  fs::remove_all(fallback);
+  ASSERT_TRUE(st.has_value()) << "the daemon started in another user's directory";
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0) << d.log();
+  EXPECT_NE(d.log().find("runtime_dir " + fallback.string() + " belongs to uid 0"), std::string::npos) << d.log();
+  EXPECT_EQ(read_proc_file(victim), "precious\n");
+}
+
 }  // namespace
 }  // namespace sluice::test
