@@ -138,10 +138,16 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
 
-  std::string segment;
+  std::string consumer_lambda;
+  int segment_fd = -1;
+  int layout_fd = -1;
   auto* consumer = app.add_subcommand("consumer", "(internal) consumer process of one lambda");
   consumer->group("");
-  consumer->add_option("--segment", segment)->required();
+  std::string consumer_instance;
+  consumer->add_option("--instance", consumer_instance);  // for ps: which daemon it belongs to
+  consumer->add_option("--lambda", consumer_lambda)->required();
+  consumer->add_option("--segment-fd", segment_fd)->required();
+  consumer->add_option("--layout-fd", layout_fd)->required();
 
   CLI11_PARSE(app, argc, argv);
   if (!log_format.empty()) sluice::app::set_log_format(log_format);
@@ -152,8 +158,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*consumer) {
-      sluice::app::init_logging("consumer " + segment.substr(segment.rfind('.') + 1));
-      return sluice::consumer::run_consumer(segment);
+      sluice::app::init_logging("consumer " + consumer_lambda);
+      return sluice::consumer::run_consumer(consumer_lambda, segment_fd, layout_fd);
     }
     if (*dev) {
       sluice::app::init_logging("dev-broker");

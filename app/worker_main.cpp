@@ -27,14 +27,20 @@ std::unique_ptr<sluice::worker::Handler> make_handler(const sluice::config::Lamb
 
 int main(int argc, char** argv) {
   CLI::App app{"worker process of one sluice lambda (started by `sluice run`)"};
-  std::string segment;
+  std::string lambda;
   std::uint32_t slot = 0;
-  app.add_option("--segment", segment, "Shared-memory segment of the lambda")->required();
+  int segment_fd = -1;
+  int layout_fd = -1;
+  std::string instance;
+  app.add_option("--instance", instance, "Instance of the daemon (for ps)");
+  app.add_option("--lambda", lambda, "Lambda name (for logs; the config is in the segment)")->required();
   app.add_option("--slot", slot, "Worker slot (ring) in the segment")->required();
+  app.add_option("--segment-fd", segment_fd, "Inherited descriptor of the lambda's shared memory")->required();
+  app.add_option("--layout-fd", layout_fd, "Inherited descriptor of its sealed layout and config")->required();
   CLI11_PARSE(app, argc, argv);
-  sluice::app::init_logging("worker " + segment.substr(segment.rfind('.') + 1) + "/" + std::to_string(slot));
+  sluice::app::init_logging("worker " + lambda + "/" + std::to_string(slot));
   try {
-    return sluice::worker::run_worker(segment, slot, &make_handler);
+    return sluice::worker::run_worker(lambda, segment_fd, layout_fd, slot, &make_handler);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

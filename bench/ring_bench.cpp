@@ -123,7 +123,7 @@ Segment make_segment() {
 
 // What a worker does with each record: mark it ok, move on, release.
 [[noreturn]] void ring_reader(const Segment& seg, bool release_each) {
-  RingReader r(seg.ring(0), seg.base());
+  RingReader r(seg.forward(0));
   for (;;) {
     RecordHeader* h = r.peek();
     if (h == nullptr) {
@@ -141,7 +141,7 @@ double ring_stream(std::uint32_t value_len, int batch, std::uint64_t millis) {
   Segment seg = make_segment();
   const double rate = with_reader([&] { ring_reader(seg, false); },
                                   [&] {
-                                    RingWriter w(seg.ring(0), seg.base());
+                                    RingWriter w(seg.forward(0));
                                     const std::uint32_t size = record_size(0, value_len, 0);
                                     std::vector<char> payload(value_len, 'x');
                                     const std::uint64_t t0 = now_ns();
@@ -166,7 +166,6 @@ double ring_stream(std::uint32_t value_len, int batch, std::uint64_t millis) {
                                     while (w.read_pos() != w.write_cursor()) relax();
                                     return static_cast<double>(seq) / (static_cast<double>(now_ns() - t0) / 1e9);
                                   });
-  Segment::remove(seg.name());
   return rate;
 }
 
@@ -174,7 +173,7 @@ double ring_ping_pong_ns(std::uint64_t millis) {
   Segment seg = make_segment();
   const double ns = with_reader([&] { ring_reader(seg, true); },
                                 [&] {
-                                  RingWriter w(seg.ring(0), seg.base());
+                                  RingWriter w(seg.forward(0));
                                   const std::uint32_t size = record_size(0, 100, 0);
                                   char payload[100];
                                   std::memset(payload, 'x', sizeof payload);
@@ -195,7 +194,6 @@ double ring_ping_pong_ns(std::uint64_t millis) {
                                   }
                                   return static_cast<double>(now_ns() - t0) / static_cast<double>(n);
                                 });
-  Segment::remove(seg.name());
   return ns;
 }
 

@@ -84,8 +84,8 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
 Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop)
     : seg_(seg), lambda_(std::move(lambda)), stop_(stop), stats_(seg.stats()) {
   for (std::uint32_t w = 0; w < seg.workers(); ++w) {
-    rings_.emplace_back(seg.ring(w), seg.base());
-    replies_.emplace_back(seg.reply_ring(w), seg.base());
+    rings_.emplace_back(seg.forward(w));
+    replies_.emplace_back(seg.reply(w));
   }
   touched_.assign(rings_.size(), false);
   by_partition_.resize(lambda_.topics.size());

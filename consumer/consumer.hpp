@@ -154,7 +154,8 @@ class Consumer {
   std::chrono::steady_clock::time_point next_commit_;
 };
 
-// Entry point of `sluice consumer --segment NAME`.
-int run_consumer(const std::string& segment_name);
+// Entry point of `sluice consumer --lambda NAME --segment-fd N --layout-fd M`: the
+// descriptors of the lambda's segment, inherited from the supervisor.
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd);
 
 }  // namespace sluice::consumer

@@ -14,10 +14,10 @@ std::atomic<bool> g_stop{false};
 
 }  // namespace
 
-int run_consumer(const std::string& segment_name) {
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd) {
   shm::stop_on_request(g_stop);
 
-  auto seg = shm::Segment::attach(segment_name);
+  auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
   auto lambda = config::lambda_from_json(nlohmann::json::parse(seg.config_json()));
   Consumer consumer(seg, std::move(lambda), g_stop);
   // Subscribed: the supervisor counts this lambda's consumer as running.

@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 3;
+inline constexpr std::uint32_t kSegmentVersion = 4;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -72,7 +72,9 @@ static_assert(std::atomic<Status>::is_always_lock_free);
 
 // Control block of one SPSC ring. Positions are byte counts that only grow (no ABA);
 // the producer owns write_pos, the consumer of the ring owns read_pos, each on its own
-// cache line so neither side's stores invalidate the other's hot line.
+// cache line so neither side's stores invalidate the other's hot line. A ring's size and
+// place are not here: every process takes them from the sealed layout (below), since a
+// worker can write anything in this segment.
 struct RingControl {
   alignas(kCacheLine) std::atomic<std::uint64_t> write_pos;
   alignas(kCacheLine) std::atomic<std::uint64_t> read_pos;
@@ -83,9 +85,6 @@ struct RingControl {
   std::atomic<std::uint32_t> reader_waiting;
   alignas(kCacheLine) std::atomic<std::uint32_t> space_seq;
   std::atomic<std::uint32_t> writer_waiting;
-  // Immutable after the segment is made.
-  alignas(kCacheLine) std::uint64_t capacity;  // bytes, power of two
-  std::uint64_t data_offset;                   // from the segment base
   // Liveness of the reading process (forward rings only), written by the worker.
   alignas(kCacheLine) std::atomic<std::uint64_t> heartbeat_ns;
   std::atomic<std::uint64_t> invocation_start_ns;  // 0 when no handler is running
@@ -102,11 +101,10 @@ static_assert(offsetof(RingControl, read_pos) == 64);
 static_assert(offsetof(RingControl, data_seq) == 128);
 static_assert(offsetof(RingControl, reader_waiting) == 132);
 static_assert(offsetof(RingControl, space_seq) == 192);
-static_assert(offsetof(RingControl, capacity) == 256);
-static_assert(offsetof(RingControl, heartbeat_ns) == 320);
-static_assert(offsetof(RingControl, last_exit_status) == 340);
-static_assert(offsetof(RingControl, last_exit_timeout_ms) == 344);
-static_assert(sizeof(RingControl) == 384);
+static_assert(offsetof(RingControl, heartbeat_ns) == 256);
+static_assert(offsetof(RingControl, last_exit_status) == 276);
+static_assert(offsetof(RingControl, last_exit_timeout_ms) == 280);
+static_assert(sizeof(RingControl) == 320);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 
 // A latency histogram written by one process and read by the supervisor for /metrics.
@@ -188,39 +186,32 @@ struct Stats {
   Histogram commit_latency;              // commit request to the broker's answer
 };
 
-// Segment header. `magic` is stored last, with release order, once the whole layout is
-// written; a reader that sees the magic with acquire order sees a complete segment.
-struct SegmentHeader {
-  std::atomic<std::uint64_t> magic;
+// What is fixed when the supervisor makes a lambda's segment: its sizes. Kept apart from
+// the segment, in a sealed memfd (shm/segment.hpp) that nobody can change afterwards,
+// followed by the lambda's resolved config as JSON. Every process computes the segment's
+// layout from it, and never from bytes a worker could overwrite.
+struct SealedLayout {
+  std::uint64_t magic;
   std::uint32_t version;
   std::uint32_t workers;
-  std::uint64_t total_size;
-  std::uint64_t config_offset;  // the lambda's resolved config as JSON
-  std::uint64_t config_len;
-  std::uint64_t stats_offset;
-  std::uint64_t epochs_offset;  // std::atomic<uint32_t>[epoch_slots]
+  std::uint64_t ring_bytes;        // each forward ring, a power of two
+  std::uint64_t reply_ring_bytes;  // each reply ring, a power of two
   std::uint32_t epoch_slots;
-  std::uint32_t reserved0;
-  std::uint64_t rings_offset;  // RingControl[workers * 2]: forward, reply, forward, ...
-  std::uint64_t ring_bytes;
-  std::uint64_t reply_ring_bytes;
+  std::uint32_t reserved;
+  std::uint64_t config_len;  // bytes of JSON after this struct
+};
+static_assert(sizeof(SealedLayout) == 48);
+
+// The first bytes of the segment: what the processes tell each other about themselves.
+struct SegmentHeader {
   // Consumer run number, bumped by the supervisor each time it resets the rings for a
   // new consumer process.
   std::atomic<std::uint64_t> generation;
   // Set by a consumer once it is subscribed, by a worker once its handler is ready
   // (RingControl::reader_pid); the supervisor zeroes them before it starts a process.
   std::atomic<std::int32_t> consumer_pid;
-  std::int32_t reserved1;
-  std::uint64_t worker_stats_offset;  // WorkerStats[workers]
-  std::uint64_t partitions_offset;    // PartitionStats[epoch_slots]
+  std::int32_t reserved;
 };
-static_assert(offsetof(SegmentHeader, magic) == 0);
-static_assert(offsetof(SegmentHeader, workers) == 12);
-static_assert(offsetof(SegmentHeader, epoch_slots) == 56);
-static_assert(offsetof(SegmentHeader, rings_offset) == 64);
-static_assert(offsetof(SegmentHeader, generation) == 88);
-static_assert(offsetof(SegmentHeader, consumer_pid) == 96);
-static_assert(offsetof(SegmentHeader, partitions_offset) == 112);
 static_assert(sizeof(SegmentHeader) <= kCacheLine * 2);
 
 inline constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {

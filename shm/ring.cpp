@@ -45,42 +45,26 @@ bool sleep_until(std::atomic<std::uint32_t>& waiting, std::atomic<std::uint32_t>
 
 }  // namespace
 
-void ring_init(RingControl& ctl, std::uint64_t capacity, std::uint64_t data_offset) {
-  assert(capacity >= 2 * sizeof(RecordHeader) && (capacity & (capacity - 1)) == 0);
-  ctl.write_pos.store(0, std::memory_order_relaxed);
-  ctl.read_pos.store(0, std::memory_order_relaxed);
-  ctl.data_seq.store(0, std::memory_order_relaxed);
-  ctl.reader_waiting.store(0, std::memory_order_relaxed);
-  ctl.space_seq.store(0, std::memory_order_relaxed);
-  ctl.writer_waiting.store(0, std::memory_order_relaxed);
-  ctl.capacity = capacity;
-  ctl.data_offset = data_offset;
-  ctl.heartbeat_ns.store(0, std::memory_order_relaxed);
-  ctl.invocation_start_ns.store(0, std::memory_order_relaxed);
-  ctl.reader_pid.store(0, std::memory_order_relaxed);
-  ctl.last_exit_status.store(0, std::memory_order_relaxed);
-  ctl.last_exit_timeout_ms.store(0, std::memory_order_relaxed);
-}
-
 void ring_reset(RingControl& ctl) {
   ctl.write_pos.store(0, std::memory_order_release);
   ctl.read_pos.store(0, std::memory_order_release);
   ctl.invocation_start_ns.store(0, std::memory_order_release);
 }
 
-RingWriter::RingWriter(RingControl& ctl, std::byte* segment_base)
-    : ctl_(ctl),
-      data_(segment_base + ctl.data_offset),
-      mask_(ctl.capacity - 1),
-      write_(ctl.write_pos.load(std::memory_order_acquire)),
+RingWriter::RingWriter(const RingView& ring)
+    : ctl_(*ring.control),
+      data_(ring.data),
+      capacity_(ring.capacity),
+      mask_(ring.capacity - 1),
+      write_(ctl_.write_pos.load(std::memory_order_acquire)),
       reserved_(write_),
       published_(write_),
-      released_(ctl.read_pos.load(std::memory_order_acquire)) {}
+      released_(ctl_.read_pos.load(std::memory_order_acquire)) {}
 
 RecordHeader* RingWriter::try_reserve(std::uint32_t size) {
   assert(size % 8 == 0);
-  if (size > max_record_in_ring(ctl_.capacity)) return nullptr;  // callers check max_record_in_ring first
-  const std::uint64_t to_end = ctl_.capacity - (write_ & mask_);
+  if (size > max_record_in_ring(capacity_)) return nullptr;  // callers check max_record_in_ring first
+  const std::uint64_t to_end = capacity_ - (write_ & mask_);
   const std::uint64_t needed = size <= to_end ? size : to_end + size;
   if (!fits(needed, released_)) return nullptr;
   if (size > to_end) {
@@ -119,11 +103,11 @@ bool RingWriter::wait_for_space(std::uint32_t size, std::uint64_t timeout_ns) {
                      });
 }
 
-RingReader::RingReader(RingControl& ctl, std::byte* segment_base)
-    : ctl_(ctl),
-      data_(segment_base + ctl.data_offset),
-      mask_(ctl.capacity - 1),
-      cursor_(ctl.read_pos.load(std::memory_order_acquire)),
+RingReader::RingReader(const RingView& ring)
+    : ctl_(*ring.control),
+      data_(ring.data),
+      mask_(ring.capacity - 1),
+      cursor_(ctl_.read_pos.load(std::memory_order_acquire)),
       cached_write_(cursor_),
       released_(cursor_) {}
 

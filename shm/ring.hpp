@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "shm/layout.hpp"
+#include "shm/segment.hpp"
 
 namespace sluice::shm {
 
@@ -35,15 +36,12 @@ inline std::byte* record_headers(RecordHeader* h) { return record_value(h) + h->
 // Largest record a ring of `capacity` bytes accepts.
 inline constexpr std::uint64_t max_record_in_ring(std::uint64_t capacity) { return capacity / 2; }
 
-// Lays out an empty ring: called by the segment's creator before any reader exists.
-void ring_init(RingControl& ctl, std::uint64_t capacity, std::uint64_t data_offset);
-
 // Sets both positions back to zero; only valid while neither side is running.
 void ring_reset(RingControl& ctl);
 
 class RingWriter {
  public:
-  RingWriter(RingControl& ctl, std::byte* segment_base);
+  explicit RingWriter(const RingView& ring);
 
   // Room for a record of `size` bytes (record_size(), multiple of 8, at most
   // capacity/2)? Returns the header to fill, or nullptr if the ring is full up to the
@@ -86,15 +84,16 @@ class RingWriter {
 
   std::uint64_t write_cursor() const { return write_; }
   std::uint64_t released() const { return released_; }
-  std::uint64_t capacity() const { return ctl_.capacity; }
+  std::uint64_t capacity() const { return capacity_; }
   std::uint64_t in_flight_bytes() const { return published_ - read_pos(); }
   RecordHeader* at(std::uint64_t pos) { return reinterpret_cast<RecordHeader*>(data_ + (pos & mask_)); }
 
  private:
-  bool fits(std::uint64_t needed, std::uint64_t released) const { return write_ + needed - released <= ctl_.capacity; }
+  bool fits(std::uint64_t needed, std::uint64_t released) const { return write_ + needed - released <= capacity_; }
 
   RingControl& ctl_;
   std::byte* data_;
+  std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint64_t write_;      // private cursor: end of committed records
   std::uint64_t reserved_;   // end of the record being filled
@@ -105,7 +104,7 @@ class RingWriter {
 
 class RingReader {
  public:
-  RingReader(RingControl& ctl, std::byte* segment_base);
+  explicit RingReader(const RingView& ring);
 
   // The record at the cursor, skipping wrap markers; nullptr when none is published.
   RecordHeader* peek();

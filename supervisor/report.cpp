@@ -56,11 +56,13 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
     r.retried += get(ws.retried);
     r.handler_latency.add(ws.handler_latency);
     r.queue_wait.add(ws.queue_wait);
-    const shm::RingControl& ring = seg->ring(w);
-    // Two loads, not one snapshot: the fill is a gauge, a moment's skew is harmless.
-    const std::uint64_t read = ring.read_pos.load(std::memory_order_relaxed);
-    const std::uint64_t write = ring.write_pos.load(std::memory_order_relaxed);
-    r.ring_fill.push_back(write > read ? static_cast<double>(write - read) / static_cast<double>(ring.capacity) : 0.0);
+    const shm::RingView ring = seg->forward(w);
+    // Two loads, not one snapshot: the fill is a gauge, a moment's skew is harmless. A
+    // worker can write read_pos, so the ratio is clamped rather than trusted.
+    const std::uint64_t read = ring.control->read_pos.load(std::memory_order_relaxed);
+    const std::uint64_t write = ring.control->write_pos.load(std::memory_order_relaxed);
+    const double fill = write > read ? static_cast<double>(write - read) / static_cast<double>(ring.capacity) : 0.0;
+    r.ring_fill.push_back(std::min(fill, 1.0));
   }
   for (std::uint32_t slot = 0; slot < seg->epoch_slots(); ++slot) {
     const shm::PartitionStats& ps = seg->partition_stats(slot);

@@ -1,5 +1,6 @@
 #include "supervisor/spawn.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -26,15 +27,16 @@ ChildEnvironment::ChildEnvironment(std::initializer_list<const char*> drop) {
 }
 
 boost::process::child spawn_child(const std::string& exe, const std::vector<std::string>& args,
-                                  const ChildEnvironment& env) {
+                                  const ChildEnvironment& env, std::vector<int> inherit) {
   namespace bp = boost::process;
   const pid_t parent = getpid();
   char** envp = env.envp();
   return bp::child(bp::exe = exe, bp::args = args,
                    // In the parent, before fork: the executor passes this block to execve.
                    bp::extend::on_setup([envp](auto& exec) { exec.env = envp; }),
-                   bp::extend::on_exec_setup([parent](auto&) {
+                   bp::extend::on_exec_setup([parent, fds = std::move(inherit)](auto&) {
                      // Only async-signal-safe calls here: we are between fork and exec.
+                     for (int fd : fds) fcntl(fd, F_SETFD, 0);
                      sigset_t none;
                      sigemptyset(&none);
                      sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -23,12 +23,13 @@ class ChildEnvironment {
   std::vector<char*> ptrs_;  // into entries_, null-terminated
 };
 
-// Starts `exe args...` with environment `env`. In the child, before exec: the signal
+// Starts `exe args...` with environment `env`; the descriptors in `inherit` stay open
+// across the exec (every other descriptor of ours is close-on-exec). In the child, before exec: the signal
 // mask the supervisor's signalfd needs is cleared, PR_SET_PDEATHSIG is set to SIGKILL
 // so the child dies with the supervisor (and so never stores offsets for unfinished
 // work), and a parent that already died is caught by re-checking getppid(). Throws on
 // failure.
 boost::process::child spawn_child(const std::string& exe, const std::vector<std::string>& args,
-                                  const ChildEnvironment& env);
+                                  const ChildEnvironment& env, std::vector<int> inherit = {});
 
 }  // namespace sluice::supervisor

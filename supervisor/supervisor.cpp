@@ -83,7 +83,6 @@ Supervisor::~Supervisor() {
   for (auto& l : lambdas_) {
     for (auto& w : l->workers) w.child.reset();
     l->consumer.child.reset();
-    if (l->seg) shm::Segment::remove(l->seg->name());
   }
   std::error_code ec;
   if (!admin_file_.empty()) std::filesystem::remove(admin_file_, ec);
@@ -105,11 +104,6 @@ int Supervisor::run() {
 
   ensure_open_files_limit();
   InstanceLock lock(cfg_.runtime_dir, cfg_.instance);
-  // Holding the lock, any segment of this instance is a leftover of a crashed run.
-  for (const auto& name : shm::Segment::list("sluice." + cfg_.instance + ".")) {
-    spdlog::warn("removing stale shared memory segment /dev/shm/{} left by an earlier run", name);
-    shm::Segment::remove(name);
-  }
 
   if (!cfg_.admin_listen.empty()) {
     AdminAccess access;
@@ -176,12 +170,7 @@ int Supervisor::run() {
       return 1;
     }
   }
-  for (auto& l : lambdas_) {
-    if (l->seg) {
-      shm::Segment::remove(l->seg->name());
-      l->seg.reset();
-    }
-  }
+  for (auto& l : lambdas_) l->seg.reset();
   spdlog::info("sluice supervisor stopped");
   return 0;
 }
@@ -215,7 +204,7 @@ Supervisor::Lambda& Supervisor::add_lambda(const config::Lambda& cfg) {
 
 void Supervisor::make_segment(Lambda& l) {
   shm::SegmentSpec spec;
-  spec.name = shm::segment_name(cfg_.instance, l.cfg.name);
+  spec.name = "sluice." + cfg_.instance + "." + l.cfg.name;
   spec.workers = l.cfg.workers;
   spec.ring_bytes = l.cfg.ring_bytes;
   spec.reply_ring_bytes = kReplyRingBytes;
@@ -239,12 +228,7 @@ void Supervisor::sweep() {
       ++it;
       continue;
     }
-    if (l.remove || l.next || l.deregistered) {
-      if (l.seg) {
-        shm::Segment::remove(l.seg->name());
-        l.seg.reset();
-      }
-    }
+    if (l.remove || l.next || l.deregistered) l.seg.reset();
     if (l.remove) {
       spdlog::info("lambda {}: removed", l.cfg.name);
       it = lambdas_.erase(it);
@@ -282,7 +266,9 @@ void Supervisor::start_lambda(Lambda& l) {
 void Supervisor::spawn_consumer(Lambda& l) {
   l.consumer.restart_at.reset();
   l.seg->header().consumer_pid.store(0, std::memory_order_relaxed);
-  l.consumer.child = spawn_child(exes_.sluice, {"consumer", "--segment", l.seg->name()}, child_env_);
+  l.consumer.child = spawn_child(exes_.sluice, {"consumer", "--instance", cfg_.instance, "--lambda", l.cfg.name, "--segment-fd", std::to_string(l.seg->fd()),
+                                                "--layout-fd", std::to_string(l.seg->sealed_fd())},
+                                 child_env_, {l.seg->fd(), l.seg->sealed_fd()});
   l.consumer.started = Clock::now();
 }
 
@@ -292,7 +278,10 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   p.timeout_kill_sent = false;
   l.seg->ring(slot).reader_pid.store(0, std::memory_order_relaxed);
   const std::string& exe = l.cfg.handler.type == config::HandlerType::kHttp ? exes_.http_worker : exes_.worker;
-  p.child = spawn_child(exe, {"--segment", l.seg->name(), "--slot", std::to_string(slot)}, child_env_);
+  p.child = spawn_child(exe,
+                        {"--instance", cfg_.instance, "--lambda", l.cfg.name, "--slot", std::to_string(slot), "--segment-fd", std::to_string(l.seg->fd()),
+                         "--layout-fd", std::to_string(l.seg->sealed_fd())},
+                        child_env_, {l.seg->fd(), l.seg->sealed_fd()});
   p.started = Clock::now();
 }
 

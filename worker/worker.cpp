@@ -58,12 +58,13 @@ std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::u
   throw std::logic_error("unknown handler type");
 }
 
-int run_worker(const std::string& segment_name, std::uint32_t slot, HandlerFactory make_handler) {
+int run_worker(const std::string& lambda_name, int segment_fd, int layout_fd, std::uint32_t slot,
+               HandlerFactory make_handler) {
   shm::stop_on_request(g_stop);
   prefer_oom_kill();
-  auto seg = shm::Segment::attach(segment_name);
+  auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
   if (slot >= seg.workers()) {
-    spdlog::error("worker slot {} out of range: segment {} has {} workers", slot, segment_name, seg.workers());
+    spdlog::error("worker slot {} out of range: lambda {} has {} workers", slot, lambda_name, seg.workers());
     return 2;
   }
   const config::Lambda lambda = config::lambda_from_json(nlohmann::json::parse(seg.config_json()));

@@ -18,6 +18,7 @@ using HandlerFactory = std::unique_ptr<Handler> (*)(const config::Lambda& lambda
 std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::uint32_t slot);
 
 // Runs until SIGTERM/SIGINT; returns the process exit status.
-int run_worker(const std::string& segment_name, std::uint32_t slot, HandlerFactory make_handler);
+int run_worker(const std::string& lambda_name, int segment_fd, int layout_fd, std::uint32_t slot,
+               HandlerFactory make_handler);
 
 }  // namespace sluice::worker

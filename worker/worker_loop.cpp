@@ -39,8 +39,8 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       handler_(handler),
       stop_(stop),
       ctl_(seg.ring(slot)),
-      in_(seg.ring(slot), seg.base()),
-      reply_(seg.reply_ring(slot), seg.base()),
+      in_(seg.forward(slot)),
+      reply_(seg.reply(slot)),
       rng_(static_cast<unsigned>(getpid())) {
   done_ = in_.cursor();
   ctl_.reader_pid.store(getpid(), std::memory_order_relaxed);

@@ -76,7 +76,7 @@ class Admin : public DaemonTest {
     return "absent";
   }
   std::vector<pid_t> procs(Daemon& d, const std::string& lambda) {
-    return d.children("--segment sluice." + instance + "." + lambda + " ");
+    return d.children("--lambda " + lambda + " ");
   }
   void write_lambda(const std::string& bootstrap, const LambdaSpec& spec) {
     fs::create_directories(dir.path() / "lambdas.d");
@@ -252,13 +252,13 @@ TEST_F(Admin, ReloadRestartsOnlyChangedLambdasAndKeepsTheRunningConfigWhenTheNew
   }
 
   // Invalid: nothing changes, not even the parts of the new config that were fine.
-  const auto all_before = d.children("--segment");
+  const auto all_before = d.children("--segment-fd");
   fs::remove(dir.path() / "lambdas.d" / "c.toml");
   std::ofstream(dir.path() / "lambdas.d" / "b.toml") << "[lambda]\ntopics = [\"events\"]\nworkers = \n";
   r = sluice({"reload", "--wait"});
   EXPECT_EQ(r.status, 78) << r.out << r.err;
   EXPECT_NE(r.err.find("b.toml:3:"), std::string::npos) << r.err;
-  EXPECT_EQ(d.children("--segment"), all_before);
+  EXPECT_EQ(d.children("--segment-fd"), all_before);
   EXPECT_EQ(state_of("c"), "running");
   EXPECT_EQ(call("GET", "/healthz").status, 200);
 
@@ -410,7 +410,7 @@ TEST_F(Admin, SystemdNotificationsAndNoNotifySocketInChildren) {
         return std::count(m.begin(), m.end(), "WATCHDOG=1") >= 3;
       },
       30s));
-  const auto kids = d.children("--segment");
+  const auto kids = d.children("--segment-fd");
   ASSERT_EQ(kids.size(), 3U);
   for (pid_t k : kids) {
     const std::string env = read_proc_file("/proc/" + std::to_string(k) + "/environ");

@@ -186,7 +186,7 @@ TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
   Daemon d(dir.path(), good);
   const fs::path file = dir.path() / "run.toml";
   ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(kBatch, kPartitions); }, 120s)) << d.log();
-  const auto processes = d.children("--segment");
+  const auto processes = d.children("--segment-fd");
   ASSERT_EQ(processes.size(), 3U) << d.log();
 
   auto replaced = [&](const std::string& from, const std::string& to) {
@@ -220,7 +220,7 @@ TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
     produced += kBatch;
     ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(produced, kPartitions); }, 120s))
         << bad[i].what << "\n" << d.log();
-    EXPECT_EQ(d.children("--segment"), processes) << bad[i].what << ": the running lambda was touched";
+    EXPECT_EQ(d.children("--segment-fd"), processes) << bad[i].what << ": the running lambda was touched";
   }
   EXPECT_EQ(count_of(d.log(), "reload complete"), 0U) << d.log();
   expect_oracle(bs, "r", produced);

@@ -539,8 +539,11 @@ std::string check_hygiene(const std::string& instance) {
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string pid = e.path().filename().string();
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string line = read_proc_file(e.path() / "cmdline");
-    if (line.find(prefix) != std::string::npos) return "I5 violated: process " + pid + " still runs for " + instance;
+    std::string line = read_proc_file(e.path() / "cmdline");
+    std::replace(line.begin(), line.end(), '\0', ' ');
+    if (line.find("--instance " + instance + " ") != std::string::npos) {
+      return "I5 violated: process " + pid + " still runs for " + instance;
+    }
   }
   return "";
 }

@@ -243,7 +243,8 @@ bool process_alive(pid_t pid);
 std::string read_proc_file(const std::filesystem::path& path);
 // The number in the consumer's "N backpressure pauses" stop line, or -1 if absent.
 long backpressure_pauses(const std::string& log, const std::string& lambda);
-// I5: no segment of the instance in /dev/shm and no process running for it.
+// I5: no process running for the instance (children name it with --instance), and no
+// segment of it in /dev/shm (segments are memfds: none should ever be there).
 std::string check_hygiene(const std::string& instance);
 
 }  // namespace sluice::test

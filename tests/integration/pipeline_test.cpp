@@ -154,7 +154,7 @@ TEST_F(Pipeline, BackpressurePausesAndResumesWithoutLoss) {
   EXPECT_GT(backpressure_pauses(d.log(), "inflight"), 0) << "the max_in_flight path was not exercised\n" << d.log();
 }
 
-TEST_F(Pipeline, SupervisorKilledTakesItsChildrenAlongAndARestartReclaimsItsSegment) {
+TEST_F(Pipeline, SupervisorKilledTakesItsChildrenAndItsMemoryAlong) {
   constexpr std::uint64_t kMessages = 100'000;
   DevBroker broker({"events:8"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
@@ -174,14 +174,11 @@ TEST_F(Pipeline, SupervisorKilledTakesItsChildrenAlongAndARestartReclaimsItsSegm
   }
   EXPECT_EQ(check_commit_safety(read_outcomes(outcomes(), "s"), committed_offsets(broker.bootstrap(), "lambda-s", "events")),
             "");
-  ASSERT_TRUE(fs::exists("/dev/shm/" + std::string("sluice.") + instance + ".s"))
-      << "a killed supervisor cannot remove its segment; the next start must";
+  // Segments are memfds: they went with the last process that held them, nothing to reclaim.
+  EXPECT_EQ(check_hygiene(instance), "");
 
   Daemon again(dir.path(), cfg, "second");
   ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages); }, 180s))
-      << again.log();
-  EXPECT_NE(again.log().find("removing stale shared memory segment /dev/shm/sluice." + instance + ".s"),
-            std::string::npos)
       << again.log();
   const auto out = read_outcomes(outcomes(), "s");
   EXPECT_EQ(check_no_loss(out, kMessages), "");

@@ -395,5 +395,69 @@ TEST_F(Security, AnotherUsersTmpFallbackDirectoryIsRefused) {
   EXPECT_EQ(read_proc_file(victim), "precious\n");
 }
 
+// Segments had global, predictable names (/dev/shm/sluice.<instance>.<lambda>): another
+// local user who made that name first kept the lambda from starting (a daemon with one
+// lambda exited 1, and systemd restarted it in a loop). Reproduced with the daemon as
+// uid 65534 and the name taken by root.
+TEST_F(Security, ASquattedSharedMemoryNameDoesNotBlockALambda) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to act as two users";
+  constexpr std::uint64_t kMessages = 200;
+  DevBroker broker({"events:2"});
+  produce(broker.bootstrap(), "events", 2, 0, kMessages);
+  const std::string squatted = "/dev/shm/sluice." + instance + ".a";
+  std::ofstream(squatted) << "taken first";
+  fs::permissions(squatted, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string cfg = daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "a", .topic = "events", .workers = 1}});
+  for (const auto& e : fs::recursive_directory_iterator(dir.path())) ASSERT_EQ(::chown(e.path().c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chown(dir.path().c_str(), 65534, 65534), 0);
+  Daemon d(dir.path(), cfg, "run", {}, {.uid = 65534});
+  const bool done =
+      wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-a") == end_offsets(kMessages, 2); }, 60s);
+  EXPECT_EQ(read_proc_file(squatted), "taken first");
+  fs::remove(squatted);
+  ASSERT_TRUE(done) << d.log();
+  EXPECT_EQ(check_no_loss(read_outcomes(outcomes(), "a"), kMessages), "");
+  expect_clean_stop(d);
+}
+
+// Two daemons of one instance with different runtime directories (so both hold their
+// lock) each unlinked the other's live segment by name, and a restarted worker mapped
+// the other daemon's ring: two readers on a single-reader ring, and its own ring none.
+TEST_F(Security, TwoDaemonsOfOneInstanceNeverShareMemory) {
+  DevBroker broker({"one:2", "two:2"});
+  TempDir other;
+  auto cfg = [&](const fs::path& d, const std::string& topic) {
+    return daemon_config(instance, d, broker.bootstrap(),
+                         {{.name = "a", .topic = topic, .workers = 1, .extra = "group_id = \"g-" + topic + "\"\n"}});
+  };
+  Daemon one(dir.path(), cfg(dir.path(), "one"));
+  Daemon two(other.path(), cfg(other.path(), "two"));
+  ASSERT_TRUE(wait_until([&] { return one.children("worker").size() == 1 && two.children("worker").size() == 1; }, 30s))
+      << one.log() << two.log();
+  const pid_t worker = one.children("worker").front();
+  ::kill(worker, SIGKILL);
+  ASSERT_TRUE(wait_until([&] {
+    const auto now = one.children("worker");
+    return now.size() == 1 && now.front() != worker;
+  }, 30s)) << one.log();
+  produce(broker.bootstrap(), "one", 2, 0, 500);
+  produce(broker.bootstrap(), "two", 2, 0, 500);
+  EXPECT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "g-one", "one") == end_offsets(500, 2); }, 60s))
+      << one.log();
+  EXPECT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "g-two", "two") == end_offsets(500, 2); }, 60s))
+      << two.log();
+  EXPECT_EQ(check_no_loss(read_outcomes(outcomes(), "a"), 500), "");
+  EXPECT_EQ(check_no_loss(read_outcomes(other.path() / "outcomes", "a"), 500), "");
+  one.signal(SIGTERM);
+  two.signal(SIGTERM);
+  for (Daemon* d : {&one, &two}) {
+    const auto st = d->wait_exit(60s);
+    ASSERT_TRUE(st.has_value()) << d->log();
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << d->log();
+    EXPECT_EQ(sanitizer_report(d->log()), "");
+  }
+  EXPECT_EQ(check_hygiene(instance), "");
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <vector>
@@ -25,9 +28,8 @@ RecordHeader* put(RingWriter& w, std::uint64_t seq, std::uint32_t value_len) {
 class RingTest : public ::testing::Test {
  protected:
   Segment seg = test::make_segment("ring", 1, 4096);
-  test::SegmentGuard guard{seg.name()};
-  RingWriter w{seg.ring(0), seg.base()};
-  RingReader r{seg.ring(0), seg.base()};
+  RingWriter w{seg.forward(0)};
+  RingReader r{seg.forward(0)};
 };
 
 TEST_F(RingTest, EmptyRingHasNothingToRead) {
@@ -109,7 +111,7 @@ TEST_F(RingTest, ReaderResumesAtReleasedPosition) {
   // Two more taken but not released: a replacement reader sees them again.
   r.peek();
   r.advance();
-  RingReader again(seg.ring(0), seg.base());
+  RingReader again(seg.forward(0));
   RecordHeader* h = again.peek();
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(h->seq, 3U);
@@ -134,7 +136,7 @@ TEST_F(RingTest, ReleaseToGivesBackOnlyTheFinishedPrefix) {
   w.reap([&](RecordHeader& h) { reaped.push_back(h.seq); });
   EXPECT_EQ(reaped, (std::vector<std::uint64_t>{0, 1}));
   // A replacement reader starts at the first unfinished record.
-  RingReader again(seg.ring(0), seg.base());
+  RingReader again(seg.forward(0));
   RecordHeader* h = again.peek();
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(h->seq, 2U);
@@ -165,22 +167,38 @@ TEST(HeadersCodec, RoundTripsNullAndBinaryValues) {
   EXPECT_FALSE(for_each_header(buf.data(), 5, [](const HeaderView&) {}));
 }
 
-TEST(Segment, AttachSeesLayoutAndRejectsForeignSegments) {
+// What a child does with the descriptors it inherited: the same layout and config,
+// from the sealed descriptor; anything unsealed or of the wrong size is refused.
+TEST(Segment, AttachTakesTheLayoutFromTheSealedDescriptorOnly) {
   auto seg = test::make_segment("attach", 3, 8192, R"({"x":1})");
-  test::SegmentGuard g{seg.name()};
-  auto other = Segment::attach(seg.name());
+  auto other = Segment::attach(dup(seg.fd()), dup(seg.sealed_fd()), "child");
   EXPECT_EQ(other.workers(), 3U);
   EXPECT_EQ(other.config_json(), R"({"x":1})");
-  EXPECT_EQ(other.ring(2).capacity, 8192U);
-  // A segment whose magic is wrong is refused with a message naming it.
-  seg.header().magic.store(0);
+  EXPECT_EQ(other.forward(2).capacity, 8192U);
+  EXPECT_EQ(other.reply(2).data - other.forward(2).data, 8192);
+  other.stats().consumed.store(7);
+  EXPECT_EQ(seg.stats().consumed.load(), 7U) << "the same memory";
+
+  // Nobody can change the sealed layout or resize the segment after creation.
+  const char junk[8] = {};
+  EXPECT_EQ(pwrite(seg.sealed_fd(), junk, sizeof junk, 0), -1);
+  EXPECT_NE(ftruncate(seg.fd(), 4096), 0);
+  EXPECT_EQ(fcntl(seg.fd(), F_ADD_SEALS, F_SEAL_WRITE), -1) << "the segment's seals are final";
+
+  const int unsealed = memfd_create("not-sealed", MFD_CLOEXEC);
+  ASSERT_GE(unsealed, 0);
+  std::string copy(sizeof(SealedLayout) + 7, '\0');
+  ASSERT_EQ(pread(seg.sealed_fd(), copy.data(), copy.size(), 0), static_cast<ssize_t>(copy.size()));
+  ASSERT_EQ(write(unsealed, copy.data(), copy.size()), static_cast<ssize_t>(copy.size()));
+  EXPECT_THROW(Segment::attach(dup(seg.fd()), unsealed, "unsealed"), std::runtime_error);
+
+  auto small = test::make_segment("small", 1, 4096);
   try {
-    Segment::attach(seg.name());
-    FAIL() << "attach accepted a segment without magic";
+    Segment::attach(dup(small.fd()), dup(seg.sealed_fd()), "mismatch");
+    FAIL() << "attach accepted memory of the wrong size";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(seg.name()), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("mismatch"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(Segment::attach("sluice.no-such-segment"), std::runtime_error);
 }
 
 }  // namespace

@@ -18,10 +18,9 @@ namespace {
 TEST(RingThreads, WriterAndReaderThreadsAgreeOnEveryByte) {
   constexpr std::uint64_t kRecords = 300'000;
   auto seg = test::make_segment("threads", 1, 1 << 14);
-  test::SegmentGuard guard{seg.name()};
   std::uint64_t bad_at = ~0ULL;
   std::thread reader([&] {
-    RingReader r(seg.ring(0), seg.base());
+    RingReader r(seg.forward(0));
     for (std::uint64_t expect = 0; expect < kRecords;) {
       RecordHeader* h = r.peek();
       if (h == nullptr) {
@@ -42,7 +41,7 @@ TEST(RingThreads, WriterAndReaderThreadsAgreeOnEveryByte) {
     }
     r.release();
   });
-  RingWriter w(seg.ring(0), seg.base());
+  RingWriter w(seg.forward(0));
   std::uint64_t reaped_ok = 0;
   for (std::uint64_t i = 0; i < kRecords; ++i) {
     const auto len = static_cast<std::uint32_t>(i % 50);
@@ -81,11 +80,10 @@ TEST(RingThreads, APublishThatWakesCoversTheQuietOnesBeforeIt) {
   constexpr int kRounds = 50;
   constexpr int kPerRound = 3;
   auto seg = test::make_segment("quiet", 1, 1 << 14);
-  test::SegmentGuard guard{seg.name()};
   std::atomic<int> seen{0};
   std::atomic<bool> stop{false};
   std::thread reader([&] {
-    RingReader r(seg.ring(0), seg.base());
+    RingReader r(seg.forward(0));
     while (seen.load() < kRounds * kPerRound && !stop.load()) {
       if (r.peek() == nullptr) {
         r.release();
@@ -110,7 +108,7 @@ TEST(RingThreads, APublishThatWakesCoversTheQuietOnesBeforeIt) {
       t.join();
     }
   } stopper{stop, seg.ring(0), reader};
-  RingWriter w(seg.ring(0), seg.base());
+  RingWriter w(seg.forward(0));
   const auto wait_for = [](auto done) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::yield();

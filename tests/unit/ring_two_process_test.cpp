@@ -59,7 +59,7 @@ struct Shared {
 
 // Reads records until seq n-1; exit 0 if every record was intact and in order.
 [[noreturn]] void reader(const Segment& seg, std::uint64_t n, Shared* sh, int role) {
-  RingReader r(seg.ring(0), seg.base());
+  RingReader r(seg.forward(0));
   bool first = true;
   std::uint64_t expect = 0;
   for (;;) {
@@ -111,12 +111,11 @@ Shared* shared_block() {
 TEST(RingTwoProcess, StreamsTenMillionRecordsIntactAndInOrder) {
   constexpr std::uint64_t kRecords = 10'000'000;
   auto seg = test::make_segment("stream", 1, 1 << 16);
-  test::SegmentGuard guard{seg.name()};
   Shared* sh = shared_block();
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) reader(seg, kRecords, sh, 0);
-  RingWriter w(seg.ring(0), seg.base());
+  RingWriter w(seg.forward(0));
   for (std::uint64_t i = 0; i < kRecords; ++i) write_record(w, i);
   w.publish();
   const int status = wait_exit(pid, std::chrono::seconds(300));
@@ -131,12 +130,11 @@ TEST(RingTwoProcess, StreamsTenMillionRecordsIntactAndInOrder) {
 TEST(RingTwoProcess, NewReaderResumesAtReadPositionAfterSigkill) {
   constexpr std::uint64_t kRecords = 2'000'000;
   auto seg = test::make_segment("kill", 1, 1 << 16);
-  test::SegmentGuard guard{seg.name()};
   Shared* sh = shared_block();
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) reader(seg, kRecords, sh, 0);
-  RingWriter w(seg.ring(0), seg.base());
+  RingWriter w(seg.forward(0));
   std::uint64_t killed_at_read_pos = 0;
   std::uint64_t handled_by_first = 0;
   for (std::uint64_t i = 0; i < kRecords; ++i) {

@@ -1,4 +1,4 @@
-// A real segment in /dev/shm with a unique name, removed when the test ends.
+// A real segment (memfds), gone when the test drops it.
 #pragma once
 
 #include <unistd.h>
@@ -20,10 +20,5 @@ inline shm::Segment make_segment(const std::string& tag, std::uint32_t workers, 
   spec.config_json = std::move(config_json);
   return shm::Segment::create(spec);
 }
-
-struct SegmentGuard {
-  std::string name;
-  ~SegmentGuard() { shm::Segment::remove(name); }
-};
 
 }  // namespace sluice::test
