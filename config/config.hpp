@@ -75,6 +75,7 @@ struct Restart {
   std::uint32_t backoff_max_ms = 30000;
   std::uint32_t max_restarts = 10;
   std::uint32_t window_s = 60;
+  std::uint32_t consumer_stall_s = 120;  // a consumer whose loop made no pass for this long is killed
 };
 
 struct Config {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "consumer/watermarks.hpp"
+#include "shm/control_channel.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/outbound.hpp"
 
@@ -28,6 +29,11 @@ constexpr std::size_t kBatch = 1024;
 constexpr ssize_t kPublishEvery = 64;  // one locked store per 64 records
 constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
+// Bounds on what a worker can make the consumer hold: outbound records per source
+// record (more is a worker out of control, and its ring is quarantined) and the length
+// of a failure reason kept for the dead letter.
+constexpr std::size_t kMaxOutboundPerRecord = 100'000;
+constexpr std::size_t kMaxReasonBytes = 4096;
 
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
@@ -81,13 +87,17 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
 
 }  // namespace
 
-Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop)
-    : seg_(seg), lambda_(std::move(lambda)), stop_(stop), stats_(seg.stats()) {
+Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop, int control_fd)
+    : seg_(seg), lambda_(std::move(lambda)), stop_(stop), stats_(seg.stats()), control_fd_(control_fd) {
   for (std::uint32_t w = 0; w < seg.workers(); ++w) {
     rings_.emplace_back(seg.forward(w));
     replies_.emplace_back(seg.reply(w));
   }
+  sent_.resize(rings_.size());
+  quarantined_.assign(rings_.size(), false);
+  solo_.assign(rings_.size(), false);
   touched_.assign(rings_.size(), false);
+  epochs_.assign(seg.epoch_slots(), 0);
   by_partition_.resize(lambda_.topics.size());
 
   ConfPtr conf = make_conf(client_properties(lambda_));
@@ -127,6 +137,8 @@ int Consumer::run() {
   rd_kafka_message_t* batch[kBatch];
   while (!stop_.load(std::memory_order_relaxed)) {
     clock_ns_ = now_ns();
+    heartbeat();
+    if (std::find(quarantined_.begin(), quarantined_.end(), true) != quarantined_.end()) poll_control();
     poll_producers();
     reap_all();
     pump_backlogs();
@@ -151,11 +163,13 @@ int Consumer::run() {
     publish_all();
 
     if (Clock::now() >= next_commit_) {
+      poll_control();
       reap_all();
       commit(false);
       publish_stats();
       next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
     }
+    if (cannot_repair_) return 1;
     if (rd_kafka_fatal_error(rk_.get(), nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       char reason[512];
       rd_kafka_fatal_error(rk_.get(), reason, sizeof reason);
@@ -226,7 +240,9 @@ std::uint32_t Consumer::choose_ring(const Partition& p, const rd_kafka_message_t
       std::uint64_t best_load = ~0ULL;
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint32_t r = (next_ring_ + i) % n;
-        const std::uint64_t load = rings_[r].write_cursor() - rings_[r].read_pos();
+        if (quarantined_[r]) continue;
+        // The worker's read position is only a hint here (it can write anything there).
+        const std::uint64_t load = rings_[r].write_cursor() - std::min(rings_[r].read_pos(), rings_[r].write_cursor());
         if (load < best_load) {
           best = r;
           best_load = load;
@@ -273,7 +289,33 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
       return true;
     }
   }
+  std::uint32_t attempts = 0;
+  bool suspect = false;
+  if (!carried_.empty()) {
+    // Delivered again after its worker broke the ring: the attempts it used count, and
+    // it goes alone into its ring (see quarantine()).
+    if (auto it = carried_.find(key_of(p.topic_index, p.partition)); it != carried_.end()) {
+      if (auto c = it->second.find(msg.offset); c != it->second.end()) {
+        if (c->second.attempts >= lambda_.max_attempts) {
+          p.tracker.dispatched(msg.offset);
+          DeadLetter dl = describe(p, msg, c->second.reason);
+          dl.attempts = c->second.attempts;
+          it->second.erase(c);
+          if (it->second.empty()) carried_.erase(it);
+          failed(p, std::move(dl));
+          return true;
+        }
+        attempts = c->second.attempts;
+        suspect = true;
+      }
+    }
+  }
   const std::uint32_t r = choose_ring(p, msg);
+  if (quarantined_[r] || solo_[r]) return false;  // until its worker is replaced / its suspect is done
+  if (suspect && !sent_[r].empty()) {
+    reap(r);
+    if (!sent_[r].empty() || quarantined_[r]) return false;
+  }
   shm::RingWriter& w = rings_[r];
   const std::uint32_t size = shm::record_size(msg.key_len, msg.len, headers_len);
   shm::RecordHeader* h = w.try_reserve(size);
@@ -295,7 +337,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   h->key_len = static_cast<std::uint32_t>(msg.key_len);
   h->value_len = static_cast<std::uint32_t>(msg.len);
   h->headers_len = static_cast<std::uint32_t>(headers_len);
-  h->attempts.store(0, std::memory_order_relaxed);
+  h->attempts.store(attempts, std::memory_order_relaxed);
   h->status.store(shm::Status::kPending, std::memory_order_relaxed);
   h->aux = 0;
   if (msg.key_len != 0) std::memcpy(shm::record_key(h), msg.key, msg.key_len);
@@ -310,6 +352,15 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     }
   }
   w.commit();
+  sent_[r].push_back(Sent{w.reserved_at(), w.write_cursor(), seq_, msg.offset, p.epoch, p.partition, p.topic_index, h->flags,
+                          static_cast<std::uint32_t>(msg.key_len), static_cast<std::uint32_t>(msg.len),
+                          static_cast<std::uint32_t>(headers_len)});
+  if (suspect) {
+    auto it = carried_.find(key_of(p.topic_index, p.partition));
+    it->second.erase(msg.offset);
+    if (it->second.empty()) carried_.erase(it);
+    solo_[r] = true;
+  }
   touched_[r] = true;
   p.tracker.dispatched(msg.offset);
   shm::bump(stats_.dispatched);
@@ -329,6 +380,7 @@ void Consumer::pump_backlogs() {
 
 void Consumer::publish_all(bool wake) {
   for (std::size_t r = 0; r < rings_.size(); ++r) {
+    if (quarantined_[r]) continue;
     if (touched_[r] || wake) {
       rings_[r].publish(wake);
       touched_[r] = false;
@@ -341,6 +393,7 @@ void Consumer::reap_all() {
 }
 
 void Consumer::reap(std::uint32_t r) {
+  if (quarantined_[r]) return;
   // Load the read position first: the worker publishes replies before it, so every
   // reply for records below it is readable now.
   const std::uint64_t read = rings_[r].read_pos();
@@ -348,46 +401,83 @@ void Consumer::reap(std::uint32_t r) {
   // many (failures, outbound records) for one batch waits for room before it releases.
   shm::RingReader& rr = replies_[r];
   bool replies = false;
-  while (shm::RecordHeader* h = rr.peek()) {
-    read_reply(h);
+  while (const shm::RecordHeader* h = rr.peek()) {
+    if (!read_reply(r, h, rr.current_size())) return quarantine(r, "its reply ring holds a record no worker writes");
     rr.advance();
     replies = true;
   }
+  if (rr.corrupt()) return quarantine(r, "its reply ring is corrupt: " + rr.corruption());
   if (replies) rr.release();
-  if (read == rings_[r].released()) return;
-  rings_[r].reap_until(read, [this](const shm::RecordHeader& h) { complete(h); });
+  shm::RingWriter& w = rings_[r];
+  if (read == w.released()) return;
+  if (read < w.released() || read > w.published()) {
+    return quarantine(r, "its read position " + std::to_string(read) + " is outside " + std::to_string(w.released()) +
+                             ".." + std::to_string(w.published()));
+  }
+  // Walk what we wrote, not the ring: only statuses and attempts come from the worker.
+  auto& sent = sent_[r];
+  std::uint64_t at = w.released();
+  while (!sent.empty() && sent.front().end <= read) {
+    const Sent s = sent.front();
+    sent.pop_front();
+    at = s.end;
+    if (!complete(r, s)) return;
+  }
+  if (sent.empty()) solo_[r] = false;
+  // A read position is the end of a record, or the start of the next one after a wrap.
+  if (read != at && (sent.empty() || sent.front().start != read)) {
+    return quarantine(r, "its read position " + std::to_string(read) + " is not between two records");
+  }
+  w.release_until(read);
 }
 
-void Consumer::read_reply(shm::RecordHeader* h) {
-  switch (h->kind) {
+bool Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint32_t size) {
+  const auto f = shm::read_fields(h, size);
+  if (!f) return false;
+  // A reply is about a record of this ring that is still in flight (replies are
+  // published before the record is released); sent_ is in seq order.
+  const auto& sent = sent_[r];
+  const auto it = std::lower_bound(sent.begin(), sent.end(), f->seq, [](const Sent& s, std::uint64_t q) { return s.seq < q; });
+  if (it == sent.end() || it->seq != f->seq) return false;
+  const auto* key = reinterpret_cast<const char*>(h + 1);
+  const char* value = key + f->key_len;
+  const auto* headers = reinterpret_cast<const std::byte*>(value + f->value_len);
+  switch (f->kind) {
     case shm::RecordKind::kOutbound: {
-      Outbound& o = outbound_[h->seq];
-      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);
-      if (o.attempt != attempt) {  // a redelivery's answer replaces the earlier one
-        o.attempt = attempt;
+      if (f->aux > f->key_len) return false;
+      Outbound& o = outbound_[f->seq];
+      if (o.attempt != f->attempts) {  // a redelivery's answer replaces the earlier one
+        o.attempt = f->attempts;
         o.messages.clear();
       }
-      const shm::OutboundView v = shm::read_outbound(h);
-      OutMessage m{std::string(v.topic), v.partition < 0 ? RD_KAFKA_PARTITION_UA : v.partition, std::nullopt,
-                   std::nullopt, {}};
-      if (v.key != nullptr) m.key.emplace(reinterpret_cast<const char*>(v.key), v.key_len);
-      if (v.value != nullptr) m.value.emplace(reinterpret_cast<const char*>(v.value), v.value_len);
-      shm::for_each_header(v.headers, v.headers_len, [&](const shm::HeaderView& hv) {
+      if (o.messages.size() >= kMaxOutboundPerRecord) return false;
+      const auto partition = static_cast<std::int32_t>(f->offset);
+      OutMessage m{std::string(key, f->aux), partition < 0 ? RD_KAFKA_PARTITION_UA : partition, std::nullopt, std::nullopt, {}};
+      if ((f->flags & shm::kFlagKeyNull) == 0) m.key.emplace(key + f->aux, f->key_len - f->aux);
+      if ((f->flags & shm::kFlagValueNull) == 0) m.value.emplace(value, f->value_len);
+      const bool ok = shm::for_each_header(headers, f->headers_len, [&](const shm::HeaderView& hv) {
         m.headers.emplace_back(std::string(hv.name),
                                hv.value == nullptr ? std::nullopt
                                                    : std::optional<std::string>(std::in_place,
                                                                                 reinterpret_cast<const char*>(hv.value),
                                                                                 hv.value_len));
       });
+      if (!ok) return false;
       o.messages.push_back(std::move(m));
-      break;
+      return true;
     }
-    case shm::RecordKind::kAwait:
-      awaiting_[h->seq] = {shm::await_leader(h), h->attempts.load(std::memory_order_relaxed)};
-      break;
+    case shm::RecordKind::kAwait: {
+      if (f->value_len != sizeof(std::uint64_t)) return false;
+      std::uint64_t leader = 0;
+      std::memcpy(&leader, value, sizeof leader);
+      awaiting_[f->seq] = {leader, f->attempts};
+      return true;
+    }
+    case shm::RecordKind::kReply:
+      reply_text_[f->seq].assign(value, std::min<std::size_t>(f->value_len, kMaxReasonBytes));
+      return true;
     default:
-      reply_text_[h->seq].assign(reinterpret_cast<const char*>(shm::record_value(h)), h->value_len);
-      break;
+      return false;
   }
 }
 
@@ -419,60 +509,68 @@ void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::i
   groups_.erase(it);
 }
 
-void Consumer::complete(const shm::RecordHeader& h) {
-  const shm::Status status = h.status.load(std::memory_order_relaxed);
+bool Consumer::complete(std::uint32_t r, const Sent& s) {
+  const shm::RecordHeader* h = rings_[r].at(s.start);
+  const auto status = static_cast<std::uint32_t>(h->status.load(std::memory_order_relaxed));
+  const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);
   std::string reason;
-  if (auto it = reply_text_.find(h.seq); it != reply_text_.end()) {
+  if (auto it = reply_text_.find(s.seq); it != reply_text_.end()) {
     reason = std::move(it->second);
     reply_text_.erase(it);
   }
   // Outbound bookkeeping counts only when it came from the record's last invocation; a
   // crashed attempt's leftovers are dropped.
-  const std::uint32_t attempt = h.attempts.load(std::memory_order_relaxed);
   std::optional<std::uint64_t> leader;
-  if (auto it = awaiting_.find(h.seq); it != awaiting_.end()) {
+  if (auto it = awaiting_.find(s.seq); it != awaiting_.end()) {
     if (it->second.second == attempt) leader = it->second.first;
     awaiting_.erase(it);
   }
   std::vector<OutMessage> produce;
-  if (auto it = outbound_.find(h.seq); it != outbound_.end()) {
-    if (it->second.attempt == attempt && status == shm::Status::kOk) produce = std::move(it->second.messages);
+  if (auto it = outbound_.find(s.seq); it != outbound_.end()) {
+    if (it->second.attempt == attempt && status == static_cast<std::uint32_t>(shm::Status::kOk)) {
+      produce = std::move(it->second.messages);
+    }
     outbound_.erase(it);
   }
-  Partition* p = find(h.topic_index, h.partition);
-  const bool stale = p == nullptr || p->epoch != h.epoch || status == shm::Status::kStale;
+  Partition* p = find(s.topic_index, s.partition);
+  const bool owned = p != nullptr && p->epoch == s.epoch;
+  if (status == static_cast<std::uint32_t>(shm::Status::kStale) && owned) {
+    // Stale means revoked since it was sent; this partition was not.
+    quarantine(r, "it marked " + p->topic + "[" + std::to_string(s.partition) + "]@" + std::to_string(s.offset) +
+                      " stale, but that partition was never revoked");
+    return false;
+  }
+  if (status != static_cast<std::uint32_t>(shm::Status::kOk) && status != static_cast<std::uint32_t>(shm::Status::kFailed) &&
+      status != static_cast<std::uint32_t>(shm::Status::kStale)) {
+    quarantine(r, "it released offset " + std::to_string(s.offset) + " with status " + std::to_string(status) +
+                      " (no outcome)");
+    return false;
+  }
   if (!produce.empty()) {
     // Sent even for a revoked leader: records of its invocation in partitions still
     // owned wait for these acknowledgements.
-    if (!stale) groups_[h.seq].members.push_back({h.topic_index, h.partition, h.offset, h.epoch});
-    send_outbound(h.seq, std::move(produce));
-  } else if (auto g = groups_.find(h.seq); g != groups_.end() && g->second.unacked == 0) {
+    if (owned) groups_[s.seq].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+    send_outbound(s.seq, std::move(produce));
+  } else if (auto g = groups_.find(s.seq); g != groups_.end() && g->second.unacked == 0) {
     // Records awaited a leader that brought nothing to produce after all: nothing to wait for.
     on_outbound_acked_all(g);
   }
-  if (stale) {
+  if (!owned || status == static_cast<std::uint32_t>(shm::Status::kStale)) {
     shm::bump(stats_.stale);
-    return;  // revoked meanwhile: its new owner delivers it again
+    return true;  // revoked meanwhile: its new owner delivers it again
   }
-  switch (status) {
-    case shm::Status::kOk:
-      if (leader) {  // completes with its invocation's leader, which comes later in this ring
-        groups_[*leader].members.push_back({h.topic_index, h.partition, h.offset, h.epoch});
-        break;
-      }
-      if (groups_.contains(h.seq)) break;  // a leader: completes on acknowledgement
-      p->tracker.completed(h.offset);
-      shm::bump(stats_.handled_ok);
-      break;
-    case shm::Status::kFailed:
-      failed(*p, describe(*p, h, reason.empty() ? "handler failed" : std::move(reason)));
-      break;
-    case shm::Status::kPending:
-    case shm::Status::kStale:
-      spdlog::error("lambda {}: worker released {}[{}]@{} without an outcome; not committing past it", lambda_.name,
-                    p->topic, p->partition, h.offset);
-      break;
+  if (status == static_cast<std::uint32_t>(shm::Status::kFailed)) {
+    failed(*p, describe(*p, r, s, attempt, reason.empty() ? "handler failed" : std::move(reason)));
+    return true;
   }
+  if (leader) {  // completes with its invocation's leader, which comes later in this ring
+    groups_[*leader].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+    return true;
+  }
+  if (groups_.contains(s.seq)) return true;  // a leader: completes on acknowledgement
+  p->tracker.completed(s.offset);
+  shm::bump(stats_.handled_ok);
+  return true;
 }
 
 void Consumer::failed(Partition& p, DeadLetter dl) {
@@ -498,19 +596,28 @@ void Consumer::failed(Partition& p, DeadLetter dl) {
   if (!p.paused) set_paused(p, true);
 }
 
-DeadLetter Consumer::describe(const Partition& p, const shm::RecordHeader& h, std::string reason) const {
-  DeadLetter dl{p.topic_index, p.topic, p.partition, h.offset, p.epoch, h.attempts.load(std::memory_order_relaxed),
-                std::move(reason), std::nullopt, std::nullopt, {}};
-  auto* rec = const_cast<shm::RecordHeader*>(&h);
-  if ((h.flags & shm::kFlagKeyNull) == 0) dl.key.emplace(reinterpret_cast<const char*>(shm::record_key(rec)), h.key_len);
-  if ((h.flags & shm::kFlagValueNull) == 0) {
-    dl.value.emplace(reinterpret_cast<const char*>(shm::record_value(rec)), h.value_len);
+DeadLetter Consumer::describe(const Partition& p, std::uint32_t r, const Sent& s, std::uint32_t attempts,
+                               std::string reason) {
+  DeadLetter dl{p.topic_index, p.topic, p.partition, s.offset, p.epoch, attempts, std::move(reason), std::nullopt,
+                std::nullopt, {}};
+  // The bytes are the ring's, the lengths ours: a worker that changed the record can
+  // change what is dead-lettered, never where it is read from.
+  const char* key = reinterpret_cast<const char*>(rings_[r].at(s.start) + 1);
+  if ((s.flags & shm::kFlagKeyNull) == 0) dl.key.emplace(key, s.key_len);
+  if ((s.flags & shm::kFlagValueNull) == 0) dl.value.emplace(key + s.key_len, s.value_len);
+  const bool ok = shm::for_each_header(reinterpret_cast<const std::byte*>(key + s.key_len + s.value_len), s.headers_len,
+                                       [&](const shm::HeaderView& v) {
+                                         dl.headers.emplace_back(
+                                             std::string(v.name),
+                                             v.value == nullptr ? std::nullopt
+                                                                : std::optional<std::string>(
+                                                                      std::in_place, reinterpret_cast<const char*>(v.value),
+                                                                      v.value_len));
+                                       });
+  if (!ok) {
+    spdlog::warn("lambda {}: the headers of {}[{}]@{} were overwritten in shared memory; dead-lettering what could be read",
+                 lambda_.name, p.topic, p.partition, s.offset);
   }
-  shm::for_each_header(shm::record_headers(rec), h.headers_len, [&](const shm::HeaderView& v) {
-    dl.headers.emplace_back(std::string(v.name), v.value == nullptr ? std::nullopt
-                                                                    : std::optional<std::string>(std::in_place,
-                                                                        reinterpret_cast<const char*>(v.value), v.value_len));
-  });
   return dl;
 }
 
@@ -582,8 +689,8 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   if (target < at) {
     // Backwards (the log was cut at its end): whatever is in flight belongs to offsets
     // that no longer exist. Make it stale, as on a revoke, and track afresh.
-    seg_.epoch(p.slot).fetch_add(1, std::memory_order_acq_rel);
-    p.epoch = seg_.epoch(p.slot).load(std::memory_order_acquire);
+    p.epoch = ++epochs_[p.slot];
+    seg_.epoch(p.slot).store(p.epoch, std::memory_order_release);
     p.tracker = OffsetTracker{};
     clear_backlog(p);
   }
@@ -787,7 +894,8 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
     p->partition = e.partition;
     p->topic_index = static_cast<std::uint16_t>(ti);
     p->slot = slot_it->second;
-    p->epoch = seg_.epoch(p->slot).load(std::memory_order_acquire);
+    p->epoch = epochs_[p->slot];
+    seg_.epoch(p->slot).store(p->epoch, std::memory_order_release);
     p->stats = &seg_.partition_stats(p->slot);
     p->stats->topic_index.store(static_cast<std::uint32_t>(ti), std::memory_order_relaxed);
     p->stats->partition.store(e.partition, std::memory_order_relaxed);
@@ -830,6 +938,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
       return false;
     };
     while (busy() && Clock::now() < deadline) {
+      heartbeat();
       publish_all();
       std::this_thread::sleep_for(kDrainPoll);
       poll_producers();
@@ -841,7 +950,8 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   }
   for (Key k : revoked) {
     // Records still in rings for these partitions are now stale: workers skip them.
-    seg_.epoch(partitions_[k]->slot).fetch_add(1, std::memory_order_acq_rel);
+    const std::uint32_t slot = partitions_[k]->slot;
+    seg_.epoch(slot).store(++epochs_[slot], std::memory_order_release);
     partitions_[k]->stats->assigned.store(0, std::memory_order_release);
     set_index(partitions_[k]->topic_index, partitions_[k]->partition, nullptr);
     partitions_.erase(k);
@@ -866,6 +976,8 @@ void Consumer::shutdown() {
   rd_kafka_message_t* batch[kBatch];
   for (;;) {
     clock_ns_ = now_ns();
+    heartbeat();
+    poll_control();
     poll_producers();
     reap_all();
     pump_backlogs();
@@ -892,6 +1004,84 @@ void Consumer::shutdown() {
       "{} backpressure pauses, {} commits",
       lambda_.name, stats_.consumed.load(), stats_.handled_ok.load(), stats_.failed.load(), stats_.dead_lettered.load(),
       stats_.skipped.load(), stats_.paused.load(), stats_.commits.load());
+}
+
+void Consumer::heartbeat() { seg_.header().consumer_heartbeat_ns.store(clock_ns_, std::memory_order_relaxed); }
+
+void Consumer::rewind(Partition& p) {
+  const std::int64_t from = p.tracker.committable();
+  p.epoch = ++epochs_[p.slot];
+  seg_.epoch(p.slot).store(p.epoch, std::memory_order_release);
+  p.tracker = OffsetTracker{};
+  clear_backlog(p);
+  if (from < 0) return;  // nothing was dispatched: nothing to fetch again
+  p.tracker.skip_to(from);
+  restart_fetch_at(p, from);
+}
+
+void Consumer::quarantine(std::uint32_t r, const std::string& why) {
+  if (quarantined_[r]) return;
+  quarantined_[r] = true;
+  spdlog::error("lambda {}: worker {} broke the ring protocol: {}; killing it and delivering its {} record(s) again",
+                lambda_.name, r, why, sent_[r].size());
+  // Every record still in the ring is delivered again, from Kafka: the ring's copy may
+  // be what the worker broke. Which record's handler broke it is not known, but it was
+  // one the worker had taken (attempts > 0): those are suspects, delivered again one at
+  // a time (dispatch(), like AWS's bisect of a failing batch), and charged the attempt
+  // when it is certain: the worker was still inside it, or it was alone in the ring. So
+  // a record that breaks its worker every time reaches the failure path after
+  // max_attempts, and the records that happened to be near it are not charged for it.
+  const std::string reason = "worker " + std::to_string(r) + " broke the ring protocol while handling it: " + why;
+  const bool alone = solo_[r] && sent_[r].size() == 1;
+  solo_[r] = false;
+  std::vector<Partition*> affected;
+  for (const Sent& s : sent_[r]) {
+    reply_text_.erase(s.seq);
+    outbound_.erase(s.seq);
+    awaiting_.erase(s.seq);
+    Partition* p = find(s.topic_index, s.partition);
+    if (p == nullptr || p->epoch != s.epoch) continue;
+    if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
+    const shm::RecordHeader* h = rings_[r].at(s.start);
+    const std::uint32_t used = std::min(h->attempts.load(std::memory_order_relaxed), lambda_.max_attempts);
+    if (used == 0) continue;  // never taken: not a suspect
+    Carried& c = carried_[key_of(s.topic_index, s.partition)][s.offset];
+    if (alone || h->status.load(std::memory_order_relaxed) == shm::Status::kPending) {
+      c.attempts = std::max(c.attempts, used);
+      c.reason = reason;
+    }
+  }
+  sent_[r].clear();
+  for (Partition* p : affected) rewind(*p);
+  if (control_fd_ < 0 || !shm::send_control(control_fd_, {shm::ControlKind::kQuarantined, r})) {
+    // Without the supervisor the ring cannot be repaired; a consumer restart resets every
+    // ring (the run loop exits: this may be inside a librdkafka callback).
+    spdlog::error("lambda {}: cannot ask the supervisor to replace worker {}; restarting the consumer", lambda_.name, r);
+    cannot_repair_ = true;
+  }
+}
+
+void Consumer::on_ring_reset(std::uint32_t r) {
+  // The supervisor saw the worker dead and set both rings back to empty.
+  rings_[r] = shm::RingWriter(seg_.forward(r));
+  replies_[r] = shm::RingReader(seg_.reply(r));
+  touched_[r] = false;
+  quarantined_[r] = false;
+  // A worker may have written over the epoch table too: it is ours, write it again.
+  for (const auto& [k, p] : partitions_) seg_.epoch(p->slot).store(p->epoch, std::memory_order_release);
+  spdlog::info("lambda {}: ring {} is empty again; dispatching to it", lambda_.name, r);
+}
+
+void Consumer::poll_control() {
+  if (control_fd_ < 0) return;
+  while (const auto m = shm::receive_control(control_fd_)) {
+    if (m->slot >= rings_.size()) continue;
+    if (m->kind == shm::ControlKind::kReset && quarantined_[m->slot]) {
+      on_ring_reset(m->slot);
+    } else if (m->kind == shm::ControlKind::kCorrupt) {
+      quarantine(m->slot, "it found its ring corrupt and exited");
+    }
+  }
 }
 
 void Consumer::publish_stats() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,7 +25,8 @@ namespace sluice::consumer {
 
 class Consumer {
  public:
-  Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop);
+  // control_fd: this end of the supervisor's channel (shm/control_channel.hpp), or -1.
+  Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop, int control_fd = -1);
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
@@ -70,8 +72,35 @@ class Consumer {
   void pump_backlogs();
   void reap_all();
   void reap(std::uint32_t ring);
-  void complete(const shm::RecordHeader& h);
-  void read_reply(shm::RecordHeader* h);
+  // What the consumer wrote into a forward ring, kept here: the copy in the ring can be
+  // overwritten by its worker, so from it only a record's status and attempts are read.
+  struct Sent {
+    std::uint64_t start;  // ring position of its header
+    std::uint64_t end;    // ring position after it
+    std::uint64_t seq;
+    std::int64_t offset;
+    std::uint32_t epoch;
+    std::int32_t partition;
+    std::uint16_t topic_index;
+    std::uint8_t flags;
+    std::uint32_t key_len;
+    std::uint32_t value_len;
+    std::uint32_t headers_len;
+  };
+  // False when the record's status shows its worker broke the protocol (ring quarantined).
+  bool complete(std::uint32_t ring, const Sent& s);
+  // False when the reply is not one a worker writes (the caller quarantines the ring).
+  bool read_reply(std::uint32_t ring, const shm::RecordHeader* h, std::uint32_t size);
+  // A worker broke the ring protocol: stop using its ring, have its records (and every
+  // later record of their partitions) delivered again, and ask the supervisor to kill
+  // the worker and reset the ring (shm/control_channel.hpp).
+  void quarantine(std::uint32_t ring, const std::string& why);
+  void on_ring_reset(std::uint32_t ring);
+  void poll_control();
+  // Fetch p again from its first uncompleted offset, under a new epoch (whatever is in
+  // flight for it goes stale).
+  void rewind(Partition& p);
+  void heartbeat();
   // Outbound records (shm/outbound.hpp): a leader's records are produced, and the
   // group's records complete when the broker acknowledged every one of them.
   struct Member {
@@ -86,7 +115,7 @@ class Consumer {
   void on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it);
   // The failure path (DESIGN §5) for a record whose content is in `dl`.
   void failed(Partition& p, DeadLetter dl);
-  DeadLetter describe(const Partition& p, const shm::RecordHeader& h, std::string reason) const;
+  DeadLetter describe(const Partition& p, std::uint32_t ring, const Sent& s, std::uint32_t attempts, std::string reason);
   DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
   void poll_producers();
   void publish_all(bool wake = true);
@@ -124,7 +153,22 @@ class Consumer {
   std::unique_ptr<DeadLetterProducer> dlq_;
   std::vector<shm::RingWriter> rings_;
   std::vector<shm::RingReader> replies_;
+  std::vector<std::deque<Sent>> sent_;  // per ring, in ring order
+  std::vector<bool> quarantined_;
+  std::vector<bool> solo_;  // the ring holds a suspect delivered alone: nothing else goes in until it is reaped
   std::vector<bool> touched_;
+  int control_fd_ = -1;
+  bool cannot_repair_ = false;  // a ring was quarantined and the supervisor could not be asked
+  // Each partition slot's epoch: ours, written to the segment's table for the workers
+  // but never read back from it (a worker can write the table).
+  std::vector<std::uint32_t> epochs_;
+  // Suspects of a quarantined ring, delivered again alone, by partition key and offset:
+  // the attempts charged to each so far, and why they ended.
+  struct Carried {
+    std::uint32_t attempts;
+    std::string reason;
+  };
+  std::unordered_map<Key, std::map<std::int64_t, Carried>> carried_;
   std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
   // partitions_ by topic index, then partition number: find() runs twice per record
   // (accept, complete), and an array index is cheaper than a hash lookup.
@@ -154,8 +198,9 @@ class Consumer {
   std::chrono::steady_clock::time_point next_commit_;
 };
 
-// Entry point of `sluice consumer --lambda NAME --segment-fd N --layout-fd M`: the
-// descriptors of the lambda's segment, inherited from the supervisor.
-int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd);
+// Entry point of `sluice consumer --lambda NAME --segment-fd N --layout-fd M
+// --control-fd C`: the descriptors of the lambda's segment and of the supervisor's
+// channel, inherited from the supervisor.
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd);
 
 }  // namespace sluice::consumer

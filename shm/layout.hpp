@@ -211,6 +211,9 @@ struct SegmentHeader {
   // (RingControl::reader_pid); the supervisor zeroes them before it starts a process.
   std::atomic<std::int32_t> consumer_pid;
   std::int32_t reserved;
+  // CLOCK_MONOTONIC of the consumer loop's last pass; the supervisor kills a consumer
+  // whose loop stopped ([supervisor] consumer_stall_s).
+  std::atomic<std::uint64_t> consumer_heartbeat_ns;
 };
 static_assert(sizeof(SegmentHeader) <= kCacheLine * 2);
 

@@ -52,14 +52,14 @@ void ring_reset(RingControl& ctl) {
 }
 
 RingWriter::RingWriter(const RingView& ring)
-    : ctl_(*ring.control),
+    : ctl_(ring.control),
       data_(ring.data),
       capacity_(ring.capacity),
       mask_(ring.capacity - 1),
-      write_(ctl_.write_pos.load(std::memory_order_acquire)),
+      write_(ctl_->write_pos.load(std::memory_order_acquire)),
       reserved_(write_),
       published_(write_),
-      released_(ctl_.read_pos.load(std::memory_order_acquire)) {}
+      released_(ctl_->read_pos.load(std::memory_order_acquire)) {}
 
 RecordHeader* RingWriter::try_reserve(std::uint32_t size) {
   assert(size % 8 == 0);
@@ -77,6 +77,7 @@ RecordHeader* RingWriter::try_reserve(std::uint32_t size) {
   h->size = size;
   h->kind = RecordKind::kRecord;
   reserved_ = write_ + size;
+  reserved_size_ = size;
   return h;
 }
 
@@ -84,61 +85,93 @@ void RingWriter::commit() { write_ = reserved_; }
 
 void RingWriter::publish(bool wake) {
   if (write_ != published_) {
-    ctl_.write_pos.store(write_, std::memory_order_seq_cst);  // release, and ordered before the flag check
+    ctl_->write_pos.store(write_, std::memory_order_seq_cst);  // release, and ordered before the flag check
     published_ = write_;
     pending_wake_ = true;
   }
   if (wake && pending_wake_) {
     pending_wake_ = false;
-    wake_if_waiting(ctl_.reader_waiting, ctl_.data_seq);
+    wake_if_waiting(ctl_->reader_waiting, ctl_->data_seq);
   }
 }
 
 bool RingWriter::wait_for_space(std::uint32_t size, std::uint64_t timeout_ns) {
   const std::uint64_t needed = 2ULL * size;  // conservative: a wrap may cost up to size more
-  return sleep_until(ctl_.writer_waiting, ctl_.space_seq, timeout_ns,
+  return sleep_until(ctl_->writer_waiting, ctl_->space_seq, timeout_ns,
                      [&] {
-                       const std::uint64_t r = ctl_.read_pos.load(std::memory_order_seq_cst);
+                       const std::uint64_t r = ctl_->read_pos.load(std::memory_order_seq_cst);
                        return fits(needed, r) || published_ == r;
                      });
 }
 
 RingReader::RingReader(const RingView& ring)
-    : ctl_(*ring.control),
+    : ctl_(ring.control),
       data_(ring.data),
+      capacity_(ring.capacity),
       mask_(ring.capacity - 1),
-      cursor_(ctl_.read_pos.load(std::memory_order_acquire)),
+      cursor_(ctl_->read_pos.load(std::memory_order_acquire)),
       cached_write_(cursor_),
       released_(cursor_) {}
 
+RecordHeader* RingReader::broken(std::string why) {
+  if (corrupt_.empty()) corrupt_ = std::move(why);
+  return nullptr;
+}
+
 RecordHeader* RingReader::peek() {
+  if (!corrupt_.empty()) return nullptr;
   for (;;) {
     if (cursor_ == cached_write_) {
-      cached_write_ = ctl_.write_pos.load(std::memory_order_acquire);
+      cached_write_ = ctl_->write_pos.load(std::memory_order_acquire);
       if (cursor_ == cached_write_) return nullptr;
     }
+    // The writer is never behind us, nor more than a ring ahead; positions are 8-aligned.
+    if (cached_write_ < cursor_ || cached_write_ - cursor_ > capacity_ || (cursor_ & 7) != 0) {
+      return broken("write position " + std::to_string(cached_write_) + " against read position " + std::to_string(cursor_));
+    }
     auto* h = reinterpret_cast<RecordHeader*>(data_ + (cursor_ & mask_));
-    if (h->kind != RecordKind::kWrap) return h;
-    cursor_ += h->size;
+    const std::uint64_t to_end = capacity_ - (cursor_ & mask_);
+    const std::uint32_t size = h->size;
+    const RecordKind kind = h->kind;
+    if (kind == RecordKind::kWrap) {
+      // A wrap marker fills the tail exactly.
+      if (size != to_end || cursor_ + size > cached_write_) return broken("wrap marker of " + std::to_string(size) + " bytes");
+      cursor_ += size;
+      continue;
+    }
+    if (size < sizeof(RecordHeader) || size % 8 != 0 || size > to_end || cursor_ + size > cached_write_) {
+      return broken("record of " + std::to_string(size) + " bytes at position " + std::to_string(cursor_));
+    }
+    if (kind != RecordKind::kRecord && kind != RecordKind::kReply && kind != RecordKind::kOutbound &&
+        kind != RecordKind::kAwait) {
+      return broken("record of unknown kind " + std::to_string(static_cast<std::uint32_t>(kind)));
+    }
+    current_size_ = size;
+    return h;
   }
 }
 
-void RingReader::advance() {
-  auto* h = reinterpret_cast<RecordHeader*>(data_ + (cursor_ & mask_));
-  cursor_ += h->size;
+void RingReader::advance() { cursor_ += current_size_; }
+
+std::optional<RecordFields> read_fields(const RecordHeader* h, std::uint32_t size) {
+  RecordFields f{h->kind,        h->seq,     h->offset,      h->partition,
+                 h->topic_index, h->flags,   h->key_len,     h->value_len,
+                 h->headers_len, h->attempts.load(std::memory_order_relaxed), h->aux};
+  if (sizeof(RecordHeader) + std::uint64_t{f.key_len} + f.value_len + f.headers_len > size) return std::nullopt;
+  return f;
 }
 
 void RingReader::release_to(std::uint64_t pos) {
   assert(pos >= released_ && pos <= cursor_);
   if (pos == released_) return;
-  ctl_.read_pos.store(pos, std::memory_order_seq_cst);  // release, and ordered before the flag check
+  ctl_->read_pos.store(pos, std::memory_order_seq_cst);  // release, and ordered before the flag check
   released_ = pos;
-  wake_if_waiting(ctl_.writer_waiting, ctl_.space_seq);
+  wake_if_waiting(ctl_->writer_waiting, ctl_->space_seq);
 }
 
 bool RingReader::wait_for_data(std::uint64_t timeout_ns) {
-  return sleep_until(ctl_.reader_waiting, ctl_.data_seq, timeout_ns,
-                     [&] { return ctl_.write_pos.load(std::memory_order_seq_cst) != cursor_; });
+  return sleep_until(ctl_->reader_waiting, ctl_->data_seq, timeout_ns,
+                     [&] { return ctl_->write_pos.load(std::memory_order_seq_cst) != cursor_; });
 }
 
 }  // namespace sluice::shm

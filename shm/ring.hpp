@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "shm/layout.hpp"
 #include "shm/segment.hpp"
@@ -52,11 +54,13 @@ class RingWriter {
   // publish without waking must be followed by one with: a sleeping reader waits for it.
   void publish(bool wake = true);
 
-  std::uint64_t read_pos() const { return ctl_.read_pos.load(std::memory_order_acquire); }
+  std::uint64_t read_pos() const { return ctl_->read_pos.load(std::memory_order_acquire); }
   // The owner is done with records below pos: their bytes may be reused.
   void release_until(std::uint64_t pos) { released_ = pos; }
   // Visits each record the reader has finished and the owner has not yet released,
-  // then releases them. Returns how many records were visited.
+  // then releases them. Returns how many records were visited. It walks by the sizes in
+  // the records, trusting the reader not to have changed them: for tests and benchmarks.
+  // The consumer keeps its own list of what it wrote instead (workers are not trusted).
   template <typename Fn>
   std::size_t reap(Fn&& fn) {
     return reap_until(read_pos(), fn);
@@ -83,6 +87,9 @@ class RingWriter {
   bool wait_for_space(std::uint32_t size, std::uint64_t timeout_ns);
 
   std::uint64_t write_cursor() const { return write_; }
+  std::uint64_t published() const { return published_; }
+  // Start of the record try_reserve() returned last.
+  std::uint64_t reserved_at() const { return reserved_ - reserved_size_; }
   std::uint64_t released() const { return released_; }
   std::uint64_t capacity() const { return capacity_; }
   std::uint64_t in_flight_bytes() const { return published_ - read_pos(); }
@@ -91,11 +98,12 @@ class RingWriter {
  private:
   bool fits(std::uint64_t needed, std::uint64_t released) const { return write_ + needed - released <= capacity_; }
 
-  RingControl& ctl_;
+  RingControl* ctl_;
   std::byte* data_;
   std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint64_t write_;      // private cursor: end of committed records
+  std::uint32_t reserved_size_ = 0;
   std::uint64_t reserved_;   // end of the record being filled
   std::uint64_t published_;  // last value stored to write_pos
   bool pending_wake_ = false;  // published without checking for a sleeping reader
@@ -107,9 +115,18 @@ class RingReader {
   explicit RingReader(const RingView& ring);
 
   // The record at the cursor, skipping wrap markers; nullptr when none is published.
+  // Also nullptr when what the writer left there cannot be a record of this ring (a
+  // position, size or length out of bounds, an unknown kind): corrupt() then says so,
+  // and the reader stays stopped. The other process may be buggy or hostile, so every
+  // value is read once and checked before it is used; the size peek() checked is the
+  // one advance() moves by, whatever the record's bytes say by then.
   RecordHeader* peek();
   // Moves the private cursor past the record peek() returned.
   void advance();
+  bool corrupt() const { return !corrupt_.empty(); }
+  std::uint32_t current_size() const { return current_size_; }
+  // What was wrong, for the log.
+  const std::string& corruption() const { return corrupt_; }
   // Publishes the cursor as read_pos: the records before it are finished.
   void release() { release_to(cursor_); }
   // Publishes `pos` (a cursor value no later than the cursor) as read_pos: lets a reader
@@ -119,15 +136,38 @@ class RingReader {
   bool wait_for_data(std::uint64_t timeout_ns);
 
   std::uint64_t cursor() const { return cursor_; }
-  RingControl& control() { return ctl_; }
+  RingControl& control() { return *ctl_; }
 
  private:
-  RingControl& ctl_;
+  RecordHeader* broken(std::string why);
+
+  RingControl* ctl_;
   std::byte* data_;
+  std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint64_t cursor_;
   std::uint64_t cached_write_;
   std::uint64_t released_;
+  std::uint32_t current_size_ = 0;  // of the record peek() returned
+  std::string corrupt_;
 };
+
+// A record's fixed fields read once from shared memory, with the lengths checked against
+// the size its ring reader checked: what a reader takes from a ring the other side can
+// write. nullopt when the lengths do not fit in the record.
+struct RecordFields {
+  RecordKind kind;
+  std::uint64_t seq;
+  std::int64_t offset;
+  std::int32_t partition;
+  std::uint16_t topic_index;
+  std::uint8_t flags;
+  std::uint32_t key_len;
+  std::uint32_t value_len;
+  std::uint32_t headers_len;
+  std::uint32_t attempts;
+  std::uint32_t aux;
+};
+std::optional<RecordFields> read_fields(const RecordHeader* h, std::uint32_t size);
 
 }  // namespace sluice::shm

@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "supervisor/admin_auth.hpp"
 #include "supervisor/admin_server.hpp"
 #include "supervisor/report.hpp"
+#include "shm/control_channel.hpp"
 #include "shm/exit_status.hpp"
 #include "shm/ring.hpp"
 #include "shm/stop_signal.hpp"
@@ -129,11 +132,15 @@ int Supervisor::run() {
   for (const auto& lc : cfg_.lambdas) add_lambda(lc);
   spdlog::info("sluice supervisor running: instance {}, {} lambda(s)", cfg_.instance, lambdas_.size());
 
+  std::vector<pollfd> pfd;
   for (;;) {
-    pollfd pfd[2] = {{signal_fd_, POLLIN, 0}, {mailbox_.fd(), POLLIN, 0}};
+    pfd.assign({{signal_fd_, POLLIN, 0}, {mailbox_.fd(), POLLIN, 0}});
+    for (const auto& l : lambdas_) {
+      if (l->control) pfd.push_back({l->control.get(), POLLIN, 0});
+    }
     int timeout = poll_timeout_ms();
     if (const auto tick = notifier_.until_tick()) timeout = std::min<int>(timeout, static_cast<int>(tick->count()));
-    const int rc = ::poll(pfd, 2, timeout);
+    const int rc = ::poll(pfd.data(), pfd.size(), timeout);
     if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     signalfd_siginfo si{};
     while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -154,6 +161,9 @@ int Supervisor::run() {
       for (auto& request : mailbox_.take()) serve(std::move(request));
     }
     reap();
+    for (auto& l : lambdas_) {
+      if (l->control) serve_control(*l);
+    }
     check_timers();
     sweep();
     answer_waiters();
@@ -265,10 +275,20 @@ void Supervisor::start_lambda(Lambda& l) {
 
 void Supervisor::spawn_consumer(Lambda& l) {
   l.consumer.restart_at.reset();
+  l.consumer.timeout_kill_sent = false;
   l.seg->header().consumer_pid.store(0, std::memory_order_relaxed);
-  l.consumer.child = spawn_child(exes_.sluice, {"consumer", "--instance", cfg_.instance, "--lambda", l.cfg.name, "--segment-fd", std::to_string(l.seg->fd()),
-                                                "--layout-fd", std::to_string(l.seg->sealed_fd())},
-                                 child_env_, {l.seg->fd(), l.seg->sealed_fd()});
+  l.seg->header().consumer_heartbeat_ns.store(0, std::memory_order_relaxed);
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
+    throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+  }
+  l.control.reset(pair[0]);
+  const shm::UniqueFd theirs(pair[1]);
+  l.consumer.child = spawn_child(exes_.sluice,
+                                 {"consumer", "--instance", cfg_.instance, "--lambda", l.cfg.name, "--segment-fd",
+                                  std::to_string(l.seg->fd()), "--layout-fd", std::to_string(l.seg->sealed_fd()),
+                                  "--control-fd", std::to_string(theirs.get())},
+                                 child_env_, {l.seg->fd(), l.seg->sealed_fd(), theirs.get()});
   l.consumer.started = Clock::now();
 }
 
@@ -317,6 +337,15 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   if (l.state != State::kRunning) return;
   spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, shm::describe_exit(consumer ? "consumer" : "worker", status));
   if (!consumer) {
+    Proc& w = l.workers[slot];
+    if (!w.reset_pending && WIFEXITED(status) && WEXITSTATUS(status) == shm::kExitCorruptRing) {
+      // Its records are the consumer's to deliver again; the ring is reset once it has
+      // stopped writing to it (serve_control), and only then is a worker started on it.
+      w.awaiting_quarantine = true;
+      if (!l.control || !shm::send_control(l.control.get(), {shm::ControlKind::kCorrupt, slot})) {
+        w.awaiting_quarantine = false;  // no consumer to ask: its restart resets every ring
+      }
+    }
     // The replacement reads this to report how a redelivered record's attempt ended.
     l.seg->ring(slot).last_exit_timeout_ms.store(l.workers[slot].timeout_kill_sent ? l.cfg.handler.timeout_ms : 0,
                                                   std::memory_order_relaxed);
@@ -325,12 +354,16 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     l.seg->ring(slot).invocation_start_ns.store(0, std::memory_order_relaxed);
     if (!note_restart(l)) return stop_lambda(l, true);
     ++l.worker_restarts;
-    l.workers[slot].restart_at = Clock::now() + next_backoff(l);
+    if (w.reset_pending) reset_worker_rings(l, slot);
+    if (!w.awaiting_quarantine) w.restart_at = Clock::now() + next_backoff(l);
     return;
   }
   // rest_for_one: the workers go with their consumer; records in the rings were never
   // committed, so the next consumer's group delivers them again.
+  l.control.reset();
   for (auto& w : l.workers) {
+    w.reset_pending = false;
+    w.awaiting_quarantine = false;
     if (w.child) {
       signal_child(*w.child, SIGKILL);
       std::error_code ec;
@@ -430,6 +463,54 @@ void Supervisor::check_timers() {
       }
     }
     check_hung_handlers(l);
+    check_consumer_progress(l);
+  }
+}
+
+void Supervisor::serve_control(Lambda& l) {
+  while (l.control) {
+    const auto m = shm::receive_control(l.control.get());
+    if (!m) return;
+    if (m->kind != shm::ControlKind::kQuarantined || m->slot >= l.workers.size()) continue;
+    Proc& w = l.workers[m->slot];
+    w.reset_pending = true;
+    if (w.child) {
+      // Reset once it is reaped (on_exit): until then it may still write to the ring.
+      signal_child(*w.child, SIGKILL);
+      continue;
+    }
+    // Already dead (it exited saying its ring is corrupt, or crashed): reset now.
+    reset_worker_rings(l, m->slot);
+    if (w.awaiting_quarantine) {
+      w.awaiting_quarantine = false;
+      if (l.state == State::kRunning) w.restart_at = Clock::now() + next_backoff(l);
+    }
+  }
+}
+
+void Supervisor::reset_worker_rings(Lambda& l, std::uint32_t slot) {
+  Proc& w = l.workers[slot];
+  w.reset_pending = false;
+  shm::ring_reset(l.seg->ring(slot));
+  shm::ring_reset(l.seg->reply_ring(slot));
+  spdlog::warn("lambda {}: worker {} broke its ring; the ring is reset and its records are delivered again", l.cfg.name,
+               slot);
+  if (l.control) shm::send_control(l.control.get(), {shm::ControlKind::kReset, slot});
+}
+
+void Supervisor::check_consumer_progress(Lambda& l) {
+  if (!l.consumer.child || l.consumer.timeout_kill_sent || !ready(l)) return;
+  // The consumer loop stamps the segment on every pass (and while it drains); a loop
+  // that stopped (a deadlock, a call that never returns) would otherwise hold its
+  // partitions, unhandled and uncommitted, with every signal saying "running".
+  const std::uint64_t beat = l.seg->header().consumer_heartbeat_ns.load(std::memory_order_relaxed);
+  const std::uint64_t now = mono_ns();
+  const std::uint64_t limit = std::uint64_t{cfg_.restart.consumer_stall_s} * 1'000'000'000ULL;
+  if (beat != 0 && now > beat && now - beat > limit) {
+    spdlog::error("lambda {}: its consumer made no progress for {} s (consumer_stall_s): killing it", l.cfg.name,
+                  (now - beat) / 1'000'000'000ULL);
+    signal_child(*l.consumer.child, SIGKILL);
+    l.consumer.timeout_kill_sent = true;
   }
 }
 

@@ -57,11 +57,17 @@ class Supervisor {
     std::optional<Clock::time_point> restart_at;
     Clock::time_point started{};
     bool timeout_kill_sent = false;
+    // The consumer quarantined this worker's ring: once the worker is dead, reset the
+    // rings, tell the consumer, then restart the worker (shm/control_channel.hpp).
+    bool reset_pending = false;
+    // The worker exited saying its ring is corrupt: wait for the consumer's quarantine.
+    bool awaiting_quarantine = false;
   };
   struct Lambda {
     config::Lambda cfg;
     std::optional<shm::Segment> seg;
     Proc consumer;
+    shm::UniqueFd control;  // our end of the current consumer's channel
     std::vector<Proc> workers;
     State state = State::kRunning;
     bool failing = false;  // stopping because of restart intensity
@@ -97,6 +103,9 @@ class Supervisor {
   std::chrono::milliseconds next_backoff(Lambda& l);
   void check_timers();
   void check_hung_handlers(Lambda& l);
+  void check_consumer_progress(Lambda& l);
+  void serve_control(Lambda& l);
+  void reset_worker_rings(Lambda& l, std::uint32_t slot);
   int poll_timeout_ms() const;
   bool any_running() const;
   void begin_shutdown(const char* why);

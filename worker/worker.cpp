@@ -13,6 +13,7 @@
 
 #include "config/lambda_json.hpp"
 #include "shm/segment.hpp"
+#include "shm/control_channel.hpp"
 #include "shm/stop_signal.hpp"
 #include "worker/exec_handler.hpp"
 #include "worker/plugin_handler.hpp"
@@ -72,7 +73,7 @@ int run_worker(const std::string& lambda_name, int segment_fd, int layout_fd, st
   auto handler = make_handler(lambda, slot);
   WorkerLoop loop(seg, lambda, slot, *handler, g_stop);
   loop.run();
-  return 0;
+  return loop.ring_corrupt() ? shm::kExitCorruptRing : 0;
 }
 
 }  // namespace sluice::worker

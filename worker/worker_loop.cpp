@@ -38,6 +38,7 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       lambda_(lambda),
       handler_(handler),
       stop_(stop),
+      slot_(slot),
       ctl_(seg.ring(slot)),
       in_(seg.forward(slot)),
       reply_(seg.reply(slot)),
@@ -57,6 +58,13 @@ void WorkerLoop::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     ctl_.heartbeat_ns.store(now, std::memory_order_relaxed);
     collect();
+    if (!corrupt_.empty()) {
+      // Something (our handler, or the one before) wrote over the ring: nothing in it
+      // can be trusted now, not even where the next record starts. The consumer has
+      // the records delivered again once we are gone (shm/control_channel.hpp).
+      spdlog::error("lambda {}: worker {}'s ring is corrupt ({}); exiting", lambda_.name, slot_, corrupt_);
+      return;
+    }
     if (batch_.empty()) {
       flush();
       in_.wait_for_data(kIdleWaitNs);
@@ -90,6 +98,14 @@ void WorkerLoop::collect() {
   std::uint64_t deadline = 0;
   while (batch_.size() < lambda_.batch_size) {
     shm::RecordHeader* h = in_.peek();
+    if (h == nullptr && in_.corrupt()) {
+      corrupt_ = in_.corruption();
+      break;
+    }
+    if (h != nullptr && (h->kind != shm::RecordKind::kRecord || !shm::read_fields(h, in_.current_size()))) {
+      corrupt_ = "a record whose lengths exceed its size";
+      break;
+    }
     if (h == nullptr) {
       if (batch_.empty() || lambda_.batch_window_ms == 0 || stop_.load(std::memory_order_relaxed)) break;
       const std::uint64_t now = now_ns();

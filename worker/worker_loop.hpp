@@ -17,8 +17,10 @@ class WorkerLoop {
  public:
   WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, std::uint32_t slot, Handler& handler,
              const std::atomic<bool>& stop);
-  // Processes batches until stop is set; returns normally in every case.
+  // Processes batches until stop is set, or until the ring turns out corrupt (then
+  // ring_corrupt()); returns normally in every case.
   void run();
+  bool ring_corrupt() const { return !corrupt_.empty(); }
 
  private:
   void collect();
@@ -43,6 +45,8 @@ class WorkerLoop {
   const config::Lambda& lambda_;
   Handler& handler_;
   const std::atomic<bool>& stop_;
+  std::uint32_t slot_;
+  std::string corrupt_;  // why the ring cannot be read on
   shm::RingControl& ctl_;
   shm::RingReader in_;
   shm::RingWriter reply_;

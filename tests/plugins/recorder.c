@@ -9,6 +9,8 @@
  *   crash_seqs  raise(crash_signal), default SIGSEGV  hang_seqs   sleep forever
  *   oom_seqs    allocate and touch memory until malloc fails, then abort() as a C++
  *               handler's std::bad_alloc would
+ *   corrupt_seqs  damage shared memory as corrupt_mode says (tests/plugins/corrupt.cpp),
+ *               on the first attempt only unless corrupt_always = "1"
  * and init_fail = "1" makes init() fail, as a handler that cannot start. */
 #include <fcntl.h>
 #include <signal.h>
@@ -22,12 +24,15 @@
 
 #include "sluice/plugin.h"
 
+int sluice_test_corrupt(const char* mode, uint32_t slot, const sluice_record* r); /* corrupt.cpp */
+
 typedef struct state {
   const sluice_host* host;
   char produce_topic[128]; /* if set: each ok record produces "out-<value>" there (and "extra-" for seq % 10 == 0) */
   int fd;
   long sleep_us;
-  char fail[256], retry[256], crash[256], hang[256], oom[256];
+  char fail[256], retry[256], crash[256], hang[256], oom[256], corrupt[256], corrupt_mode[32];
+  int corrupt_always;
   int crash_signal;
   char* volatile hoard;
   char errors[1024][48]; /* one per record of a batch: sluice copies them after handle() */
@@ -81,6 +86,9 @@ static int init(const sluice_host* host, void** out) {
   snprintf(s->crash, sizeof s->crash, "%s", (v = option(host, "crash_seqs")) ? v : "");
   snprintf(s->hang, sizeof s->hang, "%s", (v = option(host, "hang_seqs")) ? v : "");
   snprintf(s->oom, sizeof s->oom, "%s", (v = option(host, "oom_seqs")) ? v : "");
+  snprintf(s->corrupt, sizeof s->corrupt, "%s", (v = option(host, "corrupt_seqs")) ? v : "");
+  snprintf(s->corrupt_mode, sizeof s->corrupt_mode, "%s", (v = option(host, "corrupt_mode")) ? v : "");
+  s->corrupt_always = (v = option(host, "corrupt_always")) != NULL && strcmp(v, "1") == 0;
   v = option(host, "crash_signal");
   s->crash_signal = v == NULL ? SIGSEGV : strcmp(v, "ABRT") == 0 ? SIGABRT : strcmp(v, "KILL") == 0 ? SIGKILL : SIGSEGV;
   char path[4096];
@@ -149,6 +157,11 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
           results[i].error = "host refused a record to produce";
         }
       }
+    }
+    if (seq >= 0 && listed(s->corrupt, seq) && (r->attempt == 1 || s->corrupt_always) &&
+        sluice_test_corrupt(s->corrupt_mode, s->host->worker_slot, r) != 0) {
+      results[i].outcome = SLUICE_FAIL;
+      results[i].error = "the test could not do the damage it was asked for";
     }
     if (strcmp(outcome, "crash") == 0) raise(s->crash_signal);
     if (strcmp(outcome, "hang") == 0) {
