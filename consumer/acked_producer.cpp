@@ -22,8 +22,20 @@ bool consumer_only(const std::string& k) {
 
 }  // namespace
 
-AckedProducer::AckedProducer(const config::Lambda& lambda, const std::string& role, Acked on_acked)
-    : lambda_(lambda.name), on_acked_(std::move(on_acked)) {
+bool is_permanent(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+AckedProducer::AckedProducer(const config::Lambda& lambda, const std::string& role, Acked on_acked, Rejected on_rejected)
+    : lambda_(lambda.name), on_acked_(std::move(on_acked)), on_rejected_(std::move(on_rejected)) {
   std::map<std::string, std::string> props;
   for (const auto& [k, v] : lambda.kafka_properties) {
     if (!consumer_only(k)) props[k] = v;
@@ -45,6 +57,7 @@ AckedProducer::~AckedProducer() {
   rd_kafka_flush(rk_.get(), 2000);
   rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   on_acked_ = nullptr;
+  on_rejected_ = nullptr;
   rd_kafka_poll(rk_.get(), 0);
 }
 
@@ -74,9 +87,23 @@ void AckedProducer::produce(std::uint64_t id) {
       RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_headers_destroy(hdrs);  // not handed over on failure
-    spdlog::warn("lambda {}: cannot queue {}: {}; retrying", lambda_, p.what, rd_kafka_err2str(err));
-    retry_.emplace_back(std::chrono::steady_clock::now() + kRetryBackoff, id);
+    failed(id, err, "cannot queue");
   }
+}
+
+void AckedProducer::failed(std::uint64_t id, rd_kafka_resp_err_t err, const char* stage) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  if (is_permanent(err) && on_rejected_) {
+    spdlog::error("lambda {}: {} {}: {}; it can never be produced as it is", lambda_, stage, it->second.what,
+                  rd_kafka_err2str(err));
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    on_rejected_(p.token, std::move(p.message), err);
+    return;
+  }
+  spdlog::warn("lambda {}: {} {}: {}; retrying", lambda_, stage, it->second.what, rd_kafka_err2str(err));
+  retry_.emplace_back(std::chrono::steady_clock::now() + kRetryBackoff, id);
 }
 
 void AckedProducer::poll() {
@@ -99,8 +126,7 @@ void AckedProducer::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void
     return;
   }
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("lambda {}: {} not acknowledged: {}; retrying", self->lambda_, it->second.what, rd_kafka_err2str(msg->err));
-    self->retry_.emplace_back(std::chrono::steady_clock::now() + kRetryBackoff, id);
+    self->failed(id, msg->err, "no acknowledgement for");
     return;
   }
   const std::uint64_t token = it->second.token;

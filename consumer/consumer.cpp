@@ -115,12 +115,23 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   }
   next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
   if (lambda_.on_failure == config::OnFailure::kDeadLetter) {
-    dlq_ = std::make_unique<DeadLetterProducer>(lambda_, [this](const DeadLetter& dl) {
-      Partition* p = find(dl.topic_index, dl.partition);
-      if (p == nullptr || p->epoch != dl.epoch) return;  // revoked meanwhile: the next owner redelivers it
-      p->tracker.completed(dl.offset);
-      shm::bump(stats_.dead_lettered);
-    });
+    dlq_ = std::make_unique<DeadLetterProducer>(
+        lambda_,
+        [this](const DeadLetter& dl) {
+          Partition* p = find(dl.topic_index, dl.partition);
+          if (p == nullptr || p->epoch != dl.epoch) return;  // revoked meanwhile: the next owner redelivers it
+          p->tracker.completed(dl.offset);
+          shm::bump(stats_.dead_lettered);
+        },
+        [this](const DeadLetter& dl, const std::string& why) {
+          // Not even its reason fits: hold the partition here, as on_failure = "stop" would.
+          Partition* p = find(dl.topic_index, dl.partition);
+          if (p == nullptr || p->epoch != dl.epoch) return;
+          spdlog::error("lambda {}: {}[{}]@{} failed ({}) and no dead letter for it can be produced ({}): partition "
+                        "stopped, nothing past it is committed",
+                        lambda_.name, p->topic, p->partition, dl.offset, dl.error, why);
+          stop_partition(*p);
+        });
   }
 }
 
@@ -296,7 +307,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     // it goes alone into its ring (see quarantine()).
     if (auto it = carried_.find(key_of(p.topic_index, p.partition)); it != carried_.end()) {
       if (auto c = it->second.find(msg.offset); c != it->second.end()) {
-        if (c->second.attempts >= lambda_.max_attempts) {
+        if (c->second.fail || c->second.attempts >= lambda_.max_attempts) {
           p.tracker.dispatched(msg.offset);
           DeadLetter dl = describe(p, msg, c->second.reason);
           dl.attempts = c->second.attempts;
@@ -482,7 +493,11 @@ bool Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint
 }
 
 void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messages) {
-  if (!out_) out_ = std::make_unique<AckedProducer>(lambda_, "out", [this](std::uint64_t l) { on_outbound_acked(l); });
+  if (!out_) {
+    out_ = std::make_unique<AckedProducer>(
+        lambda_, "out", [this](std::uint64_t l) { on_outbound_acked(l); },
+        [this](std::uint64_t l, OutMessage m, rd_kafka_resp_err_t err) { on_outbound_rejected(l, m.topic, err); });
+  }
   Group& g = groups_[leader];
   g.unacked += messages.size();
   for (auto& m : messages) {
@@ -499,7 +514,32 @@ void Consumer::on_outbound_acked(std::uint64_t leader) {
   on_outbound_acked_all(it);
 }
 
+void Consumer::on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err) {
+  auto it = groups_.find(leader);
+  if (it == groups_.end()) return;
+  it->second.rejected = "a record it produced to " + topic + " was refused: " + rd_kafka_err2str(err);
+  if (--it->second.unacked > 0) return;
+  on_outbound_acked_all(it);
+}
+
 void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it) {
+  if (!it->second.rejected.empty()) {
+    // What the handler asked for cannot be done, so its records failed. Their bytes are
+    // no longer here: they are fetched again and take the failure path from dispatch.
+    std::vector<Partition*> affected;
+    for (const Member& m : it->second.members) {
+      Partition* p = find(m.topic_index, m.partition);
+      if (p == nullptr || p->epoch != m.epoch) continue;
+      Carried& c = carried_[key_of(m.topic_index, m.partition)][m.offset];
+      c.attempts = std::max<std::uint32_t>(c.attempts, 1);
+      c.fail = true;
+      c.reason = it->second.rejected;
+      if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
+    }
+    groups_.erase(it);
+    for (Partition* p : affected) rewind(*p);
+    return;
+  }
   for (const Member& m : it->second.members) {
     Partition* p = find(m.topic_index, m.partition);
     if (p == nullptr || p->epoch != m.epoch) continue;  // revoked meanwhile: its next owner redelivers it

@@ -111,6 +111,7 @@ class Consumer {
   };
   void send_outbound(std::uint64_t leader, std::vector<OutMessage> messages);
   void on_outbound_acked(std::uint64_t leader);
+  void on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err);
   struct Group;
   void on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it);
   // The failure path (DESIGN §5) for a record whose content is in `dl`.
@@ -165,8 +166,9 @@ class Consumer {
   // Suspects of a quarantined ring, delivered again alone, by partition key and offset:
   // the attempts charged to each so far, and why they ended.
   struct Carried {
-    std::uint32_t attempts;
+    std::uint32_t attempts = 0;
     std::string reason;
+    bool fail = false;  // takes the failure path at once (what its handler asked cannot be done)
   };
   std::unordered_map<Key, std::map<std::int64_t, Carried>> carried_;
   std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
@@ -186,6 +188,7 @@ class Consumer {
   struct Group {
     std::vector<Member> members;
     std::size_t unacked = 0;
+    std::string rejected;  // why one of its records can never be produced
   };
   std::unordered_map<std::uint64_t, Group> groups_;  // by leader seq
   std::unique_ptr<AckedProducer> out_;  // made on first use

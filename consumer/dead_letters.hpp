@@ -33,22 +33,35 @@ struct DeadLetter {
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
 };
 
+// A dead letter the broker (or client) refuses as too large is sent again without the
+// value, then also without the key and the record's headers, each time with headers
+// saying what was dropped and how large it was: the dead letter still says which record
+// failed and why. Only if even that is refused is it undeliverable.
 class DeadLetterProducer {
  public:
   using Delivered = std::function<void(const DeadLetter&)>;
+  using Undeliverable = std::function<void(const DeadLetter&, const std::string& why)>;
   // Throws std::runtime_error if the producer cannot be created.
-  DeadLetterProducer(const config::Lambda& lambda, Delivered on_delivered);
+  DeadLetterProducer(const config::Lambda& lambda, Delivered on_delivered, Undeliverable on_undeliverable);
 
   void send(DeadLetter dl);
   void poll() { producer_.poll(); }
   std::size_t pending() const { return producer_.pending(); }
 
  private:
+  struct Sent {
+    DeadLetter letter;
+    int dropped = 0;  // 0: whole; 1: without its value; 2: without key, value and headers
+    std::string why;  // what the last refusal said
+  };
+  void produce(std::uint64_t token);
+
   const std::string topic_;
   const std::string lambda_;
   Delivered on_delivered_;
+  Undeliverable on_undeliverable_;
   std::uint64_t next_token_ = 1;
-  std::unordered_map<std::uint64_t, DeadLetter> sent_;
+  std::unordered_map<std::uint64_t, Sent> sent_;
   AckedProducer producer_;  // last: its destructor's final callbacks may still look at sent_
 };
 

@@ -70,6 +70,18 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   std::uint32_t attempt = 0;
   for (const auto& r : records) attempt = std::max(attempt, r.attempt);
   event.headers.emplace_back("X-Sluice-Attempt", std::to_string(attempt));
+  // The protocol promises handlers a header block of at most 64 KiB, and a record with
+  // thousands of Kafka headers would break that promise (20,000 made ~500 KB): such a
+  // record fails here, with the reason, rather than reaching a handler that may trust it.
+  std::size_t header_bytes = 0;
+  for (const auto& [n, v] : event.headers) header_bytes += n.size() + 2 + v.size() + 1;
+  if (header_bytes > kMaxFrameHeaderBytes) {
+    set_all(results, SLUICE_FAIL, errors_,
+            "exec: the request's headers take " + std::to_string(header_bytes) + " bytes, more than the protocol's " +
+                std::to_string(kMaxFrameHeaderBytes) + " (the record has " + std::to_string(records.front().header_count) +
+                " Kafka headers; format = \"json\" carries them in the body)");
+    return;
+  }
   Frame response;
   const auto deadline = ExecChild::Clock::now() + std::chrono::milliseconds(lambda_.handler.timeout_ms);
   switch (child_.exchange(encode_frame(event.headers, event.body), deadline, response)) {

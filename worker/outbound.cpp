@@ -9,6 +9,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int kMaxAnswerDepth = 128;
+
 // key/value: "<name>" as text or other JSON, "<name>_base64" as bytes.
 bool read_bytes(const json& e, const char* name, bool json_allowed, std::optional<std::string>& out, std::string& why) {
   const std::string b64 = std::string(name) + "_base64";
@@ -39,6 +41,12 @@ bool read_bytes(const json& e, const char* name, bool json_allowed, std::optiona
 bool parse_produce(std::string_view body, std::vector<OutboundRecord>& out, std::string& why) {
   // Cheap test first: most answers carry no records, and parsing each would cost.
   if (body.find("\"produce\"") == std::string_view::npos) return true;
+  // A value may be any JSON and is printed back to text, recursively: an answer nested
+  // 100,000 deep overflowed the worker's stack. No record needs more than this.
+  if (!nesting_at_most(body, kMaxAnswerDepth)) {
+    why = "produce: the answer is nested deeper than " + std::to_string(kMaxAnswerDepth) + " levels";
+    return false;
+  }
   const json doc = json::parse(body, nullptr, false);
   if (!doc.is_object()) return true;
   const auto list = doc.find("produce");

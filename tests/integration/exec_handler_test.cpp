@@ -2,6 +2,17 @@
 // sluice_handler, and a bash script speaking the frame protocol by hand.
 #include <gtest/gtest.h>
 
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <fstream>
+#include <optional>
+
+#include "consumer/kafka_handles.hpp"
 #include "daemon_test.hpp"
 
 namespace sluice::test {
@@ -27,6 +38,57 @@ std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> dead_
 }
 
 class Exec : public DaemonTest {};
+
+// Frames to and from a handler process, by the protocol (docs/exec-protocol.md).
+std::string frame(const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+  std::string block;
+  for (const auto& [n, v] : headers) block += n + ": " + v + "\n";
+  return std::to_string(block.size()) + " " + std::to_string(body.size()) + "\n" + block + body;
+}
+
+struct Answer {
+  std::string headers;
+  std::string body;
+};
+
+std::optional<Answer> read_answer(std::istream& in) {
+  std::size_t h = 0, b = 0;
+  if (!(in >> h >> b)) return std::nullopt;
+  in.get();  // the newline
+  Answer a{std::string(h, '\0'), std::string(b, '\0')};
+  if (!in.read(a.headers.data(), static_cast<std::streamsize>(h)) || !in.read(a.body.data(), static_cast<std::streamsize>(b))) {
+    return std::nullopt;
+  }
+  return a;
+}
+
+// The Python runner died (exit 1, a restart for every attempt) on a raw record of
+// "[" * 50000: decoding it raised RecursionError outside its try. Whatever a record
+// holds is now that record's business: here the function gets the text.
+TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
+  std::ofstream(dir.path() / "kind.py") << "def f(event):\n    return {'type': type(event).__name__}\n";
+  namespace bp = boost::process;
+  bp::opstream to;
+  bp::ipstream from;
+  auto env = boost::this_process::environment();
+  env["PYTHONPATH"] = std::string(SLUICE_SOURCE_DIR) + "/worker/python";
+  bp::child runner(bp::exe = "/usr/bin/python3", bp::args = {"-m", "sluice_handler", (dir.path() / "kind.py").string()},
+                   bp::std_in < to, bp::std_out > from, env);
+  auto ready = read_answer(from);
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->headers, "Status: ready\n");
+  for (const auto& [body, type] : std::vector<std::pair<std::string, std::string>>{
+           {std::string(50'000, '['), "str"}, {std::string(5'000, '[') + std::string(5'000, ']'), "str"}, {"{\"a\": 1}", "dict"}}) {
+    to << frame({{"X-Kafka-Topic", "t"}}, body) << std::flush;
+    const auto answer = read_answer(from);
+    ASSERT_TRUE(answer.has_value()) << "the runner ended on a body of " << body.size() << " bytes";
+    EXPECT_EQ(answer->headers, "Status: ok\n");
+    EXPECT_EQ(answer->body, "{\"type\": \"" + type + "\"}");
+  }
+  to.pipe().close();
+  runner.wait();
+  EXPECT_EQ(runner.exit_code(), 0);
+}
 
 // ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:
 // outcomes and dead letters as the rules say, every killed child replaced, and SIGTERM
@@ -127,6 +189,48 @@ TEST_F(Exec, BashHandlerMalformedAnswersAndExitsAreRetriedThenDeadLettered) {
       EXPECT_EQ(h.at("sluice-error"), "exec: handler exited with status 3");
     }
   }
+  expect_clean_stop(d);
+}
+
+// A record with 20,000 Kafka headers made a request frame of ~500 KB, past the 64 KiB
+// header block the protocol promises (a handler that relies on it, like frames.sh, then
+// dies on every attempt). Now that record fails at once with the reason; the rest flows.
+TEST_F(Exec, ARecordWithMoreHeadersThanAFrameCarriesFailsAloneWithTheReason) {
+  constexpr std::uint64_t kCount = 100;
+  DevBroker broker({"events:8", "events-dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  {
+    auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", broker.bootstrap()}}));
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(20'000);
+    for (int i = 0; i < 20'000; ++i) {
+      const std::string name = "h" + std::to_string(i);
+      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), "v", 1);
+    }
+    const std::string value = seq_value_prefix(kCount) + "many-headers";
+    ASSERT_EQ(rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_PARTITION(0),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_flush(rk.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "sh", .topic = "events", .workers = 1,
+                           .extra = "max_attempts = 3\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
+                                    "dead_letter_topic = \"events-dlq\"\n",
+                           .handler = "type = \"exec\"\ncommand = [\"" + kHandlers + "frames.sh\"]\n"}}));
+  auto end = end_offsets(kCount, kPartitions);
+  ++end[0];
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-sh") == end; }, 120s)) << d.log();
+  const auto dlq = dead_letters(broker.bootstrap(), 1);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  const auto& h = dlq.begin()->second;
+  EXPECT_EQ(dlq.begin()->first, std::make_pair(0, end[0] - 1));
+  EXPECT_NE(h.at("sluice-error").find("more than the protocol's 65536 (the record has 20000 Kafka headers"),
+            std::string::npos)
+      << h.at("sluice-error");
+  EXPECT_EQ(h.at("sluice-attempts"), "1");
+  EXPECT_EQ(count_of(d.log(), "frames.sh: header block"), 0U) << "a handler saw the oversized frame";
   expect_clean_stop(d);
 }
 

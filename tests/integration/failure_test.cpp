@@ -205,5 +205,59 @@ TEST_F(Failure, DeadLetterIsNotCompletedBeforeTheBrokerAcknowledgesIt) {
   expect_clean_stop(d);
 }
 
+// A record that must be dead-lettered but is larger than the broker accepts (here the
+// client's message.max.bytes, which refuses it the same way) was retried forever, as if
+// MSG_SIZE_TOO_LARGE could pass: its partition never moved again. Its dead letter now
+// goes without the value, with headers saying what was dropped and why.
+TEST_F(Failure, ADeadLetterTooLargeForTheBrokerGoesWithoutItsValueAndNothingStalls) {
+  constexpr std::uint64_t kBig = 100;
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages, 100, 50, kBig, 20000);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "f", .topic = "events", .workers = 2,
+                                       .extra = kDeadLetter + "[lambda.kafka.properties]\n\"message.max.bytes\" = \"10000\"\n",
+                                       .options = "fail_seqs = \"" + std::to_string(kBig) + "\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-f"); }, 120s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  EXPECT_FALSE(dlq[0].value.has_value());
+  EXPECT_EQ(dlq[0].key, "k" + std::to_string(kBig % 50));
+  EXPECT_EQ(dlq[0].headers.at("seq"), std::to_string(kBig));
+  EXPECT_EQ(dlq[0].headers.at("sluice-value-dropped"), "20000");
+  EXPECT_EQ(dlq[0].headers.at("sluice-error"), "poison " + std::to_string(kBig));
+  EXPECT_NE(dlq[0].headers.at("sluice-dead-letter-refused").find("too large"), std::string::npos)
+      << dlq[0].headers.at("sluice-dead-letter-refused");
+  EXPECT_EQ(dlq[0].headers.at("sluice-source-offset"), std::to_string(kBig / kPartitions));
+  const auto out = read_outcomes(outcomes(), "f");
+  EXPECT_EQ(check_others_handled(out, {kBig}), "");
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-f", "events"), sources(dlq)), "");
+  expect_clean_stop(d);
+}
+
+// The same for a record a handler asks sluice to produce: it can never be produced, so
+// the handler's record failed (it takes the failure path with the reason), instead of
+// the partition waiting for an acknowledgement forever.
+TEST_F(Failure, AnOutboundRecordTooLargeForTheBrokerFailsItsSourceRecord) {
+  constexpr std::uint64_t kBig = 200;
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "o", .topic = "events", .workers = 2,
+                                       .extra = kDeadLetter + "[lambda.kafka.properties]\n\"message.max.bytes\" = \"10000\"\n",
+                                       .options = "produce_topic = \"events.dlq\"\nproduce_big_seqs = \"" +
+                                                  std::to_string(kBig) + "\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-o"); }, 120s)) << d.log();
+  // events.dlq carries both: the records produced for every other record ("out-...",
+  // "extra-...", some twice after the rewind) and the one dead letter; all of it.
+  const auto all = read_topic(broker.bootstrap(), "events.dlq", 1'000'000, 15s);
+  std::vector<const TopicMessage*> dead;
+  for (const auto& m : all) {
+    if (m.headers.contains("sluice-error")) dead.push_back(&m);
+  }
+  ASSERT_EQ(dead.size(), 1U) << d.log();
+  EXPECT_EQ(seq_of(dead[0]->value.value_or("")), kBig);
+  EXPECT_NE(dead[0]->headers.at("sluice-error").find("a record it produced to events.dlq was refused"), std::string::npos)
+      << dead[0]->headers.at("sluice-error");
+  expect_clean_stop(d);
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -9,6 +9,7 @@
  *   crash_seqs  raise(crash_signal), default SIGSEGV  hang_seqs   sleep forever
  *   oom_seqs    allocate and touch memory until malloc fails, then abort() as a C++
  *               handler's std::bad_alloc would
+ *   produce_big_seqs  with produce_topic: produce a 20,000-byte value for these
  *   corrupt_seqs  damage shared memory as corrupt_mode says (tests/plugins/corrupt.cpp),
  *               on the first attempt only unless corrupt_always = "1"
  * and init_fail = "1" makes init() fail, as a handler that cannot start. */
@@ -31,7 +32,7 @@ typedef struct state {
   char produce_topic[128]; /* if set: each ok record produces "out-<value>" there (and "extra-" for seq % 10 == 0) */
   int fd;
   long sleep_us;
-  char fail[256], retry[256], crash[256], hang[256], oom[256], corrupt[256], corrupt_mode[32];
+  char fail[256], retry[256], crash[256], hang[256], oom[256], corrupt[256], corrupt_mode[32], produce_big[256];
   int corrupt_always;
   int crash_signal;
   char* volatile hoard;
@@ -87,6 +88,7 @@ static int init(const sluice_host* host, void** out) {
   snprintf(s->hang, sizeof s->hang, "%s", (v = option(host, "hang_seqs")) ? v : "");
   snprintf(s->oom, sizeof s->oom, "%s", (v = option(host, "oom_seqs")) ? v : "");
   snprintf(s->corrupt, sizeof s->corrupt, "%s", (v = option(host, "corrupt_seqs")) ? v : "");
+  snprintf(s->produce_big, sizeof s->produce_big, "%s", (v = option(host, "produce_big_seqs")) ? v : "");
   snprintf(s->corrupt_mode, sizeof s->corrupt_mode, "%s", (v = option(host, "corrupt_mode")) ? v : "");
   s->corrupt_always = (v = option(host, "corrupt_always")) != NULL && strcmp(v, "1") == 0;
   v = option(host, "crash_signal");
@@ -151,7 +153,11 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
       for (int extra = 0; extra <= (seq % 10 == 0); ++extra) {
         const int vl = snprintf(value, sizeof value, "%s%.*s", extra ? "extra-" : "out-",
                                 (int)(r->value_len > 512 ? 512 : r->value_len), (const char*)r->value);
-        const sluice_outbound o = {s->produce_topic, -1, r->key, r->key_len, value, (size_t)vl, &h, 1};
+        static char big[20000];
+        const int is_big = seq >= 0 && listed(s->produce_big, seq);
+        if (is_big) memset(big, 'x', sizeof big);
+        const sluice_outbound o = {s->produce_topic, -1, r->key, r->key_len, is_big ? big : value,
+                                   is_big ? sizeof big : (size_t)vl, &h, 1};
         if (s->host->produce(s->host, &o) != 0) {
           results[i].outcome = SLUICE_RETRY;
           results[i].error = "host refused a record to produce";

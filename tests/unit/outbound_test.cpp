@@ -64,6 +64,25 @@ TEST(Outbound, AMalformedListIsRejectedWholeWithTheReason) {
   }
 }
 
+// An answer nested 100,000 deep crashed the worker (its value printed back to text
+// recursively). Deep answers are refused with a reason, whatever their shape.
+TEST(Outbound, AnAnswerNestedTooDeepIsRefusedNotACrash) {
+  for (const std::string open : {"[", "{\"a\":"}) {
+    std::string deep = R"({"produce": [{"topic": "t", "value": )";
+    for (int i = 0; i < 100'000; ++i) deep += open;
+    std::vector<OutboundRecord> out;
+    std::string why;
+    EXPECT_FALSE(parse_produce(deep, out, why));
+    EXPECT_NE(why.find("nested deeper than 128 levels"), std::string::npos) << why;
+    EXPECT_TRUE(out.empty());
+  }
+  std::string fine = R"({"produce": [{"topic": "t", "value": )" + std::string(100, '[') + std::string(100, ']') + "}]}";
+  std::vector<OutboundRecord> out;
+  std::string why;
+  EXPECT_TRUE(parse_produce(fine, out, why)) << why;
+  ASSERT_EQ(out.size(), 1U);
+}
+
 TEST(Base64, DecodesWhatItEncodesAndRejectsTheRest) {
   for (const std::string& s : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
                               std::string("\x00\xff\x10\x80", 4)}) {

@@ -9,7 +9,8 @@ loads the file, then calls FUNCTION (default ``f``) once per event, as OpenLambd
         ...
 
 ``event`` is the request body decoded: parsed JSON when the body is JSON (the ``json``
-and ``aws`` formats always are), else ``str`` for UTF-8 text, else ``bytes``. With a
+and ``aws`` formats always are) that Python's parser can take (not nested deeper than
+its recursion limit), else ``str`` for UTF-8 text, else ``bytes``. With a
 second parameter the function also gets a ``Context``: the request headers
 (``X-Kafka-Topic``, ``X-Kafka-Partition``, ``X-Kafka-Offset``, ...) and the attempt number.
 
@@ -102,7 +103,8 @@ def decode_event(body):
         return body
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested deeper than Python's parser goes ("[" * 50000): the text.
         return text
 
 
@@ -246,8 +248,10 @@ def main(argv=None):
             except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
                 write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
             continue
-        event = decode_event(body)
         try:
+            # Inside the try: whatever a record holds, it is that record's failure, never
+            # the end of this process (which would cost a restart per attempt).
+            event = decode_event(body)
             result = fn(event, Context(headers)) if with_context else fn(event)
             answer = encode_result(result)
             write_frame(out, [("Status", "ok")], answer)

@@ -2,12 +2,14 @@
 # An exec handler in bash: any language that can read and write its stdin and stdout
 # can be a handler. Answers ok to every record, except that a value containing
 # "garbage" gets an answer that is not a frame, and one containing "silent" none at all
-# (it exits).
+# (it exits). A header block over the protocol's 64 KiB ends it (exit 4).
 set -u
 export LC_ALL=C  # read -N counts bytes
 printf '14 0\nStatus: ready\n'
 while IFS=' ' read -r hlen blen; do
   headers="" body=""
+  # The protocol's promise, which a handler may rely on.
+  [ "$hlen" -gt 65536 ] && { echo "frames.sh: header block of $hlen bytes" >&2; exit 4; }
   [ "$hlen" -gt 0 ] && IFS= read -r -N "$hlen" headers
   [ "$blen" -gt 0 ] && IFS= read -r -N "$blen" body
   case "$body" in
