@@ -36,6 +36,32 @@ class PriorityFlag final : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PriorityFlag>(); }
 };
 
+// The message, with every control byte escaped: a line of text is one journal entry,
+// and a message often carries text from outside (an endpoint's answer, a record's key,
+// a handler's error). A newline in it followed by "<0>" used to forge a separate
+// emergency-priority entry.
+class EscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static const char kHex[] = "0123456789abcdef";
+    for (const char ch : std::string_view(msg.payload.data(), msg.payload.size())) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c >= 0x20 && c != 0x7f && c != '\\') {
+        dest.push_back(ch);
+        continue;
+      }
+      const char* named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\\' ? "\\\\" : nullptr;
+      if (named != nullptr) {
+        dest.append(named, named + 2);
+      } else {
+        const char hex[] = {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+        dest.append(hex, hex + 4);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<EscapedMessage>(); }
+};
+
 // One JSON object per line; the message is escaped by nlohmann, so any text is safe.
 class JsonFormatter final : public spdlog::formatter {
  public:
@@ -81,7 +107,7 @@ void init_logging(const std::string& role) {
     logger->set_formatter(std::make_unique<JsonFormatter>(role));
   } else {
     auto f = std::make_unique<spdlog::pattern_formatter>();
-    f->add_flag<PriorityFlag>('*').set_pattern("%*%Y-%m-%dT%H:%M:%S.%e %l [" + role + "] %v");
+    f->add_flag<PriorityFlag>('*').add_flag<EscapedMessage>('&').set_pattern("%*%Y-%m-%dT%H:%M:%S.%e %l [" + role + "] %&");
     logger->set_formatter(std::move(f));
   }
   if (const char* lvl = std::getenv("SLUICE_LOG_LEVEL"); lvl != nullptr && *lvl != '\0') {

@@ -60,7 +60,7 @@ sluice::supervisor::Executables find_executables() {
 std::string handler_summary(const sluice::config::Handler& h) {
   switch (h.type) {
     case sluice::config::HandlerType::kPlugin: return "plugin " + h.path;
-    case sluice::config::HandlerType::kHttp: return "http " + h.url;
+    case sluice::config::HandlerType::kHttp: return "http " + sluice::config::redact_url(h.url);
     case sluice::config::HandlerType::kExec: {
       std::string s = "exec";
       for (const auto& a : h.command) s += " " + a;
@@ -171,6 +171,9 @@ int main(int argc, char** argv) {
     // Absolute, so a reload finds the same files whatever the working directory.
     auto cfg = load_or_report(std::filesystem::absolute(config_path).lexically_normal().string());
     if (!cfg) return kExitConfig;
+    if (*run || *validate) {
+      for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
+    }
     if (*validate) {
       std::printf("%s: OK, %zu lambda(s)\n", config_path.c_str(), cfg->lambdas.size());
       return 0;

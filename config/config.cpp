@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 
@@ -231,7 +233,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
           if (l.handler.url.empty()) {
             h.error(nullptr, "url", "is required for an http handler");
           } else if (!l.handler.url.starts_with("http://") && !l.handler.url.starts_with("https://")) {
-            h.error(ht->get("url"), "url", "\"" + l.handler.url + "\" must start with http:// or https://");
+            h.error(ht->get("url"), "url", "\"" + redact_url(l.handler.url) + "\" must start with http:// or https://");
           }
           break;
         case HandlerType::kExec:
@@ -369,7 +371,59 @@ bool is_secret_property(const std::string& key) {
   return std::any_of(std::begin(kMarkers), std::end(kMarkers), [&](const char* m) { return k.find(m) != std::string::npos; });
 }
 
+std::string redact_url(std::string_view url) {
+  std::string out;
+  const auto scheme = url.find("://");
+  std::size_t at = 0;
+  if (scheme != std::string_view::npos) {
+    out.append(url.substr(0, scheme + 3));
+    at = scheme + 3;
+    const auto authority_end = url.find_first_of("/?#", at);
+    const std::string_view authority = url.substr(at, authority_end == std::string_view::npos ? url.npos : authority_end - at);
+    if (const auto cred = authority.rfind('@'); cred != std::string_view::npos) {
+      out += "***@";
+      at += cred + 1;
+    }
+  }
+  const auto query = url.find('?', at);
+  if (query == std::string_view::npos) return out.append(url.substr(at));
+  out.append(url.substr(at, query + 1 - at));
+  const auto fragment = url.find('#', query);
+  const std::string_view q = url.substr(query + 1, fragment == std::string_view::npos ? url.npos : fragment - query - 1);
+  std::size_t pos = 0;
+  while (pos <= q.size()) {
+    const auto amp = q.find('&', pos);
+    const std::string_view pair = q.substr(pos, amp == std::string_view::npos ? q.npos : amp - pos);
+    const auto eq = pair.find('=');
+    out.append(pair.substr(0, eq));
+    if (eq != std::string_view::npos) out += "=***";
+    if (amp == std::string_view::npos) break;
+    out += '&';
+    pos = amp + 1;
+  }
+  if (fragment != std::string_view::npos) out.append(url.substr(fragment));
+  return out;
+}
+
 namespace {
+
+// Whoever can write the config decides what the daemon runs (handlers are programs) and
+// where its secrets go: a file or directory anyone may write is refused; one its group
+// may write is reported.
+void check_writers(const fs::path& path, std::vector<Diagnostic>& diags, std::vector<std::string>& warnings) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if ((st.st_mode & S_IWOTH) != 0 && !((st.st_mode & S_ISVTX) != 0 && S_ISDIR(st.st_mode))) {
+    diags.push_back(Diagnostic{path.string(), 0, 0, "", std::string("any local user may write it (mode ") + mode +
+                                                           "): whoever writes the config chooses what sluice runs; run "
+                                                           "`chmod o-w " + path.string() + "`"});
+  } else if ((st.st_mode & S_IWGRP) != 0) {
+    warnings.push_back(path.string() + ": its group may write it (mode " + mode +
+                       "), and so choose what sluice runs; `chmod g-w` unless that is meant");
+  }
+}
 
 Config load_filtered(const fs::path& main_file, const std::string* only_lambda) {
   std::vector<Diagnostic> diags;
@@ -385,6 +439,7 @@ Config load_filtered(const fs::path& main_file, const std::string* only_lambda) 
       throw ConfigError({Diagnostic{main_file.string(), 0, 0, "", "cannot read config file: permission denied"}});
     }
   }
+  check_writers(main_file, diags, c.warnings);
   auto main_table = parse(main_file, diags);
   if (!main_table) throw ConfigError(std::move(diags));
   read_main(FileContext{main_file.string(), &diags}, *main_table, c);
@@ -409,6 +464,7 @@ Config load_filtered(const fs::path& main_file, const std::string* only_lambda) 
 
   std::error_code ec;
   if (fs::is_directory(c.lambdas_dir, ec)) {
+    check_writers(c.lambdas_dir, diags, c.warnings);
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(c.lambdas_dir, ec)) {
       if (e.path().extension() != ".toml") continue;
@@ -417,6 +473,7 @@ Config load_filtered(const fs::path& main_file, const std::string* only_lambda) 
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
+      check_writers(f, diags, c.warnings);
       auto t = parse(f, diags);
       if (!t) continue;
       FileContext ctx{f.string(), &diags};

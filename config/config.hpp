@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::config {
@@ -90,6 +91,8 @@ struct Config {
   std::string bootstrap_servers;
   std::map<std::string, std::string> kafka_properties;
   std::vector<Lambda> lambdas;
+  // Things worth saying that do not stop the load (e.g. a config file others may write).
+  std::vector<std::string> warnings;
 };
 
 // One problem found in a config file.
@@ -137,5 +140,10 @@ std::filesystem::path default_path();
 
 // True for librdkafka properties whose values must never be printed or logged.
 bool is_secret_property(const std::string& key);
+
+// A URL as it may be printed: credentials in it (user:password@) and query values
+// (?token=...) replaced by "***". Everything that prints or produces a handler's URL
+// (`sluice list`, logs, dead letters' sluice-error) uses this.
+std::string redact_url(std::string_view url);
 
 }  // namespace sluice::config

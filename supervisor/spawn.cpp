@@ -26,6 +26,27 @@ ChildEnvironment::ChildEnvironment(std::initializer_list<const char*> drop) {
   ptrs_.push_back(nullptr);
 }
 
+ChildEnvironment::ChildEnvironment(bool (*keep)(std::string_view name)) {
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (keep(std::string_view(entry).substr(0, entry.find('=')))) entries_.push_back(entry);
+  }
+  for (auto& entry : entries_) ptrs_.push_back(entry.data());
+  ptrs_.push_back(nullptr);
+}
+
+bool passes_to_workers(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "PYTHONPATH",
+      "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+      "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "JOURNAL_STREAM", "INVOCATION_ID",
+      "SLUICE_LOG_FORMAT", "SLUICE_LOG_LEVEL", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"};
+  for (std::string_view n : kNames) {
+    if (name == n) return true;
+  }
+  return name.starts_with("LC_");
+}
+
 boost::process::child spawn_child(const std::string& exe, const std::vector<std::string>& args,
                                   const ChildEnvironment& env, std::vector<int> inherit) {
   namespace bp = boost::process;

@@ -5,6 +5,7 @@
 #include <boost/process/child.hpp>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::supervisor {
@@ -16,12 +17,22 @@ namespace sluice::supervisor {
 class ChildEnvironment {
  public:
   explicit ChildEnvironment(std::initializer_list<const char*> drop);
+  // Only the variables `keep` accepts (by name).
+  explicit ChildEnvironment(bool (*keep)(std::string_view name));
   char** envp() const { return const_cast<char**>(ptrs_.data()); }
 
  private:
   std::vector<std::string> entries_;
   std::vector<char*> ptrs_;  // into entries_, null-terminated
 };
+
+// Which of the daemon's variables a worker sees, and so every handler program it starts:
+// what programs need to run (PATH, HOME, USER, LOGNAME, locale, TZ, TMPDIR,
+// LD_LIBRARY_PATH, PYTHONPATH), proxies and CA bundles (for http handlers), journald's stream
+// variables, sluice's own log settings and sanitizer options. Not the rest: the
+// daemon's environment is where credentials such as KAFKA_PASSWORD live, and a handler
+// needs none of them ([lambda.handler.env] passes what it does need).
+bool passes_to_workers(std::string_view name);
 
 // Starts `exe args...` with environment `env`; the descriptors in `inherit` stay open
 // across the exec (every other descriptor of ours is close-on-exec). In the child, before exec: the signal

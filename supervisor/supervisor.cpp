@@ -77,7 +77,7 @@ void clear_assignment(const shm::Segment& seg) {
 }  // namespace
 
 Supervisor::Supervisor(config::Config cfg, Executables exes)
-    : cfg_(std::move(cfg)), exes_(std::move(exes)), child_env_(kSystemdOnlyEnv) {}
+    : cfg_(std::move(cfg)), exes_(std::move(exes)), child_env_(kSystemdOnlyEnv), worker_env_(&passes_to_workers) {}
 
 Supervisor::~Supervisor() {
   admin_.reset();  // no request may arrive while the state goes
@@ -301,7 +301,7 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   p.child = spawn_child(exe,
                         {"--instance", cfg_.instance, "--lambda", l.cfg.name, "--slot", std::to_string(slot), "--segment-fd", std::to_string(l.seg->fd()),
                          "--layout-fd", std::to_string(l.seg->sealed_fd())},
-                        child_env_, {l.seg->fd(), l.seg->sealed_fd()});
+                        worker_env_, {l.seg->fd(), l.seg->sealed_fd()});
   p.started = Clock::now();
 }
 

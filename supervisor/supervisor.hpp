@@ -128,7 +128,8 @@ class Supervisor {
 
   config::Config cfg_;
   Executables exes_;
-  ChildEnvironment child_env_;  // ours without systemd's notify variables
+  ChildEnvironment child_env_;   // the consumer's: ours without systemd's notify variables
+  ChildEnvironment worker_env_;  // the workers': only what passes_to_workers() lets through
   std::vector<std::unique_ptr<Lambda>> lambdas_;
   bool shutting_down_ = false;
   int signal_fd_ = -1;

@@ -71,7 +71,7 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   if (rc != CURLE_OK) {
     // Timeouts, refused connections, resets: the endpoint may be back on a retry.
-    set_all(results, SLUICE_RETRY, errors_, std::string("http: ") + curl_easy_strerror(rc) + " (" + lambda_.handler.url + ")");
+    set_all(results, SLUICE_RETRY, errors_, std::string("http: ") + curl_easy_strerror(rc) + " (" + config::redact_url(lambda_.handler.url) + ")");
     return;
   }
   long status = 0;

@@ -29,16 +29,38 @@ static int init(const sluice_host* host, void** out) {
   return 0;
 }
 
+/* Record bytes are anyone's: printable ASCII as it is, anything else as \xNN, so a key
+ * or value can never end the line (or start a forged one). At most `max` bytes. */
+static void printable(char* out, size_t out_size, const void* bytes, size_t len, size_t max) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  if (bytes == NULL) {
+    snprintf(out, out_size, "(null)");
+    return;
+  }
+  for (size_t i = 0; i < len && i < max && o + 5 < out_size; ++i) {
+    const unsigned char c = ((const unsigned char*)bytes)[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out[o++] = (char)c;
+    } else {
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = hex[c >> 4];
+      out[o++] = hex[c & 15];
+    }
+  }
+  out[o] = '\0';
+}
+
 static void handle(void* st, const sluice_record* records, size_t n, sluice_result* results) {
   state* s = st;
   for (size_t i = 0; i < n; ++i) {
     const sluice_record* r = &records[i];
-    char line[512];
-    const int vlen = r->value == NULL ? 0 : (int)(r->value_len > 200 ? 200 : r->value_len);
-    snprintf(line, sizeof line, "%s: %.*s[%d]@%lld key=%.*s value=%.*s", s->prefix, (int)r->topic_len, r->topic,
-             r->partition, (long long)r->offset, r->key == NULL ? 6 : (int)r->key_len,
-             r->key == NULL ? "(null)" : (const char*)r->key, r->value == NULL ? 6 : vlen,
-             r->value == NULL ? "(null)" : (const char*)r->value);
+    char line[1200], key[256], value[820];
+    printable(key, sizeof key, r->key, r->key_len, 60);
+    printable(value, sizeof value, r->value, r->value_len, 200);
+    snprintf(line, sizeof line, "%s: %.*s[%d]@%lld key=%s value=%s", s->prefix, (int)r->topic_len, r->topic,
+             r->partition, (long long)r->offset, key, value);
     s->host->log(s->host, SLUICE_LOG_INFO, line);
     results[i].outcome = SLUICE_OK;
     results[i].error = NULL;

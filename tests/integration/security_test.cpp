@@ -459,5 +459,119 @@ TEST_F(Security, TwoDaemonsOfOneInstanceNeverShareMemory) {
   EXPECT_EQ(check_hygiene(instance), "");
 }
 
+std::string environ_of(pid_t pid) {
+  std::string env = read_proc_file("/proc/" + std::to_string(pid) + "/environ");
+  std::replace(env.begin(), env.end(), '\0', '\n');
+  return "\n" + env;
+}
+
+// Exec handlers inherited the daemon's whole environment, KAFKA_PASSWORD included (the
+// packaged config suggests it for sasl.password). Workers and the programs they start
+// now get only what programs need, plus [lambda.handler.env].
+TEST_F(Security, HandlersAndWorkersSeeNoneOfTheDaemonsCredentials) {
+  DevBroker broker({"events:2"});
+  produce(broker.bootstrap(), "events", 2, 0, 10);
+  const std::string env_out = (dir.path() / "handler.env").string();
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "x", .topic = "events", .workers = 1,
+                           .handler = "type = \"exec\"\ncommand = [\"" + std::string(SLUICE_SOURCE_DIR) +
+                                      "/tests/integration/handlers/env_dump.sh\"]\n[lambda.handler.env]\nENV_OUT = \"" +
+                                      env_out + "\"\nHANDLER_SETTING = \"given\"\n"},
+                          {.name = "p", .topic = "events", .workers = 1}}),
+           "run", {{"KAFKA_PASSWORD", "hunter2"}, {"SLUICE_TEST_SECRET", "s3cret"}, {"LC_ALL", "C.UTF-8"}});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(env_out); }, 30s)) << d.log();
+  const std::string handler = "\n" + read_proc_file(env_out);
+  EXPECT_EQ(handler.find("hunter2"), std::string::npos) << handler;
+  EXPECT_EQ(handler.find("SLUICE_TEST_SECRET"), std::string::npos) << handler;
+  EXPECT_NE(handler.find("\nHANDLER_SETTING=given\n"), std::string::npos) << handler;
+  EXPECT_NE(handler.find("\nSLUICE_LAMBDA=x\n"), std::string::npos) << handler;
+  EXPECT_NE(handler.find("\nPATH="), std::string::npos) << handler;
+  EXPECT_NE(handler.find("\nLC_ALL=C.UTF-8\n"), std::string::npos) << handler;
+  std::size_t workers = 0;
+  for (pid_t w : d.children("--lambda p ")) {
+    if (read_proc_file("/proc/" + std::to_string(w) + "/cmdline").find("consumer") != std::string::npos) continue;
+    ++workers;
+    EXPECT_EQ(environ_of(w).find("hunter2"), std::string::npos) << "a plugin's worker sees KAFKA_PASSWORD";
+  }
+  EXPECT_EQ(workers, 1U);
+  const auto consumers = d.children("consumer");
+  ASSERT_FALSE(consumers.empty());
+  EXPECT_NE(environ_of(consumers.front()).find("\nKAFKA_PASSWORD=hunter2"), std::string::npos)
+      << "the consumer, which talks to Kafka, keeps it";
+  expect_clean_stop(d);
+}
+
+// Credentials in a handler URL (user:password@, ?token=) appeared in `sluice list`, the
+// log and the dead letter's sluice-error.
+TEST_F(Security, CredentialsInAHandlerUrlAreNeverPrintedOrProduced) {
+  DevBroker broker({"events:1", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", 1, 0, 1);
+  const std::string cfg = daemon_config(
+      instance, dir.path(), broker.bootstrap(),
+      {{.name = "h", .topic = "events", .workers = 1,
+        .extra = "max_attempts = 1\ndead_letter_topic = \"events.dlq\"\n",
+        .handler = "type = \"http\"\nurl = \"http://alice:pa55word@127.0.0.1:1/hook?token=t0ken&x=1\"\ntimeout_ms = 1000\n"}});
+  std::ofstream(dir.path() / "run.toml") << cfg;
+  const auto list = sluice({"list"});
+  EXPECT_EQ(list.status, 0) << list.err;
+  EXPECT_NE(list.out.find("http://***@127.0.0.1:1/hook?token=***&x=***"), std::string::npos) << list.out;
+  Daemon d(dir.path(), cfg);
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 60s);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  const std::string error = dlq[0].headers.at("sluice-error");
+  EXPECT_NE(error.find("(http://***@127.0.0.1:1/hook?token=***&x=***)"), std::string::npos) << error;
+  expect_clean_stop(d);
+  for (const std::string& text : {list.out, list.err, d.log(), error}) {
+    EXPECT_EQ(text.find("pa55word"), std::string::npos) << text;
+    EXPECT_EQ(text.find("t0ken"), std::string::npos) << text;
+  }
+}
+
+// An endpoint's answer reaches the log in the failure's reason. Text logs did not
+// escape control characters, so an answer with "\n<0>..." made journald record a
+// separate entry at emergency priority.
+TEST_F(Security, ControlCharactersInLoggedTextNeverStartALogLine) {
+  httplib::Server endpoint;
+  endpoint.Post("/", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 400;
+    res.set_content("bad\n<0>sluice: forged emergency\r\n<0>another\x1b[31m", "text/plain");
+  });
+  const int port = endpoint.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { endpoint.listen_after_bind(); });
+  DevBroker broker({"events:1"});
+  produce(broker.bootstrap(), "events", 1, 0, 1);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "h", .topic = "events", .workers = 1, .extra = "on_failure = \"skip\"\n",
+                                       .handler = "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(port) +
+                                                  "/\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return d.log().find("forged emergency") != std::string::npos; }, 60s)) << d.log();
+  expect_clean_stop(d);
+  endpoint.stop();
+  serving.join();
+  std::istringstream lines(d.log());
+  std::string line;
+  while (std::getline(lines, line)) {
+    EXPECT_FALSE(line.starts_with("<0>")) << "a forged log line: " << line;
+    EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+  }
+  EXPECT_NE(d.log().find("bad\\n<0>sluice: forged emergency\\r\\n<0>another\\x1b[31m"), std::string::npos) << d.log();
+}
+
+// Whoever can write the config chooses what the daemon runs.
+TEST_F(Security, AConfigAnyoneMayWriteIsRefusedAndOneItsGroupMayWriteIsReported) {
+  std::ofstream(dir.path() / "run.toml") << daemon_config(instance, dir.path(), "127.0.0.1:1", {});
+  fs::permissions(dir.path() / "run.toml", fs::perms::others_write, fs::perm_options::add);
+  const auto refused = sluice({"validate"});
+  EXPECT_EQ(refused.status, 78);
+  EXPECT_NE(refused.err.find("any local user may write it (mode 0646)"), std::string::npos) << refused.err;
+  fs::permissions(dir.path() / "run.toml", fs::perms::others_write, fs::perm_options::remove);
+  fs::permissions(dir.path() / "run.toml", fs::perms::group_write, fs::perm_options::add);
+  const auto warned = sluice({"validate"});
+  EXPECT_EQ(warned.status, 0) << warned.err;
+  EXPECT_NE(warned.err.find("its group may write it (mode 0664)"), std::string::npos) << warned.err;
+}
+
 }  // namespace
 }  // namespace sluice::test

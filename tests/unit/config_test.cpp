@@ -203,3 +203,19 @@ TEST(SecretProperties, AreRecognised) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(RedactUrl, HidesCredentialsAndQueryValuesOnly) {
+  EXPECT_EQ(redact_url("https://user:pw@example.com:8443/a/b?token=abc&x=1#frag"),
+            "https://***@example.com:8443/a/b?token=***&x=***#frag");
+  EXPECT_EQ(redact_url("http://127.0.0.1:8080/orders"), "http://127.0.0.1:8080/orders");
+  EXPECT_EQ(redact_url("http://h/p?flag"), "http://h/p?flag");
+  EXPECT_EQ(redact_url("http://h/p?a=1&&b="), "http://h/p?a=***&&b=***");
+  EXPECT_EQ(redact_url("http://u@h/p@q"), "http://***@h/p@q");
+  EXPECT_EQ(redact_url("not a url?secret=1"), "not a url?secret=***");
+}
+
+}  // namespace
+}  // namespace sluice::config
