@@ -202,8 +202,8 @@ class Consumer {
 };
 
 // Entry point of `sluice consumer --lambda NAME --segment-fd N --layout-fd M
-// --control-fd C`: the descriptors of the lambda's segment and of the supervisor's
-// channel, inherited from the supervisor.
-int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd);
+// --control-fd C --config-fd F`: the descriptors of the lambda's segment, of the
+// supervisor's channel and of the lambda's whole config, inherited from the supervisor.
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd);
 
 }  // namespace sluice::consumer

@@ -6,6 +6,7 @@
 
 #include "config/lambda_json.hpp"
 #include "consumer/consumer.hpp"
+#include "shm/sealed.hpp"
 #include "shm/stop_signal.hpp"
 
 namespace sluice::consumer {
@@ -15,11 +16,17 @@ std::atomic<bool> g_stop{false};
 
 }  // namespace
 
-int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd) {
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd) {
   shm::stop_on_request(g_stop);
 
   auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
-  auto lambda = config::lambda_from_json(nlohmann::json::parse(seg.config_json()));
+  // The whole config comes apart from the segment's copy, which leaves out the Kafka
+  // settings (workers never see those).
+  if (config_fd < 0) throw std::runtime_error("the consumer needs --config-fd");
+  fcntl(config_fd, F_SETFD, FD_CLOEXEC);
+  const std::string text = shm::read_sealed(config_fd, "the config of lambda " + lambda_name);
+  ::close(config_fd);
+  auto lambda = config::lambda_from_json(nlohmann::json::parse(text));
   if (control_fd >= 0) fcntl(control_fd, F_SETFD, FD_CLOEXEC);  // not for the programs librdkafka may run
   Consumer consumer(seg, std::move(lambda), g_stop, control_fd);
   // Subscribed: the supervisor counts this lambda's consumer as running.

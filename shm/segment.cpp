@@ -14,14 +14,13 @@
 #include <utility>
 
 #include "shm/ring.hpp"
+#include "shm/sealed.hpp"
 
 namespace sluice::shm {
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 namespace {
-
-constexpr unsigned kLayoutSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 std::runtime_error failure(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
@@ -107,19 +106,9 @@ Segment Segment::create(const SegmentSpec& spec) {
 
   // The sizes and config, sealed: after this no process (a worker's plugin included) can
   // change a byte of them, nor resize them.
-  s.sealed_fd_.reset(memfd_create((spec.name + ".layout").c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!s.sealed_fd_) throw failure("cannot create the layout memfd of " + spec.name);
   std::string sealed(reinterpret_cast<const char*>(&s.layout_), sizeof s.layout_);
   sealed += spec.config_json;
-  for (std::size_t done = 0; done < sealed.size();) {
-    const ssize_t n = ::write(s.sealed_fd_.get(), sealed.data() + done, sealed.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw failure("cannot write the layout of " + spec.name);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (fcntl(s.sealed_fd_.get(), F_ADD_SEALS, kLayoutSeals) != 0) throw failure("cannot seal the layout of " + spec.name);
+  s.sealed_fd_ = make_sealed(spec.name + ".layout", sealed);
 
   if (const std::uint64_t avail = available_memory(); s.off_.total > avail) {
     throw std::runtime_error("cannot reserve " + std::to_string(s.off_.total) + " bytes of shared memory for " + spec.name +
@@ -152,8 +141,7 @@ Segment Segment::attach(int fd, int sealed_fd, std::string label) {
   for (int f : {fd, sealed_fd}) {
     if (fcntl(f, F_SETFD, FD_CLOEXEC) != 0) throw failure("segment descriptor " + std::to_string(f) + " of " + s.name_);
   }
-  const int seals = fcntl(sealed_fd, F_GET_SEALS);
-  if (seals < 0 || (static_cast<unsigned>(seals) & kLayoutSeals) != kLayoutSeals) {
+  if (!is_sealed(sealed_fd)) {
     throw std::runtime_error("descriptor " + std::to_string(sealed_fd) + " is not the sealed layout of a sluice segment");
   }
   struct stat st {};

@@ -67,9 +67,12 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
   for (std::uint32_t slot = 0; slot < seg->epoch_slots(); ++slot) {
     const shm::PartitionStats& ps = seg->partition_stats(slot);
     if (ps.assigned.load(std::memory_order_acquire) == 0) continue;
-    PartitionReport p;
+    // The consumer writes these, but a worker can too: a topic that is not the lambda's
+    // marks an entry nobody assigned, and it is left out rather than reported.
     const std::uint32_t ti = ps.topic_index.load(std::memory_order_relaxed);
-    p.topic = ti < cfg.topics.size() ? cfg.topics[ti] : "?";
+    if (ti >= cfg.topics.size()) continue;
+    PartitionReport p;
+    p.topic = cfg.topics[ti];
     p.partition = ps.partition.load(std::memory_order_relaxed);
     p.committed = ps.committed.load(std::memory_order_relaxed);
     p.position = ps.position.load(std::memory_order_relaxed);

@@ -23,6 +23,7 @@
 #include "shm/control_channel.hpp"
 #include "shm/exit_status.hpp"
 #include "shm/ring.hpp"
+#include "shm/sealed.hpp"
 #include "shm/stop_signal.hpp"
 #include "supervisor/instance_lock.hpp"
 #include "supervisor/resource_limits.hpp"
@@ -219,8 +220,14 @@ void Supervisor::make_segment(Lambda& l) {
   spec.ring_bytes = l.cfg.ring_bytes;
   spec.reply_ring_bytes = kReplyRingBytes;
   spec.epoch_slots = kEpochSlots;
-  spec.config_json = config::to_json(l.cfg).dump();
+  // Workers (and so plugins, which run in them) get no Kafka settings: sasl.password and
+  // the like are the consumer's business alone.
+  auto for_workers = config::to_json(l.cfg);
+  for_workers["kafka_properties"] = nlohmann::json::object();
+  for_workers["bootstrap_servers"] = "";
+  spec.config_json = for_workers.dump();
   l.seg = shm::Segment::create(spec);
+  l.consumer_config = shm::make_sealed(spec.name + ".config", config::to_json(l.cfg).dump());
 }
 
 void Supervisor::replace(Lambda& l, const config::Lambda& cfg) {
@@ -287,8 +294,9 @@ void Supervisor::spawn_consumer(Lambda& l) {
   l.consumer.child = spawn_child(exes_.sluice,
                                  {"consumer", "--instance", cfg_.instance, "--lambda", l.cfg.name, "--segment-fd",
                                   std::to_string(l.seg->fd()), "--layout-fd", std::to_string(l.seg->sealed_fd()),
-                                  "--control-fd", std::to_string(theirs.get())},
-                                 child_env_, {l.seg->fd(), l.seg->sealed_fd(), theirs.get()});
+                                  "--control-fd", std::to_string(theirs.get()), "--config-fd",
+                                  std::to_string(l.consumer_config.get())},
+                                 child_env_, {l.seg->fd(), l.seg->sealed_fd(), theirs.get(), l.consumer_config.get()});
   l.consumer.started = Clock::now();
 }
 

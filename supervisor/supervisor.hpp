@@ -68,6 +68,9 @@ class Supervisor {
     std::optional<shm::Segment> seg;
     Proc consumer;
     shm::UniqueFd control;  // our end of the current consumer's channel
+    // The whole resolved config, Kafka credentials included, sealed, for the consumer
+    // only: the segment's copy (which workers read) leaves the Kafka settings out.
+    shm::UniqueFd consumer_config;
     std::vector<Proc> workers;
     State state = State::kRunning;
     bool failing = false;  // stopping because of restart intensity

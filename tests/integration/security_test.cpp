@@ -502,6 +502,37 @@ TEST_F(Security, HandlersAndWorkersSeeNoneOfTheDaemonsCredentials) {
   expect_clean_stop(d);
 }
 
+// The lambda's config reached workers whole, so a plugin could read sasl.password from
+// the segment. Workers now get it without the Kafka settings; only the consumer gets
+// those, in a descriptor of its own.
+TEST_F(Security, WorkersNeverHoldTheKafkaCredentials) {
+  DevBroker broker({"events:2"});
+  Daemon d(dir.path(),
+           with(daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "p", .topic = "events", .workers = 1}}),
+                "[kafka.properties]\n", "[kafka.properties]\n\"sasl.password\" = \"hunter2-in-config\"\n"));
+  ASSERT_TRUE(wait_until([&] { return d.children("worker").size() == 1 && d.children("consumer").size() == 1; }, 30s))
+      << d.log();
+  // Everything a process can read through its open descriptors and mappings.
+  auto holds = [](pid_t pid) {
+    std::string all;
+    for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+      std::error_code ec;
+      const std::string target = fs::read_symlink(e.path(), ec).string();
+      if (target.starts_with("/memfd:") || target.starts_with("/dev/shm/")) all += read_proc_file(e.path());
+    }
+    std::istringstream maps(read_proc_file("/proc/" + std::to_string(pid) + "/maps"));
+    std::string line;
+    while (std::getline(maps, line)) {
+      if (const auto at = line.find("/dev/shm/"); at != std::string::npos) all += read_proc_file(line.substr(at));
+    }
+    return all;
+  };
+  const pid_t worker = d.children("worker").front();
+  EXPECT_EQ(holds(worker).find("hunter2-in-config"), std::string::npos) << "the worker can read sasl.password";
+  EXPECT_EQ(environ_of(worker).find("hunter2-in-config"), std::string::npos);
+  expect_clean_stop(d);
+}
+
 // Credentials in a handler URL (user:password@, ?token=) appeared in `sluice list`, the
 // log and the dead letter's sluice-error.
 TEST_F(Security, CredentialsInAHandlerUrlAreNeverPrintedOrProduced) {
