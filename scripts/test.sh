@@ -2,14 +2,15 @@
 # Runs every test: installs dependencies, builds sluice twice (optimised, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole suite on both; builds
 # the .deb and .rpm from the optimised tree, lints them and runs the .deb under a real
-# systemd in a container; then runs the unit suite under ThreadSanitizer.
+# systemd in a container; runs the unit suite under ThreadSanitizer; then runs each
+# libFuzzer harness (tests/fuzz) for SLUICE_FUZZ_SECONDS (30; ten minutes with --soak).
 # Usage: scripts/test.sh            (from anywhere; build trees go to build/ and build-asan/)
 #        scripts/test.sh --soak     the same, with the chaos tests running for minutes
 #        SLUICE_TEST_JOBS=N         parallel compile jobs (default: nproc)
 set -euo pipefail
 for arg in "$@"; do
   case "$arg" in
-    --soak) export SLUICE_SOAK=1 ;;
+    --soak) export SLUICE_SOAK=1; SLUICE_FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-600} ;;
     *) echo "usage: scripts/test.sh [--soak]" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +53,27 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUI
 cmake --build build-tsan -j "$jobs" --target sluice_unit_tests
 echo "=== tsan: unit tests"
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} build-tsan/tests/sluice_unit_tests --gtest_brief=1
+
+# The fuzzers start from the seeds in tests/fuzz/corpus and write what they find to a
+# scratch directory (and a crashing input to their working directory, which is kept and
+# named in the output when one fails).
+fuzz_seconds=${SLUICE_FUZZ_SECONDS:-30}
+echo "=== fuzz: configure and build (build-fuzz, clang)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON \
+  -DSLUICE_HARDEN=OFF >/dev/null
+cmake --build build-fuzz -j "$jobs"
+for target in exec_frame answers event_format config ring_records; do
+  echo "=== fuzz: $target for ${fuzz_seconds} s"
+  scratch=$(mktemp -d)
+  mkdir "$scratch/corpus"
+  if ! (cd "$scratch" && "$root/build-fuzz/tests/fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 corpus "$root/tests/fuzz/corpus/$target" 2>&1 | tail -n 25); then
+    echo "fuzz_$target failed; its input is kept in $scratch" >&2
+    exit 1
+  fi
+  rm -rf "$scratch"
+done
+rm -rf /tmp/sluice-fuzz-config-*
 
 left=$(comm -13 <(echo "$shm_before") <(shm_test_segments))
 if [ -n "$left" ]; then

@@ -1,0 +1,50 @@
+// The event formats (worker/event_format.cpp) for records with any key, value and
+// headers: every format must build, and the JSON ones must be JSON.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "worker/event_format.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Split the input at 0xFF bytes: value, key, then header names and values in turn.
+  std::vector<std::string> parts(1);
+  for (std::size_t i = 0; i < size && parts.size() < 12; ++i) {
+    if (data[i] == 0xFF) {
+      parts.emplace_back();
+    } else {
+      parts.back() += static_cast<char>(data[i]);
+    }
+  }
+  std::vector<sluice_header> headers;
+  for (std::size_t i = 2; i + 1 < parts.size(); i += 2) {
+    headers.push_back({parts[i].data(), parts[i].size(), parts[i + 1].data(), parts[i + 1].size()});
+  }
+  const std::string& value = parts[0];
+  const std::string key = parts.size() > 1 ? parts[1] : "";
+  std::vector<sluice_record> records;
+  records.push_back(sluice_record{"events", 6, 3, 42, 1700000000123, 1, parts.size() > 1 ? key.data() : nullptr, key.size(),
+                                  value.data(), value.size(), headers.empty() ? nullptr : headers.data(), headers.size(), 1});
+  records.push_back(records.front());
+  records.back().offset = 43;
+  records.back().value = nullptr;
+  records.back().value_len = 0;
+  const sluice::worker::EventSource source{"lambda", "default", "lambda-lambda", "127.0.0.1:9092"};
+  for (const auto format : {sluice::config::Format::kRaw, sluice::config::Format::kJson, sluice::config::Format::kAws,
+                            sluice::config::Format::kCloudEvents}) {
+    const auto n = sluice::worker::format_takes_batches(format) ? records.size() : 1;
+    const auto event = sluice::worker::make_event(format, std::span(records).first(n), source);
+    for (const auto& [name, v] : event.headers) {
+      // Header values travel on one line (HTTP, the exec protocol).
+      if (v.find('\n') != std::string::npos || v.find('\r') != std::string::npos) __builtin_trap();
+    }
+    if ((format == sluice::config::Format::kJson || format == sluice::config::Format::kAws) &&
+        !nlohmann::json::accept(event.body)) {
+      __builtin_trap();
+    }
+  }
+  return 0;
+}
