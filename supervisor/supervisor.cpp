@@ -220,11 +220,11 @@ void Supervisor::make_segment(Lambda& l) {
   spec.ring_bytes = l.cfg.ring_bytes;
   spec.reply_ring_bytes = kReplyRingBytes;
   spec.epoch_slots = kEpochSlots;
-  // Workers (and so plugins, which run in them) get no Kafka settings: sasl.password and
-  // the like are the consumer's business alone.
+  // Workers (and so plugins, which run in them) get no Kafka client properties:
+  // sasl.password and the like are the consumer's business alone. (The broker list stays:
+  // the aws format names it in every event.)
   auto for_workers = config::to_json(l.cfg);
   for_workers["kafka_properties"] = nlohmann::json::object();
-  for_workers["bootstrap_servers"] = "";
   spec.config_json = for_workers.dump();
   l.seg = shm::Segment::create(spec);
   l.consumer_config = shm::make_sealed(spec.name + ".config", config::to_json(l.cfg).dump());
