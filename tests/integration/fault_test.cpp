@@ -213,9 +213,12 @@ TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
   for (std::size_t i = 0; i < bad.size(); ++i) {
     std::ofstream(file, std::ios::trunc) << bad[i].text;
     d.signal(SIGHUP);
+    // The diagnostics are logged after the "keeping" line, each a line of its own: wait
+    // for both rather than read the log between them.
     ASSERT_TRUE(wait_until([&] { return count_of(d.log(), "keeping the running configuration") == i + 1; }, 30s))
         << bad[i].what << "\n" << d.log();
-    EXPECT_NE(d.log().find(bad[i].expected), std::string::npos) << bad[i].what << ": expected " << bad[i].expected << "\n" << d.log();
+    EXPECT_TRUE(wait_until([&] { return d.log().find(bad[i].expected) != std::string::npos; }, 30s))
+        << bad[i].what << ": expected " << bad[i].expected << "\n" << d.log();
     produce(bs, "events", kPartitions, produced, kBatch);
     produced += kBatch;
     ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(produced, kPartitions); }, 120s))
