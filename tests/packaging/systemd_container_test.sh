@@ -145,6 +145,11 @@ in_ct systemctl restart sluice
 in_ct systemctl is-active sluice >/dev/null || fail "not active after restart"
 running() { local st; st=$(in_ct sluice status) && grep -Eq "^$1 +running" <<<"$st"; }
 wait_for 30 "sluice status reports orders running" running orders
+# The admin API under the unit: changes need the run's token, which only the daemon's
+# user and group (and root, as here for `sluice status`) may read.
+[ "$(in_ct stat -c '%a %U:%G' /run/sluice/default.token)" = "640 sluice:sluice" ] || fail "the token's mode or owner"
+[ "$(in_ct curl -s -o /dev/null -w '%{http_code}' -X DELETE http://127.0.0.1:9464/kafka/register/orders)" = 401 ] ||
+  fail "an unauthenticated DELETE /kafka/register was not refused"
 
 count=2000
 produce 0 $count
@@ -179,10 +184,10 @@ wait_for 60 "orders commits to the end offsets" lag_zero
 
 step "reload after adding a lambda: the python-f example as shipped (an exec handler under the hardened unit)"
 in_ct cp /usr/share/doc/sluice/examples/python-f/lambda.toml /etc/sluice/lambdas.d/pyf.toml
-orders_pids=$(in_ct pgrep -f 'segment sluice.default.orders' | sort | tr '\n' ' ')
+orders_pids=$(in_ct pgrep -f 'instance default --lambda orders ' | sort | tr '\n' ' ')
 in_ct systemctl reload sluice || fail "systemctl reload"
 running pyf || fail "pyf is not running right after the reload returned"
-[ "$(in_ct pgrep -f 'segment sluice.default.orders' | sort | tr '\n' ' ')" = "$orders_pids" ] ||
+[ "$(in_ct pgrep -f 'instance default --lambda orders ' | sort | tr '\n' ' ')" = "$orders_pids" ] ||
   fail "the reload restarted the unchanged lambda orders"
 # def f(event) prints "events[p]@o key=k value=v" at the start of its lines.
 wait_for 120 "pyf handles every record from the start" handled_at_least "^" $total
