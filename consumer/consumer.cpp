@@ -93,7 +93,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
     rings_.emplace_back(seg.forward(w));
     replies_.emplace_back(seg.reply(w));
   }
-  sent_.resize(rings_.size());
+  sent_.assign(rings_.size(), SentLog<Sent>(1024));
   quarantined_.assign(rings_.size(), false);
   solo_.assign(rings_.size(), false);
   touched_.assign(rings_.size(), false);
@@ -448,8 +448,8 @@ bool Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint
   // A reply is about a record of this ring that is still in flight (replies are
   // published before the record is released); sent_ is in seq order.
   const auto& sent = sent_[r];
-  const auto it = std::lower_bound(sent.begin(), sent.end(), f->seq, [](const Sent& s, std::uint64_t q) { return s.seq < q; });
-  if (it == sent.end() || it->seq != f->seq) return false;
+  const std::size_t at = sent.lower_bound(f->seq, [](const Sent& s) { return s.seq; });
+  if (at == sent.size() || sent[at].seq != f->seq) return false;
   const auto* key = reinterpret_cast<const char*>(h + 1);
   const char* value = key + f->key_len;
   const auto* headers = reinterpret_cast<const std::byte*>(value + f->value_len);
@@ -1075,7 +1075,8 @@ void Consumer::quarantine(std::uint32_t r, const std::string& why) {
   const bool alone = solo_[r] && sent_[r].size() == 1;
   solo_[r] = false;
   std::vector<Partition*> affected;
-  for (const Sent& s : sent_[r]) {
+  for (std::size_t i = 0; i < sent_[r].size(); ++i) {
+    const Sent& s = sent_[r][i];
     reply_text_.erase(s.seq);
     outbound_.erase(s.seq);
     awaiting_.erase(s.seq);

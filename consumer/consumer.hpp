@@ -18,6 +18,7 @@
 #include "consumer/dead_letters.hpp"
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
+#include "consumer/sent_log.hpp"
 #include "shm/ring.hpp"
 #include "shm/segment.hpp"
 
@@ -154,7 +155,7 @@ class Consumer {
   std::unique_ptr<DeadLetterProducer> dlq_;
   std::vector<shm::RingWriter> rings_;
   std::vector<shm::RingReader> replies_;
-  std::vector<std::deque<Sent>> sent_;  // per ring, in ring order
+  std::vector<SentLog<Sent>> sent_;  // per ring
   std::vector<bool> quarantined_;
   std::vector<bool> solo_;  // the ring holds a suspect delivered alone: nothing else goes in until it is reaped
   std::vector<bool> touched_;

@@ -113,41 +113,45 @@ RingReader::RingReader(const RingView& ring)
       cached_write_(cursor_),
       released_(cursor_) {}
 
-RecordHeader* RingReader::broken(std::string why) {
-  if (corrupt_.empty()) corrupt_ = std::move(why);
+RecordHeader* RingReader::broken(const char* what, std::uint64_t value) {
+  if (corrupt_.empty()) {
+    corrupt_ = std::string(what) + " " + std::to_string(value) + " at read position " + std::to_string(cursor_) +
+               " (write position " + std::to_string(cached_write_) + ")";
+  }
   return nullptr;
 }
 
 RecordHeader* RingReader::peek() {
-  if (!corrupt_.empty()) return nullptr;
   for (;;) {
     if (cursor_ == cached_write_) {
+      if (!corrupt_.empty()) return nullptr;
       cached_write_ = ctl_->write_pos.load(std::memory_order_acquire);
       if (cursor_ == cached_write_) return nullptr;
-    }
-    // The writer is never behind us, nor more than a ring ahead; positions are 8-aligned.
-    if (cached_write_ < cursor_ || cached_write_ - cursor_ > capacity_ || (cursor_ & 7) != 0) {
-      return broken("write position " + std::to_string(cached_write_) + " against read position " + std::to_string(cursor_));
+      // The writer is never behind us, nor more than a ring ahead. Checked once per load:
+      // between loads every record is checked against this value.
+      if (cached_write_ < cursor_ || cached_write_ - cursor_ > capacity_ || (cursor_ & 7) != 0) {
+        return broken("write position", cached_write_);
+      }
     }
     auto* h = reinterpret_cast<RecordHeader*>(data_ + (cursor_ & mask_));
     const std::uint64_t to_end = capacity_ - (cursor_ & mask_);
     const std::uint32_t size = h->size;
     const RecordKind kind = h->kind;
+    // One comparison for the usual case: a whole record of a known kind, 8-aligned, in
+    // the tail of the ring and below the write position.
+    if (size >= sizeof(RecordHeader) && size % 8 == 0 && size <= to_end && size <= cached_write_ - cursor_ &&
+        kind >= RecordKind::kRecord && kind <= RecordKind::kAwait && kind != RecordKind::kWrap) {
+      current_size_ = size;
+      return h;
+    }
     if (kind == RecordKind::kWrap) {
       // A wrap marker fills the tail exactly.
-      if (size != to_end || cursor_ + size > cached_write_) return broken("wrap marker of " + std::to_string(size) + " bytes");
+      if (size != to_end || size > cached_write_ - cursor_) return broken("wrap marker of size", size);
       cursor_ += size;
       continue;
     }
-    if (size < sizeof(RecordHeader) || size % 8 != 0 || size > to_end || cursor_ + size > cached_write_) {
-      return broken("record of " + std::to_string(size) + " bytes at position " + std::to_string(cursor_));
-    }
-    if (kind != RecordKind::kRecord && kind != RecordKind::kReply && kind != RecordKind::kOutbound &&
-        kind != RecordKind::kAwait) {
-      return broken("record of unknown kind " + std::to_string(static_cast<std::uint32_t>(kind)));
-    }
-    current_size_ = size;
-    return h;
+    if (kind < RecordKind::kRecord || kind > RecordKind::kAwait) return broken("record of kind", static_cast<std::uint32_t>(kind));
+    return broken("record of size", size);
   }
 }
 

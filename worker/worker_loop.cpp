@@ -102,7 +102,7 @@ void WorkerLoop::collect() {
       corrupt_ = in_.corruption();
       break;
     }
-    if (h != nullptr && (h->kind != shm::RecordKind::kRecord || !shm::read_fields(h, in_.current_size()))) {
+    if (h != nullptr && (h->kind != shm::RecordKind::kRecord || !shm::lengths_fit(h, in_.current_size()))) {
       corrupt_ = "a record whose lengths exceed its size";
       break;
     }
