@@ -88,6 +88,7 @@ int cmd_list(const sluice::config::Config& c) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice: Kafka triggers for lambdas", "sluice"};
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   app.require_subcommand(1);
   std::string log_format;
   app.add_option("--log-format", log_format, "Log lines as \"text\" (with systemd priority prefixes) or \"json\"")

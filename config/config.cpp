@@ -279,6 +279,7 @@ void read_main(const FileContext& ctx, const toml::table& t, Config& c) {
     s.uint("restart_backoff_max_ms", c.restart.backoff_max_ms, 1, 3'600'000);
     s.uint("max_restarts", c.restart.max_restarts, 0, 1'000'000);
     s.uint("restart_window_s", c.restart.window_s, 1, 86'400);
+    s.uint("start_attempts", c.restart.start_attempts, 1, 1'000'000);
     s.uint("consumer_stall_s", c.restart.consumer_stall_s, 5, 86'400);
     if (c.restart.backoff_min_ms > c.restart.backoff_max_ms) {
       s.error(st->get("restart_backoff_min_ms"), "restart_backoff_min_ms", "must not exceed restart_backoff_max_ms");

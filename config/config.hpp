@@ -76,6 +76,11 @@ struct Restart {
   std::uint32_t backoff_max_ms = 30000;
   std::uint32_t max_restarts = 10;
   std::uint32_t window_s = 60;
+  // A lambda fails after this many processes in a row ended before they were up (a worker
+  // before its handler started, a consumer before it subscribed): a plugin that cannot
+  // load or a module that cannot import will not fix itself, and waiting out max_restarts
+  // with growing backoff would hold READY for minutes.
+  std::uint32_t start_attempts = 3;
   std::uint32_t consumer_stall_s = 120;  // a consumer whose loop made no pass for this long is killed
 };
 

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "consumer/broker_state.hpp"
 #include "consumer/watermarks.hpp"
 #include "shm/control_channel.hpp"
 #include "shm/headers_codec.hpp"
@@ -78,6 +79,11 @@ std::map<std::string, std::string> client_properties(const config::Lambda& l) {
     props[k] = want;
   }
   props["auto.commit.interval.ms"] = std::to_string(l.commit_interval_ms);
+  // Broker connection state (health, metrics) comes from the statistics reports.
+  if (auto it = props.find("statistics.interval.ms"); it == props.end() || it->second == "0") {
+    if (it != props.end()) spdlog::warn("ignoring kafka property statistics.interval.ms=0: sluice reads broker state from them");
+    props["statistics.interval.ms"] = "1000";
+  }
   if (auto it = l.kafka_properties.find("auto.offset.reset"); it != l.kafka_properties.end()) {
     spdlog::warn("ignoring kafka property auto.offset.reset={}: set the lambda's auto_offset_reset instead", it->second);
     props["auto.offset.reset"] = "error";
@@ -104,9 +110,12 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);
+  rd_kafka_conf_set_stats_cb(conf.get(), &Consumer::stats_cb);
+  rd_kafka_conf_set_error_cb(conf.get(), &Consumer::error_cb);
   rk_ = make_client(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+  committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
 
   PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
   for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
@@ -139,6 +148,7 @@ Consumer::~Consumer() {
   dlq_.reset();
   out_.reset();
   partitions_.clear();  // frees backlog messages before the handle goes
+  committed_reader_.reset();
   queue_.reset();
 }
 
@@ -172,6 +182,7 @@ int Consumer::run() {
     }
     if (!resets_.empty()) handle_resets();
     publish_all();
+    if (committed_reader_->outstanding()) read_committed();
 
     if (Clock::now() >= next_commit_) {
       poll_control();
@@ -630,10 +641,10 @@ void Consumer::failed(Partition& p, DeadLetter dl) {
       break;
   }
   // Hold the partition at this offset: nothing past it is committed; an operator decides.
-  spdlog::error("lambda {}: {}[{}]@{} failed after {} attempt(s): {}; partition stopped (on_failure=stop)",
-                lambda_.name, p.topic, p.partition, dl.offset, dl.attempts, dl.error);
-  p.stopped = true;
-  if (!p.paused) set_paused(p, true);
+  spdlog::error("lambda {}: {}[{}]@{} failed after {} attempt(s): {}; partition stopped (on_failure=stop): nothing "
+                "past it is handled or committed until the lambda is registered again (`sluice register {}`)",
+                lambda_.name, p.topic, p.partition, dl.offset, dl.attempts, dl.error, lambda_.name);
+  stop_partition(p);
 }
 
 DeadLetter Consumer::describe(const Partition& p, std::uint32_t r, const Sent& s, std::uint32_t attempts,
@@ -740,6 +751,10 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
 }
 
 void Consumer::stop_partition(Partition& p) {
+  if (!p.stopped) {
+    p.stats->stopped.store(1, std::memory_order_relaxed);
+    shm::bump(stats_.stopped_partitions);
+  }
   p.stopped = true;
   if (!p.paused) set_paused(p, true);
 }
@@ -888,6 +903,10 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
         p->committed = e.offset;
         p->stats->committed.store(e.offset, std::memory_order_relaxed);
         shm::bump(stats_.commits);
+        stats_.last_commit_ms.store(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                                    .count()),
+                                    std::memory_order_relaxed);
         if (p->commit_pending == e.offset) {
           stats_.commit_latency.observe(static_cast<std::uint64_t>(
               std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - p->stored_at).count()));
@@ -905,17 +924,49 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
 
 void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  shm::bump(self->stats_.rebalances);
   self->cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(self->rk_.get()), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    shm::bump(self->stats_.assigns);
     self->on_assign(parts);
   } else {
+    shm::bump(self->stats_.revokes);
     self->on_revoke(parts);
   }
 }
 
 void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque) {
   static_cast<Consumer*>(opaque)->on_commit(err, offsets);
+}
+
+int Consumer::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, now_ns());
+  return 0;  // librdkafka frees the text
+}
+
+void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) record_all_brokers_down(self->stats_, now_ns());
+  // Connection errors come and go while librdkafka reconnects by itself: a warning. The
+  // consumer process ends on fatal errors only (run()).
+  spdlog::log(rd_kafka_fatal_error(rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR ? spdlog::level::err : spdlog::level::warn,
+              "lambda {}: kafka: {}: {}", self->lambda_.name, rd_kafka_err2name(code), reason);
+}
+
+void Consumer::read_committed() {
+  for (const auto& a : committed_reader_->take()) {
+    Partition* p = find(a.topic.c_str(), a.partition);
+    // Our own acknowledged commits are newer than any answer to a request made before them.
+    if (p == nullptr || p->committed >= 0) continue;
+    p->stats->committed.store(a.offset, std::memory_order_relaxed);
+  }
+  if (committed_reader_->outstanding()) return;
+  std::vector<std::pair<std::string, std::int32_t>> unknown;
+  for (const auto& [k, p] : partitions_) {
+    if (p->committed < 0 && p->stats->committed.load(std::memory_order_relaxed) == -1) unknown.emplace_back(p->topic, p->partition);
+  }
+  committed_reader_->request(unknown);
 }
 
 void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
@@ -947,6 +998,13 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
     partitions_[k] = std::move(p);
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
+  if (!committed_reader_->outstanding()) {
+    std::vector<std::pair<std::string, std::int32_t>> ask;
+    for (int i = 0; i < parts->cnt; ++i) {
+      if (topic_index(parts->elems[i].topic) >= 0) ask.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+    }
+    committed_reader_->request(ask);
+  }
   if (cooperative_) {
     ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
     if (e) spdlog::error("lambda {}: incremental assign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
@@ -992,6 +1050,8 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
     // Records still in rings for these partitions are now stale: workers skip them.
     const std::uint32_t slot = partitions_[k]->slot;
     seg_.epoch(slot).store(++epochs_[slot], std::memory_order_release);
+    if (partitions_[k]->stopped) stats_.stopped_partitions.fetch_sub(1, std::memory_order_relaxed);
+    partitions_[k]->stats->stopped.store(0, std::memory_order_relaxed);
     partitions_[k]->stats->assigned.store(0, std::memory_order_release);
     set_index(partitions_[k]->topic_index, partitions_[k]->partition, nullptr);
     partitions_.erase(k);
@@ -1137,6 +1197,7 @@ void Consumer::publish_stats() {
   }
   stats_.in_flight.store(total_in_flight(), std::memory_order_relaxed);
   stats_.backlog.store(total_backlog(), std::memory_order_relaxed);
+  read_committed();
 }
 
 std::size_t Consumer::total_in_flight() const {

@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "consumer/acked_producer.hpp"
+#include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
@@ -59,6 +60,11 @@ class Consumer {
 
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
   static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  static int stats_cb(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+  static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  // Reports the broker's committed offsets of newly assigned partitions (asked on
+  // assignment, again while unanswered) until the consumer's own commits take over.
+  void read_committed();
   void on_assign(rd_kafka_topic_partition_list_t* parts);
   void on_revoke(rd_kafka_topic_partition_list_t* parts);
   void on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets);
@@ -150,6 +156,7 @@ class Consumer {
   shm::Stats& stats_;
   KafkaPtr rk_;
   QueuePtr queue_;
+  std::unique_ptr<CommittedReader> committed_reader_;
   bool cooperative_ = false;
   bool shutting_down_ = false;
   std::unique_ptr<DeadLetterProducer> dlq_;

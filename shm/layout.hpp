@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 4;
+inline constexpr std::uint32_t kSegmentVersion = 5;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -153,12 +153,17 @@ struct alignas(kCacheLine) WorkerStats {
 // One assigned partition, by the consumer's partition slot (the epoch table's index).
 // The consumer writes it; the supervisor reads it for lag and the per-partition metrics.
 // `assigned` is stored last with release order on assignment and cleared on revoke.
+inline constexpr std::int64_t kNothingCommitted = -1001;  // librdkafka's RD_KAFKA_OFFSET_INVALID
+
 struct PartitionStats {
   std::atomic<std::uint32_t> assigned;
   std::atomic<std::uint32_t> topic_index;
   std::atomic<std::int32_t> partition;
-  std::int32_t reserved;
-  std::atomic<std::int64_t> committed;  // acknowledged by the broker; -1 unknown
+  std::atomic<std::uint32_t> stopped;  // 1: held by on_failure = "stop" (or a failure path that could not finish)
+  // The group's committed offset as the broker has it: read when the partition is
+  // assigned, then each commit the broker acknowledges. -1: not known yet;
+  // kNothingCommitted: the broker has none for the group.
+  std::atomic<std::int64_t> committed;
   std::atomic<std::int64_t> position;   // next offset to fetch; -1 unknown
   std::atomic<std::int64_t> low;        // log start; -1 unknown
   std::atomic<std::int64_t> high;       // high watermark; -1 unknown
@@ -175,7 +180,8 @@ struct Stats {
   std::atomic<std::uint64_t> stale;        // revoked before handling
   std::atomic<std::uint64_t> commits;      // successful offset commits
   std::atomic<std::uint64_t> commits_failed;
-  std::atomic<std::uint64_t> rebalances;
+  std::atomic<std::uint64_t> assigns;  // rebalance callbacks that assigned partitions
+  std::atomic<std::uint64_t> revokes;  // ... and that revoked (or lost) them
   std::atomic<std::uint64_t> paused;       // partition pauses for backpressure
   std::atomic<std::uint64_t> dead_lettered;  // failure path: dead letter acknowledged
   std::atomic<std::uint64_t> offset_resets;  // positions found outside the log
@@ -183,6 +189,14 @@ struct Stats {
   std::atomic<std::uint64_t> produced;  // outbound records acknowledged by the broker
   std::atomic<std::uint64_t> in_flight;  // gauge: records in rings, not yet completed
   std::atomic<std::uint64_t> backlog;    // gauge: fetched, waiting for ring room
+  std::atomic<std::uint64_t> stopped_partitions;  // gauge: assigned partitions held by a failure
+  // Broker connections as librdkafka's statistics report them (each statistics_interval):
+  // brokers whose connection is up, of those it learned from the cluster's metadata.
+  std::atomic<std::uint64_t> brokers_up;
+  std::atomic<std::uint64_t> brokers_known;
+  std::atomic<std::uint64_t> brokers_seen_ns;  // CLOCK_MONOTONIC of that report; 0: none yet
+  std::atomic<std::uint64_t> brokers_down_ns;  // since when none is up; 0: one is (or no report yet)
+  std::atomic<std::uint64_t> last_commit_ms;   // wall clock of the last acknowledged commit; 0: none
   Histogram commit_latency;              // commit request to the broker's answer
 };
 

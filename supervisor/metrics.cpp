@@ -71,8 +71,10 @@ class Writer {
 
 }  // namespace
 
-std::string to_prometheus(const std::vector<LambdaReport>& reports) {
+std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::optional<ProcessStats>& supervisor) {
   Writer w(reports);
+  w.out() << "# HELP sluice_build_info The running sluice's version\n# TYPE sluice_build_info gauge\n"
+          << "sluice_build_info{version=\"" << SLUICE_VERSION << "\"} 1\n";
   w.gauge("sluice_lambda_up", "1 while the lambda's consumer and every worker are running", [&](const auto& r, const auto& l) {
     w.out() << "sluice_lambda_up{" << l << "} " << (r.state == "running" ? 1 : 0) << "\n";
   });
@@ -81,10 +83,40 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports) {
       w.out() << "sluice_lambda_state{" << l << ",state=\"" << s << "\"} " << (r.state == s ? 1 : 0) << "\n";
     }
   });
+  w.gauge("sluice_lambda_health", "The lambda's health (as /healthz says it): 1 for the current one",
+          [&](const auto& r, const auto& l) {
+            const std::string now = health_of(r).status;
+            for (const char* s : {"ok", "starting", "degraded", "failed", "stopped"}) {
+              w.out() << "sluice_lambda_health{" << l << ",health=\"" << s << "\"} " << (now == s ? 1 : 0) << "\n";
+            }
+          });
+  w.gauge("sluice_lambda_restarts_in_a_row", "Restarts since the lambda last ran a whole restart window",
+          [&](const auto& r, const auto& l) { w.out() << "sluice_lambda_restarts_in_a_row{" << l << "} " << r.restarts_in_a_row << "\n"; });
+  w.gauge("sluice_broker_connected",
+          "1 while the lambda's consumer has a broker connection up (librdkafka's statistics), 0 while it has none",
+          [&](const auto& r, const auto& l) {
+            if (r.has_counters && r.brokers_reported) {
+              w.out() << "sluice_broker_connected{" << l << "} " << (r.brokers_down_ms == 0 ? 1 : 0) << "\n";
+            }
+          });
+  w.gauge("sluice_brokers_up", "Broker connections of the lambda's consumer that are up", [&](const auto& r, const auto& l) {
+    if (r.has_counters && r.brokers_reported) w.out() << "sluice_brokers_up{" << l << "} " << r.brokers_up << "\n";
+  });
+  w.gauge("sluice_partitions_stopped", "Assigned partitions held at a record that failed (on_failure = \"stop\")",
+          [&](const auto& r, const auto& l) {
+            if (r.has_counters) w.out() << "sluice_partitions_stopped{" << l << "} " << r.stopped_partitions << "\n";
+          });
+  w.gauge("sluice_last_commit_timestamp_seconds", "When the broker last acknowledged a commit of the lambda's consumer",
+          [&](const auto& r, const auto& l) {
+            if (r.has_counters && r.last_commit_ms != 0) {
+              w.out() << "sluice_last_commit_timestamp_seconds{" << l << "} " << seconds(r.last_commit_ms * 1'000'000) << "\n";
+            }
+          });
   w.counter("sluice_records_consumed_total", "Records fetched from Kafka", &LambdaReport::consumed);
   w.counter("sluice_records_handled_total", "Records whose handler succeeded", &LambdaReport::handled);
   w.counter("sluice_records_failed_total", "Records that took the failure path", &LambdaReport::failed);
-  w.counter("sluice_records_retried_total", "Handler attempts that ended in a retry", &LambdaReport::retried);
+  w.counter("sluice_retry_attempts_total", "Handler attempts that ended in a retry (a record retried twice counts 2)",
+            &LambdaReport::retried);
   w.counter("sluice_records_dead_lettered_total", "Records whose dead letter the broker acknowledged",
             &LambdaReport::dead_lettered);
   w.counter("sluice_records_skipped_total", "Records skipped by on_failure = \"skip\"", &LambdaReport::skipped);
@@ -109,9 +141,18 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports) {
               &LambdaReport::queue_wait);
   w.histogram("sluice_commit_latency_seconds", "From storing an offset to the broker acknowledging its commit",
               &LambdaReport::commit_latency);
-  w.counter("sluice_commits_total", "Offset commits the broker acknowledged, per partition", &LambdaReport::commits);
-  w.counter("sluice_commits_failed_total", "Offset commits that failed, per partition", &LambdaReport::commits_failed);
-  w.counter("sluice_rebalances_total", "Partition assignments and revocations", &LambdaReport::rebalances);
+  w.counter("sluice_commits_total",
+            "Partition offsets the broker acknowledged as committed (a commit of 3 partitions counts 3)",
+            &LambdaReport::commits);
+  w.counter("sluice_commits_failed_total", "Partition offsets whose commit failed (each partition counts)",
+            &LambdaReport::commits_failed);
+  w.out() << "# HELP sluice_rebalances_total Rebalance callbacks of the lambda's consumer, by what they did\n"
+          << "# TYPE sluice_rebalances_total counter\n";
+  for (const auto& r : reports) {
+    if (!r.has_counters) continue;
+    w.out() << "sluice_rebalances_total{lambda=\"" << escape(r.name) << "\",kind=\"assign\"} " << r.assigns << "\n"
+            << "sluice_rebalances_total{lambda=\"" << escape(r.name) << "\",kind=\"revoke\"} " << r.revokes << "\n";
+  }
   w.counter("sluice_partition_pauses_total", "Partitions paused because rings were full", &LambdaReport::pauses);
   w.counter("sluice_offset_resets_total", "Positions found outside the log", &LambdaReport::offset_resets);
   w.counter("sluice_offsets_skipped_total", "Records never handled because of offset resets",
@@ -134,9 +175,26 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports) {
   per_partition("sluice_partition_high_watermark", "High watermark of each assigned partition",
                 [](const PartitionReport& p) { return p.high; });
   per_partition("sluice_partition_lag", "High watermark minus committed offset", [](const PartitionReport& p) { return p.lag(); });
-  w.gauge("sluice_lambda_lag", "Sum of the lag of the lambda's assigned partitions", [&](const auto& r, const auto& l) {
-    w.out() << "sluice_lambda_lag{" << l << "} " << r.lag() << "\n";
-  });
+  w.gauge("sluice_lambda_lag", "Sum of the lag of the lambda's assigned partitions (no sample while one is unknown)",
+          [&](const auto& r, const auto& l) {
+            if (r.lag() >= 0) w.out() << "sluice_lambda_lag{" << l << "} " << r.lag() << "\n";
+          });
+  const auto process = [&](const char* name, const char* help, const char* type, auto value) {
+    w.out() << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+    if (supervisor) w.out() << name << "{process=\"supervisor\"} " << value(*supervisor) << "\n";
+    for (const auto& r : reports) {
+      for (const auto& p : r.processes) {
+        w.out() << name << "{lambda=\"" << escape(r.name) << "\",process=\"" << p.role << "\"";
+        if (p.role == "worker") w.out() << ",worker=\"" << p.slot << "\"";
+        w.out() << "} " << value(p.stats) << "\n";
+      }
+    }
+  };
+  process("process_cpu_seconds_total", "User and system CPU time", "counter", [](const ProcessStats& s) { return s.cpu_seconds; });
+  process("process_resident_memory_bytes", "Resident memory", "gauge", [](const ProcessStats& s) { return s.rss_bytes; });
+  process("process_open_fds", "Open file descriptors", "gauge", [](const ProcessStats& s) { return s.open_fds; });
+  process("process_start_time_seconds", "Start time since the epoch", "gauge",
+          [](const ProcessStats& s) { return std::to_string(static_cast<std::uint64_t>(s.start_time_s)); });
   return w.out().str();
 }
 

@@ -6,7 +6,7 @@ namespace sluice::supervisor {
 
 std::int64_t PartitionReport::lag() const {
   if (high < 0) return -1;
-  const std::int64_t from = committed >= 0 ? committed : position >= 0 ? position : low;
+  const std::int64_t from = committed >= 0 ? committed : committed == shm::kNothingCommitted ? low : -1;
   return from < 0 ? -1 : std::max<std::int64_t>(high - from, 0);
 }
 
@@ -17,11 +17,15 @@ void HistogramReport::add(const shm::Histogram& h) {
 
 std::int64_t LambdaReport::lag() const {
   std::int64_t total = 0;
-  for (const auto& p : partitions) total += std::max<std::int64_t>(p.lag(), 0);
+  for (const auto& p : partitions) {
+    const std::int64_t l = p.lag();
+    if (l < 0) return -1;  // a sum without a partition would understate it
+    total += l;
+  }
   return total;
 }
 
-LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std::string state) {
+LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std::string state, std::uint64_t now_ns) {
   LambdaReport r;
   r.name = cfg.name;
   r.state = std::move(state);
@@ -43,12 +47,23 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
   r.produced = get(s.produced);
   r.commits = get(s.commits);
   r.commits_failed = get(s.commits_failed);
-  r.rebalances = get(s.rebalances);
+  r.assigns = get(s.assigns);
+  r.revokes = get(s.revokes);
   r.pauses = get(s.paused);
   r.offset_resets = get(s.offset_resets);
   r.offsets_skipped = get(s.offsets_skipped);
   r.in_flight = get(s.in_flight);
   r.backlog = get(s.backlog);
+  r.stopped_partitions = get(s.stopped_partitions);
+  r.last_commit_ms = get(s.last_commit_ms);
+  r.brokers_reported = get(s.brokers_seen_ns) != 0;
+  r.brokers_up = get(s.brokers_up);
+  r.brokers_known = get(s.brokers_known);
+  if (const std::uint64_t down = get(s.brokers_down_ns); down != 0 && now_ns > down) {
+    r.brokers_down_ms = std::max<std::uint64_t>((now_ns - down) / 1'000'000, 1);
+  } else if (down != 0) {
+    r.brokers_down_ms = 1;
+  }
   r.commit_latency.add(s.commit_latency);
   for (std::uint32_t w = 0; w < seg->workers(); ++w) {
     const shm::WorkerStats& ws = seg->worker_stats(w);
@@ -78,11 +93,55 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
     p.position = ps.position.load(std::memory_order_relaxed);
     p.low = ps.low.load(std::memory_order_relaxed);
     p.high = ps.high.load(std::memory_order_relaxed);
+    p.stopped = ps.stopped.load(std::memory_order_relaxed) != 0;
     r.partitions.push_back(std::move(p));
   }
   std::sort(r.partitions.begin(), r.partitions.end(),
             [](const auto& a, const auto& b) { return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition); });
   return r;
+}
+
+Health health_of(const LambdaReport& r) {
+  Health h;
+  if (r.state == "failed") {
+    h.status = "failed";
+    h.reasons.push_back(r.failure.empty() ? "failed" : r.failure);
+    return h;
+  }
+  if (r.state == "stopped" || r.state == "stopping") {
+    h.status = "stopped";
+    return h;
+  }
+  if (r.state == "starting") {
+    if (r.restarts_in_a_row == 0) {
+      h.status = "starting";
+      return h;
+    }
+    h.reasons.push_back("restarting: " + std::to_string(r.restarts_in_a_row) + " restart(s) in a row, the last after " +
+                        r.last_exit);
+  }
+  if (r.brokers_down_ms > 0) {
+    h.reasons.push_back("no broker connection for " + std::to_string(r.brokers_down_ms / 1000) + " s (" +
+                        std::to_string(r.brokers_known) + " broker(s) known, none up)");
+  }
+  if (r.stopped_partitions > 0) {
+    h.reasons.push_back(std::to_string(r.stopped_partitions) +
+                        " partition(s) stopped at a record that failed (on_failure = \"stop\"); nothing past it is "
+                        "handled or committed until the lambda is registered again");
+  }
+  h.status = h.reasons.empty() ? "ok" : "degraded";
+  return h;
+}
+
+std::string overall_health(const std::vector<Health>& lambdas) {
+  auto any = [&](const char* s) {
+    return std::any_of(lambdas.begin(), lambdas.end(), [&](const Health& h) { return h.status == s; });
+  };
+  if (any("failed")) return "failed";
+  if (any("degraded")) return "degraded";
+  if (any("starting")) return "starting";
+  if (!any("ok")) return "idle";
+  return "ok";
 }
 
 nlohmann::json to_json(const LambdaReport& r) {
@@ -94,7 +153,8 @@ nlohmann::json to_json(const LambdaReport& r) {
                      {"committed", known(p.committed)},
                      {"position", known(p.position)},
                      {"high_watermark", known(p.high)},
-                     {"lag", known(p.lag())}});
+                     {"lag", known(p.lag())},
+                     {"stopped", p.stopped}});
   }
   nlohmann::json j = {{"name", r.name},
                       {"state", r.state},
@@ -104,13 +164,18 @@ nlohmann::json to_json(const LambdaReport& r) {
                       {"workers", r.workers},
                       {"restarts", {{"worker", r.worker_restarts}, {"consumer", r.consumer_restarts}}},
                       {"partitions", parts},
-                      {"lag", r.lag()}};
+                      {"lag", r.lag() < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.lag())}};
+  const Health h = health_of(r);
+  j["health"] = {{"status", h.status}, {"reasons", h.reasons}};
+  if (!r.failure.empty() && r.state == "failed") j["failure"] = r.failure;
+  if (r.has_counters && r.brokers_reported) j["brokers"] = {{"up", r.brokers_up}, {"known", r.brokers_known}};
   if (r.has_counters) {
     j["records"] = {{"consumed", r.consumed},   {"handled", r.handled},   {"failed", r.failed},
                     {"retried", r.retried},     {"dead_lettered", r.dead_lettered}, {"skipped", r.skipped},
                     {"produced", r.produced},   {"in_flight", r.in_flight}, {"backlog", r.backlog}};
     j["commits"] = {{"ok", r.commits}, {"failed", r.commits_failed}};
-    j["rebalances"] = r.rebalances;
+    if (r.last_commit_ms != 0) j["commits"]["last_ms"] = r.last_commit_ms;
+    j["rebalances"] = {{"assigned", r.assigns}, {"revoked", r.revokes}};
   }
   return j;
 }

@@ -69,9 +69,16 @@ AdminResponse config_error(const config::ConfigError& e) {
 }
 
 // The consumer is gone: whatever it had assigned is not ours any more.
+// What the dead consumer reported about its partitions and connections was true of it
+// only: the next one reports afresh.
 void clear_assignment(const shm::Segment& seg) {
   for (std::uint32_t slot = 0; slot < seg.epoch_slots(); ++slot) {
     seg.partition_stats(slot).assigned.store(0, std::memory_order_relaxed);
+    seg.partition_stats(slot).stopped.store(0, std::memory_order_relaxed);
+  }
+  shm::Stats& s = seg.stats();
+  for (auto* gauge : {&s.stopped_partitions, &s.brokers_up, &s.brokers_known, &s.brokers_seen_ns, &s.brokers_down_ns}) {
+    gauge->store(0, std::memory_order_relaxed);
   }
 }
 
@@ -167,6 +174,7 @@ int Supervisor::run() {
     }
     check_timers();
     sweep();
+    track_readiness();
     answer_waiters();
     notify_progress();
     notifier_.tick();
@@ -207,6 +215,7 @@ Supervisor::Lambda& Supervisor::add_lambda(const config::Lambda& cfg) {
     // One lambda that cannot get its memory must not take the others down.
     spdlog::error("lambda {}: {}; marking it failed", cfg.name, e.what());
     ref.state = State::kFailed;
+    ref.failure = e.what();
     return ref;
   }
   start_lambda(ref);
@@ -257,8 +266,11 @@ void Supervisor::sweep() {
       l.next.reset();
       l.state = State::kRunning;
       l.failing = false;
-      l.restarts.clear();
       l.consecutive = 0;
+      l.ready_since.reset();
+      l.failed_starts = 0;
+      l.last_exit.clear();
+      l.failure.clear();
       l.consumer = Proc{};
       l.workers.clear();
       try {
@@ -267,6 +279,7 @@ void Supervisor::sweep() {
       } catch (const std::exception& e) {
         spdlog::error("lambda {}: {}; marking it failed", l.cfg.name, e.what());
         l.state = State::kFailed;
+        l.failure = e.what();
       }
     }
     ++it;
@@ -321,15 +334,16 @@ void Supervisor::reap() {
       std::error_code ec;
       if (p.child->running(ec)) return;
       const int status = p.child->native_exit_code();
+      const pid_t pid = p.child->id();
       p.child.reset();  // reaped: never signalled again
-      on_exit(l, consumer, slot, status);
+      on_exit(l, consumer, slot, status, pid);
     };
     for (std::uint32_t i = 0; i < l.workers.size(); ++i) check(l.workers[i], false, i);
     check(l.consumer, true, 0);
   }
 }
 
-void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status) {
+void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status, pid_t pid) {
   const std::string who = consumer ? "consumer" : "worker " + std::to_string(slot);
   if (l.state == State::kStopping) {
     spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, shm::describe_exit("process", status));
@@ -343,7 +357,12 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     return;
   }
   if (l.state != State::kRunning) return;
-  spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, shm::describe_exit(consumer ? "consumer" : "worker", status));
+  const std::string how = shm::describe_exit(consumer ? "consumer" : "worker", status);
+  // Up means registered in the segment: a worker once its handler started, a consumer
+  // once it subscribed. Ending before that is a failed start, not a crash.
+  const bool started = consumer ? l.seg->header().consumer_pid.load(std::memory_order_acquire) == pid
+                                : l.seg->ring(slot).reader_pid.load(std::memory_order_acquire) == pid;
+  spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, how);
   if (!consumer) {
     Proc& w = l.workers[slot];
     if (!w.reset_pending && WIFEXITED(status) && WEXITSTATUS(status) == shm::kExitCorruptRing) {
@@ -360,7 +379,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     l.seg->ring(slot).last_exit_status.store(status, std::memory_order_release);
     // The dead worker's invocation is over; its start time must not time out the next one.
     l.seg->ring(slot).invocation_start_ns.store(0, std::memory_order_relaxed);
-    if (!note_restart(l)) return stop_lambda(l, true);
+    if (!note_restart(l, who + ": " + how, started)) return stop_lambda(l, true);
     ++l.worker_restarts;
     if (w.reset_pending) reset_worker_rings(l, slot);
     if (!w.awaiting_quarantine) w.restart_at = Clock::now() + next_backoff(l);
@@ -388,34 +407,54 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   }
   l.seg->header().generation.fetch_add(1, std::memory_order_release);
   clear_assignment(*l.seg);
-  if (!note_restart(l)) return stop_lambda(l, true);
+  if (!note_restart(l, who + ": " + how, started)) return stop_lambda(l, true);
   ++l.consumer_restarts;
   l.consumer.restart_at = Clock::now() + next_backoff(l);
 }
 
-bool Supervisor::note_restart(Lambda& l) {
-  const auto now = Clock::now();
-  const auto window = std::chrono::seconds(cfg_.restart.window_s);
-  l.restarts.push_back(now);
-  while (!l.restarts.empty() && now - l.restarts.front() > window) l.restarts.pop_front();
-  if (l.restarts.size() > cfg_.restart.max_restarts) {
-    spdlog::error("lambda {}: {} restarts within {} s (max_restarts {}): marking it failed; other lambdas keep running",
-                  l.cfg.name, l.restarts.size(), cfg_.restart.window_s, cfg_.restart.max_restarts);
-    return false;
+bool Supervisor::note_restart(Lambda& l, const std::string& how, bool started) {
+  l.last_exit = how;
+  l.ready_since.reset();
+  ++l.consecutive;
+  l.failed_starts = started ? 0 : l.failed_starts + 1;
+  // Doubling backoff alone never ends a crash loop: with the defaults the gaps outgrow
+  // any restart window. So restarts are counted until the lambda has run a whole window
+  // (track_readiness), and processes that cannot even start are given up on sooner.
+  if (l.failed_starts >= cfg_.restart.start_attempts) {
+    l.failure = "cannot start: " + std::to_string(l.failed_starts) +
+                " start(s) in a row ended before the process was up (start_attempts " +
+                std::to_string(cfg_.restart.start_attempts) + "), the last: " + how;
+  } else if (l.consecutive > cfg_.restart.max_restarts) {
+    l.failure = std::to_string(l.consecutive) + " restarts without running restart_window_s (" +
+                std::to_string(cfg_.restart.window_s) + " s) in between (max_restarts " +
+                std::to_string(cfg_.restart.max_restarts) + "), the last: " + how;
+  } else {
+    return true;
   }
-  return true;
+  spdlog::error("lambda {}: {}: marking it failed; other lambdas keep running (fix it, then `sluice reload` or "
+                "`sluice register {}` starts it again)",
+                l.cfg.name, l.failure, l.cfg.name);
+  return false;
 }
 
-std::chrono::milliseconds Supervisor::next_backoff(Lambda& l) {
+std::chrono::milliseconds Supervisor::next_backoff(const Lambda& l) const {
+  const std::uint32_t doublings = l.consecutive == 0 ? 0 : std::min<std::uint32_t>(l.consecutive - 1, 20);
+  return std::chrono::milliseconds(
+      std::min<std::uint64_t>(cfg_.restart.backoff_max_ms, std::uint64_t{cfg_.restart.backoff_min_ms} << doublings));
+}
+
+void Supervisor::track_readiness() {
   const auto now = Clock::now();
-  // A lambda that has been quiet for a whole window starts over at the minimum.
-  if (now - l.last_failure > std::chrono::seconds(cfg_.restart.window_s)) l.consecutive = 0;
-  l.last_failure = now;
-  const std::uint64_t ms =
-      std::min<std::uint64_t>(cfg_.restart.backoff_max_ms, std::uint64_t{cfg_.restart.backoff_min_ms}
-                                                               << std::min<std::uint32_t>(l.consecutive, 20));
-  ++l.consecutive;
-  return std::chrono::milliseconds(ms);
+  for (auto& lp : lambdas_) {
+    Lambda& l = *lp;
+    if (l.state != State::kRunning || !ready(l)) {
+      l.ready_since.reset();
+      continue;
+    }
+    if (!l.ready_since) l.ready_since = now;
+    l.failed_starts = 0;
+    if (l.consecutive != 0 && now - *l.ready_since >= std::chrono::seconds(cfg_.restart.window_s)) l.consecutive = 0;
+  }
 }
 
 void Supervisor::stop_lambda(Lambda& l, bool failing) {
@@ -623,6 +662,12 @@ std::set<std::string> Supervisor::apply(const config::Config& next) {
       spdlog::info("reload: lambda {} changed; restarting it", n.name);
       replace(*l, n);
       touched.insert(n.name);
+    } else if (l->state == State::kFailed && !l->next) {
+      // What made it fail may be fixed outside the config (a plugin rebuilt, a module
+      // installed): a reload is the operator's way to say "try again".
+      spdlog::info("reload: lambda {} had failed; starting it again", n.name);
+      replace(*l, n);
+      touched.insert(n.name);
     }
   }
   for (auto& l : lambdas_) {
@@ -776,55 +821,77 @@ void Supervisor::notify_progress() {
     if (!all_settled(names)) return;
     ready_sent_ = true;
     notifier_.ready();
-    spdlog::info("ready: every lambda has started");
+    const auto failed = std::count_if(lambdas_.begin(), lambdas_.end(), [](const auto& l) { return l->state == State::kFailed; });
+    if (failed == 0) {
+      spdlog::info("ready: every lambda has started");
+    } else {
+      spdlog::warn("ready: every lambda has started or failed ({} failed)", failed);
+    }
   }
   if (reloading_ && all_settled(*reloading_)) {
     reloading_.reset();
     notifier_.ready();
     spdlog::info("reload complete");
   }
-  std::size_t running = 0, failed = 0, stopped = 0, other = 0;
+  std::size_t running = 0, stopped = 0, other = 0;
+  std::vector<std::string> failed;
   for (const auto& l : lambdas_) {
     const std::string st = state_name(*l);
-    (st == "running" ? running : st == "failed" ? failed : st == "stopped" ? stopped : other)++;
+    if (st == "failed") {
+      failed.push_back(l->cfg.name);
+      continue;
+    }
+    (st == "running" ? running : st == "stopped" ? stopped : other)++;
   }
   std::string line = std::to_string(running) + " lambda(s) running";
-  if (failed > 0) line += ", " + std::to_string(failed) + " failed";
+  if (!failed.empty()) line += ", " + std::to_string(failed.size()) + " failed: " + fmt::format("{}", fmt::join(failed, " "));
   if (stopped > 0) line += ", " + std::to_string(stopped) + " stopped";
   if (other > 0) line += ", " + std::to_string(other) + " starting or stopping";
   notifier_.status(line);
 }
 
+LambdaReport Supervisor::report_of(const Lambda& l) const {
+  auto r = read_report(l.cfg, l.seg ? &*l.seg : nullptr, state_name(l), mono_ns());
+  r.worker_restarts = l.worker_restarts;
+  r.consumer_restarts = l.consumer_restarts;
+  r.failure = l.failure;
+  r.last_exit = l.last_exit;
+  r.restarts_in_a_row = l.consecutive;
+  return r;
+}
+
 AdminResponse Supervisor::lambdas_json() {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& l : lambdas_) {
-    auto report = read_report(l->cfg, l->seg ? &*l->seg : nullptr, state_name(*l));
-    report.worker_restarts = l->worker_restarts;
-    report.consumer_restarts = l->consumer_restarts;
-    list.push_back(to_json(report));
-  }
+  for (const auto& l : lambdas_) list.push_back(to_json(report_of(*l)));
   return json_response(200, {{"instance", cfg_.instance}, {"lambdas", list}});
 }
 
 AdminResponse Supervisor::metrics_text() {
   std::vector<LambdaReport> reports;
   for (const auto& l : lambdas_) {
-    reports.push_back(read_report(l->cfg, l->seg ? &*l->seg : nullptr, state_name(*l)));
-    reports.back().worker_restarts = l->worker_restarts;
-    reports.back().consumer_restarts = l->consumer_restarts;
+    LambdaReport& r = reports.emplace_back(report_of(*l));
+    // Only here: /proc is read per process, which /healthz and /lambdas need not pay.
+    auto sample = [&](const Proc& p, const char* role, std::uint32_t slot) {
+      if (!p.child) return;
+      if (auto st = read_process_stats(p.child->id())) r.processes.push_back({role, slot, *st});
+    };
+    sample(l->consumer, "consumer", 0);
+    for (std::uint32_t i = 0; i < l->workers.size(); ++i) sample(l->workers[i], "worker", i);
   }
-  return {200, "text/plain; version=0.0.4; charset=utf-8", to_prometheus(reports)};
+  return {200, "text/plain; version=0.0.4; charset=utf-8", to_prometheus(reports, read_process_stats(::getpid()))};
 }
 
 AdminResponse Supervisor::health() {
-  // Healthy while nothing that should run has failed; a starting lambda is not a fault.
-  nlohmann::json failed = nlohmann::json::array();
-  for (const auto& l : lambdas_) {
-    if (l->state == State::kFailed && !l->deregistered) failed.push_back(l->cfg.name);
-  }
   if (shutting_down_) return json_response(503, {{"status", "stopping"}});
-  if (!failed.empty()) return json_response(503, {{"status", "failed"}, {"failed", failed}});
-  return json_response(200, {{"status", "ok"}, {"lambdas", lambdas_.size()}});
+  // 200 only when everything that should run does; each lambda says what is wrong.
+  std::vector<Health> all;
+  nlohmann::json lambdas = nlohmann::json::object();
+  for (const auto& l : lambdas_) {
+    all.push_back(health_of(report_of(*l)));
+    lambdas[l->cfg.name] = {{"status", all.back().status}, {"reasons", all.back().reasons}};
+  }
+  const std::string status = overall_health(all);
+  return json_response(status == "ok" ? 200 : 503, {{"status", status}, {"lambdas", lambdas}});
 }
 
 }  // namespace sluice::supervisor

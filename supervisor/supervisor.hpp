@@ -12,7 +12,6 @@
 
 #include <boost/process/child.hpp>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -23,6 +22,7 @@
 #include "shm/segment.hpp"
 #include "supervisor/mailbox.hpp"
 #include "supervisor/notify.hpp"
+#include "supervisor/report.hpp"
 #include "supervisor/spawn.hpp"
 
 namespace sluice::supervisor {
@@ -74,9 +74,14 @@ class Supervisor {
     std::vector<Proc> workers;
     State state = State::kRunning;
     bool failing = false;  // stopping because of restart intensity
-    std::deque<Clock::time_point> restarts;
+    // Restarts since the lambda last ran restart_window_s with every process up; the
+    // backoff doubles with it, and more than max_restarts fails the lambda.
     std::uint32_t consecutive = 0;
-    Clock::time_point last_failure{};
+    std::optional<Clock::time_point> ready_since;  // every process up since then
+    // Processes in a row that ended before they were up (registered in the segment).
+    std::uint32_t failed_starts = 0;
+    std::string last_exit;                          // how its last process ended
+    std::string failure;                            // why it is failed
     std::optional<Clock::time_point> stop_deadline;
     std::optional<config::Lambda> next;  // start this once stopped (reload, register)
     bool remove = false;                 // forget it once stopped (gone from the config)
@@ -98,12 +103,13 @@ class Supervisor {
   void spawn_consumer(Lambda& l);
   void spawn_worker(Lambda& l, std::uint32_t slot);
   void reap();
-  void on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status);
+  void on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status, pid_t pid);
   void stop_lambda(Lambda& l, bool failing);
   void finish_stop(Lambda& l);
   void sweep();
-  bool note_restart(Lambda& l);
-  std::chrono::milliseconds next_backoff(Lambda& l);
+  bool note_restart(Lambda& l, const std::string& how, bool started);
+  std::chrono::milliseconds next_backoff(const Lambda& l) const;
+  void track_readiness();
   void check_timers();
   void check_hung_handlers(Lambda& l);
   void check_consumer_progress(Lambda& l);
@@ -125,6 +131,7 @@ class Supervisor {
   std::string state_name(const Lambda& l) const;
   void answer_waiters();
   void notify_progress();
+  LambdaReport report_of(const Lambda& l) const;
   AdminResponse lambdas_json();
   AdminResponse metrics_text();
   AdminResponse health();

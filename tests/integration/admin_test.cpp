@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "daemon_test.hpp"
+#include "metrics_text.hpp"
+#include "notify_socket.hpp"
 
 namespace sluice::test {
 namespace {
@@ -20,38 +22,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr int kPartitions = 4;
-
-// Value of the sample `name{labels}` in Prometheus text, or -1 if absent.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
-// Every sample belongs to the metric of the # TYPE line before it, and no metric name
-// appears in two separate runs of lines (the exposition format requires both).
-std::string check_exposition(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  std::string current;
-  std::set<std::string> done;
-  while (std::getline(in, line)) {
-    if (line.starts_with("# TYPE ")) {
-      if (!current.empty()) done.insert(current);
-      current = line.substr(7, line.find(' ', 7) - 7);
-      if (done.count(current) != 0) return "metric " + current + " appears twice";
-      continue;
-    }
-    if (line.empty() || line.starts_with("#")) continue;
-    const std::string name = line.substr(0, line.find_first_of("{ "));
-    const bool ok = name == current || name == current + "_bucket" || name == current + "_sum" || name == current + "_count";
-    if (!ok) return "sample " + line + " is not under its # TYPE line (current " + current + ")";
-  }
-  return "";
-}
 
 bool committed_to_end(const std::string& bs, const std::string& group, std::uint64_t produced) {
   return committed_or_empty(bs, group) == end_offsets(produced, kPartitions);
@@ -344,54 +314,6 @@ TEST_F(Admin, JsonLogLinesFromEveryProcess) {
   expect_clean_stop(text);
 }
 
-// A datagram socket standing in for systemd's notify socket.
-class NotifySocket {
- public:
-  explicit NotifySocket(const fs::path& path) : path_(path.string()) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind notify socket");
-    const timeval tv{0, 50'000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    thread_ = std::thread([this] {
-      char buf[4096];
-      while (!stop_) {
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) continue;
-        std::lock_guard lock(mutex_);
-        messages_.emplace_back(buf, static_cast<std::size_t>(n));
-      }
-    });
-  }
-  ~NotifySocket() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  std::vector<std::string> messages() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-  // Index of the first message at or after `from` that starts with `prefix`, or -1.
-  long find(const std::string& prefix, std::size_t from = 0) {
-    const auto all = messages();
-    for (std::size_t i = from; i < all.size(); ++i) {
-      if (all[i].starts_with(prefix)) return static_cast<long>(i);
-    }
-    return -1;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::vector<std::string> messages_;
-  std::thread thread_;
-};
 
 // READY once every lambda runs, RELOADING (with MONOTONIC_USEC) then READY around a
 // reload, STOPPING at SIGTERM, WATCHDOG pings, a STATUS line; no child inherits the

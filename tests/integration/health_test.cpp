@@ -1,0 +1,258 @@
+// Operator truth: what /healthz, /lambdas, /metrics and systemd's notifications say
+// must be what the broker and the processes show, above all in failure states.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "consumer/group_offsets.hpp"
+#include "daemon_test.hpp"
+#include "metrics_text.hpp"
+#include "notify_socket.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr int kPartitions = 4;
+
+class OperatorTruth : public DaemonTest {
+ protected:
+  AdminReply call(const std::string& method, const std::string& path) { return admin(dir.path(), instance, method, path); }
+  json lambda(const std::string& name) {
+    const auto r = call("GET", "/lambdas");
+    const json j = json::parse(r.body, nullptr, false);
+    if (j.is_object()) {
+      for (const auto& l : j["lambdas"]) {
+        if (l["name"] == name) return l;
+      }
+    }
+    return json();
+  }
+  json healthz(int* status = nullptr) {
+    const auto r = call("GET", "/healthz");
+    if (status != nullptr) *status = r.status;
+    return json::parse(r.body, nullptr, false);
+  }
+  std::string health_of(const std::string& name) {
+    const json h = healthz();
+    return h.is_object() && h["lambdas"].contains(name) ? h["lambdas"][name]["status"].get<std::string>() : "absent";
+  }
+};
+
+std::string broken_plugin() { return "type = \"plugin\"\npath = \"/etc/hostname\"\n"; }
+
+// A plugin path that is not a plugin passes validate; at run time its worker can never
+// start. It used to back off (0.1 ... 30 s) for minutes in "starting" with max_restarts
+// never exceeded, /healthz 200, and no READY=1 for systemd (whose start timeout then
+// kills the healthy lambdas too). Now: failed after start_attempts, READY sent with a
+// STATUS naming it, and every signal agrees.
+TEST_F(OperatorTruth, ALambdaThatCanNeverStartFailsSoonAndReadyNamesIt) {
+  constexpr std::uint64_t kCount = 400;
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  NotifySocket notify(dir.path() / "notify.sock");
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "good", .topic = "events", .workers = 1},
+                          {.name = "broken", .topic = "events", .workers = 1, .handler = broken_plugin()}}),
+           "run", {{"NOTIFY_SOCKET", notify.path()}});
+  ASSERT_TRUE(wait_until([&] { return notify.find("READY=1") >= 0; }, 60s)) << d.log();
+  EXPECT_EQ(lambda("broken")["state"], "failed");
+  EXPECT_EQ(lambda("good")["state"], "running");
+  const std::string failure = lambda("broken").value("failure", "");
+  EXPECT_NE(failure.find("cannot start: 3 start(s) in a row"), std::string::npos) << failure;
+  ASSERT_TRUE(wait_until([&] { return notify.find("STATUS=1 lambda(s) running, 1 failed: broken") >= 0; }, 30s))
+      << d.log();
+
+  int status = 0;
+  const json h = healthz(&status);
+  EXPECT_EQ(status, 503) << h.dump();
+  EXPECT_EQ(h["status"], "failed") << h.dump();
+  EXPECT_EQ(h["lambdas"]["broken"]["status"], "failed") << h.dump();
+  EXPECT_EQ(lambda("broken")["health"]["status"], "failed");
+  const std::string metrics = call("GET", "/metrics").body;
+  EXPECT_EQ(sample(metrics, "sluice_lambda_health{lambda=\"broken\",health=\"failed\"}"), 1) << metrics;
+  EXPECT_EQ(sample(metrics, "sluice_lambda_state{lambda=\"broken\",state=\"failed\"}"), 1);
+  // Given up on, not retried in the background.
+  const auto starts = count_of(d.log(), "lambda broken: worker 0 ended");
+  EXPECT_EQ(starts, 3U) << d.log();
+
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kCount, kPartitions); },
+                         120s))
+      << d.log();
+  expect_clean_stop(d, instance);
+}
+
+// A lambda that runs, then crashes on every start (a record that kills its worker, with
+// max_attempts high): with backoffs longer than restart_window_s / max_restarts the old
+// "N restarts within the window" never tripped, and the lambda crash-looped for ever
+// while status said "starting". Restarts now count until the lambda has run a whole
+// window; meanwhile its health is degraded with the reason.
+TEST_F(OperatorTruth, ACrashLoopEndsFailedEvenWhenBackoffOutgrowsTheWindow) {
+  DevBroker broker({"events:1"});
+  produce(broker.bootstrap(), "events", 1, 0, 10);
+  auto env = segv_kills_env();
+  const std::string cfg = with(
+      daemon_config(instance, dir.path(), broker.bootstrap(),
+                    {{.name = "loop", .topic = "events", .workers = 1, .extra = "max_attempts = 1000\n", .options = "crash_seqs = \"0\"\n"},
+                     {.name = "other", .topic = "events", .workers = 1}}),
+      "restart_backoff_min_ms = 50\nrestart_backoff_max_ms = 1000\nmax_restarts = 100\nrestart_window_s = 60",
+      "restart_backoff_min_ms = 1000\nrestart_backoff_max_ms = 1000\nmax_restarts = 4\nrestart_window_s = 3");
+  Daemon d(dir.path(), cfg, "run", env);
+  ASSERT_TRUE(wait_until([&] { return lambda("loop")["health"]["status"] == "degraded"; }, 60s)) << d.log();
+  const std::string reason = lambda("loop")["health"]["reasons"].dump();
+  EXPECT_NE(reason.find("restarting"), std::string::npos) << reason;
+  ASSERT_TRUE(wait_until([&] { return lambda("loop")["state"] == "failed"; }, 60s)) << d.log();
+  EXPECT_NE(lambda("loop").value("failure", "").find("5 restarts without running restart_window_s (3 s)"), std::string::npos)
+      << lambda("loop").dump();
+  int status = 0;
+  EXPECT_EQ(healthz(&status)["status"], "failed");
+  EXPECT_EQ(status, 503);
+  expect_clean_stop(d, instance);
+}
+
+// After a consumer restart (here: a re-register) the lag used to fall back to the fetch
+// position, then the log start, while the committed offset was unknown: a stuck
+// partition showed 0 and an idle one its whole log. It now comes from the group's
+// committed offsets on the broker, and equals what `sluice offsets show` computes.
+TEST_F(OperatorTruth, LagAfterAConsumerRestartIsWhatTheBrokerSays) {
+  constexpr std::uint64_t kFirst = 400;
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kFirst);
+  // Seq kFirst, produced while the lambda is deregistered, goes to partition 0 (seq % 4)
+  // and hangs its handler: after the restart partition 0 is stuck one record behind,
+  // and partitions 1-3 are idle with everything committed.
+  const std::string cfg = daemon_config(
+      instance, dir.path(), broker.bootstrap(),
+      {{.name = "lag", .topic = "events", .workers = 2, .handler_extra = "timeout_ms = 600000\n",
+        .options = "hang_seqs = \"" + std::to_string(kFirst) + "\"\n"}});
+  Daemon d(dir.path(), cfg);
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-lag") == end_offsets(kFirst, kPartitions); }, 120s))
+      << d.log();
+  ASSERT_EQ(call("DELETE", "/kafka/register/lag").status, 200) << d.log();
+  produce(broker.bootstrap(), "events", kPartitions, kFirst, 1);
+  ASSERT_EQ(call("POST", "/kafka/register/lag").status, 200) << d.log();
+  // What the broker says (the library `sluice offsets show` prints from).
+  const auto truth = consumer::group_offsets({{"bootstrap.servers", broker.bootstrap()}}, "lambda-lag", {"events"});
+  ASSERT_EQ(truth.size(), static_cast<std::size_t>(kPartitions));
+  std::map<int, std::int64_t> want;
+  for (const auto& p : truth) want[p.partition] = p.lag();
+  EXPECT_EQ(want.at(0), 1) << "partition 0 is stuck at seq " << kFirst;
+  for (int p = 1; p < kPartitions; ++p) EXPECT_EQ(want.at(p), 0) << p;
+  auto reported = [&] {
+    std::map<int, std::int64_t> got;
+    const json l = lambda("lag");  // kept: a range-for over a temporary's member would dangle
+    for (const auto& p : l["partitions"]) {
+      got[p["partition"].get<int>()] = p["lag"].is_null() ? -1 : p["lag"].get<std::int64_t>();
+    }
+    return got;
+  };
+  // Until the consumer has the broker's answer a partition's lag is unknown (null), never
+  // a guess; then it is the broker's.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto got = reported();
+        return got.size() == want.size() &&
+               std::none_of(got.begin(), got.end(), [](const auto& kv) { return kv.second < 0; });
+      },
+      60s))
+      << lambda("lag").dump() << "\n" << d.log();
+  for (int check = 0; check < 3; ++check) {
+    const auto got = reported();
+    for (const auto& [p, lag] : got) {
+      ASSERT_TRUE(lag < 0 || lag == want.at(p)) << "partition " << p << ": daemon says " << lag << ", broker " << want.at(p);
+    }
+  }
+  const std::string metrics = call("GET", "/metrics").body;
+  EXPECT_EQ(sample(metrics, "sluice_partition_lag{lambda=\"lag\",topic=\"events\",partition=\"0\"}"), want.at(0)) << metrics;
+  std::int64_t total = 0;
+  for (const auto& [p, lag] : want) total += lag;
+  EXPECT_EQ(sample(metrics, "sluice_lambda_lag{lambda=\"lag\"}"), total);
+  d.signal(SIGKILL);  // the hung handler would hold the drain for its whole timeout
+  ASSERT_TRUE(d.wait_exit(30s).has_value());
+}
+
+// With the only broker down, /healthz said ok and sluice_lambda_up 1. The consumer now
+// reports its connections from librdkafka's statistics; the lambda is degraded while
+// none is up, and ok again once one is.
+TEST_F(OperatorTruth, ABrokerOutageMakesTheLambdaDegradedUntilItEnds) {
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "b", .topic = "events", .workers = 1}}));
+  ASSERT_TRUE(wait_until([&] { return health_of("b") == "ok"; }, 60s)) << healthz().dump() << d.log();
+  // The first statistics report comes a second after the consumer starts.
+  ASSERT_TRUE(wait_until([&] { return sample(call("GET", "/metrics").body, "sluice_broker_connected{lambda=\"b\"}") == 1; }, 30s))
+      << call("GET", "/metrics").body;
+  int status = 0;
+  EXPECT_EQ(healthz(&status)["status"], "ok");
+  EXPECT_EQ(status, 200);
+
+  ASSERT_EQ(broker.control("down 1"), "ok");
+  ASSERT_TRUE(wait_until([&] { return health_of("b") == "degraded"; }, 60s)) << healthz().dump() << d.log();
+  const json h = healthz(&status);
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(h["status"], "degraded");
+  EXPECT_NE(h["lambdas"]["b"]["reasons"].dump().find("no broker connection"), std::string::npos) << h.dump();
+  EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_broker_connected{lambda=\"b\"}"), 0);
+  EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_lambda_health{lambda=\"b\",health=\"degraded\"}"), 1);
+
+  ASSERT_EQ(broker.control("up 1"), "ok");
+  ASSERT_TRUE(wait_until([&] { return health_of("b") == "ok"; }, 120s)) << healthz().dump() << d.log();
+  EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_broker_connected{lambda=\"b\"}"), 1);
+  expect_clean_stop(d, instance);
+}
+
+// A partition stopped by on_failure = "stop" held everything after it while /healthz
+// said ok; and a daemon whose every lambda was deregistered said ok while doing nothing.
+TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndADaemonWithNothingRunningIsIdle) {
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "s", .topic = "events", .workers = 1, .extra = "max_attempts = 1\n",
+                                       .options = "fail_seqs = \"5\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return health_of("s") == "degraded"; }, 60s)) << healthz().dump() << d.log();
+  const json h = healthz();
+  EXPECT_NE(h["lambdas"]["s"]["reasons"].dump().find("1 partition(s) stopped"), std::string::npos) << h.dump();
+  const json l = lambda("s");
+  int stopped = 0;
+  for (const auto& p : l["partitions"]) stopped += p["stopped"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(stopped, 1) << l.dump();
+  EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_partitions_stopped{lambda=\"s\"}"), 1);
+
+  ASSERT_EQ(call("DELETE", "/kafka/register/s").status, 200);
+  int status = 0;
+  const json idle = healthz(&status);
+  EXPECT_EQ(idle["status"], "idle") << idle.dump();
+  EXPECT_EQ(status, 503);
+  expect_clean_stop(d, instance);
+}
+
+// The metrics an operator expects beside sluice's own: the build, and CPU, memory,
+// descriptors and start time of every process, children included.
+TEST_F(OperatorTruth, MetricsIncludeBuildInfoAndEveryProcess) {
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "m", .topic = "events", .workers = 2}}));
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-m") == end_offsets(100, kPartitions); }, 120s))
+      << d.log();
+  const std::string m = call("GET", "/metrics").body;
+  EXPECT_EQ(check_exposition(m), "");
+  EXPECT_NE(m.find("sluice_build_info{version=\""), std::string::npos) << m;
+  for (const std::string who : {"{process=\"supervisor\"}", "{lambda=\"m\",process=\"consumer\"}",
+                                "{lambda=\"m\",process=\"worker\",worker=\"0\"}", "{lambda=\"m\",process=\"worker\",worker=\"1\"}"}) {
+    EXPECT_GT(sample(m, "process_resident_memory_bytes" + who), 1e6) << who << "\n" << m;
+    EXPECT_GT(sample(m, "process_open_fds" + who), 2) << who;
+    EXPECT_GT(sample(m, "process_start_time_seconds" + who), 1.7e9) << who;
+    EXPECT_GE(sample(m, "process_cpu_seconds_total" + who), 0) << who;
+  }
+  EXPECT_GE(sample(m, "sluice_rebalances_total{lambda=\"m\",kind=\"assign\"}"), 1) << m;
+  EXPECT_GT(sample(m, "sluice_last_commit_timestamp_seconds{lambda=\"m\"}"), 1.7e9) << m;
+  EXPECT_EQ(sample(m, "sluice_partitions_stopped{lambda=\"m\"}"), 0);
+  expect_clean_stop(d, instance);
+}
+
+}  // namespace
+}  // namespace sluice::test
