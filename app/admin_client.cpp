@@ -170,6 +170,25 @@ int cmd_reload(const config::Config& c, bool wait) {
   return r.status == 422 ? config::kExitConfig : 1;
 }
 
+int cmd_resume(const config::Config& c, const std::string& lambda, const std::string& topic, int partition) {
+  std::string path = "/lambdas/" + lambda + "/resume";
+  if (!topic.empty()) path += "?topic=" + httplib::detail::encode_query_param(topic);
+  if (partition >= 0) path += "&partition=" + std::to_string(partition);
+  const Reply r = call(c, "POST", path, 60);
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (r.status == 200 && j.is_object()) {
+    const auto n = j.value("resumed", 0U);
+    if (n == 0) {
+      std::printf("%s: no stopped partition to resume\n", lambda.c_str());
+    } else {
+      std::printf("%s: %u partition(s) resumed\n", lambda.c_str(), n);
+    }
+    return 0;
+  }
+  std::cerr << "resume failed: " << (j.is_object() ? j.value("error", r.body) : r.body) << "\n";
+  return 1;
+}
+
 std::optional<std::string> daemon_state_of(const config::Config& c, const std::string& lambda) {
   Reply r;
   try {

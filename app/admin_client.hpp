@@ -16,6 +16,10 @@ int cmd_status(const config::Config& c, bool json);
 // configuration is invalid (the daemon keeps the old one), 1 otherwise.
 int cmd_reload(const config::Config& c, bool wait);
 
+// `sluice resume`: retries the lambda's partitions stopped at a failed record (all, or
+// the topic's, or one). Exit status 0 (also when none was stopped), 1 otherwise.
+int cmd_resume(const config::Config& c, const std::string& lambda, const std::string& topic, int partition);
+
 // The state the running daemon reports for `lambda`; nullopt when no daemon answers or
 // it does not know the lambda.
 std::optional<std::string> daemon_state_of(const config::Config& c, const std::string& lambda);

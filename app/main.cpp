@@ -111,6 +111,16 @@ int main(int argc, char** argv) {
   status->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
   status->add_flag("--json", status_json, "Print the admin API's JSON");
 
+  std::string resume_lambda, resume_topic;
+  int resume_partition = -1;
+  auto* resume = app.add_subcommand("resume", "Retry partitions stopped at a failed record (on_failure = \"stop\")");
+  resume->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  resume->add_option("lambda", resume_lambda, "Lambda name")->required();
+  resume->add_option("--topic", resume_topic, "Only this topic's stopped partitions");
+  resume->add_option("--partition", resume_partition, "Only this partition (with --topic)")
+      ->check(CLI::NonNegativeNumber)
+      ->needs("--topic");
+
   auto* offsets = app.add_subcommand("offsets", "Inspect a lambda's consumer group offsets");
   offsets->require_subcommand(1);
   std::string offsets_lambda;
@@ -184,6 +194,7 @@ int main(int argc, char** argv) {
     if (*list) return cmd_list(*cfg);
     if (*reload) return sluice::app::cmd_reload(*cfg, wait);
     if (*status) return sluice::app::cmd_status(*cfg, status_json);
+    if (*resume) return sluice::app::cmd_resume(*cfg, resume_lambda, resume_topic, resume_partition);
     if (*offsets_show) return sluice::app::cmd_offsets_show(*cfg, offsets_lambda);
     if (*offsets_reset) return sluice::app::cmd_offsets_reset(*cfg, reset_opts);
     if (*run) {

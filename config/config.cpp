@@ -179,6 +179,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     r.error(t.get("dead_letter_topic"), "dead_letter_topic", "\"" + l.dead_letter_topic + "\" is not a valid topic name");
   }
   r.uint("max_record_age_s", l.max_record_age_s, 0, 365LL * 24 * 3600);
+  r.uint("resume_stopped_after_s", l.resume_stopped_after_s, 0, 365LL * 24 * 3600);
   r.boolean("static_membership", l.static_membership);
   // The ring must hold two of the largest records (a wrap may waste up to one).
   const std::uint64_t ring_pow2 = std::bit_ceil(l.ring_bytes);

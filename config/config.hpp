@@ -67,6 +67,9 @@ struct Lambda {
   OnFailure on_failure = OnFailure::kStop;
   std::string dead_letter_topic;
   std::uint32_t max_record_age_s = 0;  // 0 = no limit
+  // A partition stopped by on_failure = "stop" is retried from its failed record after
+  // this long (0: only by `sluice resume`).
+  std::uint32_t resume_stopped_after_s = 0;
   bool static_membership = true;       // group.instance.id from host + instance + lambda
   Handler handler;
 };

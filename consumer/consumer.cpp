@@ -642,8 +642,13 @@ void Consumer::failed(Partition& p, DeadLetter dl) {
   }
   // Hold the partition at this offset: nothing past it is committed; an operator decides.
   spdlog::error("lambda {}: {}[{}]@{} failed after {} attempt(s): {}; partition stopped (on_failure=stop): nothing "
-                "past it is handled or committed until the lambda is registered again (`sluice register {}`)",
-                lambda_.name, p.topic, p.partition, dl.offset, dl.attempts, dl.error, lambda_.name);
+                "past it is handled or committed until it is resumed (`sluice resume {} --topic {} --partition {}`, "
+                "or POST /lambdas/{}/resume){}",
+                lambda_.name, p.topic, p.partition, dl.offset, dl.attempts, dl.error, lambda_.name, p.topic, p.partition,
+                lambda_.name,
+                lambda_.resume_stopped_after_s == 0
+                    ? ""
+                    : "; it resumes by itself in " + std::to_string(lambda_.resume_stopped_after_s) + " s");
   stop_partition(p);
 }
 
@@ -750,10 +755,34 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   restart_fetch_at(p, target);
 }
 
+std::uint32_t Consumer::resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why) {
+  std::uint32_t n = 0;
+  for (auto& [k, pp] : partitions_) {
+    Partition& p = *pp;
+    if (!p.stopped || (topic_index != shm::kAllTopics && p.topic_index != topic_index) ||
+        (partition >= 0 && p.partition != partition)) {
+      continue;
+    }
+    // Fetched again from the record that failed, which gets max_attempts afresh: the
+    // operator fixed what made it fail (or wants to see it fail again).
+    const std::int64_t from = p.tracker.committable();
+    spdlog::info("lambda {}: {}[{}] resumed at offset {} ({})", lambda_.name, p.topic, p.partition, from, why);
+    p.stopped = false;
+    p.stats->stopped.store(0, std::memory_order_relaxed);
+    stats_.stopped_partitions.fetch_sub(1, std::memory_order_relaxed);
+    carried_.erase(k);
+    rewind(p);
+    resume(p);
+    ++n;
+  }
+  return n;
+}
+
 void Consumer::stop_partition(Partition& p) {
   if (!p.stopped) {
     p.stats->stopped.store(1, std::memory_order_relaxed);
     shm::bump(stats_.stopped_partitions);
+    p.stopped_at = Clock::now();
   }
   p.stopped = true;
   if (!p.paused) set_paused(p, true);
@@ -1176,6 +1205,11 @@ void Consumer::on_ring_reset(std::uint32_t r) {
 void Consumer::poll_control() {
   if (control_fd_ < 0) return;
   while (const auto m = shm::receive_control(control_fd_)) {
+    if (m->kind == shm::ControlKind::kResume) {
+      const std::uint32_t n = resume_stopped(m->topic_index, m->partition, "the operator asked");
+      shm::send_control(control_fd_, {shm::ControlKind::kResumed, n});
+      continue;
+    }
     if (m->slot >= rings_.size()) continue;
     if (m->kind == shm::ControlKind::kReset && quarantined_[m->slot]) {
       on_ring_reset(m->slot);
@@ -1198,6 +1232,14 @@ void Consumer::publish_stats() {
   stats_.in_flight.store(total_in_flight(), std::memory_order_relaxed);
   stats_.backlog.store(total_backlog(), std::memory_order_relaxed);
   read_committed();
+  if (lambda_.resume_stopped_after_s != 0) {
+    const auto after = std::chrono::seconds(lambda_.resume_stopped_after_s);
+    for (auto& [k, p] : partitions_) {
+      if (p->stopped && Clock::now() - p->stopped_at >= after) {
+        resume_stopped(p->topic_index, p->partition, "resume_stopped_after_s");
+      }
+    }
+  }
 }
 
 std::size_t Consumer::total_in_flight() const {

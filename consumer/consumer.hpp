@@ -50,6 +50,7 @@ class Consumer {
     std::deque<MessagePtr> backlog;   // fetched, not yet in a ring (ring full / max_in_flight)
     bool paused = false;
     bool stopped = false;  // on_failure = stop hit this partition
+    std::chrono::steady_clock::time_point stopped_at{};
     shm::PartitionStats* stats = nullptr;  // what the supervisor reports for it
     std::chrono::steady_clock::time_point stored_at{};  // when `commit_pending` was stored
   };
@@ -139,6 +140,9 @@ class Consumer {
   // An __AUTO_OFFSET_RESET for p at offset `at` (negative: no committed offset).
   void on_offset_reset(Partition& p, std::int64_t at);
   void stop_partition(Partition& p);
+  // Retries stopped partitions (all, or those of topic_index / partition) from their
+  // failed record; returns how many.
+  std::uint32_t resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why);
   void restart_fetch_at(Partition& p, std::int64_t offset);
   void restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts);
   void commit(bool sync);

@@ -11,6 +11,10 @@
 //                                         empty again; use it.
 //   supervisor -> consumer  kCorrupt      its worker found the ring corrupt and exited;
 //                                         quarantine it (then kQuarantined as above).
+// and the operator's resume of partitions stopped by on_failure = "stop":
+//   supervisor -> consumer  kResume       retry the stopped partitions (all, or the one
+//                                         named by topic_index and partition).
+//   consumer -> supervisor  kResumed      done; `slot` holds how many were resumed.
 #pragma once
 
 #include <sys/socket.h>
@@ -21,11 +25,15 @@
 
 namespace sluice::shm {
 
-enum class ControlKind : std::uint32_t { kQuarantined = 1, kReset = 2, kCorrupt = 3 };
+enum class ControlKind : std::uint32_t { kQuarantined = 1, kReset = 2, kCorrupt = 3, kResume = 4, kResumed = 5 };
+
+inline constexpr std::uint32_t kAllTopics = 0xFFFFFFFF;
 
 struct ControlMessage {
   ControlKind kind;
-  std::uint32_t slot;  // the worker slot (ring) it is about
+  std::uint32_t slot;  // the worker slot (ring) it is about; kResumed: a count
+  std::uint32_t topic_index = kAllTopics;  // kResume: which partitions
+  std::int32_t partition = -1;             // -1: every partition of the topic(s)
 };
 
 // Exit status of a worker that found its forward ring corrupt (shm::RingReader::corrupt).

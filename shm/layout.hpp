@@ -142,7 +142,12 @@ static_assert(sizeof(Histogram) == 8 * (kLatencyBuckets + 1));
 // Counters of one worker slot; they outlive the worker processes that fill them.
 struct alignas(kCacheLine) WorkerStats {
   std::atomic<std::uint64_t> invocations;  // handler calls (a batch is one call)
-  std::atomic<std::uint64_t> retried;      // calls that ended in a retry
+  std::atomic<std::uint64_t> retried;      // attempts that ended in a retry
+  // Calls whose handler was unavailable (SLUICE_UNAVAILABLE): retried without counting an
+  // attempt. unavailable_since_ns: CLOCK_MONOTONIC of the first of the current run of
+  // them; 0 once a call got an answer.
+  std::atomic<std::uint64_t> unavailable;
+  std::atomic<std::uint64_t> unavailable_since_ns;
   Histogram handler_latency;               // per call
   // Per record, first attempt: from the consumer's enqueue (a clock read per batch it
   // takes from librdkafka) to the start of the handler call. The time sluice adds

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -134,8 +136,7 @@ void AdminServer::routes() {
     return R::Unhandled;
   });
 
-  auto ask = [this](AdminAction action, std::string name, httplib::Response& res) {
-    AdminRequest request{action, std::move(name)};
+  auto ask_with = [this](AdminRequest request, httplib::Response& res) {
     auto answer = mailbox_.post(std::move(request));
     const auto deadline = std::chrono::steady_clock::now() + wait_limit_;
     // In slices, so a daemon that stops does not wait for requests still being answered.
@@ -152,6 +153,12 @@ void AdminServer::routes() {
     const AdminResponse r = answer.get();
     res.status = r.status;
     res.set_content(r.body, r.content_type);
+  };
+  auto ask = [ask_with](AdminAction action, std::string name, httplib::Response& res) {
+    AdminRequest request;
+    request.action = action;
+    request.name = std::move(name);
+    ask_with(std::move(request), res);
   };
   auto named = [ask](AdminAction action) {
     return [ask, action](const httplib::Request& req, httplib::Response& res) {
@@ -173,6 +180,32 @@ void AdminServer::routes() {
          [h = named(AdminAction::kRegister)](const httplib::Request& req, httplib::Response& res,
                                              const httplib::ContentReader&) { h(req, res); });
   s.Delete(R"(/kafka/register/([^/]*))", named(AdminAction::kDeregister));
+  // Partitions stopped by on_failure = "stop" are retried from their failed record:
+  // every one of the lambda, or ?topic=T (&partition=N) only.
+  s.Post(R"(/lambdas/([^/]*)/resume)", [ask_with](const httplib::Request& req, httplib::Response& res,
+                                                  const httplib::ContentReader&) {
+    AdminRequest request;
+    request.action = AdminAction::kResume;
+    request.name = req.matches[1];
+    request.topic = req.get_param_value("topic");
+    const std::string partition = req.get_param_value("partition");
+    if (!config::valid_name(request.name) || (!partition.empty() && request.topic.empty())) {
+      res.status = 400;
+      res.set_content(error_body("usage: POST /lambdas/<name>/resume[?topic=T[&partition=N]]"), "application/json");
+      return;
+    }
+    if (!partition.empty()) {
+      char* end = nullptr;
+      const long n = std::strtol(partition.c_str(), &end, 10);
+      if (end == partition.c_str() || *end != '\0' || n < 0 || n > INT32_MAX) {
+        res.status = 400;
+        res.set_content(error_body("partition \"" + partition + "\" is not a partition number"), "application/json");
+        return;
+      }
+      request.partition = static_cast<std::int32_t>(n);
+    }
+    ask_with(std::move(request), res);
+  });
   s.Post("/reload", [ask](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
     // wait=0 answers once the new configuration is read and applied, not settled.
     ask(req.get_param_value("wait") == "0" ? AdminAction::kReloadNoWait : AdminAction::kReload, "", res);

@@ -18,11 +18,13 @@ struct AdminResponse {
   std::string body;
 };
 
-enum class AdminAction { kLambdas, kMetrics, kHealth, kReload, kReloadNoWait, kRegister, kDeregister };
+enum class AdminAction { kLambdas, kMetrics, kHealth, kReload, kReloadNoWait, kRegister, kDeregister, kResume };
 
 struct AdminRequest {
-  AdminAction action;
-  std::string name;  // kRegister, kDeregister
+  AdminAction action = AdminAction::kLambdas;
+  std::string name;  // kRegister, kDeregister, kResume
+  std::string topic;           // kResume: only this topic ("" every one)
+  std::int32_t partition = -1;  // kResume: only this partition (-1 every one)
   std::shared_ptr<std::promise<AdminResponse>> reply = std::make_shared<std::promise<AdminResponse>>();
 };
 

@@ -124,6 +124,12 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
             &LambdaReport::stale);
   w.counter("sluice_records_produced_total", "Outbound records the broker acknowledged", &LambdaReport::produced);
   w.counter("sluice_handler_invocations_total", "Handler calls (a batch is one call)", &LambdaReport::invocations);
+  w.counter("sluice_handler_unavailable_total",
+            "Handler calls that found the handler unavailable (refused, 429, 502-504): retried without counting an attempt",
+            &LambdaReport::unavailable);
+  w.gauge("sluice_workers_unavailable", "Workers whose handler is unavailable now", [&](const auto& r, const auto& l) {
+    if (r.has_counters) w.out() << "sluice_workers_unavailable{" << l << "} " << r.workers_unavailable << "\n";
+  });
   w.gauge("sluice_records_in_flight", "Records in the workers' rings, not yet completed", [&](const auto& r, const auto& l) {
     if (r.has_counters) w.out() << "sluice_records_in_flight{" << l << "} " << r.in_flight << "\n";
   });

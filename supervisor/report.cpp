@@ -69,6 +69,11 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
     const shm::WorkerStats& ws = seg->worker_stats(w);
     r.invocations += get(ws.invocations);
     r.retried += get(ws.retried);
+    r.unavailable += get(ws.unavailable);
+    if (const std::uint64_t since = get(ws.unavailable_since_ns); since != 0) {
+      ++r.workers_unavailable;
+      r.unavailable_ms = std::max<std::uint64_t>(r.unavailable_ms, now_ns > since ? (now_ns - since) / 1'000'000 : 0);
+    }
     r.handler_latency.add(ws.handler_latency);
     r.queue_wait.add(ws.queue_wait);
     const shm::RingView ring = seg->forward(w);
@@ -124,6 +129,11 @@ Health health_of(const LambdaReport& r) {
     h.reasons.push_back("no broker connection for " + std::to_string(r.brokers_down_ms / 1000) + " s (" +
                         std::to_string(r.brokers_known) + " broker(s) known, none up)");
   }
+  if (r.workers_unavailable > 0) {
+    h.reasons.push_back("handler unavailable for " + std::to_string(r.unavailable_ms / 1000) + " s (" +
+                        std::to_string(r.workers_unavailable) + " of " + std::to_string(r.workers) +
+                        " worker(s) retrying without counting attempts; their partitions wait)");
+  }
   if (r.stopped_partitions > 0) {
     h.reasons.push_back(std::to_string(r.stopped_partitions) +
                         " partition(s) stopped at a record that failed (on_failure = \"stop\"); nothing past it is "
@@ -170,6 +180,7 @@ nlohmann::json to_json(const LambdaReport& r) {
   if (!r.failure.empty() && r.state == "failed") j["failure"] = r.failure;
   if (r.has_counters && r.brokers_reported) j["brokers"] = {{"up", r.brokers_up}, {"known", r.brokers_known}};
   if (r.has_counters) {
+    j["unavailable"] = {{"calls", r.unavailable}, {"workers", r.workers_unavailable}};
     j["records"] = {{"consumed", r.consumed},   {"handled", r.handled},   {"failed", r.failed},
                     {"retried", r.retried},     {"dead_lettered", r.dead_lettered}, {"skipped", r.skipped},
                     {"produced", r.produced},   {"in_flight", r.in_flight}, {"backlog", r.backlog}};

@@ -68,6 +68,11 @@ struct LambdaReport {
   std::uint64_t brokers_up = 0, brokers_known = 0;
   std::uint64_t brokers_down_ms = 0;  // how long none has been up; 0 while one is
   std::uint64_t last_commit_ms = 0;   // wall clock, ms since the epoch; 0: none by this consumer
+  // From the workers: calls whose handler was unavailable (not counted as attempts), and
+  // how long the longest current outage has lasted (0: none).
+  std::uint64_t unavailable = 0;
+  std::uint64_t unavailable_ms = 0;
+  std::uint32_t workers_unavailable = 0;
   // The lambda's processes now: "consumer", or "worker" with its slot.
   struct Process {
     std::string role;

@@ -90,6 +90,7 @@ Supervisor::Supervisor(config::Config cfg, Executables exes)
 Supervisor::~Supervisor() {
   admin_.reset();  // no request may arrive while the state goes
   for (auto& w : waiters_) w.reply->set_value(json_response(503, {{"error", "sluice is stopping"}}));
+  for (auto& l : lambdas_) answer_resumes(*l, "sluice is stopping");
   // boost::process::child kills and reaps a still-running child on destruction.
   for (auto& l : lambdas_) {
     for (auto& w : l->workers) w.child.reset();
@@ -318,6 +319,8 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   p.restart_at.reset();
   p.timeout_kill_sent = false;
   l.seg->ring(slot).reader_pid.store(0, std::memory_order_relaxed);
+  // An outage the dead worker saw is for the new one to find again.
+  l.seg->worker_stats(slot).unavailable_since_ns.store(0, std::memory_order_relaxed);
   const std::string& exe = l.cfg.handler.type == config::HandlerType::kHttp ? exes_.http_worker : exes_.worker;
   p.child = spawn_child(exe,
                         {"--instance", cfg_.instance, "--lambda", l.cfg.name, "--slot", std::to_string(slot), "--segment-fd", std::to_string(l.seg->fd()),
@@ -388,6 +391,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   // rest_for_one: the workers go with their consumer; records in the rings were never
   // committed, so the next consumer's group delivers them again.
   l.control.reset();
+  answer_resumes(l, "its consumer ended before it answered; the next one starts every partition afresh");
   for (auto& w : l.workers) {
     w.reset_pending = false;
     w.awaiting_quarantine = false;
@@ -482,6 +486,12 @@ void Supervisor::finish_stop(Lambda& l) {
   }
   l.state = l.failing ? State::kFailed : State::kStopped;
   l.stop_deadline.reset();
+  answer_resumes(l, "the lambda stopped before its consumer answered");
+}
+
+void Supervisor::answer_resumes(Lambda& l, const std::string& why) {
+  for (auto& reply : l.resumes) reply->set_value(json_response(503, {{"error", why}}));
+  l.resumes.clear();
 }
 
 void Supervisor::check_timers() {
@@ -518,6 +528,13 @@ void Supervisor::serve_control(Lambda& l) {
   while (l.control) {
     const auto m = shm::receive_control(l.control.get());
     if (!m) return;
+    if (m->kind == shm::ControlKind::kResumed) {
+      if (!l.resumes.empty()) {
+        l.resumes.front()->set_value(json_response(200, {{"lambda", l.cfg.name}, {"resumed", m->slot}}));
+        l.resumes.pop_front();
+      }
+      continue;
+    }
     if (m->kind != shm::ControlKind::kQuarantined || m->slot >= l.workers.size()) continue;
     Proc& w = l.workers[m->slot];
     w.reset_pending = true;
@@ -533,6 +550,28 @@ void Supervisor::serve_control(Lambda& l) {
       if (l.state == State::kRunning) w.restart_at = Clock::now() + next_backoff(l);
     }
   }
+}
+
+void Supervisor::resume(AdminRequest request) {
+  auto respond = [&](int status, nlohmann::json body) { request.reply->set_value(json_response(status, std::move(body))); };
+  Lambda* l = find(request.name);
+  if (l == nullptr) return respond(404, {{"error", "no lambda named \"" + request.name + "\" is running"}});
+  if (l->state != State::kRunning || !l->control) {
+    return respond(409, {{"error", "lambda " + request.name + " is " + state_name(*l) + ": nothing to resume"}});
+  }
+  shm::ControlMessage m{shm::ControlKind::kResume, 0};
+  if (!request.topic.empty()) {
+    const auto it = std::find(l->cfg.topics.begin(), l->cfg.topics.end(), request.topic);
+    if (it == l->cfg.topics.end()) {
+      return respond(404, {{"error", "lambda " + request.name + " does not consume topic \"" + request.topic + "\""}});
+    }
+    m.topic_index = static_cast<std::uint32_t>(it - l->cfg.topics.begin());
+    m.partition = request.partition;
+  }
+  if (!shm::send_control(l->control.get(), m)) return respond(503, {{"error", "the consumer cannot be reached; try again"}});
+  spdlog::info("lambda {}: resume of stopped partitions requested through the admin API{}", l->cfg.name,
+               request.topic.empty() ? "" : " (" + request.topic + (request.partition < 0 ? "" : "[" + std::to_string(request.partition) + "]") + ")");
+  l->resumes.push_back(request.reply);  // answered when the consumer says how many it resumed
 }
 
 void Supervisor::reset_worker_rings(Lambda& l, std::uint32_t slot) {
@@ -731,6 +770,7 @@ void Supervisor::serve(AdminRequest request) {
     default: break;
   }
   if (shutting_down_) return respond(json_response(503, {{"error", "sluice is stopping"}}));
+  if (request.action == AdminAction::kResume) return resume(std::move(request));
   std::set<std::string> touched;
   if (request.action == AdminAction::kReload || request.action == AdminAction::kReloadNoWait) {
     spdlog::info("reload requested through the admin API");

@@ -12,6 +12,8 @@
 
 #include <boost/process/child.hpp>
 #include <chrono>
+#include <deque>
+#include <future>
 #include <memory>
 #include <optional>
 #include <set>
@@ -88,6 +90,7 @@ class Supervisor {
     bool deregistered = false;           // stopped by DELETE /kafka/register: stays stopped
     std::uint64_t worker_restarts = 0;
     std::uint64_t consumer_restarts = 0;
+    std::deque<std::shared_ptr<std::promise<AdminResponse>>> resumes;  // asked of the consumer, in order
   };
   // A request that is answered once the lambdas it touched have settled.
   struct Waiter {
@@ -115,6 +118,8 @@ class Supervisor {
   void check_consumer_progress(Lambda& l);
   void serve_control(Lambda& l);
   void reset_worker_rings(Lambda& l, std::uint32_t slot);
+  void resume(AdminRequest request);
+  void answer_resumes(Lambda& l, const std::string& why);
   int poll_timeout_ms() const;
   bool any_running() const;
   void begin_shutdown(const char* why);

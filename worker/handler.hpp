@@ -22,6 +22,9 @@ class Handler {
   // False when each call must carry exactly one record (an http body that is one value):
   // the worker then calls once per record, and timeout_ms applies to each call.
   virtual bool takes_batches() const { return true; }
+  // After a call that ended SLUICE_UNAVAILABLE: how long the handler asked sluice to wait
+  // before the next one (an http 429's Retry-After), 0 when it did not say.
+  virtual std::uint64_t retry_after_ms() const { return 0; }
 };
 
 // Gives every result `outcome`, with `error` (kept in `storage`, reserved by the caller

@@ -181,11 +181,23 @@ bool WorkerLoop::run_todo() {
 
     next_.clear();
     std::uint32_t max_attempt = 0;
+    std::size_t unavailable = 0;
+    std::string unavailable_why;
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader& h = *todo_[i];
       const sluice_result& r = results_[i];
       const std::string error = r.error != nullptr ? std::string(r.error).substr(0, kMaxErrorText) : "";
-      if (r.outcome == SLUICE_OK) {
+      if (r.outcome == SLUICE_UNAVAILABLE && too_old(h)) {
+        fail(h, (error.empty() ? std::string("handler unavailable") : error) + "; and the record is older than max_record_age_s (" +
+                    std::to_string(lambda_.max_record_age_s) + " s)");
+      } else if (r.outcome == SLUICE_UNAVAILABLE) {
+        // Not the record's doing: the attempt is given back, and it is called again for
+        // as long as the outage lasts (or until max_record_age_s, if set, says it is too old).
+        h.attempts.store(h.attempts.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        next_.push_back(&h);
+        ++unavailable;
+        if (unavailable_why.empty()) unavailable_why = error.empty() ? "handler unavailable" : error;
+      } else if (r.outcome == SLUICE_OK) {
         h.status.store(shm::Status::kOk, std::memory_order_relaxed);
       } else if (r.outcome == SLUICE_RETRY && h.attempts.load(std::memory_order_relaxed) < lambda_.max_attempts) {
         next_.push_back(&h);
@@ -194,11 +206,51 @@ bool WorkerLoop::run_todo() {
         fail(h, error.empty() ? "handler failed" : error);
       }
     }
-    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size()));
+    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size() - unavailable));
+    if (unavailable == 0 && unavailable_rounds_ != 0) available_again();
     todo_.swap(next_);
-    if (!todo_.empty() && !backoff(max_attempt)) return false;
+    if (todo_.empty()) continue;
+    if (unavailable != 0) {
+      shm::bump(wstats_.unavailable);
+      if (!wait_unavailable(unavailable_why)) return false;
+    } else if (!backoff(max_attempt)) {
+      return false;
+    }
   }
   return true;
+}
+
+bool WorkerLoop::wait_unavailable(const std::string& why) {
+  const std::uint64_t now = now_ns();
+  if (unavailable_rounds_++ == 0) {
+    unavailable_since_ns_ = now;
+    wstats_.unavailable_since_ns.store(now, std::memory_order_relaxed);
+    spdlog::warn("lambda {}: worker {}: handler unavailable ({}); retrying with backoff up to {} ms, without counting "
+                 "attempts, until it answers",
+                 lambda_.name, slot_, why, lambda_.retry_backoff_ms[1]);
+  }
+  const auto [lo, hi] = lambda_.retry_backoff_ms;
+  const std::uint64_t exp =
+      std::min<std::uint64_t>(hi, std::uint64_t{lo} << std::min<std::uint32_t>(unavailable_rounds_ - 1, 30));
+  std::uniform_int_distribution<std::uint64_t> jitter(exp / 2, std::max<std::uint64_t>(exp, 1));
+  // A Retry-After is the service's own word: honoured, though never beyond 10 minutes.
+  const std::uint64_t asked = std::min<std::uint64_t>(handler_.retry_after_ms(), 600'000);
+  return wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(jitter(rng_), asked)));
+}
+
+bool WorkerLoop::too_old(const shm::RecordHeader& h) const {
+  if (lambda_.max_record_age_s == 0 || h.timestamp_ms < 0) return false;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return now_ms - h.timestamp_ms > std::int64_t{lambda_.max_record_age_s} * 1000;
+}
+
+void WorkerLoop::available_again() {
+  spdlog::info("lambda {}: worker {}: handler answering again after {} ms unavailable", lambda_.name, slot_,
+               (now_ns() - unavailable_since_ns_) / 1'000'000);
+  unavailable_rounds_ = 0;
+  wstats_.unavailable_since_ns.store(0, std::memory_order_relaxed);
 }
 
 void WorkerLoop::invoke() {
@@ -299,7 +351,10 @@ bool WorkerLoop::backoff(std::uint32_t attempt) {
   const auto [lo, hi] = lambda_.retry_backoff_ms;
   const std::uint64_t exp = std::min<std::uint64_t>(hi, std::uint64_t{lo} << std::min<std::uint32_t>(attempt - 1, 30));
   std::uniform_int_distribution<std::uint64_t> jitter(exp / 2, std::max<std::uint64_t>(exp, 1));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(jitter(rng_));
+  return wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(jitter(rng_)));
+}
+
+bool WorkerLoop::wait_until(std::chrono::steady_clock::time_point until) {
   while (std::chrono::steady_clock::now() < until) {
     if (stop_.load(std::memory_order_relaxed)) return false;
     ctl_.heartbeat_ns.store(now_ns(), std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -39,6 +40,12 @@ class WorkerLoop {
   // A reply record of `size` bytes, waiting for the consumer to make room.
   shm::RecordHeader* reserve_reply(std::uint32_t size);
   bool backoff(std::uint32_t attempt);
+  // Waits before calling a handler that was unavailable again: the lambda's retry
+  // backoff, doubling with each unavailable round, at least what the handler asked.
+  bool wait_unavailable(const std::string& why);
+  bool wait_until(std::chrono::steady_clock::time_point until);
+  void available_again();
+  bool too_old(const shm::RecordHeader& h) const;  // past max_record_age_s (when set)
 
   const shm::Segment& seg_;
   shm::WorkerStats& wstats_;
@@ -65,6 +72,8 @@ class WorkerLoop {
   std::vector<OutboundRecord> produce_;
   std::vector<std::byte> encoded_headers_;
   std::string outbound_error_;
+  std::uint32_t unavailable_rounds_ = 0;  // calls in a row whose handler was unavailable
+  std::uint64_t unavailable_since_ns_ = 0;
   std::minstd_rand rng_;
 };
 

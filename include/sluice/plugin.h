@@ -23,7 +23,12 @@ extern "C" {
 typedef enum sluice_outcome {
   SLUICE_OK = 0,    /* handled; the offset may be committed */
   SLUICE_RETRY = 1, /* transient failure: sluice retries with backoff up to max_attempts */
-  SLUICE_FAIL = 2   /* permanent failure: the record takes the lambda's on_failure path */
+  SLUICE_FAIL = 2,  /* permanent failure: the record takes the lambda's on_failure path */
+  /* What the handler needs cannot be reached (a service down, overloaded, a connection
+   * refused): not this record's fault. sluice retries with capped backoff without
+   * counting an attempt, for as long as it lasts, and reports the lambda degraded. Added
+   * within ABI version 1: a plugin that never returns it is unaffected. */
+  SLUICE_UNAVAILABLE = 3
 } sluice_outcome;
 
 typedef struct sluice_header {

@@ -206,8 +206,9 @@ TEST_F(OperatorTruth, ABrokerOutageMakesTheLambdaDegradedUntilItEnds) {
 }
 
 // A partition stopped by on_failure = "stop" held everything after it while /healthz
-// said ok; and a daemon whose every lambda was deregistered said ok while doing nothing.
-TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndADaemonWithNothingRunningIsIdle) {
+// said ok, and only a re-register moved it; and a daemon whose every lambda was
+// deregistered said ok while doing nothing.
+TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndResumableAndADaemonWithNothingRunningIsIdle) {
   DevBroker broker({"events:4"});
   produce(broker.bootstrap(), "events", kPartitions, 0, 100);
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
@@ -221,12 +222,55 @@ TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndADaemonWithNothingRunningIsI
   for (const auto& p : l["partitions"]) stopped += p["stopped"].get<bool>() ? 1 : 0;
   EXPECT_EQ(stopped, 1) << l.dump();
   EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_partitions_stopped{lambda=\"s\"}"), 1);
+  EXPECT_NE(d.log().find("until it is resumed (`sluice resume s --topic events --partition 1`"), std::string::npos)
+      << "the line that stops a partition says how to resume it\n" << d.log();
+
+  // `sluice resume`: another partition has nothing to resume; the stopped one is fetched
+  // again from its failed record, which gets its attempts afresh (and, failing again
+  // here, stops the partition again).
+  const std::string config = (dir.path() / "run.toml").string();
+  auto r = run_sluice(dir.path(), {"resume", "s", "--topic", "events", "--partition", "0", "-c", config});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("no stopped partition"), std::string::npos) << r.out;
+  auto attempts_of_5 = [&] {
+    std::size_t n = 0;
+    for (const auto& o : read_outcomes(outcomes(), "s")) n += seq_of(o.value) == 5 ? 1 : 0;
+    return n;
+  };
+  ASSERT_EQ(attempts_of_5(), 1U);
+  r = run_sluice(dir.path(), {"resume", "s", "-c", config});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("1 partition(s) resumed"), std::string::npos) << r.out;
+  EXPECT_NE(d.log().find("events[1] resumed at offset 1 (the operator asked)"), std::string::npos) << d.log();
+  ASSERT_TRUE(wait_until([&] { return attempts_of_5() == 2; }, 60s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return sample(call("GET", "/metrics").body, "sluice_partitions_stopped{lambda=\"s\"}") == 1; }, 60s));
+  EXPECT_EQ(call("POST", "/lambdas/s/resume?partition=1").status, 400) << "a partition needs its topic";
+  EXPECT_EQ(call("POST", "/lambdas/s/resume?topic=nope").status, 404);
 
   ASSERT_EQ(call("DELETE", "/kafka/register/s").status, 200);
   int status = 0;
   const json idle = healthz(&status);
   EXPECT_EQ(idle["status"], "idle") << idle.dump();
   EXPECT_EQ(status, 503);
+  expect_clean_stop(d, instance);
+}
+
+// resume_stopped_after_s: a stopped partition retries its failed record by itself.
+TEST_F(OperatorTruth, AStoppedPartitionResumesByItselfWhenConfigured) {
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "s", .topic = "events", .workers = 1,
+                                       .extra = "max_attempts = 1\nresume_stopped_after_s = 1\n",
+                                       .options = "fail_seqs = \"5\"\n"}}));
+  auto attempts_of_5 = [&] {
+    std::size_t n = 0;
+    for (const auto& o : read_outcomes(outcomes(), "s")) n += seq_of(o.value) == 5 ? 1 : 0;
+    return n;
+  };
+  ASSERT_TRUE(wait_until([&] { return attempts_of_5() >= 3; }, 60s)) << d.log();
+  EXPECT_NE(d.log().find("resumed at offset 1 (resume_stopped_after_s)"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("it resumes by itself in 1 s"), std::string::npos);
   expect_clean_stop(d, instance);
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "daemon_test.hpp"
+#include "metrics_text.hpp"
 
 namespace sluice::test {
 namespace {
@@ -34,7 +35,8 @@ using Policy = std::function<int(const httplib::Request&, std::string& body)>;
 // A real HTTP server on an ephemeral loopback port that records every request.
 class RecordingServer {
  public:
-  explicit RecordingServer(Policy policy) : policy_(std::move(policy)) {
+  // port 0: an ephemeral one.
+  explicit RecordingServer(Policy policy, int port = 0) : policy_(std::move(policy)) {
     server_.Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
       std::string body;
       const int status = policy_(req, body);
@@ -50,7 +52,11 @@ class RecordingServer {
     // Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body
     // for the client's delayed ACK, 40 ms per request.
     server_.set_tcp_nodelay(true);
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port == 0) {
+      port_ = server_.bind_to_any_port("127.0.0.1");
+    } else {
+      port_ = server_.bind_to_port("127.0.0.1", port) ? port : -1;
+    }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     if (port_ <= 0 || !wait_until([this] { return server_.is_running(); }, 5s)) {
       throw std::runtime_error("the test HTTP server did not start");
@@ -61,6 +67,7 @@ class RecordingServer {
     thread_.join();
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  int port() const { return port_; }
   std::vector<Request> requests() const {
     std::lock_guard lock(mu_);
     return requests_;
@@ -208,6 +215,13 @@ TEST_F(Http, StatusCodesAndTimeoutsFollowTheRules) {
     EXPECT_EQ(seen[8], 3);
     EXPECT_GE(seen[9], 2) << "a timed-out request is retried";
   }
+  std::vector<std::string> attempts_of_8;
+  for (const auto& r : server.requests()) {
+    if (r.headers.count("X-Kafka-Header-seq") != 0 && r.headers.at("X-Kafka-Header-seq") == "8") {
+      attempts_of_8.push_back(r.headers.count("X-Sluice-Attempt") != 0 ? r.headers.at("X-Sluice-Attempt") : "none");
+    }
+  }
+  EXPECT_EQ(attempts_of_8, (std::vector<std::string>{"1", "2", "3"})) << "each retry says its attempt";
   const auto out = outcomes_of(server.requests(), "/st");
   std::set<std::pair<int, std::int64_t>> dead_lettered;
   for (const auto& m : dlq) {
@@ -224,6 +238,57 @@ TEST_F(Http, StatusCodesAndTimeoutsFollowTheRules) {
     }
   }
   EXPECT_EQ(sanitizer_report(d.log()), "");
+  expect_clean_stop(d);
+}
+
+// With the packaged defaults (no dead-letter topic, so on_failure = "stop"; 3 attempts
+// from 100 ms) an endpoint down for under a second used to stop its partitions for good.
+// A refused connection (and 502-504, 429) is not the record's fault: retried with capped
+// backoff without counting attempts, the lambda degraded meanwhile, and every record
+// handled once the endpoint is back. Down here for 10 s, refusing connections.
+TEST_F(Http, AnEndpointDownForTenSecondsLosesNothingWithThePackagedDefaults) {
+  constexpr std::uint64_t kMessages = 200;
+  DevBroker broker({"events:8"});
+  int port = 0;
+  {
+    RecordingServer probe([](const httplib::Request&, std::string&) { return 200; });
+    port = probe.port();
+  }  // closed: connections to the port are refused from here on
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "down", .topic = "events", .workers = 2,
+                                       .handler = handler_toml("http://127.0.0.1:" + std::to_string(port) + "/d")}}));
+  const auto outage_start = std::chrono::steady_clock::now();
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  auto health = [&] { return nlohmann::json::parse(admin(dir.path(), instance, "GET", "/healthz").body, nullptr, false); };
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto h = health();
+        return h.is_object() && h["lambdas"].is_object() && h["lambdas"]["down"]["status"] == "degraded" &&
+               h["lambdas"]["down"]["reasons"].dump().find("handler unavailable") != std::string::npos;
+      },
+      60s))
+      << health().dump() << d.log();
+  std::this_thread::sleep_for(10s - (std::chrono::steady_clock::now() - outage_start));  // the outage's length, not a wait
+  const std::string during = admin(dir.path(), instance, "GET", "/metrics").body;
+  EXPECT_GT(sample(during, "sluice_handler_unavailable_total{lambda=\"down\"}"), 0) << during;
+  EXPECT_EQ(sample(during, "sluice_records_failed_total{lambda=\"down\"}"), 0);
+
+  RecordingServer server([](const httplib::Request&, std::string&) { return 200; }, port);
+  ASSERT_EQ(server.port(), port) << "the port was taken meanwhile";
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-down") == end_offsets(kMessages, kPartitions); },
+                         120s))
+      << d.log();
+  const auto out = outcomes_of(server.requests(), "/d");
+  EXPECT_EQ(check_no_loss(out, kMessages), "");
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-down", "events")), "");
+  for (const auto& r : server.requests()) {
+    ASSERT_EQ(r.headers.count("X-Sluice-Attempt"), 1U) << "every http call says its attempt";
+    EXPECT_EQ(r.headers.at("X-Sluice-Attempt"), "1") << "an outage costs no attempt";
+  }
+  const std::string after = admin(dir.path(), instance, "GET", "/metrics").body;
+  EXPECT_EQ(sample(after, "sluice_partitions_stopped{lambda=\"down\"}"), 0);
+  EXPECT_EQ(sample(after, "sluice_records_failed_total{lambda=\"down\"}"), 0);
+  ASSERT_TRUE(wait_until([&] { return health()["status"] == "ok"; }, 30s)) << health().dump();
   expect_clean_stop(d);
 }
 
