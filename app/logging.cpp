@@ -110,11 +110,22 @@ void init_logging(const std::string& role) {
     f->add_flag<PriorityFlag>('*').add_flag<EscapedMessage>('&').set_pattern("%*%Y-%m-%dT%H:%M:%S.%e %l [" + role + "] %&");
     logger->set_formatter(std::move(f));
   }
+  std::string bad_level;
   if (const char* lvl = std::getenv("SLUICE_LOG_LEVEL"); lvl != nullptr && *lvl != '\0') {
-    logger->set_level(spdlog::level::from_str(lvl));
+    // spdlog maps a name it does not know to "off": a typo would silence every line.
+    const auto level = spdlog::level::from_str(lvl);
+    if (level == spdlog::level::off && std::string(lvl) != "off") {
+      bad_level = lvl;
+    } else {
+      logger->set_level(level);
+    }
   }
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  if (!bad_level.empty()) {
+    spdlog::warn("SLUICE_LOG_LEVEL=\"{}\" is not a level (trace, debug, info, warning, error, critical, off): logging at info",
+                 bad_level);
+  }
 }
 
 }  // namespace sluice::app

@@ -8,7 +8,9 @@ namespace sluice::app {
 // "consumer orders", "worker orders/2") so interleaved child output stays readable.
 // Format "text" (default): a syslog priority prefix ("<6>", which journald turns into
 // the entry's priority), time, level, role, message. "json": one JSON object per line.
-// The format comes from SLUICE_LOG_FORMAT, which `--log-format` sets for children too.
+// The format comes from SLUICE_LOG_FORMAT, which `--log-format` sets for children too;
+// the level from SLUICE_LOG_LEVEL (trace, debug, info — the default —, warning, error,
+// critical, off; anything else is reported and ignored).
 void init_logging(const std::string& role);
 
 // Checks and applies a --log-format value; false if it is neither "text" nor "json".

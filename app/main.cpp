@@ -28,9 +28,15 @@ namespace {
 
 using sluice::config::kExitConfig;
 
-std::optional<sluice::config::Config> load_or_report(const std::string& path) {
+// The whole configuration, librdkafka's view of its [kafka.properties] included; or, for
+// the commands that only talk to a running daemon (`lambdas_too` false), the main file
+// alone: a broken lambda file must not keep `sluice status` from showing what runs.
+std::optional<sluice::config::Config> load_or_report(const std::string& path, bool lambdas_too = true) {
   try {
-    return sluice::config::load(path);
+    if (!lambdas_too) return sluice::config::load_one(path, "");
+    auto c = sluice::config::load(path);
+    if (auto diags = sluice::consumer::check_properties(c); !diags.empty()) throw sluice::config::ConfigError(std::move(diags));
+    return c;
   } catch (const sluice::config::ConfigError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.str() << "\n";
     std::cerr << e.diagnostics().size() << " error(s) in the configuration\n";
@@ -89,6 +95,9 @@ int cmd_list(const sluice::config::Config& c) {
 int main(int argc, char** argv) {
   CLI::App app{"sluice: Kafka triggers for lambdas", "sluice"};
   app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  // Options of the whole program (--log-format) also after the subcommand: subcommands
+  // made from here on hand what they do not know to their parent.
+  app.fallthrough();
   app.require_subcommand(1);
   std::string log_format;
   app.add_option("--log-format", log_format, "Log lines as \"text\" (with systemd priority prefixes) or \"json\"")
@@ -182,7 +191,8 @@ int main(int argc, char** argv) {
     }
     sluice::app::init_logging("supervisor");
     // Absolute, so a reload finds the same files whatever the working directory.
-    auto cfg = load_or_report(std::filesystem::absolute(config_path).lexically_normal().string());
+    auto cfg = load_or_report(std::filesystem::absolute(config_path).lexically_normal().string(),
+                              !(*reload || *status || *resume));
     if (!cfg) return kExitConfig;
     if (*run || *validate) {
       for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
@@ -198,7 +208,8 @@ int main(int argc, char** argv) {
     if (*offsets_show) return sluice::app::cmd_offsets_show(*cfg, offsets_lambda);
     if (*offsets_reset) return sluice::app::cmd_offsets_reset(*cfg, reset_opts);
     if (*run) {
-      sluice::supervisor::Supervisor sup(std::move(*cfg), find_executables());
+      sluice::supervisor::Supervisor sup(std::move(*cfg), find_executables(),
+                                         [](const sluice::config::Config& c) { return sluice::consumer::check_properties(c); });
       return sup.run();
     }
   } catch (const std::exception& e) {

@@ -131,6 +131,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   l.instance = main.instance;
   l.bootstrap_servers = main.bootstrap_servers;
   l.kafka_properties = main.kafka_properties;
+  l.kafka_property_sources = main.kafka_property_sources;
 
   const bool named = r.str("name", l.name, default_name.empty());
   if (!named) l.name = default_name;
@@ -191,7 +192,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   if (const toml::table* kt = r.table("kafka")) {
     TableReader k(ctx, *kt, path + ".kafka");
     k.str("bootstrap_servers", l.bootstrap_servers);
-    k.scalar_map("properties", l.kafka_properties);
+    k.scalar_map("properties", l.kafka_properties, &l.kafka_property_sources);
     k.finish();
   }
   if (l.bootstrap_servers.empty()) {
@@ -290,7 +291,7 @@ void read_main(const FileContext& ctx, const toml::table& t, Config& c) {
   if (const toml::table* kt = r.table("kafka")) {
     TableReader k(ctx, *kt, "kafka");
     k.str("bootstrap_servers", c.bootstrap_servers);
-    k.scalar_map("properties", c.kafka_properties);
+    k.scalar_map("properties", c.kafka_properties, &c.kafka_property_sources);
     k.finish();
   }
   if (c.bootstrap_servers.empty()) {
@@ -358,7 +359,18 @@ bool is_loopback(const std::string& host) {
   return false;
 }
 
-ConfigError::ConfigError(std::vector<Diagnostic> d) : std::runtime_error(join_messages(d)), diagnostics_(std::move(d)) {}
+namespace {
+// By file, then where in it: the order an operator fixes them in.
+std::vector<Diagnostic> sorted(std::vector<Diagnostic> d) {
+  std::stable_sort(d.begin(), d.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+  return d;
+}
+}  // namespace
+
+ConfigError::ConfigError(std::vector<Diagnostic> d)
+    : std::runtime_error(join_messages(sorted(d))), diagnostics_(sorted(std::move(d))) {}
 
 fs::path default_path() {
   if (const char* p = std::getenv("SLUICE_CONFIG"); p != nullptr && *p != '\0') return p;

@@ -41,6 +41,16 @@ struct Handler {
   std::uint32_t memory_limit_mb = 0;  // RLIMIT_AS of the worker (and its handler); 0 = none
 };
 
+// One problem found in a config file.
+struct Diagnostic {
+  std::string file;
+  std::uint32_t line = 0;  // 0 when unknown
+  std::uint32_t column = 0;
+  std::string key;  // dotted key path, e.g. "lambda.handler.type"
+  std::string message;
+  std::string str() const;  // "file:line:col: key: message"
+};
+
 struct Lambda {
   std::string name;
   std::string source;    // file it came from
@@ -51,6 +61,8 @@ struct Lambda {
   std::string group_id;  // "lambda-<name>" unless set
   std::string bootstrap_servers;
   std::map<std::string, std::string> kafka_properties;  // main [kafka.properties] + the lambda's
+  // Where each of them was written, for errors only librdkafka can find (not in to_json).
+  std::map<std::string, Diagnostic> kafka_property_sources;
   OffsetReset auto_offset_reset = OffsetReset::kEarliest;
   Ordering ordering = Ordering::kPartition;
   Format format = Format::kRaw;
@@ -98,20 +110,12 @@ struct Config {
   Restart restart;
   std::string bootstrap_servers;
   std::map<std::string, std::string> kafka_properties;
+  std::map<std::string, Diagnostic> kafka_property_sources;
   std::vector<Lambda> lambdas;
   // Things worth saying that do not stop the load (e.g. a config file others may write).
   std::vector<std::string> warnings;
 };
 
-// One problem found in a config file.
-struct Diagnostic {
-  std::string file;
-  std::uint32_t line = 0;  // 0 when unknown
-  std::uint32_t column = 0;
-  std::string key;  // dotted key path, e.g. "lambda.handler.type"
-  std::string message;
-  std::string str() const;  // "file:line:col: key: message"
-};
 
 // Thrown by load(): every problem found, not just the first.
 class ConfigError : public std::runtime_error {

@@ -1,6 +1,8 @@
 #include "config/table_reader.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 namespace sluice::config {
 namespace {
@@ -178,7 +180,8 @@ bool TableReader::uint_pair(std::string_view key, std::array<std::uint32_t, 2>& 
   return true;
 }
 
-bool TableReader::scalar_map(std::string_view key, std::map<std::string, std::string>& out) {
+bool TableReader::scalar_map(std::string_view key, std::map<std::string, std::string>& out,
+                             std::map<std::string, Diagnostic>* sources) {
   const toml::node* n = take(key);
   if (n == nullptr) return false;
   const auto* t = n->as_table();
@@ -207,6 +210,10 @@ bool TableReader::scalar_map(std::string_view key, std::map<std::string, std::st
       continue;
     }
     out[std::string(k.str())] = std::move(value);
+    if (sources != nullptr) {
+      (*sources)[std::string(k.str())] =
+          Diagnostic{ctx_.file, k.source().begin.line, k.source().begin.column, key_path(kp), ""};
+    }
   }
   return ok;
 }
@@ -230,11 +237,40 @@ const toml::array* TableReader::array(std::string_view key) {
   return nullptr;
 }
 
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
 void TableReader::finish() {
   for (const auto& [k, v] : table_) {
-    if (!used_.contains(k.str())) {
-      ctx_.error(k.source(), key_path(k.str()), "unknown key");
+    if (used_.contains(k.str())) continue;
+    // Every key this table knows was asked for (used_), present or not: the nearest of
+    // them is what a typo most likely meant.
+    std::string best;
+    std::size_t best_distance = std::max<std::size_t>(2, k.str().size() / 3) + 1;
+    for (const auto& known : used_) {
+      const std::size_t d = edit_distance(k.str(), known);
+      if (d < best_distance) {
+        best = known;
+        best_distance = d;
+      }
     }
+    ctx_.error(k.source(), key_path(k.str()), best.empty() ? "unknown key" : "unknown key; did you mean \"" + best + "\"?");
   }
 }
 

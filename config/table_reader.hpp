@@ -46,7 +46,9 @@ class TableReader {
   bool uint_pair(std::string_view key, std::array<std::uint32_t, 2>& out, std::int64_t lo, std::int64_t hi);
   // Table of scalars (strings, integers, booleans) kept as strings: librdkafka properties,
   // plugin options.
-  bool scalar_map(std::string_view key, std::map<std::string, std::string>& out);
+  // `sources`, if given, receives where each entry was written (message left empty).
+  bool scalar_map(std::string_view key, std::map<std::string, std::string>& out,
+                  std::map<std::string, Diagnostic>* sources = nullptr);
   const toml::table* table(std::string_view key, bool required = false);
   const toml::array* array(std::string_view key);
 

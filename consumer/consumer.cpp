@@ -47,49 +47,6 @@ std::uint64_t hash_bytes(const void* p, std::size_t n) {
   return h;
 }
 
-std::map<std::string, std::string> client_properties(const config::Lambda& l) {
-  std::map<std::string, std::string> props{
-      {"bootstrap.servers", l.bootstrap_servers},
-      {"group.id", l.group_id},
-      {"client.id", "sluice-" + l.instance + "-" + l.name},
-      {"partition.assignment.strategy", "cooperative-sticky"},
-      // librdkafka's own reset would also jump silently over a log truncated past the
-      // committed offset; with "error" every reset comes to on_offset_reset, which
-      // applies the lambda's auto_offset_reset and reports what was skipped.
-      {"auto.offset.reset", "error"},
-      {"enable.partition.eof", "false"},
-  };
-  // Static membership: a consumer restarted by the supervisor rejoins under the same
-  // identity and gets its partitions back at once, instead of after session.timeout.ms.
-  // Host + instance + lambda is unique: one daemon per instance per host (the lock).
-  if (l.static_membership) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    props["group.instance.id"] = "sluice-" + std::string(host) + "-" + l.instance + "-" + l.name;
-  }
-  for (const auto& [k, v] : l.kafka_properties) props[k] = v;
-  // The commit rule depends on these; a property cannot change them. Only the watermark
-  // is ever stored (rd_kafka_offsets_store), and librdkafka's auto-commit sends what is
-  // stored: it knows the group's state and does not commit into a rebalance.
-  for (const auto& [k, want] : {std::pair<const char*, const char*>{"enable.auto.commit", "true"},
-                                {"enable.auto.offset.store", "false"}}) {
-    if (auto it = props.find(k); it != props.end() && it->second != want) {
-      spdlog::warn("ignoring kafka property {}={}: sluice commits only completed offsets", k, it->second);
-    }
-    props[k] = want;
-  }
-  props["auto.commit.interval.ms"] = std::to_string(l.commit_interval_ms);
-  // Broker connection state (health, metrics) comes from the statistics reports.
-  if (auto it = props.find("statistics.interval.ms"); it == props.end() || it->second == "0") {
-    if (it != props.end()) spdlog::warn("ignoring kafka property statistics.interval.ms=0: sluice reads broker state from them");
-    props["statistics.interval.ms"] = "1000";
-  }
-  if (auto it = l.kafka_properties.find("auto.offset.reset"); it != l.kafka_properties.end()) {
-    spdlog::warn("ignoring kafka property auto.offset.reset={}: set the lambda's auto_offset_reset instead", it->second);
-    props["auto.offset.reset"] = "error";
-  }
-  return props;
-}
 
 }  // namespace
 
@@ -106,7 +63,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   epochs_.assign(seg.epoch_slots(), 0);
   by_partition_.resize(lambda_.topics.size());
 
-  ConfPtr conf = make_conf(client_properties(lambda_));
+  ConfPtr conf = make_conf(consumer_properties(lambda_));
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);

@@ -1,5 +1,8 @@
 #include "consumer/kafka_handles.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -31,6 +34,81 @@ ConfPtr make_conf(const std::map<std::string, std::string>& properties) {
     }
   }
   return conf;
+}
+
+std::map<std::string, std::string> consumer_properties(const config::Lambda& l) {
+  std::map<std::string, std::string> props{
+      {"bootstrap.servers", l.bootstrap_servers},
+      {"group.id", l.group_id},
+      {"client.id", "sluice-" + l.instance + "-" + l.name},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      // librdkafka's own reset would also jump silently over a log truncated past the
+      // committed offset; with "error" every reset comes to on_offset_reset, which
+      // applies the lambda's auto_offset_reset and reports what was skipped.
+      {"auto.offset.reset", "error"},
+      {"enable.partition.eof", "false"},
+  };
+  // Static membership: a consumer restarted by the supervisor rejoins under the same
+  // identity and gets its partitions back at once, instead of after session.timeout.ms.
+  // Host + instance + lambda is unique: one daemon per instance per host (the lock).
+  if (l.static_membership) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    props["group.instance.id"] = "sluice-" + std::string(host) + "-" + l.instance + "-" + l.name;
+  }
+  for (const auto& [k, v] : l.kafka_properties) props[k] = v;
+  // The commit rule depends on these; a property cannot change them. Only the watermark
+  // is ever stored (rd_kafka_offsets_store), and librdkafka's auto-commit sends what is
+  // stored: it knows the group's state and does not commit into a rebalance.
+  for (const auto& [k, want] : {std::pair<const char*, const char*>{"enable.auto.commit", "true"},
+                                {"enable.auto.offset.store", "false"}}) {
+    if (auto it = props.find(k); it != props.end() && it->second != want) {
+      spdlog::warn("ignoring kafka property {}={}: sluice commits only completed offsets", k, it->second);
+    }
+    props[k] = want;
+  }
+  props["auto.commit.interval.ms"] = std::to_string(l.commit_interval_ms);
+  // Broker connection state (health, metrics) comes from the statistics reports.
+  if (auto it = props.find("statistics.interval.ms"); it == props.end() || it->second == "0") {
+    if (it != props.end()) spdlog::warn("ignoring kafka property statistics.interval.ms=0: sluice reads broker state from them");
+    props["statistics.interval.ms"] = "1000";
+  }
+  if (auto it = l.kafka_properties.find("auto.offset.reset"); it != l.kafka_properties.end()) {
+    spdlog::warn("ignoring kafka property auto.offset.reset={}: set the lambda's auto_offset_reset instead", it->second);
+    props["auto.offset.reset"] = "error";
+  }
+  return props;
+}
+
+std::vector<config::Diagnostic> check_properties(const config::Lambda& l) {
+  std::vector<config::Diagnostic> out;
+  ConfPtr conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [k, v] : l.kafka_properties) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK) continue;
+    config::Diagnostic d;
+    if (auto it = l.kafka_property_sources.find(k); it != l.kafka_property_sources.end()) {
+      d = it->second;
+    } else {
+      d = config::Diagnostic{l.source, l.line, l.column, "kafka.properties." + k, ""};
+    }
+    // librdkafka's text quotes the value; a secret's must not reach a log.
+    d.message = config::is_secret_property(k) ? std::string("librdkafka refuses this value") : std::string(err);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<config::Diagnostic> check_properties(const config::Config& c) {
+  std::vector<config::Diagnostic> out;
+  for (const auto& l : c.lambdas) {
+    for (auto& d : check_properties(l)) {
+      // A main-file property reaches every lambda: report it once.
+      const bool seen = std::any_of(out.begin(), out.end(), [&](const config::Diagnostic& o) { return o.str() == d.str(); });
+      if (!seen) out.push_back(std::move(d));
+    }
+  }
+  return out;
 }
 
 KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf) {

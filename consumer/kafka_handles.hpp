@@ -6,6 +6,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "config/config.hpp"
 
 namespace sluice::consumer {
 
@@ -27,6 +30,16 @@ using ErrorPtr = std::unique_ptr<rd_kafka_error_t, KafkaDeleter>;
 // A conf with every property set; throws std::runtime_error naming the bad property
 // (its value is not echoed: it may be a secret).
 ConfPtr make_conf(const std::map<std::string, std::string>& properties);
+
+// The properties of a lambda's consumer: its [kafka.properties] and sluice's policy (the
+// commit rule's settings are forced; auto.offset.reset is the lambda's own).
+std::map<std::string, std::string> consumer_properties(const config::Lambda& l);
+
+// Every [kafka.properties] entry of the lambda librdkafka refuses (an unknown name, a
+// value of the wrong kind), where it was written: `validate`, start-up and reload report
+// them as config errors instead of a consumer that cannot start.
+std::vector<config::Diagnostic> check_properties(const config::Lambda& l);
+std::vector<config::Diagnostic> check_properties(const config::Config& c);  // every lambda's, once each
 
 // Creates a client, taking ownership of conf; throws std::runtime_error.
 KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf);

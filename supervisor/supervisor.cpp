@@ -84,8 +84,8 @@ void clear_assignment(const shm::Segment& seg) {
 
 }  // namespace
 
-Supervisor::Supervisor(config::Config cfg, Executables exes)
-    : cfg_(std::move(cfg)), exes_(std::move(exes)), child_env_(kSystemdOnlyEnv), worker_env_(&passes_to_workers) {}
+Supervisor::Supervisor(config::Config cfg, Executables exes, ConfigCheck check)
+    : cfg_(std::move(cfg)), exes_(std::move(exes)), check_(std::move(check)), child_env_(kSystemdOnlyEnv), worker_env_(&passes_to_workers) {}
 
 Supervisor::~Supervisor() {
   admin_.reset();  // no request may arrive while the state goes
@@ -653,7 +653,7 @@ std::optional<std::set<std::string>> Supervisor::reload(AdminResponse* failure) 
   notifier_.reloading();
   config::Config next;
   try {
-    next = config::load(cfg_.source);
+    next = load_checked(nullptr);
   } catch (const config::ConfigError& e) {
     spdlog::error("reload: {} has errors; keeping the running configuration:", cfg_.source);
     for (const auto& d : e.diagnostics()) spdlog::error("  {}", d.str());
@@ -719,6 +719,14 @@ std::set<std::string> Supervisor::apply(const config::Config& next) {
   }
   cfg_.lambdas = next.lambdas;
   return touched;
+}
+
+config::Config Supervisor::load_checked(const std::string* only_lambda) const {
+  config::Config c = only_lambda == nullptr ? config::load(cfg_.source) : config::load_one(cfg_.source, *only_lambda);
+  if (check_) {
+    if (auto diags = check_(c); !diags.empty()) throw config::ConfigError(std::move(diags));
+  }
+  return c;
 }
 
 Supervisor::Lambda* Supervisor::find(const std::string& name) {
@@ -816,7 +824,7 @@ void Supervisor::serve(AdminRequest request) {
 AdminResponse Supervisor::register_lambda(const std::string& name, std::set<std::string>& touched) {
   config::Config c;
   try {
-    c = config::load_one(cfg_.source, name);
+    c = load_checked(&name);
   } catch (const config::ConfigError& e) {
     return config_error(e);
   } catch (const std::exception& e) {

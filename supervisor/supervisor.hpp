@@ -13,6 +13,7 @@
 #include <boost/process/child.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -39,10 +40,15 @@ struct Executables {
   std::string http_worker;
 };
 
+// Checks of a loaded config that need more than the config library (the Kafka client's
+// own judgement of [kafka.properties]); empty when it is fine. Applied at reload and
+// register as at start-up.
+using ConfigCheck = std::function<std::vector<config::Diagnostic>(const config::Config&)>;
+
 class Supervisor {
  public:
   // cfg.source is the main config file, read again on reload.
-  Supervisor(config::Config cfg, Executables exes);
+  Supervisor(config::Config cfg, Executables exes, ConfigCheck check = {});
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -141,8 +147,12 @@ class Supervisor {
   AdminResponse metrics_text();
   AdminResponse health();
 
+  // load() or load_one(), then check_: a ConfigError with every diagnostic.
+  config::Config load_checked(const std::string* only_lambda) const;
+
   config::Config cfg_;
   Executables exes_;
+  ConfigCheck check_;
   ChildEnvironment child_env_;   // the consumer's: ours without systemd's notify variables
   ChildEnvironment worker_env_;  // the workers': only what passes_to_workers() lets through
   std::vector<std::unique_ptr<Lambda>> lambdas_;

@@ -31,6 +31,63 @@ TEST(Cli, ValidateReportsEveryErrorWithPositionAndExits78) {
   EXPECT_NE(r.err.find("2 error(s)"), std::string::npos) << r.err;
 }
 
+// [kafka.properties] are judged by librdkafka itself at validate (and start, reload):
+// a misspelt name or a value of the wrong kind used to pass validate and then make the
+// consumer crash-loop at run time.
+TEST(Cli, ValidateChecksKafkaPropertiesWithLibrdkafka) {
+  TempDir dir;
+  const auto cfg = dir.path() / "props.toml";
+  std::ofstream(cfg) << "[kafka]\nbootstrap_servers = \"b:1\"\n[kafka.properties]\n\"security.protocl\" = \"ssl\"\n"
+                        "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.kafka.properties]\n\"fetch.wait.max.ms\" = \"abc\"\n"
+                        "\"sasl.password\" = [1]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/etc/hostname\"\n"
+                        "[[lambda]]\nname = \"b\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/etc/hostname\"\n";
+  auto r = run_sluice(dir, {"validate", "-c", cfg.string()});
+  EXPECT_EQ(r.status, 78) << r.out << r.err;
+  // The type error is the config library's; once the value is a string, librdkafka's.
+  EXPECT_NE(r.err.find(cfg.string() + ":10:19: lambda[0].kafka.properties.sasl.password: must be a string"), std::string::npos)
+      << r.err;
+  std::ofstream(cfg, std::ios::trunc)
+      << "[kafka]\nbootstrap_servers = \"b:1\"\n[kafka.properties]\n\"security.protocl\" = \"ssl\"\n"
+         "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.kafka.properties]\n\"fetch.wait.max.ms\" = \"abc\"\n"
+         "[lambda.handler]\ntype = \"plugin\"\npath = \"/etc/hostname\"\n"
+         "[[lambda]]\nname = \"b\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"/etc/hostname\"\n";
+  r = run_sluice(dir, {"validate", "-c", cfg.string()});
+  EXPECT_EQ(r.status, 78) << r.out << r.err;
+  EXPECT_NE(r.err.find(cfg.string() + ":4:1: kafka.properties.security.protocl: No such configuration property"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(count_of(r.err, "security.protocl: No such"), 1U) << "reported once, not per lambda: " << r.err;
+  EXPECT_NE(r.err.find(cfg.string() + ":9:1: lambda[0].kafka.properties.fetch.wait.max.ms: Invalid value"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("2 error(s)"), std::string::npos) << r.err;
+  EXPECT_EQ(run_sluice(dir, {"run", "-c", cfg.string()}).status, 78);
+}
+
+// `--version`, `--log-format` after the subcommand, and a SLUICE_LOG_LEVEL that is not
+// a level (spdlog took it as "off": nothing was logged at all).
+TEST(Cli, VersionLogFormatAnywhereAndABadLogLevelIsReported) {
+  TempDir dir;
+  auto r = run_sluice(dir, {"--version"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.starts_with("sluice ")) << r.out;
+  const auto cfg = dir.path() / "bad.toml";
+  std::ofstream(cfg) << "[[lambda]]\n";
+  r = run_sluice(dir, {"validate", "-c", cfg.string(), "--log-format", "json"});
+  EXPECT_EQ(r.status, 78) << "--log-format after the subcommand is accepted: " << r.err;
+  ::setenv("SLUICE_LOG_LEVEL", "loud", 1);
+  const auto broker = "127.0.0.1:1";
+  std::ofstream(cfg, std::ios::trunc) << "runtime_dir = \"" << (dir.path() / "run").string()
+                                      << "\"\nadmin_listen = \"\"\n[kafka]\nbootstrap_servers = \"" << broker << "\"\n";
+  bp::ipstream err;
+  bp::child c(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::std_out > bp::null, bp::std_err > err);
+  ::unsetenv("SLUICE_LOG_LEVEL");
+  std::string first;
+  std::getline(err, first);
+  EXPECT_NE(first.find("SLUICE_LOG_LEVEL=\"loud\" is not a level"), std::string::npos) << first;
+  ::kill(c.id(), SIGTERM);
+  c.wait();
+}
+
 TEST(Cli, RunRefusesABadConfigWith78) {
   TempDir dir;
   const auto cfg = dir.path() / "bad.toml";

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "consumer/group_offsets.hpp"
 #include "daemon_test.hpp"
@@ -199,6 +201,21 @@ TEST_F(OperatorTruth, ABrokerOutageMakesTheLambdaDegradedUntilItEnds) {
   EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_broker_connected{lambda=\"b\"}"), 0);
   EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_lambda_health{lambda=\"b\",health=\"degraded\"}"), 1);
 
+  // librdkafka's own lines about it went through sluice's logger, at their level:
+  // journald files them as warnings or errors, not as info without a prefix.
+  const std::string log = d.log();
+  EXPECT_EQ(log.find("%3|"), std::string::npos) << "a raw librdkafka line";
+  EXPECT_EQ(log.find("\n%"), std::string::npos) << "a raw librdkafka line";
+  bool kafka_warning = false;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if ((line.starts_with("<3>") || line.starts_with("<4>")) && line.find("[consumer b] ") != std::string::npos &&
+        line.find("kafka") != std::string::npos) {
+      kafka_warning = true;
+    }
+  }
+  EXPECT_TRUE(kafka_warning) << log;
+
   ASSERT_EQ(broker.control("up 1"), "ok");
   ASSERT_TRUE(wait_until([&] { return health_of("b") == "ok"; }, 120s)) << healthz().dump() << d.log();
   EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_broker_connected{lambda=\"b\"}"), 1);
@@ -271,6 +288,29 @@ TEST_F(OperatorTruth, AStoppedPartitionResumesByItselfWhenConfigured) {
   ASSERT_TRUE(wait_until([&] { return attempts_of_5() >= 3; }, 60s)) << d.log();
   EXPECT_NE(d.log().find("resumed at offset 1 (resume_stopped_after_s)"), std::string::npos) << d.log();
   EXPECT_NE(d.log().find("it resumes by itself in 1 s"), std::string::npos);
+  expect_clean_stop(d, instance);
+}
+
+// `sluice status` (and reload) used to refuse to run when any lambda file was broken,
+// exactly when the operator needs them; the read endpoints answer 405 to other methods.
+TEST_F(OperatorTruth, StatusWorksWithABrokenLambdaFileAndReadEndpointsSay405) {
+  DevBroker broker({"events:4"});
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "a", .topic = "events", .workers = 1}}));
+  ASSERT_TRUE(wait_until([&] { return lambda("a")["state"] == "running"; }, 60s)) << d.log();
+  fs::create_directories(dir.path() / "lambdas.d");
+  std::ofstream(dir.path() / "lambdas.d" / "b.toml") << "[lambda]\ntopics = [\"events\"]\nworkers = \n";
+  const std::string config = (dir.path() / "run.toml").string();
+  auto r = run_sluice(dir.path(), {"status", "-c", config});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("running"), std::string::npos) << r.out;
+  r = run_sluice(dir.path(), {"reload", "--wait", "-c", config});
+  EXPECT_EQ(r.status, 78) << r.out << r.err;
+  EXPECT_NE(r.err.find("b.toml:3:"), std::string::npos) << "the daemon names the broken file: " << r.err;
+  for (const std::string path : {"/metrics", "/lambdas", "/healthz"}) {
+    const auto reply = call("POST", path);
+    EXPECT_EQ(reply.status, 405) << path << ": " << reply.body;
+  }
   expect_clean_stop(d, instance);
 }
 

@@ -122,6 +122,20 @@ TEST_F(ConfigTest, DuplicateLambdaAcrossFilesNamesBoth) {
                          (dir / "main.toml").string() + ")");
 }
 
+// An unknown key that is a typo of a known one says which; errors come in file order
+// (the top level's unknown keys used to come after every table's errors).
+TEST_F(ConfigTest, TyposGetASuggestionAndErrorsComeInFileOrder) {
+  auto main = write("main.toml", "instanse = \"x\"\n[supervisor]\nmax_restarts = \"many\"\n[kafka]\nbootstrap_server = \"b:1\"\n");
+  const auto errs = errors(main);
+  ASSERT_EQ(errs.size(), 3U);
+  EXPECT_EQ(errs[0], "main.toml:1:1: instanse: unknown key; did you mean \"instance\"?");
+  EXPECT_EQ(errs[1].substr(0, 30), "main.toml:3:16: supervisor.max") << errs[1];
+  EXPECT_EQ(errs[2], "main.toml:5:1: kafka.bootstrap_server: unknown key; did you mean \"bootstrap_servers\"?");
+  const auto far = errors(write("main.toml", "zzzzzz = 1\n[kafka]\nbootstrap_servers = \"b:1\"\n"));
+  ASSERT_EQ(far.size(), 1U);
+  EXPECT_EQ(far[0], "main.toml:1:1: zzzzzz: unknown key") << "no suggestion when nothing is close";
+}
+
 TEST_F(ConfigTest, ReportsEveryErrorNotJustTheFirst) {
   auto main = write("main.toml", "bogus = 1\n[kafka]\nbootstrap_servers = 5\n");
   write("lambdas.d/x.toml", "[lambda]\nname = \"y\"\ntopics = []\n[lambda.handler]\ntype = \"ftp\"\n");
