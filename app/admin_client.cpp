@@ -98,7 +98,9 @@ Reply call(const config::Config& c, const std::string& method, const std::string
     check_identity(c, e, client);
     headers.emplace("Authorization", "Bearer " + e.token);
   }
-  auto res = method == "GET" ? client.Get(path, headers) : client.Post(path, headers, "", "application/json");
+  auto res = method == "GET"      ? client.Get(path, headers)
+             : method == "DELETE" ? client.Delete(path, headers)
+                                  : client.Post(path, headers, "", "application/json");
   if (!res) throw unreachable(e, res.error());
   return {res->status, res->body};
 }
@@ -187,6 +189,21 @@ int cmd_resume(const config::Config& c, const std::string& lambda, const std::st
   }
   std::cerr << "resume failed: " << (j.is_object() ? j.value("error", r.body) : r.body) << "\n";
   return 1;
+}
+
+int cmd_register(const config::Config& c, const std::string& lambda, bool start) {
+  const int timeout_s = static_cast<int>(c.shutdown_timeout_ms / 1000) + 90;  // a running one drains first
+  const Reply r = call(c, start ? "POST" : "DELETE", "/kafka/register/" + lambda, timeout_s);
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (r.status == 200 && j.is_object()) {
+    std::printf("%s: %s\n", lambda.c_str(), j.value("state", std::string("?")).c_str());
+    return 0;
+  }
+  std::cerr << (start ? "register" : "deregister") << " failed: " << (j.is_object() ? j.value("error", r.body) : r.body) << "\n";
+  if (j.is_object()) {
+    for (const auto& d : j.value("diagnostics", nlohmann::json::array())) std::cerr << d.get<std::string>() << "\n";
+  }
+  return r.status == 422 ? config::kExitConfig : 1;
 }
 
 std::optional<std::string> daemon_state_of(const config::Config& c, const std::string& lambda) {

@@ -20,6 +20,10 @@ int cmd_reload(const config::Config& c, bool wait);
 // the topic's, or one). Exit status 0 (also when none was stopped), 1 otherwise.
 int cmd_resume(const config::Config& c, const std::string& lambda, const std::string& topic, int partition);
 
+// `sluice register` / `sluice deregister`: POST / DELETE /kafka/register/<name>, waiting
+// for the lambda to run (or stop). Exit status 0, 78 when its file is invalid, 1 otherwise.
+int cmd_register(const config::Config& c, const std::string& lambda, bool start);
+
 // The state the running daemon reports for `lambda`; nullopt when no daemon answers or
 // it does not know the lambda.
 std::optional<std::string> daemon_state_of(const config::Config& c, const std::string& lambda);

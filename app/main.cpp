@@ -120,6 +120,14 @@ int main(int argc, char** argv) {
   status->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
   status->add_flag("--json", status_json, "Print the admin API's JSON");
 
+  std::string register_lambda;
+  auto* reg = app.add_subcommand("register", "(Re)start a lambda from its file, as POST /kafka/register/<name>");
+  reg->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  reg->add_option("lambda", register_lambda, "Lambda name")->required();
+  auto* dereg = app.add_subcommand("deregister", "Stop a lambda until it is registered again, as DELETE /kafka/register/<name>");
+  dereg->add_option("-c,--config", config_path, "Main config file")->capture_default_str();
+  dereg->add_option("lambda", register_lambda, "Lambda name")->required();
+
   std::string resume_lambda, resume_topic;
   int resume_partition = -1;
   auto* resume = app.add_subcommand("resume", "Retry partitions stopped at a failed record (on_failure = \"stop\")");
@@ -192,7 +200,7 @@ int main(int argc, char** argv) {
     sluice::app::init_logging("supervisor");
     // Absolute, so a reload finds the same files whatever the working directory.
     auto cfg = load_or_report(std::filesystem::absolute(config_path).lexically_normal().string(),
-                              !(*reload || *status || *resume));
+                              !(*reload || *status || *resume || *reg || *dereg));
     if (!cfg) return kExitConfig;
     if (*run || *validate) {
       for (const auto& w : cfg->warnings) spdlog::warn("{}", w);
@@ -205,6 +213,7 @@ int main(int argc, char** argv) {
     if (*reload) return sluice::app::cmd_reload(*cfg, wait);
     if (*status) return sluice::app::cmd_status(*cfg, status_json);
     if (*resume) return sluice::app::cmd_resume(*cfg, resume_lambda, resume_topic, resume_partition);
+    if (*reg || *dereg) return sluice::app::cmd_register(*cfg, register_lambda, reg->parsed());
     if (*offsets_show) return sluice::app::cmd_offsets_show(*cfg, offsets_lambda);
     if (*offsets_reset) return sluice::app::cmd_offsets_reset(*cfg, reset_opts);
     if (*run) {

@@ -189,6 +189,10 @@ std::string lambda_file(const fs::path& dir, const std::string& bootstrap, const
 CliResult run_sluice(const fs::path& dir, const std::vector<std::string>& args) {
   const auto out = dir / "cli.out";
   const auto err = dir / "cli.err";
+  // boost.process opens these without O_TRUNC: a shorter output would end with the
+  // rest of the previous one.
+  fs::remove(out);
+  fs::remove(err);
   bp::child c(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out.string(), bp::std_err > err.string());
   c.wait();
   return {c.exit_code(), read_proc_file(out), read_proc_file(err)};

@@ -292,8 +292,9 @@ TEST_F(OperatorTruth, AStoppedPartitionResumesByItselfWhenConfigured) {
 }
 
 // `sluice status` (and reload) used to refuse to run when any lambda file was broken,
-// exactly when the operator needs them; the read endpoints answer 405 to other methods.
-TEST_F(OperatorTruth, StatusWorksWithABrokenLambdaFileAndReadEndpointsSay405) {
+// exactly when the operator needs them; the read endpoints answer 405 to other methods;
+// `sluice register` / `deregister` are OpenLambda's POST / DELETE.
+TEST_F(OperatorTruth, StatusAndRegisterWorkWithABrokenLambdaFileAndReadEndpointsSay405) {
   DevBroker broker({"events:4"});
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "a", .topic = "events", .workers = 1}}));
   ASSERT_TRUE(wait_until([&] { return lambda("a")["state"] == "running"; }, 60s)) << d.log();
@@ -311,6 +312,13 @@ TEST_F(OperatorTruth, StatusWorksWithABrokenLambdaFileAndReadEndpointsSay405) {
     const auto reply = call("POST", path);
     EXPECT_EQ(reply.status, 405) << path << ": " << reply.body;
   }
+  // OpenLambda's register and deregister, from the command line too.
+  r = run_sluice(dir.path(), {"deregister", "a", "-c", config});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "a: stopped\n");
+  r = run_sluice(dir.path(), {"register", "a", "-c", config});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "a: running\n");
   expect_clean_stop(d, instance);
 }
 
