@@ -180,6 +180,8 @@ int main(int argc, char** argv) {
   consumer->add_option("--control-fd", control_fd);
   int config_fd = -1;
   consumer->add_option("--config-fd", config_fd)->required();
+  int carried_fd = -1;
+  consumer->add_option("--carried-fd", carried_fd);
 
   CLI11_PARSE(app, argc, argv);
   if (!log_format.empty()) sluice::app::set_log_format(log_format);
@@ -191,7 +193,7 @@ int main(int argc, char** argv) {
     }
     if (*consumer) {
       sluice::app::init_logging("consumer " + consumer_lambda);
-      return sluice::consumer::run_consumer(consumer_lambda, segment_fd, layout_fd, control_fd, config_fd);
+      return sluice::consumer::run_consumer(consumer_lambda, segment_fd, layout_fd, control_fd, config_fd, carried_fd);
     }
     if (*dev) {
       sluice::app::init_logging("dev-broker");

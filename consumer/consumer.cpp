@@ -101,6 +101,19 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   }
 }
 
+void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
+  for (const auto& c : list) {
+    if (c.topic_index >= lambda_.topics.size() || c.attempts == 0) continue;
+    Carried& k = carried_[key_of(static_cast<std::uint16_t>(c.topic_index), c.partition)][c.offset];
+    k.attempts = std::max(k.attempts, std::min(c.attempts, lambda_.max_attempts));
+    k.reason = "its attempts ran out while the consumer restarted (the last one ended without an outcome)";
+  }
+  if (!list.empty()) {
+    spdlog::info("lambda {}: {} record(s) the previous consumer's workers had tried keep their attempt counts",
+                 lambda_.name, list.size());
+  }
+}
+
 Consumer::~Consumer() {
   dlq_.reset();
   out_.reset();

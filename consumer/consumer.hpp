@@ -20,6 +20,7 @@
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
 #include "consumer/sent_log.hpp"
+#include "shm/carried_attempts.hpp"
 #include "shm/ring.hpp"
 #include "shm/segment.hpp"
 
@@ -36,6 +37,10 @@ class Consumer {
   // Consumes until stop is set, then drains, commits and leaves the group. Returns the
   // process exit status.
   int run();
+  // Records the previous consumer's workers had tried: when Kafka delivers them again
+  // they start at that attempt count, alone in their ring (as suspects after a broken
+  // ring are), and one whose attempts ran out takes the failure path.
+  void carry(const std::vector<shm::CarriedAttempt>& list);
 
  private:
   struct Partition {
@@ -216,6 +221,9 @@ class Consumer {
 // Entry point of `sluice consumer --lambda NAME --segment-fd N --layout-fd M
 // --control-fd C --config-fd F`: the descriptors of the lambda's segment, of the
 // supervisor's channel and of the lambda's whole config, inherited from the supervisor.
-int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd);
+// --carried-fd (optional): the attempts the previous consumer's workers had made
+// (shm/carried_attempts.hpp).
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd,
+                 int carried_fd = -1);
 
 }  // namespace sluice::consumer

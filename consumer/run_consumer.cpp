@@ -6,6 +6,7 @@
 
 #include "config/lambda_json.hpp"
 #include "consumer/consumer.hpp"
+#include "shm/carried_attempts.hpp"
 #include "shm/sealed.hpp"
 #include "shm/stop_signal.hpp"
 
@@ -16,7 +17,8 @@ std::atomic<bool> g_stop{false};
 
 }  // namespace
 
-int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd) {
+int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd,
+                 int carried_fd) {
   shm::stop_on_request(g_stop);
 
   auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
@@ -29,6 +31,11 @@ int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, 
   auto lambda = config::lambda_from_json(nlohmann::json::parse(text));
   if (control_fd >= 0) fcntl(control_fd, F_SETFD, FD_CLOEXEC);  // not for the programs librdkafka may run
   Consumer consumer(seg, std::move(lambda), g_stop, control_fd);
+  if (carried_fd >= 0) {
+    fcntl(carried_fd, F_SETFD, FD_CLOEXEC);
+    consumer.carry(shm::decode_carried(shm::read_sealed(carried_fd, "the attempts carried over for lambda " + lambda_name)));
+    ::close(carried_fd);
+  }
   // Subscribed: the supervisor counts this lambda's consumer as running.
   seg.header().consumer_pid.store(getpid(), std::memory_order_release);
   return consumer.run();

@@ -305,12 +305,19 @@ void Supervisor::spawn_consumer(Lambda& l) {
   }
   l.control.reset(pair[0]);
   const shm::UniqueFd theirs(pair[1]);
-  l.consumer.child = spawn_child(exes_.sluice,
-                                 {"consumer", "--instance", cfg_.instance, "--lambda", l.cfg.name, "--segment-fd",
-                                  std::to_string(l.seg->fd()), "--layout-fd", std::to_string(l.seg->sealed_fd()),
-                                  "--control-fd", std::to_string(theirs.get()), "--config-fd",
-                                  std::to_string(l.consumer_config.get())},
-                                 child_env_, {l.seg->fd(), l.seg->sealed_fd(), theirs.get(), l.consumer_config.get()});
+  std::vector<std::string> args = {"consumer", "--instance", cfg_.instance, "--lambda", l.cfg.name, "--segment-fd",
+                                   std::to_string(l.seg->fd()), "--layout-fd", std::to_string(l.seg->sealed_fd()),
+                                   "--control-fd", std::to_string(theirs.get()), "--config-fd",
+                                   std::to_string(l.consumer_config.get())};
+  std::vector<int> fds = {l.seg->fd(), l.seg->sealed_fd(), theirs.get(), l.consumer_config.get()};
+  shm::UniqueFd carried;
+  if (!l.carried.empty()) {
+    carried = shm::make_sealed("sluice." + cfg_.instance + "." + l.cfg.name + ".carried", shm::encode_carried(l.carried));
+    args.insert(args.end(), {"--carried-fd", std::to_string(carried.get())});
+    fds.push_back(carried.get());
+    l.carried.clear();
+  }
+  l.consumer.child = spawn_child(exes_.sluice, args, child_env_, fds);
   l.consumer.started = Clock::now();
 }
 
@@ -402,6 +409,11 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
       w.child.reset();
     }
     w.restart_at.reset();
+  }
+  l.carried.clear();
+  for (std::uint32_t i = 0; i < l.seg->workers(); ++i) {
+    constexpr std::size_t kMaxCarried = 65536;
+    for (const auto& c : shm::pending_attempts(l.seg->forward(i), kMaxCarried - l.carried.size())) l.carried.push_back(c);
   }
   for (std::uint32_t i = 0; i < l.seg->workers(); ++i) {
     shm::ring_reset(l.seg->ring(i));

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "shm/carried_attempts.hpp"
 #include "shm/segment.hpp"
 #include "supervisor/mailbox.hpp"
 #include "supervisor/notify.hpp"
@@ -97,6 +98,9 @@ class Supervisor {
     std::uint64_t worker_restarts = 0;
     std::uint64_t consumer_restarts = 0;
     std::deque<std::shared_ptr<std::promise<AdminResponse>>> resumes;  // asked of the consumer, in order
+    // What the workers had tried of the records in the rings when the consumer ended,
+    // for the next consumer (shm/carried_attempts.hpp).
+    std::vector<shm::CarriedAttempt> carried;
   };
   // A request that is answered once the lambdas it touched have settled.
   struct Waiter {

@@ -322,6 +322,43 @@ TEST_F(OperatorTruth, StatusAndRegisterWorkWithABrokenLambdaFileAndReadEndpoints
   expect_clean_stop(d, instance);
 }
 
+// A consumer that ends (here: killed) takes its workers and rings with it, and Kafka
+// delivers the uncommitted records again. Their attempt count used to start over at 1,
+// against what plugin.h and the exec protocol promise, and max_attempts did not hold
+// across the restart. The supervisor now hands the next consumer what the workers had
+// tried.
+TEST_F(OperatorTruth, AttemptsCarryOverAConsumerRestart) {
+  DevBroker broker({"events:1", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", 1, 0, 3);
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "c", .topic = "events", .workers = 1,
+                           .extra = "dead_letter_topic = \"events.dlq\"\nmax_attempts = 5\nretry_backoff_ms = [1500, 1500]\n",
+                           .options = "retry_seqs = \"0\"\n"}}));
+  auto attempts_of_0 = [&] {
+    std::vector<std::uint32_t> a;
+    for (const auto& o : read_outcomes(outcomes(), "c")) {
+      if (seq_of(o.value) == 0) a.push_back(o.attempt);
+    }
+    return a;
+  };
+  ASSERT_TRUE(wait_until([&] { return attempts_of_0().size() >= 2; }, 60s)) << d.log();
+  const auto consumers = d.children("consumer --instance");
+  ASSERT_EQ(consumers.size(), 1U);
+  ::kill(consumers[0], SIGKILL);  // between attempts 2 and 3 (1.5 s apart)
+  ASSERT_TRUE(wait_until([&] { return !read_topic(broker.bootstrap(), "events.dlq", 1, 1s).empty(); }, 60s)) << d.log();
+  const auto seen = attempts_of_0();
+  ASSERT_GE(seen.size(), 3U);
+  EXPECT_EQ(seen.back(), 5U) << "attempts went on from where they were: " << ::testing::PrintToString(seen);
+  EXPECT_LE(seen.size(), 6U) << "max_attempts (5) held across the restart, the interrupted attempt aside: "
+                             << ::testing::PrintToString(seen);
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 10s);
+  ASSERT_EQ(dlq.size(), 1U);
+  EXPECT_EQ(dlq[0].headers.at("sluice-attempts"), "5");
+  EXPECT_NE(d.log().find("keep their attempt counts"), std::string::npos) << d.log();
+  expect_clean_stop(d, instance);
+}
+
 // The metrics an operator expects beside sluice's own: the build, and CPU, memory,
 // descriptors and start time of every process, children included.
 TEST_F(OperatorTruth, MetricsIncludeBuildInfoAndEveryProcess) {

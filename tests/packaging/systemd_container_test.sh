@@ -140,11 +140,27 @@ type = "plugin"
 path = "/usr/lib/sluice/examples/liblog_plugin.so"
 options = { prefix = "orders" }
 TOML
+# And one that passes validate but can never start (a plugin path that is no plugin):
+# it must fail soon, and READY=1 must still come, or Type=notify would hold the unit in
+# "activating" until its start timeout killed the healthy lambda too.
+in_ct sh -c 'cat > /etc/sluice/lambdas.d/broken.toml' <<'TOML'
+[lambda]
+topics = ["events"]
+[lambda.handler]
+type = "plugin"
+path = "/etc/hostname"
+TOML
 in_ct sluice validate >/dev/null || fail "sluice validate"
-in_ct systemctl restart sluice
+in_ct systemctl restart sluice || fail "systemctl restart (READY=1 never came?)"
 in_ct systemctl is-active sluice >/dev/null || fail "not active after restart"
 running() { local st; st=$(in_ct sluice status) && grep -Eq "^$1 +running" <<<"$st"; }
 wait_for 30 "sluice status reports orders running" running orders
+in_ct sluice status | grep -Eq "^broken +failed" || fail "the lambda that cannot start is not reported failed"
+in_ct systemctl show -p StatusText --value sluice | grep -q "1 failed: broken" ||
+  fail "systemd's status line does not name the failed lambda: $(in_ct systemctl show -p StatusText --value sluice)"
+[ "$(in_ct curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/healthz)" = 503 ] ||
+  fail "/healthz does not say a lambda failed"
+in_ct rm /etc/sluice/lambdas.d/broken.toml
 # The admin API under the unit: changes need the run's token, which only the daemon's
 # user and group (and root, as here for `sluice status`) may read.
 [ "$(in_ct stat -c '%a %U:%G' /run/sluice/default.token)" = "640 sluice:sluice" ] || fail "the token's mode or owner"
@@ -206,4 +222,4 @@ in_ct test ! -e /etc/sluice/sluice.toml || fail "the conffile is left after purg
 in_ct test -e /etc/sluice/lambdas.d/orders.toml || fail "purge removed the operator's lambda files"
 in_ct test ! -e /var/lib/sluice || fail "/var/lib/sluice left after purge"
 in_ct test ! -e /usr/lib/systemd/system/sluice.service || fail "unit left after purge"
-echo "PASS: .deb under systemd (install, kill -9 restart with no loss, reload, stop, purge) and .rpm checks"
+echo "PASS: .deb under systemd (install, a lambda that cannot start, kill -9 restart with no loss, reload, stop, purge) and .rpm checks"
