@@ -31,15 +31,23 @@ using sluice::config::kExitConfig;
 // The whole configuration, librdkafka's view of its [kafka.properties] included; or, for
 // the commands that only talk to a running daemon (`lambdas_too` false), the main file
 // alone: a broken lambda file must not keep `sluice status` from showing what runs.
-std::optional<sluice::config::Config> load_or_report(const std::string& path, bool lambdas_too = true) {
+// `to_log`: through the logger (the daemon, and anything whose stderr is the journal, as
+// `ExecStartPre=sluice validate` is): each error then carries its priority, so
+// `journalctl -p err` shows why the unit did not start. Plain lines for a terminal.
+std::optional<sluice::config::Config> load_or_report(const std::string& path, bool lambdas_too, bool to_log) {
   try {
     if (!lambdas_too) return sluice::config::load_one(path, "");
     auto c = sluice::config::load(path);
     if (auto diags = sluice::consumer::check_properties(c); !diags.empty()) throw sluice::config::ConfigError(std::move(diags));
     return c;
   } catch (const sluice::config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) std::cerr << d.str() << "\n";
-    std::cerr << e.diagnostics().size() << " error(s) in the configuration\n";
+    if (to_log) {
+      for (const auto& d : e.diagnostics()) spdlog::error("{}", d.str());
+      spdlog::error("{} error(s) in the configuration", e.diagnostics().size());
+    } else {
+      for (const auto& d : e.diagnostics()) std::cerr << d.str() << "\n";
+      std::cerr << e.diagnostics().size() << " error(s) in the configuration\n";
+    }
   }
   return std::nullopt;
 }
@@ -202,7 +210,8 @@ int main(int argc, char** argv) {
     sluice::app::init_logging("supervisor");
     // Absolute, so a reload finds the same files whatever the working directory.
     auto cfg = load_or_report(std::filesystem::absolute(config_path).lexically_normal().string(),
-                              !(*reload || *status || *resume || *reg || *dereg));
+                              !(*reload || *status || *resume || *reg || *dereg),
+                              *run || std::getenv("JOURNAL_STREAM") != nullptr);
     if (!cfg) return kExitConfig;
     if (*run || *validate) {
       for (const auto& w : cfg->warnings) spdlog::warn("{}", w);

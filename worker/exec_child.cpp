@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 extern char** environ;
 
 namespace sluice::worker {
@@ -25,7 +27,7 @@ int remaining_ms(ExecChild::Clock::time_point deadline) {
 void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Runs in the forked child before exec: only async-signal-safe calls.
-[[noreturn]] void exec_child(int in, int out, int err_fd, pid_t parent, char* const* argv, char* const* envp) {
+[[noreturn]] void exec_child(int in, int out, int log, int err_fd, pid_t parent, char* const* argv, char* const* envp) {
   // Die with the worker: a worker killed for a hung handler must not leave the handler
   // running, and must not leave it reading a pipe nobody writes.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -37,7 +39,7 @@ void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOC
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGPIPE, SIG_DFL);  // the worker ignores it; an ignored disposition survives exec
-  if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0) {
+  if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0) {
     const int e = errno;
     (void)!write(err_fd, &e, sizeof e);
     _exit(127);
@@ -86,15 +88,22 @@ void ExecChild::start() {
     for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
+  int log[2];
+  if (pipe2(log, O_CLOEXEC) != 0) {
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid == 0) exec_child(in[0], out[1], err[1], parent, argv.data(), envp.data());
+  if (pid == 0) exec_child(in[0], out[1], log[1], err[1], parent, argv.data(), envp.data());
   const int fork_errno = errno;
-  for (int fd : {in[0], out[1], err[1]}) close(fd);
+  for (int fd : {in[0], out[1], err[1], log[1]}) close(fd);
   if (pid < 0) {
-    for (int fd : {in[1], out[0], err[0]}) close(fd);
+    for (int fd : {in[1], out[0], err[0], log[0]}) close(fd);
     throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
   }
+  // The previous child's logger ends (and is joined) first: one logger per child.
+  stderr_logger_ = std::jthread([this, fd = log[0]](std::stop_token stop) { log_stderr(stop, fd); });
   // The error pipe closes on a successful exec; otherwise it carries the errno.
   int child_errno = 0;
   ssize_t n;
@@ -216,6 +225,43 @@ void ExecChild::kill_and_reap() {
   exit_status_ = st;
   pid_ = -1;
   close_fds();
+}
+
+void ExecChild::log_stderr(std::stop_token stop, int fd) {
+  // Bounded lines: a child writing without newlines cannot grow the worker's memory.
+  constexpr std::size_t kMaxLine = 4096;
+  std::string line;
+  char buf[4096];
+  auto emit = [&] {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    spdlog::info("handler: {}", line);
+    line.clear();
+  };
+  for (;;) {
+    // Polled with a timeout: a grandchild that inherited the pipe may keep it open after
+    // the child is gone, and the next child's start (or the worker's end) must not wait.
+    const bool last = stop.stop_requested();  // take what is there now, then end
+    pollfd p{fd, POLLIN, 0};
+    const int rc = poll(&p, 1, last ? 0 : 100);
+    if (rc <= 0) {
+      if (last) break;
+      continue;
+    }
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] == '\n') {
+        emit();
+      } else {
+        line += buf[i];
+        if (line.size() >= kMaxLine) emit();
+      }
+    }
+    if (last) break;
+  }
+  if (!line.empty()) emit();
+  close(fd);
 }
 
 void ExecChild::close_fds() {

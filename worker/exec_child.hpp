@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <stop_token>
+#include <thread>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,6 +50,11 @@ class ExecChild {
   bool reap_within(int ms);
   void close_fds();
 
+  // Logs what the child writes to its stderr, a line at a time, through the worker's
+  // logger (so each line names the lambda and the worker, in the daemon's format) until
+  // the pipe ends or the child is replaced.
+  void log_stderr(std::stop_token stop, int fd);
+
   std::vector<std::string> argv_;
   std::vector<std::string> env_;  // "NAME=value", the worker's environment plus `env`
   pid_t pid_ = -1;
@@ -57,6 +64,7 @@ class ExecChild {
   int exit_status_ = 0;
   FrameReader reader_;
   std::string error_;
+  std::jthread stderr_logger_;
 };
 
 }  // namespace sluice::worker

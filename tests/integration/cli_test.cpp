@@ -92,7 +92,14 @@ TEST(Cli, RunRefusesABadConfigWith78) {
   TempDir dir;
   const auto cfg = dir.path() / "bad.toml";
   std::ofstream(cfg) << "[[lambda]]\n";
-  EXPECT_EQ(run_sluice(dir, {"run", "-c", cfg.string()}).status, 78);
+  const auto r = run_sluice(dir, {"run", "-c", cfg.string()});
+  EXPECT_EQ(r.status, 78);
+  // The daemon's start-up errors carry their priority for journald, as its other lines;
+  // validate at a terminal prints plain lines.
+  EXPECT_TRUE(r.err.starts_with("<3>")) << r.err;
+  EXPECT_NE(r.err.find(cfg.string() + ":1:1: lambda[0]."), std::string::npos) << r.err;
+  const auto v = run_sluice(dir, {"validate", "-c", cfg.string()});
+  EXPECT_TRUE(v.err.starts_with(cfg.string())) << v.err;
 }
 
 // Scenario 17: an unreadable config and a missing handler stop `run` before anything

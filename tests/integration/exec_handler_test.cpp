@@ -13,6 +13,8 @@
 #include <optional>
 
 #include "consumer/kafka_handles.hpp"
+#include <sstream>
+
 #include "daemon_test.hpp"
 
 namespace sluice::test {
@@ -258,6 +260,16 @@ TEST_F(Exec, HandlerThatEndsBeforeItIsReadyFailsItsLambda) {
   const std::string log = d.log();
   EXPECT_NE(log.find("exited with status 1 before it was ready"), std::string::npos) << log;
   EXPECT_NE(log.find("missing.py"), std::string::npos) << "the handler's own error must reach the log\n" << log;
+  // ... on lines of sluice's format that name the lambda and worker (it used to be the
+  // program's raw stderr: no priority, no name).
+  bool named = false;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("[worker nope/0] handler: ") != std::string::npos && line.find("missing.py") != std::string::npos) {
+      named = line.starts_with("<6>");
+    }
+  }
+  EXPECT_TRUE(named) << log;
   EXPECT_EQ(committed_sum(broker.bootstrap(), "lambda-nope"), 0);
   expect_clean_stop(d);
 }
