@@ -1034,7 +1034,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
       }
       return false;
     };
-    while (busy() && Clock::now() < deadline) {
+    while (busy() && !held_only_by_unavailable_handlers() && Clock::now() < deadline) {
       heartbeat();
       publish_all();
       std::this_thread::sleep_for(kDrainPoll);
@@ -1064,6 +1064,16 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   }
 }
 
+bool Consumer::held_only_by_unavailable_handlers() const {
+  // A worker whose handler is unavailable will not finish what it holds before the
+  // outage ends: waiting out drain_timeout_ms for it only delays the stop (or the
+  // rebalance); its records are delivered again.
+  for (std::uint32_t r = 0; r < rings_.size(); ++r) {
+    if (!sent_[r].empty() && seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) == 0) return false;
+  }
+  return true;
+}
+
 void Consumer::shutdown() {
   shutting_down_ = true;
   spdlog::info("lambda {}: stopping: draining {} in-flight and {} fetched record(s)", lambda_.name, total_in_flight(),
@@ -1088,6 +1098,12 @@ void Consumer::shutdown() {
     bool busy = false;
     for (auto& [k, p] : partitions_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
     if (!busy) break;
+    if (held_only_by_unavailable_handlers()) {
+      spdlog::info("lambda {}: stopping without waiting for {} record(s) held by workers whose handler is unavailable; "
+                   "they will be delivered again",
+                   lambda_.name, total_in_flight());
+      break;
+    }
     if (Clock::now() >= deadline) {
       spdlog::warn("lambda {}: drain deadline ({} ms) passed with {} record(s) in flight; they will be delivered again",
                    lambda_.name, lambda_.drain_timeout_ms, total_in_flight());

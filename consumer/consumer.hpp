@@ -154,6 +154,8 @@ class Consumer {
   // Gauges and watermarks for the supervisor's metrics; librdkafka's cached values only.
   void publish_stats();
   void shutdown();
+  // Every record in flight is in a ring whose worker's handler is unavailable.
+  bool held_only_by_unavailable_handlers() const;
   std::size_t total_in_flight() const;
   std::size_t total_backlog() const;
   void clear_backlog(Partition& p);

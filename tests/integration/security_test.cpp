@@ -546,23 +546,48 @@ TEST_F(Security, WorkersNeverHoldTheKafkaCredentials) {
 // Credentials in a handler URL (user:password@, ?token=) appeared in `sluice list`, the
 // log and the dead letter's sluice-error.
 TEST_F(Security, CredentialsInAHandlerUrlAreNeverPrintedOrProduced) {
+  // A port that takes connections (the kernel's backlog) and never answers: the request
+  // times out, which counts as an attempt, so the record is dead-lettered with curl's
+  // error, URL included. (A refused connection is "unavailable" and retried without end:
+  // the second lambda, whose URL shows in the log line that says so.)
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(silent, 8), 0);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
   DevBroker broker({"events:1", "events.dlq:1"});
   produce(broker.bootstrap(), "events", 1, 0, 1);
   const std::string cfg = daemon_config(
       instance, dir.path(), broker.bootstrap(),
       {{.name = "h", .topic = "events", .workers = 1,
         .extra = "max_attempts = 1\ndead_letter_topic = \"events.dlq\"\n",
-        .handler = "type = \"http\"\nurl = \"http://alice:pa55word@127.0.0.1:1/hook?token=t0ken&x=1\"\ntimeout_ms = 1000\n"}});
+        .handler = "type = \"http\"\nurl = \"http://alice:pa55word@127.0.0.1:" + port + "/hook?token=t0ken&x=1\"\ntimeout_ms = 1000\n"},
+       {.name = "r", .topic = "events", .workers = 1,
+        .handler = "type = \"http\"\nurl = \"http://alice:pa55word@127.0.0.1:1/hook?token=t0ken&x=1\"\n"}});
   std::ofstream(dir.path() / "run.toml") << cfg;
   const auto list = sluice({"list"});
   EXPECT_EQ(list.status, 0) << list.err;
-  EXPECT_NE(list.out.find("http://***@127.0.0.1:1/hook?token=***&x=***"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("http://***@127.0.0.1:" + port + "/hook?token=***&x=***"), std::string::npos) << list.out;
   Daemon d(dir.path(), cfg);
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 60s);
   ASSERT_EQ(dlq.size(), 1U) << d.log();
   const std::string error = dlq[0].headers.at("sluice-error");
-  EXPECT_NE(error.find("(http://***@127.0.0.1:1/hook?token=***&x=***)"), std::string::npos) << error;
+  EXPECT_NE(error.find("(http://***@127.0.0.1:" + port + "/hook?token=***&x=***)"), std::string::npos) << error;
+  ASSERT_TRUE(wait_until([&] { return d.log().find("lambda r: worker 0: handler unavailable") != std::string::npos; }, 60s))
+      << d.log();
+  EXPECT_NE(d.log().find("(http://***@127.0.0.1:1/hook?token=***&x=***)"), std::string::npos) << d.log();
   expect_clean_stop(d);
+  // Its record is delivered again next time; the stop did not wait drain_timeout_ms for
+  // a handler that cannot answer.
+  EXPECT_NE(d.log().find("lambda r: stopping without waiting for 1 record(s) held by workers whose handler is unavailable"),
+            std::string::npos)
+      << d.log();
+  ::close(silent);
   for (const std::string& text : {list.out, list.err, d.log(), error}) {
     EXPECT_EQ(text.find("pa55word"), std::string::npos) << text;
     EXPECT_EQ(text.find("t0ken"), std::string::npos) << text;
