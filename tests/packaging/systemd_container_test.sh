@@ -205,8 +205,9 @@ in_ct systemctl reload sluice || fail "systemctl reload"
 running pyf || fail "pyf is not running right after the reload returned"
 [ "$(in_ct pgrep -f 'instance default --lambda orders ' | sort | tr '\n' ' ')" = "$orders_pids" ] ||
   fail "the reload restarted the unchanged lambda orders"
-# def f(event) prints "events[p]@o key=k value=v" at the start of its lines.
-wait_for 120 "pyf handles every record from the start" handled_at_least "^" $total
+# def f(event) prints "events[p]@o key=k value=v"; its worker logs each line it writes
+# as "[worker pyf/N] handler: <line>".
+wait_for 120 "pyf handles every record from the start" handled_at_least "\[worker pyf/[0-9]*\] handler: " $total
 metrics=$(in_ct curl -sf http://127.0.0.1:9464/metrics) || fail "GET /metrics"
 grep -q "^sluice_records_handled_total{lambda=\"pyf\"} $total\$" <<<"$metrics" || fail "metrics: pyf did not handle $total"
 
