@@ -1068,10 +1068,15 @@ bool Consumer::held_only_by_unavailable_handlers() const {
   // A worker whose handler is unavailable will not finish what it holds before the
   // outage ends: waiting out drain_timeout_ms for it only delays the stop (or the
   // rebalance); its records are delivered again.
+  std::size_t in_rings = 0;
   for (std::uint32_t r = 0; r < rings_.size(); ++r) {
-    if (!sent_[r].empty() && seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) == 0) return false;
+    if (sent_[r].empty()) continue;
+    if (seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) == 0) return false;
+    in_rings += sent_[r].size();
   }
-  return true;
+  // Nothing in a ring (records waiting for the broker to acknowledge their outbound
+  // records or dead letters, say) is not "held by an unavailable handler": wait for it.
+  return in_rings > 0 && in_rings >= total_in_flight();
 }
 
 void Consumer::shutdown() {
