@@ -1,6 +1,6 @@
 // The consumer process of one lambda: the only process that talks to Kafka for it.
 // It polls, writes records into the workers' rings, reaps their outcomes, and commits
-// the contiguous watermark of completed offsets (DESIGN §3, §4).
+// the contiguous watermark of completed offsets (docs/architecture.md, "Consumer").
 #pragma once
 
 #include <atomic>
@@ -127,7 +127,7 @@ class Consumer {
   void on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err);
   struct Group;
   void on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it);
-  // The failure path (DESIGN §5) for a record whose content is in `dl`.
+  // The failure path (docs/architecture.md) for a record whose content is in `dl`.
   void failed(Partition& p, DeadLetter dl);
   DeadLetter describe(const Partition& p, std::uint32_t ring, const Sent& s, std::uint32_t attempts, std::string reason);
   DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config ninja-build
-  # libraries (DESIGN §12)
+  # libraries
   librdkafka-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
   libcpp-httplib-dev libsystemd-dev

@@ -21,6 +21,6 @@ echo "built $deb $rpm"
 # Findings we accept are listed, each with its reason, in packaging/rpmlintrc (lintian
 # reports none at error level, and its warnings fail nothing).
 lintian --fail-on error "$deb"
-# The unit's hardening (PACKAGING.md): exposure must stay below 2.0 (the threshold is in tenths).
+# The unit's hardening (docs/operations.md, "Packages"): exposure must stay below 2.0 (the threshold is in tenths).
 systemd-analyze security --offline=true --threshold=19 --no-pager packaging/sluice.service | tail -1
 rpmlint -r packaging/rpmlintrc "$rpm"

@@ -1,4 +1,4 @@
-// Reply records for outbound records (DESIGN §4): a handler that answers with records to
+// Reply records for outbound records: a handler that answers with records to
 // produce makes its worker write them into the reply ring, and the consumer produces
 // them and completes the source records only once the broker acknowledged them all.
 //

@@ -1,4 +1,4 @@
-// The admin HTTP API (DESIGN §10). Connections are taken by HttpFront (bounded, see
+// The admin HTTP API (docs/operations.md). Connections are taken by HttpFront (bounded, see
 // there); cpp-httplib parses and routes each buffered request. Every request becomes an
 // AdminRequest in the supervisor's mailbox; this class never reads the supervisor's
 // state itself.

@@ -1,6 +1,6 @@
 // The supervisor: one thread, one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT,
 // SIGHUP), the admin API's mailbox and timers. It creates each lambda's segment, starts
-// the consumer and workers as processes, reaps every child, and restarts them (DESIGN §6):
+// the consumer and workers as processes, reaps every child, and restarts them:
 //  * a worker alone (one_for_one): the replacement resumes at its ring's read position;
 //  * a consumer with its workers (rest_for_one): rings are reset, Kafka redelivers
 //    everything uncommitted;

@@ -1,4 +1,4 @@
-// The event formats of DESIGN §8: how a batch of records becomes what a handler reads.
+// The event formats (docs/formats.md): how a batch of records becomes what a handler reads.
 // Pure functions of the records, so each format has golden-file tests
 // (tests/golden/formats/) and every handler kind shares them.
 #pragma once

@@ -1,4 +1,4 @@
-// Records a handler asks sluice to produce (DESIGN §7), read from its response:
+// Records a handler asks sluice to produce (docs/formats.md), read from its response:
 //
 //   {"produce": [{"topic": "t", "key": "k", "value": ..., "headers": {"h": "v"}, "partition": 0}]}
 //

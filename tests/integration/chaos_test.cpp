@@ -1,6 +1,6 @@
 // Chaos under load (issue 3): random worker and consumer kills and a second daemon
 // bouncing in and out of the group while records keep arriving; and members joining and
-// leaving the group every 0-500 ms (TESTING.md scenario 5). Both check I1 and I2 on
+// leaving the group every 0-500 ms (fault scenario 5). Both check I1 and I2 on
 // everything, I3 against the commit seen when the chaos began, liveness once it stops,
 // and print what happened. SLUICE_SOAK=1 (scripts/test.sh --soak) runs them for minutes.
 #include <gtest/gtest.h>

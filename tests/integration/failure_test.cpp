@@ -1,7 +1,7 @@
 // The failure path with real processes: handlers that fail, retry forever, crash their
 // worker or hang; records too large for the ring; dead letters that the broker is slow
 // to acknowledge; and the skip and stop policies. Every test checks the oracle with
-// dead-lettered offsets counted as completed (TESTING.md I1, I2).
+// dead-lettered offsets counted as completed (the oracle's I1 and I2, harness.hpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>

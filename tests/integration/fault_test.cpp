@@ -1,4 +1,4 @@
-// Broker-side faults from TESTING.md, injected through `sluice dev-broker`'s control
+// Broker-side fault scenarios, injected through `sluice dev-broker`'s control
 // channel, and group membership changes; each test checks the oracle.
 #include <gtest/gtest.h>
 #include <signal.h>

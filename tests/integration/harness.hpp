@@ -1,5 +1,5 @@
 // Test harness: the dev broker and the sluice daemon as real processes, a real
-// producer, the recorder plugin's outcome logs, and the oracle of TESTING.md.
+// producer, the recorder plugin's outcome logs, and the oracle (I1-I5 below).
 #pragma once
 
 #include <sys/types.h>

@@ -1,6 +1,6 @@
 // The `http` handler against a real HTTP server (cpp-httplib, in this process, on
 // loopback): the request each format makes (OpenLambda's X-Kafka-* headers, the json
-// envelope, Knative's CloudEvents binary mode, the AWS event), DESIGN §7's status rules,
+// envelope, Knative's CloudEvents binary mode, the AWS event), the status rules of worker/http_handler.hpp,
 // timeouts, and AWS partial batch failures sending exactly the named records down the
 // failure path. Every test checks I1 and I2 from what the server saw.
 #include <httplib.h>

@@ -1,4 +1,4 @@
-// The daemon's life and its processes' lives (TESTING.md scenarios 10, 15, 16, 17, 18,
+// The daemon's life and its processes' lives (fault scenarios 10, 15, 16, 17, 18,
 // 19): handlers that cannot start or run out of memory, start-up resource errors, stop
 // signals to the whole group and twice, a drain deadline shorter than a handler, two
 // daemons in one group, and names in /dev/shm that are not ours.

@@ -1,6 +1,6 @@
 // Outbound records: a handler's answer asks for records to be produced; the consumer
 // produces them and completes the source records only once the broker acknowledged all
-// of them (DESIGN §4). Handler: tests/integration/handlers/transform.py via sluice_handler.
+// of them. Handler: tests/integration/handlers/transform.py via sluice_handler.
 #include <gtest/gtest.h>
 
 #include "daemon_test.hpp"

@@ -1,4 +1,4 @@
-// A handler ten times slower than its input (TESTING.md scenario 20): the backlog grows
+// A handler ten times slower than its input (fault scenario 20): the backlog grows
 // in the broker, not in sluice. The consumer's and the worker's memory stay within what
 // the lambda's config allows however large the backlog gets, the consumer keeps polling so
 // the group never evicts it (max.poll.interval.ms is far shorter than the backlog takes

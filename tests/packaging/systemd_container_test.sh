@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The .deb under a real systemd (PACKAGING.md): boots Debian bookworm with systemd-nspawn,
+# The .deb under a real systemd: boots Debian bookworm with systemd-nspawn,
 # installs the package, runs the unit with a lambda against a dev broker on the host,
 # kill -9s the supervisor and checks systemd restarts it with nothing lost (I1, I2),
 # reloads after adding a lambda, stops, purges. Then checks the .rpm with rpm -qp.

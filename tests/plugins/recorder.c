@@ -1,5 +1,5 @@
 /* Test handler: appends "topic partition offset attempt outcome key value\n" for each
- * record to <log_dir>/<lambda>.<pid>.log before it returns (TESTING.md's oracle log),
+ * record to <log_dir>/<lambda>.<pid>.log before it returns (the oracle's log, tests/integration/harness.hpp),
  * optionally sleeping per record to keep records in flight. One write() per record, so a
  * SIGKILL never leaves half a line that claims an outcome.
  *

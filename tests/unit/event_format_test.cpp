@@ -1,4 +1,4 @@
-// Golden-file tests of the event formats (DESIGN §8): each case renders fixed records in
+// Golden-file tests of the event formats (docs/formats.md): each case renders fixed records in
 // one format and compares headers and body with tests/golden/formats/<case>.txt.
 // SLUICE_UPDATE_GOLDEN=1 rewrites the files (review the diff before committing it).
 #include <gtest/gtest.h>
@@ -78,7 +78,7 @@ Event one(config::Format f, TestRecord r) {
   return make_event(f, std::span(&v, 1), kSource);
 }
 
-// The edge cases of TESTING.md scenario 14, each in every format.
+// The edge cases of fault scenario 14 (odd records), each in every format.
 std::vector<std::pair<std::string, TestRecord>> cases() {
   std::vector<std::pair<std::string, TestRecord>> c;
   c.emplace_back("basic", basic());
