@@ -215,19 +215,18 @@ void AdminServer::routes() {
   s.Get("/healthz", [ask](const httplib::Request&, httplib::Response& res) { ask(AdminAction::kHealth, "", res); });
   // The read endpoints answer other methods with 405 and what they allow (a POST used to
   // get 400: cpp-httplib refuses a body it was not asked to read before routing).
+  const auto only_get = [](const httplib::Request& req, httplib::Response& res) {
+    res.status = 405;
+    res.set_header("Allow", "GET");
+    res.set_content(error_body("method " + req.method + " not allowed on " + req.path + "; use GET"), "application/json");
+  };
+  // POST and PUT take the content-reader form, so cpp-httplib routes them before a body.
+  const auto only_get_with_body = [only_get](const httplib::Request& req, httplib::Response& res,
+                                             const httplib::ContentReader&) { only_get(req, res); };
   for (const char* path : {"/lambdas", "/metrics", "/healthz"}) {
-    auto only_get = [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
-      res.status = 405;
-      res.set_header("Allow", "GET");
-      res.set_content(error_body("method " + req.method + " not allowed on " + req.path + "; use GET"), "application/json");
-    };
-    s.Post(path, only_get);
-    s.Put(path, only_get);
-    s.Delete(path, [](const httplib::Request& req, httplib::Response& res) {
-      res.status = 405;
-      res.set_header("Allow", "GET");
-      res.set_content(error_body("method " + req.method + " not allowed on " + req.path + "; use GET"), "application/json");
-    });
+    s.Post(path, only_get_with_body);
+    s.Put(path, only_get_with_body);
+    s.Delete(path, only_get);
   }
 
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -229,13 +229,10 @@ bool WorkerLoop::wait_unavailable(const std::string& why) {
                  "attempts, until it answers",
                  lambda_.name, slot_, why, lambda_.retry_backoff_ms[1]);
   }
-  const auto [lo, hi] = lambda_.retry_backoff_ms;
-  const std::uint64_t exp =
-      std::min<std::uint64_t>(hi, std::uint64_t{lo} << std::min<std::uint32_t>(unavailable_rounds_ - 1, 30));
-  std::uniform_int_distribution<std::uint64_t> jitter(exp / 2, std::max<std::uint64_t>(exp, 1));
   // A Retry-After is the service's own word: honoured, though never beyond 10 minutes.
   const std::uint64_t asked = std::min<std::uint64_t>(handler_.retry_after_ms(), 600'000);
-  return wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(jitter(rng_), asked)));
+  return wait_until(std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::max(backoff_ms(unavailable_rounds_), asked)));
 }
 
 bool WorkerLoop::too_old(const shm::RecordHeader& h) const {
@@ -345,13 +342,17 @@ shm::RecordHeader* WorkerLoop::reserve_reply(std::uint32_t size) {
   return r;
 }
 
-bool WorkerLoop::backoff(std::uint32_t attempt) {
+std::uint64_t WorkerLoop::backoff_ms(std::uint32_t round) {
   // Exponential from min, capped at max, with jitter over the upper half so that many
   // workers retrying a shared dependency do not retry in lockstep.
   const auto [lo, hi] = lambda_.retry_backoff_ms;
-  const std::uint64_t exp = std::min<std::uint64_t>(hi, std::uint64_t{lo} << std::min<std::uint32_t>(attempt - 1, 30));
+  const std::uint64_t exp = std::min<std::uint64_t>(hi, std::uint64_t{lo} << std::min<std::uint32_t>(round - 1, 30));
   std::uniform_int_distribution<std::uint64_t> jitter(exp / 2, std::max<std::uint64_t>(exp, 1));
-  return wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(jitter(rng_)));
+  return jitter(rng_);
+}
+
+bool WorkerLoop::backoff(std::uint32_t attempt) {
+  return wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms(attempt)));
 }
 
 bool WorkerLoop::wait_until(std::chrono::steady_clock::time_point until) {

@@ -39,6 +39,8 @@ class WorkerLoop {
   void send_outbound(std::size_t first, std::size_t n);
   // A reply record of `size` bytes, waiting for the consumer to make room.
   shm::RecordHeader* reserve_reply(std::uint32_t size);
+  // The lambda's retry backoff for the n-th round (from 1), jittered.
+  std::uint64_t backoff_ms(std::uint32_t round);
   bool backoff(std::uint32_t attempt);
   // Waits before calling a handler that was unavailable again: the lambda's retry
   // backoff, doubling with each unavailable round, at least what the handler asked.
