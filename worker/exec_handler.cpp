@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <stdexcept>
 
 #include "shm/exit_status.hpp"
@@ -23,6 +24,15 @@ std::map<std::string, std::string> child_env(const config::Lambda& lambda, std::
   env["SLUICE_FORMAT"] = config::to_string(lambda.format);
   env["SLUICE_GROUP_ID"] = lambda.group_id;
   return env;
+}
+
+// Whole seconds only: the protocol's Retry-After is a number, not an HTTP date. Anything
+// else is ignored (the lambda's own backoff applies); the worker caps what it honours,
+// so a huge number is only kept from overflowing here.
+std::uint64_t retry_after_seconds(std::string_view v) {
+  std::uint64_t s = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), s);
+  return ec == std::errc{} && end == v.data() + v.size() ? std::min<std::uint64_t>(s, 86'400) : 0;
 }
 
 }  // namespace
@@ -63,6 +73,7 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
                       std::vector<OutboundRecord>& produce) {
   errors_.clear();
   errors_.reserve(1);  // pointers into it are handed out
+  retry_after_ms_ = 0;
   // A child that died in an earlier call is replaced here; that call's attempt counted.
   // Failing to replace it throws: the worker exits and the supervisor takes over.
   if (!child_.running()) start_child();
@@ -103,6 +114,13 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   if (status == "retry" || status == "fail") {
     set_all(results, status == "retry" ? SLUICE_RETRY : SLUICE_FAIL, errors_,
             error.empty() ? "exec: handler answered " + std::string(status) : error);
+    return;
+  }
+  if (status == "unavailable") {
+    // What the handler depends on is down, not the record's fault: retried without
+    // counting attempts, as an http handler's 503 is.
+    retry_after_ms_ = retry_after_seconds(response.header("Retry-After").value_or("")) * 1000;
+    set_all(results, SLUICE_UNAVAILABLE, errors_, error.empty() ? "exec: handler answered unavailable" : error);
     return;
   }
   if (status != "ok") {

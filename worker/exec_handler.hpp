@@ -25,6 +25,7 @@ class ExecHandler final : public Handler {
   void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
               std::vector<OutboundRecord>& produce) override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
+  std::uint64_t retry_after_ms() const override { return retry_after_ms_; }
 
  private:
   void start_child();
@@ -33,6 +34,7 @@ class ExecHandler final : public Handler {
   EventSource source_;
   ExecChild child_;
   std::vector<std::string> errors_;  // texts handed out in results, valid until the next call
+  std::uint64_t retry_after_ms_ = 0;
 };
 
 }  // namespace sluice::worker

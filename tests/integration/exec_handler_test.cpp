@@ -10,12 +10,14 @@
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "consumer/kafka_handles.hpp"
 #include <sstream>
 
 #include "daemon_test.hpp"
+#include "metrics_text.hpp"
 
 namespace sluice::test {
 namespace {
@@ -191,6 +193,67 @@ TEST_F(Exec, BashHandlerMalformedAnswersAndExitsAreRetriedThenDeadLettered) {
       EXPECT_EQ(h.at("sluice-error"), "exec: handler exited with status 3");
     }
   }
+  expect_clean_stop(d);
+}
+
+// The exec protocol had no word for "my dependency is down": a Python function whose
+// database was down, or a WSGI app answering 503, spent the record's attempts and (with
+// max_attempts = 1 and the default on_failure = "stop") stopped its partitions. Now
+// `raise sluice_handler.Unavailable(...)` and a WSGI 429/502-504 answer "Status:
+// unavailable", which is retried without counting attempts, the lambda degraded meanwhile,
+// and everything is handled once the dependency is back.
+TEST_F(Exec, UnavailableHandlersAreRetriedWithoutSpendingAttempts) {
+  constexpr std::uint64_t kCount = 100;
+  DevBroker broker({"events:8"});
+  const fs::path down = dir.path() / "down";
+  std::ofstream(down) << "down\n";
+  const std::string env = "[lambda.handler.env]\nOUTCOMES_DIR = \"" + outcomes().string() + "\"\nDOWN_FILE = \"" +
+                          down.string() + "\"\n";
+  const std::string python = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", ";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "fn", .topic = "events", .workers = 2, .extra = "max_attempts = 1\n",
+                           .handler = python + "\"" + kHandlers + "exec_recorder.py\"]\n" + env},
+                          {.name = "app", .topic = "events", .workers = 2, .extra = "max_attempts = 1\n",
+                           .handler = python + "\"--wsgi\", \"" + kHandlers + "wsgi_recorder.py\"]\n" + env}}),
+           "run", python_env());
+  produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
+  auto health = [&] { return nlohmann::json::parse(admin(dir.path(), instance, "GET", "/healthz").body, nullptr, false); };
+  auto unavailable = [](const nlohmann::json& h, const char* name) {
+    return h.is_object() && h["lambdas"].is_object() && h["lambdas"][name]["status"] == "degraded" &&
+           h["lambdas"][name]["reasons"].dump().find("handler unavailable") != std::string::npos;
+  };
+  ASSERT_TRUE(wait_until([&] { const auto h = health(); return unavailable(h, "fn") && unavailable(h, "app"); }, 60s))
+      << health().dump() << d.log();
+  // Both handlers have now answered "unavailable" at least once (the runner's frames
+  // reached the workers): the dependency comes back.
+  const std::string during = admin(dir.path(), instance, "GET", "/metrics").body;
+  for (const char* name : {"fn", "app"}) {
+    EXPECT_GT(sample(during, std::string("sluice_handler_unavailable_total{lambda=\"") + name + "\"}"), 0) << during;
+  }
+  fs::remove(down);
+  for (const char* name : {"fn", "app"}) {
+    ASSERT_TRUE(wait_until(
+        [&] { return committed_or_empty(broker.bootstrap(), std::string("lambda-") + name) == end_offsets(kCount, kPartitions); },
+        120s))
+        << name << "\n" << d.log();
+    std::set<std::uint64_t> ok;
+    std::size_t refused = 0;
+    for (const auto& o : read_outcomes(outcomes(), name)) {
+      EXPECT_EQ(o.attempt, 1U) << name << ": an unavailable answer must not cost an attempt (" << o.value << ")";
+      if (o.outcome == "ok") ok.insert(seq_of(o.value));
+      refused += o.outcome == "unavailable";
+    }
+    EXPECT_GT(refused, 0U) << name;
+    EXPECT_EQ(ok.size(), kCount) << name << ": every record is handled once the dependency is back";
+  }
+  const std::string after = admin(dir.path(), instance, "GET", "/metrics").body;
+  for (const char* name : {"fn", "app"}) {
+    const std::string l = std::string("{lambda=\"") + name + "\"}";
+    EXPECT_EQ(sample(after, "sluice_records_failed_total" + l), 0) << after;
+    EXPECT_EQ(sample(after, "sluice_partitions_stopped" + l), 0) << after;
+  }
+  ASSERT_TRUE(wait_until([&] { return health()["status"] == "ok"; }, 30s)) << health().dump();
   expect_clean_stop(d);
 }
 

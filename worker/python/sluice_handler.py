@@ -16,13 +16,17 @@ second parameter the function also gets a ``Context``: the request headers
 
 Outcomes: returning is success (a ``dict`` or ``list`` is sent back as JSON, so an
 ``aws``-format function can return ``{"batchItemFailures": [...]}``); raising ``Fail``
-sends the record down the lambda's failure path at once; any other exception is retried
-with backoff up to ``max_attempts``, as OpenLambda's HTTP 500 would be.
+sends the record down the lambda's failure path at once; raising ``Unavailable`` says
+something the function depends on is down (not the record's fault): it is called again
+with backoff for as long as that lasts, without counting attempts; any other exception is
+retried with backoff up to ``max_attempts``, as OpenLambda's HTTP 500 would be.
 
 With ``--wsgi``, APP (default ``app``) is a WSGI application (Flask, for instance) that
 gets each event as the POST OpenLambda would send it (path ``/``, or ``--path``): the
-event body, ``X-Kafka-*`` headers. A 2xx status is success, 429 and 5xx are retried, any
-other status fails the record, as with sluice's ``http`` handler.
+event body, ``X-Kafka-*`` headers. As with sluice's ``http`` handler, a 2xx status is
+success, 429, 502, 503 and 504 are "unavailable" (retried without counting attempts,
+honouring a ``Retry-After`` of whole seconds), other 5xx are retried, and any other status
+fails the record.
 
 Only the standard library is used. The protocol is in sluice's docs/exec-protocol.md.
 """
@@ -36,11 +40,20 @@ import signal
 import sys
 import traceback
 
-__all__ = ["Fail", "Context", "main"]
+__all__ = ["Fail", "Unavailable", "Context", "main"]
 
 
 class Fail(Exception):
     """Raise to fail the record for good (no retries): it takes the lambda's on_failure."""
+
+
+class Unavailable(Exception):
+    """Raise when something the function needs is down: the record is called again, with
+    backoff (at least ``retry_after`` seconds, when given), without counting an attempt."""
+
+    def __init__(self, message="", retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Context:
@@ -140,7 +153,7 @@ def load(path, name):
 
 
 def wsgi_caller(app, path):
-    """Calls a WSGI app with each event as an HTTP POST; returns (status line, body)."""
+    """Calls a WSGI app with each event as an HTTP POST; returns (status line, headers, body)."""
 
     def call(header_list, body):
         environ = {
@@ -173,21 +186,35 @@ def wsgi_caller(app, path):
             if exc_info is not None and status:
                 raise exc_info[1].with_traceback(exc_info[2])
             status[:] = [line]
+            answer_headers[:] = list(headers)
             return lambda data: chunks.append(data)
 
         chunks = []
+        answer_headers = []
         result = app(environ, start_response)
         try:
             chunks.extend(result)
         finally:
             if hasattr(result, "close"):
                 result.close()
-        return status[0] if status else "500 no status", b"".join(chunks)
+        return status[0] if status else "500 no status", answer_headers, b"".join(chunks)
 
     return call
 
 
-def wsgi_outcome(status_line, body):
+def unavailable_frame(error, retry_after):
+    headers = [("Status", "unavailable"), ("Error", error)]
+    if retry_after is not None:
+        try:
+            seconds = int(retry_after)
+        except (TypeError, ValueError):
+            seconds = -1  # an HTTP date, or nonsense: the lambda's own backoff applies
+        if seconds >= 0:
+            headers.append(("Retry-After", str(seconds)))
+    return headers
+
+
+def wsgi_outcome(status_line, answer_headers, body):
     """The frame headers for a WSGI answer, by the http handler's status rules."""
     try:
         code = int(status_line.split()[0])
@@ -196,7 +223,10 @@ def wsgi_outcome(status_line, body):
     if 200 <= code < 300:
         return [("Status", "ok")]
     what = "wsgi: status %s: %s" % (status_line, body[:200].decode("utf-8", "replace"))
-    return [("Status", "retry" if code == 429 or code >= 500 else "fail"), ("Error", what)]
+    if code in (429, 502, 503, 504):
+        retry_after = next((v for k, v in answer_headers if k.lower() == "retry-after"), None)
+        return unavailable_frame(what, retry_after)
+    return [("Status", "retry" if code >= 500 else "fail"), ("Error", what)]
 
 
 def wants_context(fn):
@@ -243,8 +273,8 @@ def main(argv=None):
         headers, body = frame
         if call_wsgi is not None:
             try:
-                status_line, answer = call_wsgi(headers, body)
-                write_frame(out, wsgi_outcome(status_line, answer), answer)
+                status_line, answer_headers, answer = call_wsgi(headers, body)
+                write_frame(out, wsgi_outcome(status_line, answer_headers, answer), answer)
             except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
                 write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
             continue
@@ -257,6 +287,8 @@ def main(argv=None):
             write_frame(out, [("Status", "ok")], answer)
         except Fail as exc:
             write_frame(out, [("Status", "fail"), ("Error", describe(exc))])
+        except Unavailable as exc:
+            write_frame(out, unavailable_frame(describe(exc), exc.retry_after))
         except Exception as exc:  # noqa: BLE001 - any failure of the lambda is a retry
             write_frame(out, [("Status", "retry"), ("Error", describe(exc))])
 

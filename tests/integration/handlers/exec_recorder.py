@@ -6,6 +6,8 @@ the sequence numbers listed in its environment:
   CRASH_SEQS  kills its own process with SIGSEGV     HANG_SEQS   sleeps for an hour
   RETRY_SEQS  raises on every attempt                FAIL_SEQS   raises sluice_handler.Fail
   FLAKY_SEQS  raises on the first attempt only
+and, while the file DOWN_FILE names exists, raises sluice_handler.Unavailable for every
+record (a dependency that is down).
 At SIGTERM (lifespan end) it writes OUTCOMES_DIR/lifespan-end.<pid> and exits.
 """
 
@@ -29,6 +31,7 @@ def seqs(name):
 
 
 CRASH, HANG, RETRY, FAIL, FLAKY = (seqs(n) for n in ("CRASH_SEQS", "HANG_SEQS", "RETRY_SEQS", "FAIL_SEQS", "FLAKY_SEQS"))
+DOWN_FILE = os.environ.get("DOWN_FILE")
 
 
 def on_term(signum, frame):
@@ -48,6 +51,9 @@ def f(event, context):
     def record(outcome):
         LOG.write("%s %d %d %d %s %s %s\n" % (context.topic, context.partition, context.offset, context.attempt, outcome, key, value))
 
+    if DOWN_FILE and os.path.exists(DOWN_FILE):
+        record("unavailable")
+        raise sluice_handler.Unavailable("the database is down")
     if seq in CRASH:
         record("crash")
         os.kill(os.getpid(), signal.SIGSEGV)
