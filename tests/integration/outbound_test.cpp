@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon_test.hpp"
+#include "metrics_text.hpp"
 
 namespace sluice::test {
 namespace {
@@ -49,8 +50,17 @@ TEST_F(Outbound, RecordsAreProducedAndNothingCommitsBeforeTheirAcknowledgement) 
   DevBroker broker({"events:8", "events-out:4"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
   ASSERT_EQ(broker.control("errors Produce NOT_ENOUGH_REPLICAS 25"), "ok");
+  // One Produce request in flight at a time. The dev broker (librdkafka 2.0.2's mock)
+  // checks producer sequence numbers only for transactional producers, so when a request
+  // fails with an injected error and the next one in flight succeeds, it appends the
+  // later records; librdkafka, trusting that a real broker would have refused them as out
+  // of order, then counts the failed request's records as written ("implicit ack") and
+  // never sends them again. That lost about one output in ten runs here; it is the mock's
+  // gap, not sluice's, and a real broker answers OUT_OF_ORDER_SEQUENCE_NUMBER instead.
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
-                                     {{.name = "t", .topic = "events", .workers = 2, .handler = transform_handler()}}));
+                                     {{.name = "t", .topic = "events", .workers = 2,
+                                       .extra = "[lambda.kafka.properties]\n\"max.in.flight.requests.per.connection\" = \"1\"\n",
+                                       .handler = transform_handler()}}));
   const std::uint64_t expected_outputs = kCount + kCount / 10;
   bool any_output = false;
   std::int64_t committed_before_output = 0;
@@ -68,9 +78,18 @@ TEST_F(Outbound, RecordsAreProducedAndNothingCommitsBeforeTheirAcknowledgement) 
   EXPECT_LE(committed_before_output, 0) << "a source offset was committed before any outbound record was acknowledged";
   const auto out = read_topic(broker.bootstrap(), "events-out", expected_outputs, 60s);
   const auto per_seq = check_outputs(out);
+  std::string missing;
   for (std::uint64_t s = 0; s < kCount; ++s) {
-    ASSERT_GE(per_seq.count(s) ? per_seq.at(s) : 0, s % 10 == 0 ? 2 : 1) << "seq " << s << " lost its outbound records";
+    if ((per_seq.count(s) ? per_seq.at(s) : 0) < (s % 10 == 0 ? 2 : 1)) {
+      missing += " " + std::to_string(s) + " (events[" + std::to_string(where(s).first) + "]@" +
+                 std::to_string(where(s).second) + ")";
+    }
   }
+  // Acknowledged but absent means the broker lost them; not acknowledged, sluice did.
+  EXPECT_EQ(missing, "") << "seqs that lost their outbound records; the broker acknowledged "
+                         << sample(admin(dir.path(), instance, "GET", "/metrics").body,
+                                   "sluice_records_produced_total{lambda=\"t\"}")
+                         << " of " << expected_outputs;
   EXPECT_GE(out.size(), expected_outputs);
   expect_clean_stop(d);
 }
