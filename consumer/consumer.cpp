@@ -1034,7 +1034,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
       }
       return false;
     };
-    while (busy() && !held_only_by_unavailable_handlers() && Clock::now() < deadline) {
+    while (busy() && !held_only_by_stalled_workers() && Clock::now() < deadline) {
       heartbeat();
       publish_all();
       std::this_thread::sleep_for(kDrainPoll);
@@ -1064,14 +1064,19 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   }
 }
 
-bool Consumer::held_only_by_unavailable_handlers() const {
+bool Consumer::held_only_by_stalled_workers() const {
   // A worker whose handler is unavailable will not finish what it holds before the
-  // outage ends: waiting out drain_timeout_ms for it only delays the stop (or the
-  // rebalance); its records are delivered again.
+  // outage ends, and once the lambda is stopping the supervisor starts no replacement
+  // for a worker that ended (it zeroes the ring's reader_pid when it reaps one): waiting
+  // out drain_timeout_ms for either only delays the stop (or the rebalance); their
+  // records are delivered again. (A failing lambda's consumer used to wait twice
+  // drain_timeout_ms here for the crash-looping worker, then be killed.)
   std::size_t in_rings = 0;
   for (std::uint32_t r = 0; r < rings_.size(); ++r) {
     if (sent_[r].empty()) continue;
-    if (seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) == 0) return false;
+    const bool unavailable = seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) != 0;
+    const bool ended = shutting_down_ && seg_.ring(r).reader_pid.load(std::memory_order_acquire) == 0;
+    if (!unavailable && !ended) return false;
     in_rings += sent_[r].size();
   }
   // Nothing in a ring (records waiting for the broker to acknowledge their outbound
@@ -1103,8 +1108,9 @@ void Consumer::shutdown() {
     bool busy = false;
     for (auto& [k, p] : partitions_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
     if (!busy) break;
-    if (held_only_by_unavailable_handlers()) {
-      spdlog::info("lambda {}: stopping without waiting for {} record(s) held by workers whose handler is unavailable; "
+    if (held_only_by_stalled_workers()) {
+      spdlog::info("lambda {}: stopping without waiting for {} record(s) held by workers that ended or whose handler is "
+                   "unavailable; "
                    "they will be delivered again",
                    lambda_.name, total_in_flight());
       break;

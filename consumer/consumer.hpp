@@ -154,8 +154,9 @@ class Consumer {
   // Gauges and watermarks for the supervisor's metrics; librdkafka's cached values only.
   void publish_stats();
   void shutdown();
-  // Every record in flight is in a ring whose worker's handler is unavailable.
-  bool held_only_by_unavailable_handlers() const;
+  // Every record in flight is in a ring whose worker will not finish it soon: its
+  // handler is unavailable, or (while stopping) the worker has ended.
+  bool held_only_by_stalled_workers() const;
   std::size_t total_in_flight() const;
   std::size_t total_backlog() const;
   void clear_backlog(Partition& p);

@@ -355,6 +355,12 @@ void Supervisor::reap() {
 
 void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status, pid_t pid) {
   const std::string who = consumer ? "consumer" : "worker " + std::to_string(slot);
+  // Up means registered in the segment: a worker once its handler started, a consumer
+  // once it subscribed. Ending before that is a failed start, not a crash.
+  const bool started = consumer ? l.seg->header().consumer_pid.load(std::memory_order_acquire) == pid
+                                : l.seg->ring(slot).reader_pid.load(std::memory_order_acquire) == pid;
+  // Nobody reads this ring now: a stopping consumer need not wait for what it holds.
+  if (!consumer) l.seg->ring(slot).reader_pid.store(0, std::memory_order_release);
   if (l.state == State::kStopping) {
     spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, shm::describe_exit("process", status));
     if (consumer) {
@@ -368,10 +374,6 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   }
   if (l.state != State::kRunning) return;
   const std::string how = shm::describe_exit(consumer ? "consumer" : "worker", status);
-  // Up means registered in the segment: a worker once its handler started, a consumer
-  // once it subscribed. Ending before that is a failed start, not a crash.
-  const bool started = consumer ? l.seg->header().consumer_pid.load(std::memory_order_acquire) == pid
-                                : l.seg->ring(slot).reader_pid.load(std::memory_order_acquire) == pid;
   spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, how);
   if (!consumer) {
     Proc& w = l.workers[slot];

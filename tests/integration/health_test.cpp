@@ -114,6 +114,13 @@ TEST_F(OperatorTruth, ACrashLoopEndsFailedEvenWhenBackoffOutgrowsTheWindow) {
   int status = 0;
   EXPECT_EQ(healthz(&status)["status"], "failed");
   EXPECT_EQ(status, 503);
+  // Marked failed, it stopped: its consumer finished on its own rather than waiting out
+  // drain_timeout_ms (twice) for records held by a worker that no longer exists and
+  // being killed at shutdown_timeout_ms.
+  const std::string log = d.log();
+  EXPECT_NE(log.find("lambda loop: consumer stopped (process exited with status 0)"), std::string::npos) << log;
+  EXPECT_EQ(log.find("lambda loop: drain deadline"), std::string::npos) << log;
+  EXPECT_EQ(log.find("lambda loop: children still running"), std::string::npos) << log;
   expect_clean_stop(d, instance);
 }
 
