@@ -30,6 +30,8 @@ constexpr std::size_t kBatch = 1024;
 constexpr ssize_t kPublishEvery = 64;  // one locked store per 64 records
 constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
+// How often the leaders of paused partitions are asked for their watermarks.
+constexpr auto kPausedWatermarksEvery = std::chrono::milliseconds(1000);
 // Bounds on what a worker can make the consumer hold: outbound records per source
 // record (more is a worker out of control, and its ring is quarantined) and the length
 // of a failure reason kept for the dead letter.
@@ -73,6 +75,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   rd_kafka_poll_set_consumer(rk_.get());
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
   committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
+  paused_watermarks_ = std::make_unique<PausedWatermarks>(rk_.get(), kPausedWatermarksEvery);
 
   PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
   for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
@@ -1217,15 +1220,27 @@ void Consumer::poll_control() {
 }
 
 void Consumer::publish_stats() {
+  std::vector<PausedWatermarks::Partition> paused;
   for (auto& [k, p] : partitions_) {
     std::int64_t low = -1;
     std::int64_t high = -1;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &low, &high) ==
+    if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &low, &high) !=
         RD_KAFKA_RESP_ERR_NO_ERROR) {
-      p->stats->low.store(low, std::memory_order_relaxed);
-      p->stats->high.store(high, std::memory_order_relaxed);
+      low = high = -1;
     }
+    if (p->paused || p->stopped) {
+      // The cached ones are as old as the last fetch: take the leader's newer answer.
+      paused.emplace_back(p->topic, p->partition);
+      if (const auto w = paused_watermarks_->latest(p->topic, p->partition)) {
+        low = std::max(low, w->low);
+        high = std::max(high, w->high);
+      }
+    }
+    if (high < 0) continue;  // nothing known yet
+    p->stats->low.store(low, std::memory_order_relaxed);
+    p->stats->high.store(high, std::memory_order_relaxed);
   }
+  paused_watermarks_->watch(std::move(paused));
   stats_.in_flight.store(total_in_flight(), std::memory_order_relaxed);
   stats_.backlog.store(total_backlog(), std::memory_order_relaxed);
   read_committed();

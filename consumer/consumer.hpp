@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "consumer/acked_producer.hpp"
 #include "consumer/committed_reader.hpp"
+#include "consumer/paused_watermarks.hpp"
 #include "consumer/dead_letters.hpp"
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
@@ -169,6 +170,7 @@ class Consumer {
   KafkaPtr rk_;
   QueuePtr queue_;
   std::unique_ptr<CommittedReader> committed_reader_;
+  std::unique_ptr<PausedWatermarks> paused_watermarks_;  // before rk_ goes: it joins its thread
   bool cooperative_ = false;
   bool shutting_down_ = false;
   std::unique_ptr<DeadLetterProducer> dlq_;

@@ -1,0 +1,52 @@
+// Watermarks of partitions the consumer is not fetching. librdkafka refreshes a
+// partition's cached watermarks only from its fetch responses, so while a partition is
+// paused (a full ring, an unavailable handler, a stopped partition) its high watermark
+// stays where the last fetch left it and its lag stops growing however much is produced.
+// This asks the leaders for the paused partitions' watermarks on a thread of its own
+// (a ListOffsets may wait on a broker that is down; the consumer loop must not).
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "consumer/watermarks.hpp"
+
+namespace sluice::consumer {
+
+class PausedWatermarks {
+ public:
+  using Partition = std::pair<std::string, std::int32_t>;
+
+  // `rk` must outlive this object (the thread uses it until the destructor joins it).
+  PausedWatermarks(rd_kafka_t* rk, std::chrono::milliseconds interval);
+  ~PausedWatermarks();
+  PausedWatermarks(const PausedWatermarks&) = delete;
+  PausedWatermarks& operator=(const PausedWatermarks&) = delete;
+
+  // The partitions to ask about from now on (the rest are forgotten).
+  void watch(std::vector<Partition> partitions);
+  // The newest answer for a watched partition, if one came since it was last watched.
+  std::optional<Watermarks> latest(const std::string& topic, std::int32_t partition) const;
+
+ private:
+  void run(std::stop_token stop);
+
+  rd_kafka_t* rk_;
+  const std::chrono::milliseconds interval_;
+  mutable std::mutex mu_;
+  std::condition_variable_any wake_;
+  std::vector<Partition> watched_;
+  std::map<Partition, Watermarks> answers_;
+  std::jthread thread_;  // last: started once everything it reads exists
+};
+
+}  // namespace sluice::consumer
