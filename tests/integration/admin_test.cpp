@@ -23,10 +23,6 @@ using nlohmann::json;
 
 constexpr int kPartitions = 4;
 
-bool committed_to_end(const std::string& bs, const std::string& group, std::uint64_t produced) {
-  return committed_or_empty(bs, group) == end_offsets(produced, kPartitions);
-}
-
 class Admin : public DaemonTest {
  protected:
   AdminReply call(const std::string& method, const std::string& path, const std::string& token = "") {
@@ -73,7 +69,7 @@ TEST_F(Admin, LambdasAndMetricsReportPartitionsLagAndCountersBehindABearerToken)
                                "admin_listen = \"127.0.0.1:0\"\n",
                                "admin_listen = \"127.0.0.1:0\"\nadmin_token_file = \"" + (dir.path() / "token").string() + "\"\n");
   Daemon d(dir.path(), cfg);
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-m", kCount); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-m", kCount, kPartitions); }, 120s)) << d.log();
 
   EXPECT_EQ(call("GET", "/lambdas").status, 401);
   EXPECT_EQ(call("GET", "/metrics", "wrong").status, 401);
@@ -144,7 +140,7 @@ TEST_F(Admin, RegisterAndDeregisterStopAndStartALambdaFromItsFile) {
   write_lambda(broker.bootstrap(), {.name = "b", .topic = "events", .workers = 2});
   // "a" in the main file keeps the daemon busy while "b" is away.
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "a", .topic = "events", .workers = 1}}));
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-b", 1000); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-b", 1000, kPartitions); }, 120s)) << d.log();
 
   auto r = call("DELETE", "/kafka/register/b");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -152,8 +148,8 @@ TEST_F(Admin, RegisterAndDeregisterStopAndStartALambdaFromItsFile) {
   EXPECT_TRUE(procs(d, "b").empty()) << "b's processes must be gone when DELETE answers";
   EXPECT_EQ(procs(d, "a").size(), 2U);
   produce(broker.bootstrap(), "events", kPartitions, 1000, 1000);
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-a", 2000); }, 120s)) << d.log();
-  EXPECT_TRUE(committed_to_end(broker.bootstrap(), "lambda-b", 1000)) << "a stopped lambda commits nothing";
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-a", 2000, kPartitions); }, 120s)) << d.log();
+  EXPECT_TRUE(committed_to_end(broker.bootstrap(), "lambda-b", 1000, kPartitions)) << "a stopped lambda commits nothing";
 
   const auto reload = sluice({"reload", "--wait"});
   EXPECT_EQ(reload.status, 0) << reload.err;
@@ -163,7 +159,7 @@ TEST_F(Admin, RegisterAndDeregisterStopAndStartALambdaFromItsFile) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["state"], "running");
   EXPECT_EQ(procs(d, "b").size(), 3U);
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-b", 2000); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-b", 2000, kPartitions); }, 120s)) << d.log();
   const auto out = read_outcomes(outcomes(), "b");
   EXPECT_EQ(check_no_loss(out, 2000), "");
   EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-b", "events")), "");
@@ -197,7 +193,7 @@ TEST_F(Admin, ReloadRestartsOnlyChangedLambdasAndKeepsTheRunningConfigWhenTheNew
   write_lambda(broker.bootstrap(), {.name = "b", .topic = "events", .workers = 2});
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {}));
   for (const std::string n : {"a", "b"}) {
-    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + n, 1000); }, 120s)) << n << d.log();
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + n, 1000, kPartitions); }, 120s)) << n << d.log();
   }
   const auto a_before = procs(d, "a");
   const auto b_before = procs(d, "b");
@@ -217,7 +213,7 @@ TEST_F(Admin, ReloadRestartsOnlyChangedLambdasAndKeepsTheRunningConfigWhenTheNew
   ASSERT_TRUE(wait_until([&] { return state_of("c") == "running"; }, 60s)) << d.log();
   produce(broker.bootstrap(), "events", kPartitions, 1000, 1000);
   for (const std::string n : {"a", "b", "c"}) {
-    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + n, 2000); }, 120s)) << n << d.log();
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + n, 2000, kPartitions); }, 120s)) << n << d.log();
     EXPECT_EQ(check_no_loss(read_outcomes(outcomes(), n), 2000), "") << n;
   }
 
@@ -251,7 +247,7 @@ TEST_F(Admin, OffsetsResetIsADryRunUntilExecuteAndRefusedWhileTheLambdaRuns) {
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
   write_lambda(broker.bootstrap(), {.name = "r", .topic = "events", .workers = 2});
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "a", .topic = "events", .workers = 1}}));
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-r", kCount); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-r", kCount, kPartitions); }, 120s)) << d.log();
   const auto end = end_offsets(kCount, kPartitions);
 
   auto r = sluice({"offsets", "reset", "--lambda", "r", "--to-earliest"});
@@ -276,7 +272,7 @@ TEST_F(Admin, OffsetsResetIsADryRunUntilExecuteAndRefusedWhileTheLambdaRuns) {
   EXPECT_EQ(committed_offsets(broker.bootstrap(), "lambda-r", "events"), expected);
 
   ASSERT_EQ(call("POST", "/kafka/register/r").status, 200);
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-r", kCount); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-r", kCount, kPartitions); }, 120s)) << d.log();
   const auto out = read_outcomes(outcomes(), "r");
   EXPECT_EQ(out.size(), kCount + static_cast<std::size_t>(end.at(2) - 100) + 50) << "handled again: exactly the moved-over records";
   expect_clean_stop(d);

@@ -114,7 +114,7 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
                                     "dead_letter_topic = \"events-dlq\"\n",
                            .handler = handler}}),
            "run", python_env());
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", kCount, kPartitions); },
                          120s))
       << d.log();
   const auto dlq = dead_letters(broker.bootstrap(), 4);
@@ -173,7 +173,7 @@ TEST_F(Exec, BashHandlerMalformedAnswersAndExitsAreRetriedThenDeadLettered) {
                            .extra = "max_attempts = 2\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
                                     "dead_letter_topic = \"events-dlq\"\n",
                            .handler = "type = \"exec\"\ncommand = [\"" + kHandlers + "frames.sh\"]\n"}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-sh") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-sh", kCount, kPartitions); },
                          120s))
       << d.log();
   const auto dlq = dead_letters(broker.bootstrap(), 12);
@@ -234,7 +234,7 @@ TEST_F(Exec, UnavailableHandlersAreRetriedWithoutSpendingAttempts) {
   fs::remove(down);
   for (const char* name : {"fn", "app"}) {
     ASSERT_TRUE(wait_until(
-        [&] { return committed_or_empty(broker.bootstrap(), std::string("lambda-") + name) == end_offsets(kCount, kPartitions); },
+        [&] { return committed_to_end(broker.bootstrap(), std::string("lambda-") + name, kCount, kPartitions); },
         120s))
         << name << "\n" << d.log();
     std::set<std::uint64_t> ok;
@@ -317,7 +317,7 @@ TEST_F(Exec, HandlerThatEndsBeforeItIsReadyFailsItsLambda) {
   Daemon d(dir.path(), cfg, "run", python_env());
   ASSERT_TRUE(wait_until([&] { return d.log().find("lambda nope: cannot start: 3 start(s) in a row ended before the process was up") != std::string::npos; }, 60s))
       << d.log();
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-good", kCount, kPartitions); },
                          120s))
       << d.log();
   const std::string log = d.log();

@@ -53,7 +53,7 @@ TEST_F(Fault, FailedCommitsAreRetriedAndNeverTakenAsDone) {
   ASSERT_TRUE(wait_until([&] { return d.log().find("assignment lost") != std::string::npos; }, 60s)) << d.log();
   ASSERT_LT(committed_sum(broker.bootstrap(), "lambda-oc"), static_cast<std::int64_t>(kMessages))
       << "the faults came too late to matter";
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-oc") == end_offsets(kMessages, kPartitions); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-oc", kMessages, kPartitions); }, 180s))
       << d.log();
   expect_oracle(broker.bootstrap(), "oc", kMessages);
   expect_clean_stop(d, instance);
@@ -69,7 +69,7 @@ TEST_F(Fault, CoordinatorErrorsNeverReachAHandler) {
                                      {{.name = "co", .topic = "events", .workers = 2, .sleep_us = 100}}));
   ASSERT_TRUE(wait_until([&] { return committed_sum(broker.bootstrap(), "lambda-co") > 2000; }, 120s)) << d.log();
   ASSERT_EQ(broker.control("errors Heartbeat NOT_COORDINATOR 3"), "ok");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-co") == end_offsets(kMessages, kPartitions); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-co", kMessages, kPartitions); }, 180s))
       << d.log();
   const auto out = read_outcomes(outcomes(), "co");
   for (const auto& o : out) ASSERT_EQ(o.outcome, "ok") << "a broker error reached a handler";
@@ -91,7 +91,7 @@ TEST_F(Fault, BrokerDownShortAndLongerThanTheSessionTimeout) {
     std::this_thread::sleep_for(outage);  // the fault's duration, not a synchronisation
     ASSERT_EQ(broker.control("up 1"), "ok");
   }
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-bd") == end_offsets(kMessages, kPartitions); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-bd", kMessages, kPartitions); }, 180s))
       << d.log();
   expect_oracle(broker.bootstrap(), "bd", kMessages);
   expect_clean_stop(d, instance);
@@ -147,7 +147,7 @@ TEST_F(Fault, SecondMemberJoiningTakesOverFromTheCommittedOffsets) {
   ASSERT_TRUE(wait_until([&] { return committed_sum(broker.bootstrap(), "lambda-j") > 2000; }, 120s)) << first.log();
   const auto before_join = committed_or_empty(broker.bootstrap(), "lambda-j");
   Daemon second(dir.path(), daemon_config(second_instance, dir.path(), broker.bootstrap(), {spec}), "second");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-j") == end_offsets(kMessages, kPartitions); }, 240s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-j", kMessages, kPartitions); }, 240s))
       << first.log() << second.log();
   const auto out = read_outcomes(outcomes(), "j");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -185,7 +185,7 @@ TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
   good.replace(good.find("admin_listen = \"127.0.0.1:0\""), 28, "admin_listen = \"\"");
   Daemon d(dir.path(), good);
   const fs::path file = dir.path() / "run.toml";
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(kBatch, kPartitions); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(bs, "lambda-r", kBatch, kPartitions); }, 120s)) << d.log();
   const auto processes = d.children("--segment-fd");
   ASSERT_EQ(processes.size(), 3U) << d.log();
 
@@ -221,7 +221,7 @@ TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
         << bad[i].what << ": expected " << bad[i].expected << "\n" << d.log();
     produce(bs, "events", kPartitions, produced, kBatch);
     produced += kBatch;
-    ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(produced, kPartitions); }, 120s))
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(bs, "lambda-r", produced, kPartitions); }, 120s))
         << bad[i].what << "\n" << d.log();
     EXPECT_EQ(d.children("--segment-fd"), processes) << bad[i].what << ": the running lambda was touched";
   }
@@ -344,7 +344,7 @@ TEST_F(Fault, SlowCoordinatorSlowsCommitsButNeverFakesThem) {
   }
   ASSERT_EQ(broker.control("rtt 1 0"), "ok");
   EXPECT_GE(looks, 1) << "no committed offset could be read while the coordinator was slow";
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(bs, "lambda-r") == end_offsets(kMessages, kPartitions); }, 180s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(bs, "lambda-r", kMessages, kPartitions); }, 180s)) << d.log();
   expect_oracle(bs, "r", kMessages);
   EXPECT_EQ(count_duplicates(read_outcomes(outcomes(), "r")), 0U) << d.log();
   EXPECT_EQ(d.log().find("assignment lost"), std::string::npos) << d.log();

@@ -504,6 +504,11 @@ std::string unique_instance() {
   return "it" + std::to_string(getpid()) + "n" + std::to_string(n++);
 }
 
+bool committed_to_end(const std::string& bootstrap, const std::string& group, std::uint64_t produced, int partitions,
+                      const std::string& topic) {
+  return committed_or_empty(bootstrap, group, topic) == end_offsets(produced, partitions);
+}
+
 std::map<int, std::int64_t> end_offsets(std::uint64_t produced, int partitions) {
   std::map<int, std::int64_t> end;
   const auto parts = static_cast<std::uint64_t>(partitions);

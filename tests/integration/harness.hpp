@@ -220,6 +220,10 @@ std::map<int, std::int64_t> end_offsets(std::uint64_t produced, int partitions);
 // committed_offsets(), or {} while the group's coordinator cannot answer yet.
 std::map<int, std::int64_t> committed_or_empty(const std::string& bootstrap, const std::string& group,
                                                const std::string& topic = "events");
+// The group has committed every one of `produced` records that went round-robin over
+// `partitions` partitions of `topic` (the skeleton's "everything was handled").
+bool committed_to_end(const std::string& bootstrap, const std::string& group, std::uint64_t produced, int partitions,
+                      const std::string& topic = "events");
 // Sum of the committed offsets (partitions without one count 0).
 std::int64_t committed_sum(const std::string& bootstrap, const std::string& group, const std::string& topic = "events");
 // Occurrences of `what` in `text`.

@@ -92,7 +92,7 @@ TEST_F(OperatorTruth, ALambdaThatCanNeverStartFailsSoonAndReadyNamesIt) {
   const auto starts = count_of(d.log(), "lambda broken: worker 0 ended");
   EXPECT_EQ(starts, 3U) << d.log();
 
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-good", kCount, kPartitions); },
                          120s))
       << d.log();
   expect_clean_stop(d, instance);
@@ -149,7 +149,7 @@ TEST_F(OperatorTruth, LagAfterAConsumerRestartIsWhatTheBrokerSays) {
       {{.name = "lag", .topic = "events", .workers = 2, .handler_extra = "timeout_ms = 600000\n",
         .options = "hang_seqs = \"" + std::to_string(kFirst) + "\"\n"}});
   Daemon d(dir.path(), cfg);
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-lag") == end_offsets(kFirst, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-lag", kFirst, kPartitions); }, 120s))
       << d.log();
   ASSERT_EQ(call("DELETE", "/kafka/register/lag").status, 200) << d.log();
   produce(broker.bootstrap(), "events", kPartitions, kFirst, 1);
@@ -404,7 +404,7 @@ TEST_F(OperatorTruth, MetricsIncludeBuildInfoAndEveryProcess) {
   DevBroker broker({"events:4"});
   produce(broker.bootstrap(), "events", kPartitions, 0, 100);
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "m", .topic = "events", .workers = 2}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-m") == end_offsets(100, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-m", 100, kPartitions); }, 120s))
       << d.log();
   const std::string m = call("GET", "/metrics").body;
   EXPECT_EQ(check_exposition(m), "");

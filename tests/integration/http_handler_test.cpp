@@ -117,7 +117,7 @@ TEST_F(Http, EachFormatMakesTheRequestItsUsersExpectAndEveryRecordArrives) {
                           {.name = "ce", .topic = "events", .workers = 2, .extra = "format = \"cloudevents\"\n",
                            .handler = handler_toml(server.url("/ce"))}}));
   for (const std::string name : {"raw", "json", "ce"}) {
-    ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-" + name) == end_offsets(kMessages, kPartitions); },
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages, kPartitions); },
                            120s))
         << name << "\n" << d.log();
   }
@@ -196,7 +196,7 @@ TEST_F(Http, StatusCodesAndTimeoutsFollowTheRules) {
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "st", .topic = "events", .workers = 2, .extra = kDeadLetter,
                                        .handler = handler_toml(server.url("/st"))}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-st") == end_offsets(kMessages, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-st", kMessages, kPartitions); }, 120s))
       << d.log();
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 2, 30s);
   ASSERT_EQ(dlq.size(), 2U);
@@ -275,7 +275,7 @@ TEST_F(Http, AnEndpointDownForTenSecondsLosesNothingWithThePackagedDefaults) {
 
   RecordingServer server([](const httplib::Request&, std::string&) { return 200; }, port);
   ASSERT_EQ(server.port(), port) << "the port was taken meanwhile";
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-down") == end_offsets(kMessages, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-down", kMessages, kPartitions); },
                          120s))
       << d.log();
   const auto out = outcomes_of(server.requests(), "/d");
@@ -337,7 +337,7 @@ TEST_F(Http, AwsBatchesWithPartialFailuresDeadLetterExactlyTheNamedRecords) {
                                      {{.name = "aws", .topic = "events", .workers = 2,
                                        .extra = kDeadLetter + "format = \"aws\"\nbatch_size = 50\nbatch_window_ms = 20\n",
                                        .handler = handler_toml(server.url("/aws"))}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-aws") == end_offsets(kMessages, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-aws", kMessages, kPartitions); }, 120s))
       << d.log();
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", kMessages / 100, 30s);
   std::set<std::uint64_t> dead;
@@ -378,7 +378,7 @@ TEST_F(Http, AnswersThatProduceRecordsGetThemProducedAndCommitted) {
   });
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "out", .topic = "events", .workers = 2, .handler = handler_toml(server.url("/out"))}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-out") == end_offsets(kMessages, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-out", kMessages, kPartitions); },
                          120s))
       << d.log();
   std::set<std::uint64_t> produced;

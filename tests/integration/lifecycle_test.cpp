@@ -48,7 +48,7 @@ TEST_F(Lifecycle, HandlerThatCannotStartBacksOffThenFailsItsLambdaWhileOthersRun
   Daemon d(dir.path(), cfg);
   ASSERT_TRUE(wait_until([&] { return d.log().find("lambda bad: cannot start: 6 start(s) in a row ended before the process was up") != std::string::npos; }, 60s))
       << d.log();
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-good") == end_offsets(kMessages, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-good", kMessages, kPartitions); }, 120s))
       << d.log();
   const auto out = read_outcomes(outcomes(), "good");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -145,7 +145,7 @@ TEST_F(Lifecycle, SigtermToTheWholeProcessGroupAndAgainStopsOnceAndCommitsExactl
   EXPECT_EQ(count_duplicates(out), 0U);
 
   Daemon again(dir.path(), with(cfg, "sleep_us = \"20000\"", "sleep_us = \"0\""), "second");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-g") == end_offsets(kMessages, kPartitions); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-g", kMessages, kPartitions); }, 180s))
       << again.log();
   out = read_outcomes(outcomes(), "g");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -184,7 +184,7 @@ TEST_F(Lifecycle, HandlerSlowerThanTheDrainDeadlineStopsInTimeAndRedeliversOnlyT
 
   auto fast = with(slow, "sleep_us = \"1500000\"", "sleep_us = \"0\"");
   Daemon again(dir.path(), fast, "fast");
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-s") == end_offsets(kMessages, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages, kPartitions); }, 120s))
       << again.log();
   out = read_outcomes(outcomes(), "s");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -234,7 +234,7 @@ TEST_F(Lifecycle, TwoDaemonsSplitAGroupAndOneTakesOverWhenTheOtherIsKilled) {
   // How far each of b's worker logs was at the kill; later lines are the takeover.
   std::map<std::string, std::size_t> b_lines_at_kill;
   for (const auto& o : read_outcomes(dir_b.path() / "outcomes", "x")) ++b_lines_at_kill[o.file];
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(kMessages, kPartitions); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", kMessages, kPartitions); }, 180s))
       << b.log();
   auto out = read_outcomes(outcomes(), "x");
   const auto out_b = read_outcomes(dir_b.path() / "outcomes", "x");
@@ -279,7 +279,7 @@ TEST_F(Lifecycle, NamesInDevShmAreNotOursAndAHundredRestartsLeakNothing) {
                 "max_restarts = 100", "max_restarts = 1000"),
            "restart_backoff_max_ms = 1000", "restart_backoff_max_ms = 60");
   Daemon d(dir.path(), cfg);
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(2000, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", 2000, kPartitions); }, 120s))
       << d.log();
   EXPECT_EQ(read_proc_file(squatted), "someone else's file under the old segment name");
   fs::remove(squatted);
@@ -295,7 +295,7 @@ TEST_F(Lifecycle, NamesInDevShmAreNotOursAndAHundredRestartsLeakNothing) {
     }, 30s)) << "round " << i << ": the worker was not restarted\n" << d.log();
   }
   produce(broker.bootstrap(), "events", kPartitions, 2000, 2000);
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-x") == end_offsets(4000, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", 4000, kPartitions); }, 120s))
       << d.log();
   EXPECT_EQ(check_no_loss(read_outcomes(outcomes(), "x"), 4000), "");
   EXPECT_EQ(d.open_fds(), fds) << "the supervisor leaked file descriptors over 100 restarts";
@@ -317,7 +317,7 @@ TEST_F(Lifecycle, HandlerOutOfMemoryIsACrashThatCountsAndIsDeadLettered) {
                                        .extra = "dead_letter_topic = \"events.dlq\"\nmax_attempts = 2\nretry_backoff_ms = [1, 5]\n",
                                        .handler_extra = "memory_limit_mb = 512\n",
                                        .options = "oom_seqs = \"123\"\n"}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-m") == end_offsets(kMessages, kPartitions); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-m", kMessages, kPartitions); }, 120s))
       << d.log();
   const auto dlq = read_topic(broker.bootstrap(), "events.dlq", 1, 30s);
   ASSERT_EQ(dlq.size(), 1U) << d.log();

@@ -88,7 +88,7 @@ TEST_F(Monitoring, AlertRulesAndDashboardNameOnlyMetricsSluiceExports) {
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "m", .topic = "events", .workers = 1,
                                        .extra = "dead_letter_topic = \"events.dlq\"\n"}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-m") == end_offsets(100, 4); }, 120s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-m", 100, 4); }, 120s))
       << d.log();
   // Broker state arrives with the consumer's first statistics report.
   std::string scrape;

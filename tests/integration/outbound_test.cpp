@@ -42,14 +42,16 @@ std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out)
 
 class Outbound : public DaemonTest {};
 
-// Every record's outbound records arrive, and while the broker refuses the first
-// Produce requests no source offset is committed: with every record producing, nothing
-// may be committed before an outbound record is acknowledged.
+// Every record's outbound records arrive, and while the broker refuses every Produce
+// request no source offset is committed: with every record producing, nothing may be
+// committed before its outbound records are acknowledged. (The check used to sample
+// while 25 requests were refused, and passed unchecked if the first output landed before
+// the first sample; now the refusal lasts until every record has been handled.)
 TEST_F(Outbound, RecordsAreProducedAndNothingCommitsBeforeTheirAcknowledgement) {
   constexpr std::uint64_t kCount = 2000;
   DevBroker broker({"events:8", "events-out:4"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
-  ASSERT_EQ(broker.control("errors Produce NOT_ENOUGH_REPLICAS 25"), "ok");
+  ASSERT_EQ(broker.control("errors Produce NOT_ENOUGH_REPLICAS 1000000"), "ok");
   // One Produce request in flight at a time. The dev broker (librdkafka 2.0.2's mock)
   // checks producer sequence numbers only for transactional producers, so when a request
   // fails with an injected error and the next one in flight succeeds, it appends the
@@ -62,20 +64,18 @@ TEST_F(Outbound, RecordsAreProducedAndNothingCommitsBeforeTheirAcknowledgement) 
                                        .extra = "[lambda.kafka.properties]\n\"max.in.flight.requests.per.connection\" = \"1\"\n",
                                        .handler = transform_handler()}}));
   const std::uint64_t expected_outputs = kCount + kCount / 10;
-  bool any_output = false;
-  std::int64_t committed_before_output = 0;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const auto c = committed_or_empty(broker.bootstrap(), "lambda-t");
-        any_output = any_output || !read_topic(broker.bootstrap(), "events-out", 1, 100ms).empty();
-        if (!any_output) {
-          for (const auto& [p, o] : c) committed_before_output = std::max(committed_before_output, o);
-        }
-        return any_output && c == end_offsets(kCount, kPartitions);
-      },
-      120s))
+  auto metric = [&](const std::string& name) { return sample(admin(dir.path(), instance, "GET", "/metrics").body, name + "{lambda=\"t\"}"); };
+  ASSERT_TRUE(wait_until([&] { return metric("sluice_handler_invocations_total") >= kCount; }, 120s)) << d.log();
+  // Every handler has answered; not one outbound record has been acknowledged.
+  ASSERT_EQ(metric("sluice_records_produced_total"), 0);
+  ASSERT_TRUE(read_topic(broker.bootstrap(), "events-out", 1, 100ms).empty()) << "the broker was to refuse every record";
+  for (const auto& [p, o] : committed_or_empty(broker.bootstrap(), "lambda-t")) {
+    EXPECT_LE(o, 0) << "partition " << p << " was committed before its outbound records were acknowledged";
+  }
+  ASSERT_EQ(broker.control("clear-errors Produce"), "ok");
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-t", kCount, kPartitions); },
+                         120s))
       << d.log();
-  EXPECT_LE(committed_before_output, 0) << "a source offset was committed before any outbound record was acknowledged";
   const auto out = read_topic(broker.bootstrap(), "events-out", expected_outputs, 60s);
   const auto per_seq = check_outputs(out);
   std::string missing;
@@ -108,7 +108,7 @@ TEST_F(Outbound, BatchesShareTheirRecordsAndPartialFailuresProduceNothing) {
                            .extra = "format = \"aws\"\nbatch_size = 40\nbatch_window_ms = 20\nmax_attempts = 2\n"
                                     "retry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\ndead_letter_topic = \"events-dlq\"\n",
                            .handler = transform_handler()}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-b") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-b", kCount, kPartitions); },
                          120s))
       << d.log();
   std::set<std::uint64_t> invalid;
@@ -142,7 +142,7 @@ TEST_F(Outbound, AnAnswerLargerThanTheReplyRingArrivesWhole) {
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "big", .topic = "events", .workers = 1,
                                        .handler = "timeout_ms = 5000\n" + transform_handler("BIG_SEQS = \"5\"\n")}}));
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-big") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-big", kCount, kPartitions); },
                          120s))
       << d.log();
   const std::size_t expected = 300 + (kCount - 1) + kCount / 10;
@@ -168,7 +168,7 @@ TEST_F(Outbound, PluginProducesThroughTheHostApiAndSurvivesACrash) {
                                        .extra = "batch_size = 50\nbatch_window_ms = 5\nmax_attempts = 3\non_failure = \"skip\"\n",
                                        .options = "produce_topic = \"events-out\"\ncrash_seqs = \"777\"\n"}}),
            "run", segv_kills_env());
-  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-p") == end_offsets(kCount, kPartitions); },
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-p", kCount, kPartitions); },
                          120s))
       << d.log();
   // 777 crashes its worker every time, so after 3 attempts it is skipped; every other

@@ -18,10 +18,6 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 8;
 
-bool committed_to_end(const std::string& bs, const std::string& group, std::uint64_t produced) {
-  return committed_or_empty(bs, group) == end_offsets(produced, kPartitions);
-}
-
 class Pipeline : public DaemonTest {
  protected:
 };
@@ -34,7 +30,7 @@ TEST_F(Pipeline, TwoLambdasOnOneTopicEachHandleEveryMessageAndCommitToTheEnd) {
                                      {{.name = "alpha", .topic = "events", .workers = 3},
                                       {.name = "beta", .topic = "events", .workers = 3}}));
   for (const std::string name : {"alpha", "beta"}) {
-    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages); }, 180s))
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages, kPartitions); }, 180s))
         << name << " did not commit to the end offsets\n" << d.log();
     const auto out = read_outcomes(outcomes(), name);
     EXPECT_EQ(check_no_loss(out, kMessages), "") << name;
@@ -57,7 +53,7 @@ TEST_F(Pipeline, WorkerKilledMidRunLosesNothingAndOnlyThatWorkerRestarts) {
   ASSERT_EQ(::kill(workers[1], SIGKILL), 0);
   ASSERT_LT(committed_sum(broker.bootstrap(), "lambda-w"), static_cast<std::int64_t>(kMessages)) << "killed too late";
 
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-w", kMessages); }, 180s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-w", kMessages, kPartitions); }, 180s)) << d.log();
   const auto out = read_outcomes(outcomes(), "w");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
   EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-w", "events")), "");
@@ -82,7 +78,7 @@ TEST_F(Pipeline, ConsumerKilledMidRunLosesNothingAndRedeliversOnlyUncommitted) {
   ASSERT_EQ(consumers.size(), 1U);
   ASSERT_EQ(::kill(consumers[0], SIGKILL), 0);
 
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-c", kMessages); }, 180s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-c", kMessages, kPartitions); }, 180s)) << d.log();
   const auto out = read_outcomes(outcomes(), "c");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
   EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-c", "events")), "");
@@ -122,7 +118,7 @@ TEST_F(Pipeline, SigtermUnderLoadCommitsEverythingHandledAndRestartDeliversNoDup
   EXPECT_EQ(count_duplicates(out), 0U);
 
   Daemon again(dir.path(), cfg, "second");
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-t", kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-t", kMessages, kPartitions); }, 180s))
       << again.log();
   out = read_outcomes(outcomes(), "t");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -142,7 +138,7 @@ TEST_F(Pipeline, BackpressurePausesAndResumesWithoutLoss) {
                                       {.name = "inflight", .topic = "events", .workers = 2, .sleep_us = 20,
                                        .extra = "max_in_flight = 20\n"}}));
   for (const std::string name : {"ring", "inflight"}) {
-    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages); }, 180s))
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages, kPartitions); }, 180s))
         << name << "\n" << d.log();
     const auto out = read_outcomes(outcomes(), name);
     EXPECT_EQ(check_no_loss(out, kMessages), "") << name;
@@ -178,7 +174,7 @@ TEST_F(Pipeline, SupervisorKilledTakesItsChildrenAndItsMemoryAlong) {
   EXPECT_EQ(check_hygiene(instance), "");
 
   Daemon again(dir.path(), cfg, "second");
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages); }, 180s))
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages, kPartitions); }, 180s))
       << again.log();
   const auto out = read_outcomes(outcomes(), "s");
   EXPECT_EQ(check_no_loss(out, kMessages), "");
@@ -195,7 +191,7 @@ TEST_F(Pipeline, KeyOrderingKeepsEqualKeysInOffsetOrderAcrossWorkers) {
   produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "k", .topic = "events", .workers = 3, .ordering = "key"}}));
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-k", kMessages); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-k", kMessages, kPartitions); }, 120s)) << d.log();
   const auto out = read_outcomes(outcomes(), "k");
   ASSERT_EQ(check_no_loss(out, kMessages), "");
   std::map<std::string, std::string> worker_of_key;
@@ -221,7 +217,7 @@ TEST_F(Pipeline, PartitionOrderingKeepsEachPartitionOnOneWorkerInOffsetOrder) {
   produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "p", .topic = "events", .workers = 3}}));
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-p", kMessages); }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-p", kMessages, kPartitions); }, 120s)) << d.log();
   const auto out = read_outcomes(outcomes(), "p");
   ASSERT_EQ(check_no_loss(out, kMessages), "");
   std::map<int, std::string> worker_of;

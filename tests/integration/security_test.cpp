@@ -422,7 +422,7 @@ TEST_F(Security, ASquattedSharedMemoryNameDoesNotBlockALambda) {
   ASSERT_EQ(::chown(dir.path().c_str(), 65534, 65534), 0);
   Daemon d(dir.path(), cfg, "run", {}, {.uid = 65534});
   const bool done =
-      wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-a") == end_offsets(kMessages, 2); }, 60s);
+      wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-a", kMessages, 2); }, 60s);
   EXPECT_EQ(read_proc_file(squatted), "taken first");
   fs::remove(squatted);
   ASSERT_TRUE(done) << d.log();
@@ -452,9 +452,9 @@ TEST_F(Security, TwoDaemonsOfOneInstanceNeverShareMemory) {
   }, 30s)) << one.log();
   produce(broker.bootstrap(), "one", 2, 0, 500);
   produce(broker.bootstrap(), "two", 2, 0, 500);
-  EXPECT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "g-one", "one") == end_offsets(500, 2); }, 60s))
+  EXPECT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "g-one", 500, 2, "one"); }, 60s))
       << one.log();
-  EXPECT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "g-two", "two") == end_offsets(500, 2); }, 60s))
+  EXPECT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "g-two", 500, 2, "two"); }, 60s))
       << two.log();
   EXPECT_EQ(check_no_loss(read_outcomes(outcomes(), "a"), 500), "");
   EXPECT_EQ(check_no_loss(read_outcomes(other.path() / "outcomes", "a"), 500), "");
