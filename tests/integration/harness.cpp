@@ -128,7 +128,7 @@ std::string with(std::string text, const std::string& from, const std::string& t
 }
 
 LoadProducer::LoadProducer(std::string bootstrap, Shape shape)
-    : bootstrap_(std::move(bootstrap)), shape_(std::move(shape)), thread_([this] {
+    : bootstrap_(std::move(bootstrap)), shape_(std::move(shape)), produced_(shape_.first_seq), thread_([this] {
         try {
           while (!stop_.load()) {
             produce(bootstrap_, shape_.topic, shape_.partitions, produced_.load(), shape_.per_batch, shape_.value_bytes);

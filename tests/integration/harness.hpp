@@ -79,12 +79,13 @@ class LoadProducer {
     std::uint64_t per_batch = 100;
     std::chrono::milliseconds every{100};
     std::size_t value_bytes = 100;
+    std::uint64_t first_seq = 0;  // records before it were produced already
   };
   LoadProducer(std::string bootstrap, Shape shape);
   ~LoadProducer();
   LoadProducer(const LoadProducer&) = delete;
   LoadProducer& operator=(const LoadProducer&) = delete;
-  // Records produced so far (all of them acknowledged by the broker).
+  // Records produced so far, counting from seq 0 (all of them acknowledged by the broker).
   std::uint64_t produced() const { return produced_.load(); }
   // Stops producing; returns how many records were produced.
   std::uint64_t finish();
