@@ -482,7 +482,7 @@ void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messa
         lambda_, "out", [this](std::uint64_t l) { on_outbound_acked(l); },
         [this](std::uint64_t l, OutMessage m, rd_kafka_resp_err_t err) { on_outbound_rejected(l, m.topic, err); });
   }
-  Group& g = groups_[leader];
+  Invocation& g = invocations_[leader];
   g.unacked += messages.size();
   for (auto& m : messages) {
     std::string what = "outbound record to " + m.topic;
@@ -491,22 +491,22 @@ void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messa
 }
 
 void Consumer::on_outbound_acked(std::uint64_t leader) {
-  auto it = groups_.find(leader);
-  if (it == groups_.end()) return;
+  auto it = invocations_.find(leader);
+  if (it == invocations_.end()) return;
   shm::bump(stats_.produced);
   if (--it->second.unacked > 0) return;
   on_outbound_acked_all(it);
 }
 
 void Consumer::on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err) {
-  auto it = groups_.find(leader);
-  if (it == groups_.end()) return;
+  auto it = invocations_.find(leader);
+  if (it == invocations_.end()) return;
   it->second.rejected = "a record it produced to " + topic + " was refused: " + rd_kafka_err2str(err);
   if (--it->second.unacked > 0) return;
   on_outbound_acked_all(it);
 }
 
-void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it) {
+void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Invocation>::iterator it) {
   if (!it->second.rejected.empty()) {
     // What the handler asked for cannot be done, so its records failed. Their bytes are
     // no longer here: they are fetched again and take the failure path from dispatch.
@@ -520,7 +520,7 @@ void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::i
       c.reason = it->second.rejected;
       if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
     }
-    groups_.erase(it);
+    invocations_.erase(it);
     for (Partition* p : affected) rewind(*p);
     return;
   }
@@ -530,7 +530,7 @@ void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::i
     p->tracker.completed(m.offset);
     shm::bump(stats_.handled_ok);
   }
-  groups_.erase(it);
+  invocations_.erase(it);
 }
 
 bool Consumer::complete(std::uint32_t r, const Sent& s) {
@@ -558,14 +558,14 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
   }
   Partition* p = find(s.topic_index, s.partition);
   const bool owned = p != nullptr && p->epoch == s.epoch;
-  if (status == static_cast<std::uint32_t>(shm::Status::kStale) && owned) {
-    // Stale means revoked since it was sent; this partition was not.
+  if (status == static_cast<std::uint32_t>(shm::Status::kRevoked) && owned) {
+    // Revoked means its partition was revoked since it was sent; this one was not.
     quarantine(r, "it marked " + p->topic + "[" + std::to_string(s.partition) + "]@" + std::to_string(s.offset) +
-                      " stale, but that partition was never revoked");
+                      " revoked, but that partition was never revoked");
     return false;
   }
   if (status != static_cast<std::uint32_t>(shm::Status::kOk) && status != static_cast<std::uint32_t>(shm::Status::kFailed) &&
-      status != static_cast<std::uint32_t>(shm::Status::kStale)) {
+      status != static_cast<std::uint32_t>(shm::Status::kRevoked)) {
     quarantine(r, "it released offset " + std::to_string(s.offset) + " with status " + std::to_string(status) +
                       " (no outcome)");
     return false;
@@ -573,13 +573,13 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
   if (!produce.empty()) {
     // Sent even for a revoked leader: records of its invocation in partitions still
     // owned wait for these acknowledgements.
-    if (owned) groups_[s.seq].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+    if (owned) invocations_[s.seq].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
     send_outbound(s.seq, std::move(produce));
-  } else if (auto g = groups_.find(s.seq); g != groups_.end() && g->second.unacked == 0) {
+  } else if (auto g = invocations_.find(s.seq); g != invocations_.end() && g->second.unacked == 0) {
     // Records awaited a leader that brought nothing to produce after all: nothing to wait for.
     on_outbound_acked_all(g);
   }
-  if (!owned || status == static_cast<std::uint32_t>(shm::Status::kStale)) {
+  if (!owned || status == static_cast<std::uint32_t>(shm::Status::kRevoked)) {
     shm::bump(stats_.stale);
     return true;  // revoked meanwhile: its new owner delivers it again
   }
@@ -588,10 +588,10 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;
   }
   if (leader) {  // completes with its invocation's leader, which comes later in this ring
-    groups_[*leader].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+    invocations_[*leader].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
     return true;
   }
-  if (groups_.contains(s.seq)) return true;  // a leader: completes on acknowledgement
+  if (invocations_.contains(s.seq)) return true;  // a leader: completes on acknowledgement
   p->tracker.completed(s.offset);
   shm::bump(stats_.handled_ok);
   return true;

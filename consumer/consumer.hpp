@@ -126,8 +126,8 @@ class Consumer {
   void send_outbound(std::uint64_t leader, std::vector<OutMessage> messages);
   void on_outbound_acked(std::uint64_t leader);
   void on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err);
-  struct Group;
-  void on_outbound_acked_all(std::unordered_map<std::uint64_t, Group>::iterator it);
+  struct Invocation;
+  void on_outbound_acked_all(std::unordered_map<std::uint64_t, Invocation>::iterator it);
   // The failure path (docs/architecture.md) for a record whose content is in `dl`.
   void failed(Partition& p, DeadLetter dl);
   DeadLetter describe(const Partition& p, std::uint32_t ring, const Sent& s, std::uint32_t attempts, std::string reason);
@@ -207,12 +207,13 @@ class Consumer {
   };
   std::unordered_map<std::uint64_t, Outbound> outbound_;  // leader seq -> records to produce
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint32_t>> awaiting_;  // seq -> leader, attempt
-  struct Group {
+  // The records of one handler invocation whose outbound records await the broker.
+  struct Invocation {
     std::vector<Member> members;
     std::size_t unacked = 0;
     std::string rejected;  // why one of its records can never be produced
   };
-  std::unordered_map<std::uint64_t, Group> groups_;  // by leader seq
+  std::unordered_map<std::uint64_t, Invocation> invocations_;  // by leader seq
   std::unique_ptr<AckedProducer> out_;  // made on first use
   std::uint64_t seq_ = 0;
   // CLOCK_MONOTONIC read once per loop pass and per batch taken from librdkafka: the

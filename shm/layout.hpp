@@ -27,7 +27,7 @@ enum class Status : std::uint32_t {
   kPending = 0,
   kOk = 1,      // handler succeeded
   kFailed = 2,  // handler failed for good; reason is in the reply ring
-  kStale = 3,   // partition was revoked after enqueue: not handled, not to be committed
+  kRevoked = 3,  // partition was revoked after enqueue: not handled, not to be committed
 };
 
 // kReply: a failure reason; kOutbound and kAwait: see shm/outbound.hpp.

@@ -127,7 +127,7 @@ bool WorkerLoop::process() {
     const shm::Status status = h->status.load(std::memory_order_relaxed);
     if (h->slot >= seg_.epoch_slots() || seg_.epoch(h->slot).load(std::memory_order_acquire) != h->epoch) {
       // Revoked after enqueue: another member owns it now; do not invoke the handler.
-      h->status.store(shm::Status::kStale, std::memory_order_relaxed);
+      h->status.store(shm::Status::kRevoked, std::memory_order_relaxed);
     } else if (status == shm::Status::kOk || status == shm::Status::kFailed) {
       // Finished by the worker before us, which died before releasing it. Its replies
       // were published before its status was stored, so nothing is owed.

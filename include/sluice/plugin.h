@@ -5,8 +5,16 @@
  * init (once per worker), handle (a batch of records, one outcome per record) and
  * shutdown (once, when the worker stops). No C++ exception may cross this boundary.
  *
- * Compatibility: structs passed by sluice carry struct_size; fields are only ever
- * appended, and a new major behaviour gets a new entry symbol (sluice_plugin_v2).
+ * Compatibility within version 1:
+ *  - sluice_host carries struct_size and only ever grows at its end: a plugin checks
+ *    struct_size before it uses a field appended after the first release (produce).
+ *  - sluice_record, sluice_result, sluice_header and sluice_outbound are passed as arrays
+ *    (or filled in by the plugin), so their size is part of the ABI: their layout never
+ *    changes in version 1. Anything that needs a new field there, or a new behaviour a
+ *    version 1 plugin would misread, gets a new entry symbol (sluice_plugin_v2) that
+ *    sluice looks for first, keeping sluice_plugin_v1 plugins working as they are.
+ *  - New sluice_outcome values are added only where a plugin that never returns them is
+ *    unaffected (SLUICE_UNAVAILABLE).
  */
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
