@@ -17,6 +17,7 @@ done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/install-deps.sh
+bash scripts/check-layers.sh
 
 jobs=${SLUICE_TEST_JOBS:-$(nproc)}
 # Segments that exist before the run (e.g. from an interrupted earlier run on this
@@ -36,6 +37,15 @@ run_suite() {  # name, build dir, extra cmake args...
 }
 
 run_suite "release" build
+
+echo "=== plugin API: the example plugin builds from an installed tree with pkg-config alone"
+plugin_prefix=$(mktemp -d)
+trap 'rm -rf "$plugin_prefix"' EXIT
+cmake --install build --prefix "$plugin_prefix" >/dev/null
+PKG_CONFIG_PATH="$plugin_prefix/share/pkgconfig" pkg-config --exists sluice-plugin
+cc -std=c11 -Wall -Wextra -Werror $(PKG_CONFIG_PATH="$plugin_prefix/share/pkgconfig" pkg-config --cflags sluice-plugin) \
+  -shared -fPIC -o "$plugin_prefix/log_plugin.so" examples/log-plugin/log_plugin.c
+echo "plugin API: ok"
 
 echo "=== packaging: .deb and .rpm, lintian, rpmlint, unit hardening, systemd container test"
 bash scripts/package.sh build

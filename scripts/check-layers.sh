@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The house's layering, checked on every include: app -> {supervisor, consumer, worker}
+# -> {shm, config}. consumer, worker and supervisor meet only in shm/ (the supervisor
+# starts the others as processes, not as code), and shm/ and config/ depend on nothing
+# of ours. A quoted include of another folder's header that is not allowed here fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A allowed=(
+  [shm]="shm"
+  [config]="config"
+  [consumer]="consumer shm config"
+  [worker]="worker shm config sluice"
+  [supervisor]="supervisor shm config"
+  [app]="app supervisor consumer worker shm config"
+)
+status=0
+for dir in "${!allowed[@]}"; do
+  while IFS=: read -r file line text; do
+    used=$(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([a-z_]*\)\/.*/\1/p' <<<"$text")
+    [ -z "$used" ] && continue
+    if [[ " ${allowed[$dir]} " != *" $used "* ]]; then
+      echo "$file:$line: $dir/ may not include $used/ ($text)" >&2
+      status=1
+    fi
+  done < <(grep -rn --include='*.cpp' --include='*.hpp' --include='*.h' --include='*.c' '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$dir")
+done
+[ "$status" -eq 0 ] && echo "layers: every include points down"
+exit "$status"
