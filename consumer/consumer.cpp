@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
@@ -13,7 +14,7 @@
 #include "consumer/watermarks.hpp"
 #include "shm/control_channel.hpp"
 #include "shm/headers_codec.hpp"
-#include "shm/outbound.hpp"
+#include "shm/records.hpp"
 
 namespace sluice::consumer {
 namespace {
@@ -318,23 +319,21 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     reap(r);
     if ((h = w.try_reserve(size)) == nullptr) return false;
   }
-  h->seq = ++seq_;
-  h->offset = msg.offset;
-  h->timestamp_ms = timestamp;
-  h->enqueue_ns = clock_ns_;
-  h->partition = p.partition;
-  h->slot = p.slot;
-  h->epoch = p.epoch;
-  h->topic_index = p.topic_index;
-  h->timestamp_type = static_cast<std::uint8_t>(tstype);
-  h->flags = static_cast<std::uint8_t>((msg.key == nullptr ? shm::kFlagKeyNull : 0) |
-                                       (msg.payload == nullptr ? shm::kFlagValueNull : 0));
-  h->key_len = static_cast<std::uint32_t>(msg.key_len);
-  h->value_len = static_cast<std::uint32_t>(msg.len);
-  h->headers_len = static_cast<std::uint32_t>(headers_len);
-  h->attempts.store(attempts, std::memory_order_relaxed);
-  h->status.store(shm::Status::kPending, std::memory_order_relaxed);
-  h->aux = 0;
+  shm::write_forward(h, {.seq = ++seq_,
+                         .offset = msg.offset,
+                         .timestamp_ms = timestamp,
+                         .enqueue_ns = clock_ns_,
+                         .partition = p.partition,
+                         .slot = p.slot,
+                         .epoch = p.epoch,
+                         .topic_index = p.topic_index,
+                         .timestamp_type = static_cast<std::uint8_t>(tstype),
+                         .key_null = msg.key == nullptr,
+                         .value_null = msg.payload == nullptr,
+                         .key_len = static_cast<std::uint32_t>(msg.key_len),
+                         .value_len = static_cast<std::uint32_t>(msg.len),
+                         .headers_len = static_cast<std::uint32_t>(headers_len),
+                         .attempts = attempts});
   if (msg.key_len != 0) std::memcpy(shm::record_key(h), msg.key, msg.key_len);
   if (msg.len != 0) std::memcpy(shm::record_value(h), msg.payload, msg.len);
   if (headers_len != 0) {
@@ -397,7 +396,9 @@ void Consumer::reap(std::uint32_t r) {
   shm::RingReader& rr = replies_[r];
   bool replies = false;
   while (const shm::RecordHeader* h = rr.peek()) {
-    if (!read_reply(r, h, rr.current_size())) return quarantine(r, "its reply ring holds a record no worker writes");
+    if (const std::string why = read_reply(r, h, rr.current_size()); !why.empty()) {
+      return quarantine(r, "its reply ring holds a record no worker writes: " + why);
+    }
     rr.advance();
     replies = true;
   }
@@ -426,54 +427,53 @@ void Consumer::reap(std::uint32_t r) {
   w.release_until(read);
 }
 
-bool Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint32_t size) {
-  const auto f = shm::read_fields(h, size);
-  if (!f) return false;
+std::string Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint32_t size) {
+  const shm::Reply reply = shm::read_reply(h, size);
+  if (const auto* bad = std::get_if<shm::BadReply>(&reply)) return bad->why;
   // A reply is about a record of this ring that is still in flight (replies are
   // published before the record is released); sent_ is in seq order.
+  const std::uint64_t about = std::visit(
+      [](const auto& v) -> std::uint64_t {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, shm::OutboundReply>) return v.leader_seq;
+        else if constexpr (std::is_same_v<T, shm::BadReply>) return 0;
+        else return v.seq;
+      },
+      reply);
   const auto& sent = sent_[r];
-  const std::size_t at = sent.lower_bound(f->seq, [](const Sent& s) { return s.seq; });
-  if (at == sent.size() || sent[at].seq != f->seq) return false;
-  const auto* key = reinterpret_cast<const char*>(h + 1);
-  const char* value = key + f->key_len;
-  const auto* headers = reinterpret_cast<const std::byte*>(value + f->value_len);
-  switch (f->kind) {
-    case shm::RecordKind::kOutbound: {
-      if (f->aux > f->key_len) return false;
-      Outbound& o = outbound_[f->seq];
-      if (o.attempt != f->attempts) {  // a redelivery's answer replaces the earlier one
-        o.attempt = f->attempts;
-        o.messages.clear();
-      }
-      if (o.messages.size() >= kMaxOutboundPerRecord) return false;
-      const auto partition = static_cast<std::int32_t>(f->offset);
-      OutMessage m{std::string(key, f->aux), partition < 0 ? RD_KAFKA_PARTITION_UA : partition, std::nullopt, std::nullopt, {}};
-      if ((f->flags & shm::kFlagKeyNull) == 0) m.key.emplace(key + f->aux, f->key_len - f->aux);
-      if ((f->flags & shm::kFlagValueNull) == 0) m.value.emplace(value, f->value_len);
-      const bool ok = shm::for_each_header(headers, f->headers_len, [&](const shm::HeaderView& hv) {
-        m.headers.emplace_back(std::string(hv.name),
-                               hv.value == nullptr ? std::nullopt
-                                                   : std::optional<std::string>(std::in_place,
-                                                                                reinterpret_cast<const char*>(hv.value),
-                                                                                hv.value_len));
-      });
-      if (!ok) return false;
-      o.messages.push_back(std::move(m));
-      return true;
-    }
-    case shm::RecordKind::kAwait: {
-      if (f->value_len != sizeof(std::uint64_t)) return false;
-      std::uint64_t leader = 0;
-      std::memcpy(&leader, value, sizeof leader);
-      awaiting_[f->seq] = {leader, f->attempts};
-      return true;
-    }
-    case shm::RecordKind::kReply:
-      reply_text_[f->seq].assign(value, std::min<std::size_t>(f->value_len, kMaxReasonBytes));
-      return true;
-    default:
-      return false;
+  const std::size_t at = sent.lower_bound(about, [](const Sent& s) { return s.seq; });
+  if (at == sent.size() || sent[at].seq != about) return "a reply about seq " + std::to_string(about) + ", not in flight there";
+  if (const auto* reason = std::get_if<shm::ReasonReply>(&reply)) {
+    reply_text_[reason->seq].assign(reason->reason.substr(0, kMaxReasonBytes));
+    return "";
   }
+  if (const auto* await = std::get_if<shm::AwaitReply>(&reply)) {
+    awaiting_[await->seq] = {await->leader_seq, await->attempt};
+    return "";
+  }
+  const auto& out = std::get<shm::OutboundReply>(reply);
+  Outbound& o = outbound_[out.leader_seq];
+  if (o.attempt != out.attempt) {  // a redelivery's answer replaces the earlier one
+    o.attempt = out.attempt;
+    o.messages.clear();
+  }
+  if (o.messages.size() >= kMaxOutboundPerRecord) {
+    return "more than " + std::to_string(kMaxOutboundPerRecord) + " outbound records for one invocation";
+  }
+  OutMessage m{std::string(out.topic), out.partition < 0 ? RD_KAFKA_PARTITION_UA : out.partition, std::nullopt,
+               std::nullopt, {}};
+  if (out.key != nullptr) m.key.emplace(out.key, out.key_len);
+  if (out.value != nullptr) m.value.emplace(out.value, out.value_len);
+  const bool ok = shm::for_each_header(out.headers, out.headers_len, [&](const shm::HeaderView& hv) {
+    m.headers.emplace_back(std::string(hv.name),
+                           hv.value == nullptr ? std::nullopt
+                                               : std::optional<std::string>(std::in_place,
+                                                                            reinterpret_cast<const char*>(hv.value),
+                                                                            hv.value_len));
+  });
+  if (!ok) return "an outbound record whose headers are malformed";
+  o.messages.push_back(std::move(m));
+  return "";
 }
 
 void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messages) {

@@ -103,8 +103,8 @@ class Consumer {
   };
   // False when the record's status shows its worker broke the protocol (ring quarantined).
   bool complete(std::uint32_t ring, const Sent& s);
-  // False when the reply is not one a worker writes (the caller quarantines the ring).
-  bool read_reply(std::uint32_t ring, const shm::RecordHeader* h, std::uint32_t size);
+  // Empty, or why the reply is not one a worker writes (the caller quarantines the ring).
+  std::string read_reply(std::uint32_t ring, const shm::RecordHeader* h, std::uint32_t size);
   // A worker broke the ring protocol: stop using its ring, have its records (and every
   // later record of their partitions) delivered again, and ask the supervisor to kill
   // the worker and reset the ring (shm/control_channel.hpp).
@@ -115,7 +115,7 @@ class Consumer {
   // flight for it goes stale).
   void rewind(Partition& p);
   void heartbeat();
-  // Outbound records (shm/outbound.hpp): a leader's records are produced, and the
+  // Outbound records (shm/records.hpp): a leader's records are produced, and the
   // group's records complete when the broker acknowledged every one of them.
   struct Member {
     std::uint16_t topic_index;

@@ -30,7 +30,7 @@ enum class Status : std::uint32_t {
   kRevoked = 3,  // partition was revoked after enqueue: not handled, not to be committed
 };
 
-// kReply: a failure reason; kOutbound and kAwait: see shm/outbound.hpp.
+// What each kind carries, and its only writers and reader: shm/records.hpp.
 enum class RecordKind : std::uint32_t { kRecord = 1, kWrap = 2, kReply = 3, kOutbound = 4, kAwait = 5 };
 
 inline constexpr std::uint8_t kFlagKeyNull = 1U << 0;
@@ -57,7 +57,7 @@ struct RecordHeader {
   // Incremented by the worker before each handler invocation, so a crash still counts.
   std::atomic<std::uint32_t> attempts;
   std::atomic<Status> status;
-  std::uint32_t aux;  // kOutbound: length of the destination topic (shm/outbound.hpp)
+  std::uint32_t aux;  // kOutbound: length of the destination topic (shm/records.hpp)
 };
 static_assert(sizeof(RecordHeader) == 80);
 static_assert(offsetof(RecordHeader, seq) == 8);

@@ -12,7 +12,7 @@
 
 #include "shm/exit_status.hpp"
 #include "shm/headers_codec.hpp"
-#include "shm/outbound.hpp"
+#include "shm/records.hpp"
 
 namespace sluice::worker {
 namespace {
@@ -366,18 +366,7 @@ bool WorkerLoop::wait_until(std::chrono::steady_clock::time_point until) {
 }
 
 void WorkerLoop::fail(shm::RecordHeader& h, const std::string& reason) {
-  shm::RecordHeader* r = reserve_reply(shm::record_size(0, reason.size(), 0));
-  r->kind = shm::RecordKind::kReply;
-  r->seq = h.seq;
-  r->offset = h.offset;
-  r->partition = h.partition;
-  r->topic_index = h.topic_index;
-  r->attempts.store(h.attempts.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  r->key_len = 0;
-  r->value_len = static_cast<std::uint32_t>(reason.size());
-  r->headers_len = 0;
-  r->flags = 0;
-  std::memcpy(shm::record_value(r), reason.data(), reason.size());
+  shm::write_reason(reserve_reply(shm::reason_size(reason.size())), h, reason);
   reply_.commit();
   reply_.publish();  // before the status: a successor worker skips a finished record
   h.status.store(shm::Status::kFailed, std::memory_order_relaxed);

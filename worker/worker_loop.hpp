@@ -35,7 +35,7 @@ class WorkerLoop {
   // Calls the handler for records_ (in one call, or one per record), filling results_.
   void invoke();
   // Writes the outbound records a call over records_[first, first+n) asked for (see
-  // shm/outbound.hpp); retries the call's ok records if one cannot be carried.
+  // shm/records.hpp); retries the call's ok records if one cannot be carried.
   void send_outbound(std::size_t first, std::size_t n);
   // A reply record of `size` bytes, waiting for the consumer to make room.
   shm::RecordHeader* reserve_reply(std::uint32_t size);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "shm/headers_codec.hpp"
+#include "shm/records.hpp"
 #include "shm/ring.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -36,6 +37,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       sluice::shm::for_each_header(payload + f->key_len + f->value_len, f->headers_len,
                                    [&](const sluice::shm::HeaderView& v) { total += v.name.size() + v.value_len; });
       (void)total;
+    }
+    // What the consumer makes of it as a reply: a decoded kind or an error, and every
+    // view inside the record.
+    const sluice::shm::Reply reply = sluice::shm::read_reply(h, reader.current_size());
+    if (const auto* o = std::get_if<sluice::shm::OutboundReply>(&reply)) {
+      const auto* end = at + reader.current_size();
+      if (reinterpret_cast<const std::byte*>(o->topic.data() + o->topic.size()) > end) __builtin_trap();
+      if (o->headers + o->headers_len > end) __builtin_trap();
+      sluice::shm::for_each_header(o->headers, o->headers_len, [](const sluice::shm::HeaderView&) {});
+    } else if (const auto* r = std::get_if<sluice::shm::ReasonReply>(&reply)) {
+      if (reinterpret_cast<const std::byte*>(r->reason.data() + r->reason.size()) > at + reader.current_size()) __builtin_trap();
     }
     reader.advance();
   }
