@@ -99,9 +99,11 @@ bool set_log_format(const std::string& format) {
   return true;
 }
 
-void init_logging(const std::string& role) {
+void init_logging(const std::string& role, FILE* to) {
   // _mt: the supervisor has admin API threads, and nothing here is hot enough to care.
-  auto logger = spdlog::stderr_logger_mt("sluice");
+  auto logger = to == nullptr ? spdlog::stderr_logger_mt("sluice")
+                              : std::make_shared<spdlog::logger>(
+                                    "sluice", std::make_shared<spdlog::sinks::stdout_sink_base<spdlog::details::console_mutex>>(to));
   const char* format = std::getenv("SLUICE_LOG_FORMAT");
   if (format != nullptr && std::string(format) == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>(role));

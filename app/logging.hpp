@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdio>
 #include <string>
 
 namespace sluice::app {
@@ -11,7 +12,9 @@ namespace sluice::app {
 // The format comes from SLUICE_LOG_FORMAT, which `--log-format` sets for children too;
 // the level from SLUICE_LOG_LEVEL (trace, debug, info — the default —, warning, error,
 // critical, off; anything else is reported and ignored).
-void init_logging(const std::string& role);
+// `to`: where the lines go; stderr when null (a worker logs to a copy of its original
+// stderr, because its own descriptors 1 and 2 are a pipe the supervisor reads).
+void init_logging(const std::string& role, FILE* to = nullptr);
 
 // Checks and applies a --log-format value; false if it is neither "text" nor "json".
 bool set_log_format(const std::string& format);

@@ -3,6 +3,10 @@
 // neither the Kafka client nor (outside sluice-http-worker) libcurl and the TLS stacks
 // it loads: a plugin worker's resident memory and start-up stay small.
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <spdlog/spdlog.h>
 
@@ -37,8 +41,24 @@ int main(int argc, char** argv) {
   app.add_option("--slot", slot, "Worker slot (ring) in the segment")->required();
   app.add_option("--segment-fd", segment_fd, "Inherited descriptor of the lambda's shared memory")->required();
   app.add_option("--layout-fd", layout_fd, "Inherited descriptor of its sealed layout and config")->required();
+  int output_fd = -1;
+  app.add_option("--output-fd", output_fd, "Inherited pipe to the supervisor for everything written to stdout and stderr");
   CLI11_PARSE(app, argc, argv);
-  sluice::app::init_logging("worker " + lambda + "/" + std::to_string(slot));
+  FILE* log = nullptr;
+  if (output_fd >= 0) {
+    // What a plugin (or anything else in this process: the C library, a sanitizer) writes
+    // to stdout or stderr goes to the supervisor, which logs it line by line with this
+    // worker's name and a priority, even after a crash; sluice's own lines go where
+    // stderr went. (A thread here reading a pipe would lose a crash's last words.)
+    const int log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (log_fd >= 0 && (log = fdopen(log_fd, "w")) != nullptr && dup2(output_fd, 1) == 1 && dup2(output_fd, 2) == 2) {
+      close(output_fd);
+      setvbuf(stdout, nullptr, _IOLBF, 0);  // a pipe would make it fully buffered: lines late, or lost at a crash
+    } else {
+      log = nullptr;
+    }
+  }
+  sluice::app::init_logging("worker " + lambda + "/" + std::to_string(slot), log);
   try {
     return sluice::worker::run_worker(lambda, segment_fd, layout_fd, slot, &make_handler);
   } catch (const std::exception& e) {

@@ -146,6 +146,9 @@ int Supervisor::run() {
     pfd.assign({{signal_fd_, POLLIN, 0}, {mailbox_.fd(), POLLIN, 0}});
     for (const auto& l : lambdas_) {
       if (l->control) pfd.push_back({l->control.get(), POLLIN, 0});
+      for (const auto& w : l->workers) {
+        if (w.output && w.output->fd() >= 0) pfd.push_back({w.output->fd(), POLLIN, 0});
+      }
     }
     int timeout = poll_timeout_ms();
     if (const auto tick = notifier_.until_tick()) timeout = std::min<int>(timeout, static_cast<int>(tick->count()));
@@ -169,6 +172,7 @@ int Supervisor::run() {
     if ((pfd[1].revents & POLLIN) != 0) {
       for (auto& request : mailbox_.take()) serve(std::move(request));
     }
+    read_outputs();
     reap();
     for (auto& l : lambdas_) {
       if (l->control) serve_control(*l);
@@ -329,11 +333,26 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   // An outage the dead worker saw is for the new one to find again.
   l.seg->worker_stats(slot).unavailable_since_ns.store(0, std::memory_order_relaxed);
   const std::string& exe = l.cfg.handler.type == config::HandlerType::kHttp ? exes_.http_worker : exes_.worker;
-  p.child = spawn_child(exe,
-                        {"--instance", cfg_.instance, "--lambda", l.cfg.name, "--slot", std::to_string(slot), "--segment-fd", std::to_string(l.seg->fd()),
-                         "--layout-fd", std::to_string(l.seg->sealed_fd())},
-                        worker_env_, {l.seg->fd(), l.seg->sealed_fd()});
+  std::vector<std::string> args{"--instance", cfg_.instance, "--lambda", l.cfg.name, "--slot", std::to_string(slot), "--segment-fd", std::to_string(l.seg->fd()),
+                                "--layout-fd", std::to_string(l.seg->sealed_fd())};
+  std::vector<int> inherit{l.seg->fd(), l.seg->sealed_fd()};
+  if (p.output) p.output->drain();  // the last one's, if a grandchild still held the pipe
+  p.output = ChildOutput::open("lambda " + l.cfg.name + ": worker " + std::to_string(slot));
+  if (p.output) {
+    args.insert(args.end(), {"--output-fd", std::to_string(p.output->child_end())});
+    inherit.push_back(p.output->child_end());
+  }
+  p.child = spawn_child(exe, args, worker_env_, inherit);
+  if (p.output) p.output->close_child_end();
   p.started = Clock::now();
+}
+
+void Supervisor::read_outputs() {
+  for (auto& l : lambdas_) {
+    for (auto& w : l->workers) {
+      if (w.output && !w.output->drain()) w.output.reset();
+    }
+  }
 }
 
 void Supervisor::reap() {
@@ -361,6 +380,8 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
                                 : l.seg->ring(slot).reader_pid.load(std::memory_order_acquire) == pid;
   // Nobody reads this ring now: a stopping consumer need not wait for what it holds.
   if (!consumer) l.seg->ring(slot).reader_pid.store(0, std::memory_order_release);
+  // Its last words (a crash report, a sanitizer's) before the line that says it ended.
+  if (!consumer && l.workers[slot].output) l.workers[slot].output->drain();
   if (l.state == State::kStopping) {
     spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, shm::describe_exit("process", status));
     if (consumer) {

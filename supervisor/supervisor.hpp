@@ -24,6 +24,7 @@
 #include "config/config.hpp"
 #include "shm/carried_attempts.hpp"
 #include "shm/segment.hpp"
+#include "supervisor/child_output.hpp"
 #include "supervisor/mailbox.hpp"
 #include "supervisor/notify.hpp"
 #include "supervisor/report.hpp"
@@ -71,6 +72,9 @@ class Supervisor {
     bool reset_pending = false;
     // The worker exited saying its ring is corrupt: wait for the consumer's quarantine.
     bool awaiting_quarantine = false;
+    // A worker's stdout and stderr (supervisor/child_output.hpp); kept after it ended
+    // until everything it wrote was read.
+    std::optional<ChildOutput> output;
   };
   struct Lambda {
     config::Lambda cfg;
@@ -116,6 +120,8 @@ class Supervisor {
   void spawn_consumer(Lambda& l);
   void spawn_worker(Lambda& l, std::uint32_t slot);
   void reap();
+  // Logs what the workers wrote to their stdout and stderr.
+  void read_outputs();
   void on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status, pid_t pid);
   void stop_lambda(Lambda& l, bool failing);
   void finish_stop(Lambda& l);

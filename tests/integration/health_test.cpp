@@ -308,6 +308,41 @@ TEST_F(OperatorTruth, TheLagOfAStoppedPartitionGrowsWithWhatIsProducedToIt) {
   expect_clean_stop(d, instance);
 }
 
+// A plugin's own writes to stdout and stderr reached the journal raw: no priority, no
+// lambda or worker named (an exec handler's lines were named). The supervisor now reads
+// each worker's stdout and stderr through a pipe and logs every line named and with a
+// priority; it outlives the worker, so what a plugin writes just before it crashes is
+// logged too, before the line that says the worker ended.
+TEST_F(OperatorTruth, WhatAPluginWritesIsLoggedNamedEvenJustBeforeACrash) {
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, 20);
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "p", .topic = "events", .workers = 1, .extra = "max_attempts = 1\non_failure = \"skip\"\n",
+                           .options = "say = \"hello from the plugin\"\ncrash_seqs = \"7\"\n"}}),
+           "run", segv_kills_env());
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-p", 20, kPartitions); }, 60s)) << d.log();
+  const std::string log = d.log();
+  auto line_with = [&](const std::string& text) {
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(text) != std::string::npos) return line;
+    }
+    return std::string();
+  };
+  for (const std::string text : {"lambda p: worker 0: hello from the plugin", "lambda p: worker 0: hello from the plugin (stderr)"}) {
+    const std::string line = line_with(text);
+    ASSERT_FALSE(line.empty()) << text << " is not in the log\n" << log;
+    EXPECT_TRUE(line.starts_with("<6>")) << "no priority: " << line;
+  }
+  const auto last_words = log.find("lambda p: worker 0: recorder: crashing on 7");
+  const auto ended = log.find("lambda p: worker 0 ended: worker killed by SIGSEGV");
+  ASSERT_NE(last_words, std::string::npos) << log;
+  ASSERT_NE(ended, std::string::npos) << log;
+  EXPECT_LT(last_words, ended) << "the last words come before the line that says the worker ended";
+  expect_clean_stop(d, instance);
+}
+
 // resume_stopped_after_s: a stopped partition retries its failed record by itself.
 TEST_F(OperatorTruth, AStoppedPartitionResumesByItselfWhenConfigured) {
   DevBroker broker({"events:4"});

@@ -12,7 +12,9 @@
  *   produce_big_seqs  with produce_topic: produce a 20,000-byte value for these
  *   corrupt_seqs  damage shared memory as corrupt_mode says (tests/plugins/corrupt.cpp),
  *               on the first attempt only unless corrupt_always = "1"
- * and init_fail = "1" makes init() fail, as a handler that cannot start. */
+ * and init_fail = "1" makes init() fail, as a handler that cannot start; say = "text"
+ * makes init() print "text" to stdout and "text (stderr)" to stderr, and a crash print
+ * "recorder: crashing on <seq>" to stderr just before it, as a plugin's own output. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,6 +102,10 @@ static int init(const sluice_host* host, void** out) {
     free(s);
     return 3;
   }
+  if ((v = option(host, "say")) != NULL) {
+    printf("%s\n", v);
+    fprintf(stderr, "%s (stderr)\n", v);
+  }
   *out = s;
   return 0;
 }
@@ -169,7 +175,10 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
       results[i].outcome = SLUICE_FAIL;
       results[i].error = "the test could not do the damage it was asked for";
     }
-    if (strcmp(outcome, "crash") == 0) raise(s->crash_signal);
+    if (strcmp(outcome, "crash") == 0) {
+      if (option(s->host, "say") != NULL) fprintf(stderr, "recorder: crashing on %lld\n", (long long)seq);
+      raise(s->crash_signal);
+    }
     if (strcmp(outcome, "hang") == 0) {
       for (;;) pause();
     }
