@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -96,6 +97,34 @@ std::vector<config::Diagnostic> check_properties(const config::Lambda& l) {
     d.message = config::is_secret_property(k) ? std::string("librdkafka refuses this value") : std::string(err);
     out.push_back(std::move(d));
   }
+  if (!out.empty()) return out;
+  // Each value may pass and the combination still be refused: librdkafka checks some
+  // properties against each other only when a client is made (fetch.max.bytes must be
+  // at least message.max.bytes, say), so `run` would crash-loop on what `validate`
+  // passed. Make the consumer's client, without brokers (nothing connects), and destroy it.
+  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
+  if (rd_kafka_conf_set(conf.get(), "group.id", l.group_id.empty() ? "sluice-validate" : l.group_id.c_str(), err,
+                        sizeof err) != RD_KAFKA_CONF_OK) {
+    return out;
+  }
+  if (rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err)) {
+    (void)conf.release();  // rd_kafka_new owns it now
+    rd_kafka_destroy(rk);
+    return out;
+  }
+  config::Diagnostic d{l.source, l.line, l.column, "kafka.properties", ""};
+  if (!l.kafka_property_sources.empty()) {
+    // Point at the first property written: the combination is somewhere among them.
+    auto first = std::min_element(l.kafka_property_sources.begin(), l.kafka_property_sources.end(),
+                                  [](const auto& a, const auto& b) {
+                                    return std::tie(a.second.file, a.second.line, a.second.column) <
+                                           std::tie(b.second.file, b.second.line, b.second.column);
+                                  });
+    d = first->second;
+    d.key = d.key.substr(0, d.key.find("kafka.properties")) + "kafka.properties";
+  }
+  d.message = std::string("librdkafka refuses these properties together: ") + err;
+  out.push_back(std::move(d));
   return out;
 }
 

@@ -61,6 +61,18 @@ TEST(Cli, ValidateChecksKafkaPropertiesWithLibrdkafka) {
       << r.err;
   EXPECT_NE(r.err.find("2 error(s)"), std::string::npos) << r.err;
   EXPECT_EQ(run_sluice(dir, {"run", "-c", cfg.string()}).status, 78);
+  // Each value fine, the two together refused (librdkafka checks them against each other
+  // only when it makes a client): validate passed this, and the consumer crash-looped.
+  std::ofstream(cfg, std::ios::trunc)
+      << "[kafka]\nbootstrap_servers = \"b:1\"\n"
+         "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.kafka.properties]\n\"fetch.max.bytes\" = \"262144\"\n"
+         "\"message.max.bytes\" = \"1000000\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"/etc/hostname\"\n";
+  r = run_sluice(dir, {"validate", "-c", cfg.string()});
+  EXPECT_EQ(r.status, 78) << r.out << r.err;
+  EXPECT_NE(r.err.find(cfg.string() + ":7:1: lambda[0].kafka.properties: librdkafka refuses these properties together: "
+                                      "`fetch.max.bytes` must be >= `message.max.bytes`"),
+            std::string::npos)
+      << r.err;
 }
 
 // `--version`, `--log-format` after the subcommand, and a SLUICE_LOG_LEVEL that is not
