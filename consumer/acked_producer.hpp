@@ -55,7 +55,6 @@ class AckedProducer {
   void send(OutMessage m, std::uint64_t token, std::string what);
   // Serves acknowledgements and re-sends failed messages whose backoff has passed.
   void poll();
-  std::size_t pending() const { return pending_.size(); }
 
  private:
   struct Pending {

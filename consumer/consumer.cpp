@@ -1078,7 +1078,7 @@ bool Consumer::held_only_by_stalled_workers() const {
   for (std::uint32_t r = 0; r < rings_.size(); ++r) {
     if (sent_[r].empty()) continue;
     const bool unavailable = seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) != 0;
-    const bool ended = shutting_down_ && seg_.ring(r).reader_pid.load(std::memory_order_acquire) == 0;
+    const bool ended = shutting_down_ && seg_.worker_slot(r).reader_pid.load(std::memory_order_acquire) == 0;
     if (!unavailable && !ended) return false;
     in_rings += sent_[r].size();
   }

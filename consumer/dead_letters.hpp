@@ -46,7 +46,6 @@ class DeadLetterProducer {
 
   void send(DeadLetter dl);
   void poll() { producer_.poll(); }
-  std::size_t pending() const { return producer_.pending(); }
 
  private:
   struct Sent {

@@ -8,7 +8,7 @@
 #include "consumer/consumer.hpp"
 #include "shm/carried_attempts.hpp"
 #include "shm/sealed.hpp"
-#include "shm/stop_signal.hpp"
+#include "process/stop_signal.hpp"
 
 namespace sluice::consumer {
 namespace {
@@ -19,7 +19,7 @@ std::atomic<bool> g_stop{false};
 
 int run_consumer(const std::string& lambda_name, int segment_fd, int layout_fd, int control_fd, int config_fd,
                  int carried_fd) {
-  shm::stop_on_request(g_stop);
+  process::stop_on_request(g_stop);
 
   auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
   // The whole config comes apart from the segment's copy, which leaves out the Kafka

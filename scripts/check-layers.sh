@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The house's layering, checked on every include: app -> {supervisor, consumer, worker}
-# -> {shm, config}. consumer, worker and supervisor meet only in shm/ (the supervisor
-# starts the others as processes, not as code), and shm/ and config/ depend on nothing
+# -> {shm, config, process}. consumer, worker and supervisor meet only in those (the
+# supervisor starts the others as processes, not as code), and they depend on nothing
 # of ours. A quoted include of another folder's header that is not allowed here fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 declare -A allowed=(
   [shm]="shm"
   [config]="config"
-  [consumer]="consumer shm config"
-  [worker]="worker shm config sluice"
-  [supervisor]="supervisor shm config"
-  [app]="app supervisor consumer worker shm config"
+  [process]="process"
+  [consumer]="consumer shm config process"
+  [worker]="worker shm config process sluice"
+  [supervisor]="supervisor shm config process"
+  [app]="app supervisor consumer worker shm config process"
 )
 status=0
 for dir in "${!allowed[@]}"; do

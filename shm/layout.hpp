@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 5;
+inline constexpr std::uint32_t kSegmentVersion = 6;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -37,7 +37,24 @@ inline constexpr std::uint8_t kFlagKeyNull = 1U << 0;
 inline constexpr std::uint8_t kFlagValueNull = 1U << 1;
 
 // Fixed header of every record in a ring, followed by key, value and encoded headers.
-// A wrap marker uses only `size` and `kind`.
+// A wrap marker uses only `size` and `kind`. (a) = atomic, written by the reading side.
+//
+//   0                               4                               8
+//   +-------------------------------+-------------------------------+
+//   | size                          | kind                          |  0
+//   +-------------------------------+-------------------------------+
+//   | seq                                                           |  8
+//   | offset                                                        | 16
+//   | timestamp_ms                                                  | 24
+//   | enqueue_ns                                                    | 32
+//   +-------------------------------+-------------------------------+
+//   | partition                     | slot                          | 40
+//   | epoch                         | topic_index   |ts_type| flags | 48
+//   | key_len                       | value_len                     | 56
+//   | headers_len                   | attempts (a)                  | 64
+//   | status (a)                    | aux                           | 72
+//   +-------------------------------+-------------------------------+ 80
+//   | key, value, headers (shm/headers_codec.hpp), zeroes to size   |
 struct RecordHeader {
   std::uint32_t size;  // whole record, header included, multiple of 8
   RecordKind kind;
@@ -64,10 +81,13 @@ static_assert(offsetof(RecordHeader, seq) == 8);
 static_assert(offsetof(RecordHeader, offset) == 16);
 static_assert(offsetof(RecordHeader, enqueue_ns) == 32);
 static_assert(offsetof(RecordHeader, partition) == 40);
+static_assert(offsetof(RecordHeader, epoch) == 48);
 static_assert(offsetof(RecordHeader, topic_index) == 52);
+static_assert(offsetof(RecordHeader, flags) == 55);
 static_assert(offsetof(RecordHeader, key_len) == 56);
 static_assert(offsetof(RecordHeader, attempts) == 68);
 static_assert(offsetof(RecordHeader, status) == 72);
+static_assert(offsetof(RecordHeader, aux) == 76);
 static_assert(std::atomic<Status>::is_always_lock_free);
 
 // Control block of one SPSC ring. Positions are byte counts that only grow (no ABA);
@@ -85,26 +105,36 @@ struct RingControl {
   std::atomic<std::uint32_t> reader_waiting;
   alignas(kCacheLine) std::atomic<std::uint32_t> space_seq;
   std::atomic<std::uint32_t> writer_waiting;
-  // Liveness of the reading process (forward rings only), written by the worker.
-  alignas(kCacheLine) std::atomic<std::uint64_t> heartbeat_ns;
-  std::atomic<std::uint64_t> invocation_start_ns;  // 0 when no handler is running
-  std::atomic<std::int32_t> reader_pid;
-  // Raw wait status of the previous reader process, written by the supervisor before it
-  // starts a replacement; tells the new worker how a redelivered record's attempt ended.
-  std::atomic<std::int32_t> last_exit_status;
-  // Non-zero when the supervisor killed that worker because a handler call ran past
-  // timeout_ms (this many ms), so the reason says "timed out" rather than "SIGKILL".
-  std::atomic<std::uint32_t> last_exit_timeout_ms;
 };
 static_assert(offsetof(RingControl, write_pos) == 0);
 static_assert(offsetof(RingControl, read_pos) == 64);
 static_assert(offsetof(RingControl, data_seq) == 128);
 static_assert(offsetof(RingControl, reader_waiting) == 132);
 static_assert(offsetof(RingControl, space_seq) == 192);
-static_assert(offsetof(RingControl, heartbeat_ns) == 256);
-static_assert(offsetof(RingControl, last_exit_status) == 276);
-static_assert(offsetof(RingControl, last_exit_timeout_ms) == 280);
-static_assert(sizeof(RingControl) == 320);
+static_assert(offsetof(RingControl, writer_waiting) == 196);
+static_assert(sizeof(RingControl) == 256);
+
+// What the supervisor and the processes of one worker slot tell each other; one per
+// worker slot, outliving the processes that fill it. Supervision, not ring protocol, so
+// apart from RingControl.
+struct alignas(kCacheLine) WorkerSlot {
+  // CLOCK_MONOTONIC when the running handler call started; 0 when none runs. The
+  // supervisor kills a worker whose call outlives timeout_ms.
+  std::atomic<std::uint64_t> invocation_start_ns;
+  // Set by the worker once its handler is ready; zeroed by the supervisor before it
+  // starts a worker and when it reaps one (then nobody reads the slot's forward ring).
+  std::atomic<std::int32_t> reader_pid;
+  // Raw wait status of the previous worker, written by the supervisor before it starts a
+  // replacement; tells the new worker how a redelivered record's attempt ended.
+  std::atomic<std::int32_t> last_exit_status;
+  // Non-zero when the supervisor killed that worker because a handler call ran past
+  // timeout_ms (this many ms), so the reason says "timed out" rather than "SIGKILL".
+  std::atomic<std::uint32_t> last_exit_timeout_ms;
+};
+static_assert(offsetof(WorkerSlot, reader_pid) == 8);
+static_assert(offsetof(WorkerSlot, last_exit_status) == 12);
+static_assert(offsetof(WorkerSlot, last_exit_timeout_ms) == 16);
+static_assert(sizeof(WorkerSlot) == kCacheLine);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 
 // A latency histogram written by one process and read by the supervisor for /metrics.
@@ -154,6 +184,7 @@ struct alignas(kCacheLine) WorkerStats {
   // before a handler, including the wait behind the records queued before it.
   Histogram queue_wait;
 };
+static_assert(sizeof(WorkerStats) == 6 * kCacheLine);
 
 // One assigned partition, by the consumer's partition slot (the epoch table's index).
 // The consumer writes it; the supervisor reads it for lag and the per-partition metrics.
@@ -204,6 +235,7 @@ struct Stats {
   std::atomic<std::uint64_t> last_commit_ms;   // wall clock of the last acknowledged commit; 0: none
   Histogram commit_latency;              // commit request to the broker's answer
 };
+static_assert(sizeof(Stats) == 23 * 8 + sizeof(Histogram));
 
 // What is fixed when the supervisor makes a lambda's segment: its sizes. Kept apart from
 // the segment, in a sealed memfd (shm/segment.hpp) that nobody can change afterwards,
@@ -223,18 +255,16 @@ static_assert(sizeof(SealedLayout) == 48);
 
 // The first bytes of the segment: what the processes tell each other about themselves.
 struct SegmentHeader {
-  // Consumer run number, bumped by the supervisor each time it resets the rings for a
-  // new consumer process.
-  std::atomic<std::uint64_t> generation;
-  // Set by a consumer once it is subscribed, by a worker once its handler is ready
-  // (RingControl::reader_pid); the supervisor zeroes them before it starts a process.
+  // Set by a consumer once it is subscribed (a worker's is WorkerSlot::reader_pid); the
+  // supervisor zeroes it before it starts a consumer.
   std::atomic<std::int32_t> consumer_pid;
   std::int32_t reserved;
   // CLOCK_MONOTONIC of the consumer loop's last pass; the supervisor kills a consumer
   // whose loop stopped ([supervisor] consumer_stall_s).
   std::atomic<std::uint64_t> consumer_heartbeat_ns;
 };
-static_assert(sizeof(SegmentHeader) <= kCacheLine * 2);
+static_assert(offsetof(SegmentHeader, consumer_heartbeat_ns) == 8);
+static_assert(sizeof(SegmentHeader) == 16);
 
 inline constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
   return (v + a - 1) & ~(a - 1);

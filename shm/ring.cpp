@@ -48,7 +48,6 @@ bool sleep_until(std::atomic<std::uint32_t>& waiting, std::atomic<std::uint32_t>
 void ring_reset(RingControl& ctl) {
   ctl.write_pos.store(0, std::memory_order_release);
   ctl.read_pos.store(0, std::memory_order_release);
-  ctl.invocation_start_ns.store(0, std::memory_order_release);
 }
 
 RingWriter::RingWriter(const RingView& ring)

@@ -92,7 +92,6 @@ class RingWriter {
   std::uint64_t reserved_at() const { return reserved_ - reserved_size_; }
   std::uint64_t released() const { return released_; }
   std::uint64_t capacity() const { return capacity_; }
-  std::uint64_t in_flight_bytes() const { return published_ - read_pos(); }
   RecordHeader* at(std::uint64_t pos) { return reinterpret_cast<RecordHeader*>(data_ + (pos & mask_)); }
 
  private:
@@ -136,7 +135,6 @@ class RingReader {
   bool wait_for_data(std::uint64_t timeout_ns);
 
   std::uint64_t cursor() const { return cursor_; }
-  RingControl& control() { return *ctl_; }
 
  private:
   // Records what was wrong (the first time) and returns nullptr. Cold: never on the path

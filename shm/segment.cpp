@@ -81,6 +81,8 @@ Offsets compute_offsets(const SealedLayout& l) {
   off = align_up(off + 4ULL * l.epoch_slots, kCacheLine);
   o.worker_stats = off;
   off = align_up(off + sizeof(WorkerStats) * l.workers, kCacheLine);
+  o.worker_slots = off;
+  off = align_up(off + sizeof(WorkerSlot) * l.workers, kCacheLine);
   o.partitions = off;
   off = align_up(off + sizeof(PartitionStats) * l.epoch_slots, kCacheLine);
   o.rings = off;

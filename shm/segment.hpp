@@ -37,7 +37,7 @@ struct RingView {
 
 // Byte offsets of each part, from the sealed sizes alone.
 struct Offsets {
-  std::uint64_t stats, epochs, worker_stats, partitions, rings, data, total;
+  std::uint64_t stats, epochs, worker_stats, worker_slots, partitions, rings, data, total;
 };
 Offsets compute_offsets(const SealedLayout& l);
 
@@ -74,6 +74,9 @@ class Segment {
   }
   WorkerStats& worker_stats(std::uint32_t worker) const {
     return reinterpret_cast<WorkerStats*>(base_ + off_.worker_stats)[worker];
+  }
+  WorkerSlot& worker_slot(std::uint32_t worker) const {
+    return reinterpret_cast<WorkerSlot*>(base_ + off_.worker_slots)[worker];
   }
   PartitionStats& partition_stats(std::uint32_t slot) const {
     return reinterpret_cast<PartitionStats*>(base_ + off_.partitions)[slot];

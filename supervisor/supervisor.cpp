@@ -21,10 +21,10 @@
 #include "supervisor/admin_server.hpp"
 #include "supervisor/report.hpp"
 #include "shm/control_channel.hpp"
-#include "shm/exit_status.hpp"
+#include "process/exit_status.hpp"
 #include "shm/ring.hpp"
 #include "shm/sealed.hpp"
-#include "shm/stop_signal.hpp"
+#include "process/stop_signal.hpp"
 #include "supervisor/instance_lock.hpp"
 #include "supervisor/resource_limits.hpp"
 #include "supervisor/runtime_dir.hpp"
@@ -329,7 +329,7 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   Proc& p = l.workers[slot];
   p.restart_at.reset();
   p.timeout_kill_sent = false;
-  l.seg->ring(slot).reader_pid.store(0, std::memory_order_relaxed);
+  l.seg->worker_slot(slot).reader_pid.store(0, std::memory_order_relaxed);
   // An outage the dead worker saw is for the new one to find again.
   l.seg->worker_stats(slot).unavailable_since_ns.store(0, std::memory_order_relaxed);
   const std::string& exe = l.cfg.handler.type == config::HandlerType::kHttp ? exes_.http_worker : exes_.worker;
@@ -377,24 +377,24 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   // Up means registered in the segment: a worker once its handler started, a consumer
   // once it subscribed. Ending before that is a failed start, not a crash.
   const bool started = consumer ? l.seg->header().consumer_pid.load(std::memory_order_acquire) == pid
-                                : l.seg->ring(slot).reader_pid.load(std::memory_order_acquire) == pid;
+                                : l.seg->worker_slot(slot).reader_pid.load(std::memory_order_acquire) == pid;
   // Nobody reads this ring now: a stopping consumer need not wait for what it holds.
-  if (!consumer) l.seg->ring(slot).reader_pid.store(0, std::memory_order_release);
+  if (!consumer) l.seg->worker_slot(slot).reader_pid.store(0, std::memory_order_release);
   // Its last words (a crash report, a sanitizer's) before the line that says it ended.
   if (!consumer && l.workers[slot].output) l.workers[slot].output->drain();
   if (l.state == State::kStopping) {
-    spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, shm::describe_exit("process", status));
+    spdlog::info("lambda {}: {} stopped ({})", l.cfg.name, who, process::describe_exit("process", status));
     if (consumer) {
       clear_assignment(*l.seg);
       for (auto& w : l.workers) {
-        if (w.child) signal_child(*w.child, shm::stop_request_signal());
+        if (w.child) signal_child(*w.child, process::stop_request_signal());
       }
     }
     finish_stop(l);
     return;
   }
   if (l.state != State::kRunning) return;
-  const std::string how = shm::describe_exit(consumer ? "consumer" : "worker", status);
+  const std::string how = process::describe_exit(consumer ? "consumer" : "worker", status);
   spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, how);
   if (!consumer) {
     Proc& w = l.workers[slot];
@@ -407,11 +407,11 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
       }
     }
     // The replacement reads this to report how a redelivered record's attempt ended.
-    l.seg->ring(slot).last_exit_timeout_ms.store(l.workers[slot].timeout_kill_sent ? l.cfg.handler.timeout_ms : 0,
+    l.seg->worker_slot(slot).last_exit_timeout_ms.store(l.workers[slot].timeout_kill_sent ? l.cfg.handler.timeout_ms : 0,
                                                   std::memory_order_relaxed);
-    l.seg->ring(slot).last_exit_status.store(status, std::memory_order_release);
+    l.seg->worker_slot(slot).last_exit_status.store(status, std::memory_order_release);
     // The dead worker's invocation is over; its start time must not time out the next one.
-    l.seg->ring(slot).invocation_start_ns.store(0, std::memory_order_relaxed);
+    l.seg->worker_slot(slot).invocation_start_ns.store(0, std::memory_order_relaxed);
     if (!note_restart(l, who + ": " + how, started)) return stop_lambda(l, true);
     ++l.worker_restarts;
     if (w.reset_pending) reset_worker_rings(l, slot);
@@ -441,10 +441,10 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   for (std::uint32_t i = 0; i < l.seg->workers(); ++i) {
     shm::ring_reset(l.seg->ring(i));
     shm::ring_reset(l.seg->reply_ring(i));
-    l.seg->ring(i).last_exit_status.store(0, std::memory_order_relaxed);
-    l.seg->ring(i).last_exit_timeout_ms.store(0, std::memory_order_relaxed);
+    l.seg->worker_slot(i).last_exit_status.store(0, std::memory_order_relaxed);
+    l.seg->worker_slot(i).last_exit_timeout_ms.store(0, std::memory_order_relaxed);
+    l.seg->worker_slot(i).invocation_start_ns.store(0, std::memory_order_relaxed);
   }
-  l.seg->header().generation.fetch_add(1, std::memory_order_release);
   clear_assignment(*l.seg);
   if (!note_restart(l, who + ": " + how, started)) return stop_lambda(l, true);
   ++l.consumer_restarts;
@@ -505,10 +505,10 @@ void Supervisor::stop_lambda(Lambda& l, bool failing) {
   for (auto& w : l.workers) w.restart_at.reset();
   // The consumer drains and commits first; the workers are stopped once it has exited.
   if (l.consumer.child) {
-    signal_child(*l.consumer.child, shm::stop_request_signal());
+    signal_child(*l.consumer.child, process::stop_request_signal());
   } else {
     for (auto& w : l.workers) {
-      if (w.child) signal_child(*w.child, shm::stop_request_signal());
+      if (w.child) signal_child(*w.child, process::stop_request_signal());
     }
   }
   finish_stop(l);
@@ -647,7 +647,7 @@ void Supervisor::check_hung_handlers(Lambda& l) {
   for (std::uint32_t i = 0; i < l.workers.size(); ++i) {
     Proc& p = l.workers[i];
     if (!p.child || p.timeout_kill_sent) continue;
-    const std::uint64_t started = l.seg->ring(i).invocation_start_ns.load(std::memory_order_relaxed);
+    const std::uint64_t started = l.seg->worker_slot(i).invocation_start_ns.load(std::memory_order_relaxed);
     if (started != 0 && now > started && now - started > limit) {
       // An in-process handler cannot be interrupted safely: kill its worker. The
       // attempt was counted in shm before the call, so the record cannot loop forever.
@@ -776,7 +776,7 @@ bool Supervisor::ready(const Lambda& l) const {
   if (l.seg->header().consumer_pid.load(std::memory_order_acquire) != l.consumer.child->id()) return false;
   for (std::uint32_t i = 0; i < l.workers.size(); ++i) {
     if (!l.workers[i].child) return false;
-    if (l.seg->ring(i).reader_pid.load(std::memory_order_relaxed) != l.workers[i].child->id()) return false;
+    if (l.seg->worker_slot(i).reader_pid.load(std::memory_order_relaxed) != l.workers[i].child->id()) return false;
   }
   return true;
 }

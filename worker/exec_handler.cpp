@@ -6,7 +6,7 @@
 #include <charconv>
 #include <stdexcept>
 
-#include "shm/exit_status.hpp"
+#include "process/exit_status.hpp"
 #include "worker/batch_response.hpp"
 
 namespace sluice::worker {
@@ -58,7 +58,7 @@ void ExecHandler::start_child() {
                                std::to_string(std::max(kMinStartup.count(), std::int64_t{lambda_.handler.timeout_ms})) +
                                " ms (killed)");
     case ExecChild::Result::kEnded:
-      throw std::runtime_error(shm::describe_exit(what.c_str(), child_.exit_status()) + " before it was ready");
+      throw std::runtime_error(process::describe_exit(what.c_str(), child_.exit_status()) + " before it was ready");
     case ExecChild::Result::kMalformed:
       throw std::runtime_error(what + " started with a malformed frame: " + child_.error());
   }
@@ -103,7 +103,7 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
               "exec: handler timed out after " + std::to_string(lambda_.handler.timeout_ms) + " ms (killed)");
       return;
     case ExecChild::Result::kEnded:
-      set_all(results, SLUICE_RETRY, errors_, shm::describe_exit("exec: handler", child_.exit_status()));
+      set_all(results, SLUICE_RETRY, errors_, process::describe_exit("exec: handler", child_.exit_status()));
       return;
     case ExecChild::Result::kMalformed:
       set_all(results, SLUICE_RETRY, errors_, "exec: malformed response (handler killed): " + child_.error());

@@ -14,7 +14,7 @@
 #include "config/lambda_json.hpp"
 #include "shm/segment.hpp"
 #include "shm/control_channel.hpp"
-#include "shm/stop_signal.hpp"
+#include "process/stop_signal.hpp"
 #include "worker/exec_handler.hpp"
 #include "worker/plugin_handler.hpp"
 #include "worker/worker_loop.hpp"
@@ -61,7 +61,7 @@ std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::u
 
 int run_worker(const std::string& lambda_name, int segment_fd, int layout_fd, std::uint32_t slot,
                HandlerFactory make_handler) {
-  shm::stop_on_request(g_stop);
+  process::stop_on_request(g_stop);
   prefer_oom_kill();
   auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
   if (slot >= seg.workers()) {

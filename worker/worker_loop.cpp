@@ -10,7 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "shm/exit_status.hpp"
+#include "process/exit_status.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/records.hpp"
 
@@ -39,24 +39,23 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       handler_(handler),
       stop_(stop),
       slot_(slot),
-      ctl_(seg.ring(slot)),
+      supervision_(seg.worker_slot(slot)),
       in_(seg.forward(slot)),
       reply_(seg.reply(slot)),
       rng_(static_cast<unsigned>(getpid())) {
   done_ = in_.cursor();
-  ctl_.reader_pid.store(getpid(), std::memory_order_relaxed);
-  ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
-  if (const int st = ctl_.last_exit_status.load(std::memory_order_acquire); st != 0) {
-    const std::uint32_t timeout = ctl_.last_exit_timeout_ms.load(std::memory_order_relaxed);
+  supervision_.reader_pid.store(getpid(), std::memory_order_relaxed);
+  supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
+  if (const int st = supervision_.last_exit_status.load(std::memory_order_acquire); st != 0) {
+    const std::uint32_t timeout = supervision_.last_exit_timeout_ms.load(std::memory_order_relaxed);
     previous_exit_ = timeout != 0 ? "handler timed out after " + std::to_string(timeout) + " ms (worker killed)"
-                                  : shm::describe_exit("worker", st);
+                                  : process::describe_exit("worker", st);
   }
 }
 
 void WorkerLoop::run() {
   std::uint64_t now = now_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
-    ctl_.heartbeat_ns.store(now, std::memory_order_relaxed);
     collect();
     if (!corrupt_.empty()) {
       // Something (our handler, or the one before) wrote over the ring: nothing in it
@@ -263,7 +262,7 @@ void WorkerLoop::invoke() {
       if (records[j].attempt == 1 && start > h.enqueue_ns) wstats_.queue_wait.observe(start - h.enqueue_ns);
     }
     // The supervisor measures timeout_ms from here.
-    ctl_.invocation_start_ns.store(start, std::memory_order_relaxed);
+    supervision_.invocation_start_ns.store(start, std::memory_order_relaxed);
     produce_.clear();
     handler_.handle(records.subspan(i, n), results.subspan(i, n), produce_);
     std::uint64_t end = now_ns();  // and the next call's start
@@ -275,7 +274,7 @@ void WorkerLoop::invoke() {
     }
     start = end;
   }
-  ctl_.invocation_start_ns.store(0, std::memory_order_relaxed);
+  supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
   ended_ns_ = start;
 }
 
@@ -358,7 +357,6 @@ bool WorkerLoop::backoff(std::uint32_t attempt) {
 bool WorkerLoop::wait_until(std::chrono::steady_clock::time_point until) {
   while (std::chrono::steady_clock::now() < until) {
     if (stop_.load(std::memory_order_relaxed)) return false;
-    ctl_.heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
                                                                                std::chrono::milliseconds(50)));
   }

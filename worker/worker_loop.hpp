@@ -56,7 +56,7 @@ class WorkerLoop {
   const std::atomic<bool>& stop_;
   std::uint32_t slot_;
   std::string corrupt_;  // why the ring cannot be read on
-  shm::RingControl& ctl_;
+  shm::WorkerSlot& supervision_;
   shm::RingReader in_;
   shm::RingWriter reply_;
   std::string previous_exit_;  // how the worker before us ended, for exhausted redeliveries

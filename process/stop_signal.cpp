@@ -1,6 +1,6 @@
-#include "shm/stop_signal.hpp"
+#include "process/stop_signal.hpp"
 
-namespace sluice::shm {
+namespace sluice::process {
 namespace {
 
 std::atomic<bool>* g_flag = nullptr;
@@ -26,4 +26,4 @@ void stop_on_request(std::atomic<bool>& flag) {
   handle(SIGINT, ignore);
 }
 
-}  // namespace sluice::shm
+}  // namespace sluice::process

@@ -16,7 +16,7 @@
 
 #include <atomic>
 
-namespace sluice::shm {
+namespace sluice::process {
 
 inline int stop_request_signal() { return SIGRTMIN; }
 
@@ -25,4 +25,4 @@ inline int stop_request_signal() { return SIGRTMIN; }
 // `flag` must outlive the process's signal handling.
 void stop_on_request(std::atomic<bool>& flag);
 
-}  // namespace sluice::shm
+}  // namespace sluice::process

@@ -1,5 +1,5 @@
-// How a worker process ended, as the supervisor stores it in RingControl::last_exit_status
-// (a raw waitpid status) and a replacement worker reports it in a dead letter's reason.
+// How a child process ended, in words for logs and dead letters: the supervisor keeps a
+// dead worker's raw waitpid status in its WorkerSlot, and the replacement reports it.
 #pragma once
 
 #include <sys/wait.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-namespace sluice::shm {
+namespace sluice::process {
 
 inline std::string describe_exit(const char* who, int wait_status) {
   if (WIFSIGNALED(wait_status)) {
@@ -19,4 +19,4 @@ inline std::string describe_exit(const char* who, int wait_status) {
   return std::string(who) + " ended (wait status " + std::to_string(wait_status) + ")";
 }
 
-}  // namespace sluice::shm
+}  // namespace sluice::process
