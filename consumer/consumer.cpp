@@ -36,8 +36,6 @@ constexpr auto kPausedWatermarksEvery = std::chrono::milliseconds(1000);
 // Bounds on what a worker can make the consumer hold: outbound records per source
 // record (more is a worker out of control, and its ring is quarantined) and the length
 // of a failure reason kept for the dead letter.
-constexpr std::size_t kMaxOutboundPerRecord = 100'000;
-constexpr std::size_t kMaxReasonBytes = 4096;
 
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
@@ -428,52 +426,13 @@ void Consumer::reap(std::uint32_t r) {
 }
 
 std::string Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint32_t size) {
-  const shm::Reply reply = shm::read_reply(h, size);
-  if (const auto* bad = std::get_if<shm::BadReply>(&reply)) return bad->why;
-  // A reply is about a record of this ring that is still in flight (replies are
-  // published before the record is released); sent_ is in seq order.
-  const std::uint64_t about = std::visit(
-      [](const auto& v) -> std::uint64_t {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, shm::OutboundReply>) return v.leader_seq;
-        else if constexpr (std::is_same_v<T, shm::BadReply>) return 0;
-        else return v.seq;
-      },
-      reply);
+  // Replies are published before the record they are about is released, so that record
+  // is still in sent_, which is in seq order.
   const auto& sent = sent_[r];
-  const std::size_t at = sent.lower_bound(about, [](const Sent& s) { return s.seq; });
-  if (at == sent.size() || sent[at].seq != about) return "a reply about seq " + std::to_string(about) + ", not in flight there";
-  if (const auto* reason = std::get_if<shm::ReasonReply>(&reply)) {
-    reply_text_[reason->seq].assign(reason->reason.substr(0, kMaxReasonBytes));
-    return "";
-  }
-  if (const auto* await = std::get_if<shm::AwaitReply>(&reply)) {
-    awaiting_[await->seq] = {await->leader_seq, await->attempt};
-    return "";
-  }
-  const auto& out = std::get<shm::OutboundReply>(reply);
-  Outbound& o = outbound_[out.leader_seq];
-  if (o.attempt != out.attempt) {  // a redelivery's answer replaces the earlier one
-    o.attempt = out.attempt;
-    o.messages.clear();
-  }
-  if (o.messages.size() >= kMaxOutboundPerRecord) {
-    return "more than " + std::to_string(kMaxOutboundPerRecord) + " outbound records for one invocation";
-  }
-  OutMessage m{std::string(out.topic), out.partition < 0 ? RD_KAFKA_PARTITION_UA : out.partition, std::nullopt,
-               std::nullopt, {}};
-  if (out.key != nullptr) m.key.emplace(out.key, out.key_len);
-  if (out.value != nullptr) m.value.emplace(out.value, out.value_len);
-  const bool ok = shm::for_each_header(out.headers, out.headers_len, [&](const shm::HeaderView& hv) {
-    m.headers.emplace_back(std::string(hv.name),
-                           hv.value == nullptr ? std::nullopt
-                                               : std::optional<std::string>(std::in_place,
-                                                                            reinterpret_cast<const char*>(hv.value),
-                                                                            hv.value_len));
+  return said_.take(shm::read_reply(h, size), [&sent](std::uint64_t seq) {
+    const std::size_t at = sent.lower_bound(seq, [](const Sent& s) { return s.seq; });
+    return at != sent.size() && sent[at].seq == seq;
   });
-  if (!ok) return "an outbound record whose headers are malformed";
-  o.messages.push_back(std::move(m));
-  return "";
 }
 
 void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messages) {
@@ -537,25 +496,9 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
   const shm::RecordHeader* h = rings_[r].at(s.start);
   const auto status = static_cast<std::uint32_t>(h->status.load(std::memory_order_relaxed));
   const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);
-  std::string reason;
-  if (auto it = reply_text_.find(s.seq); it != reply_text_.end()) {
-    reason = std::move(it->second);
-    reply_text_.erase(it);
-  }
-  // Outbound bookkeeping counts only when it came from the record's last invocation; a
-  // crashed attempt's leftovers are dropped.
-  std::optional<std::uint64_t> leader;
-  if (auto it = awaiting_.find(s.seq); it != awaiting_.end()) {
-    if (it->second.second == attempt) leader = it->second.first;
-    awaiting_.erase(it);
-  }
-  std::vector<OutMessage> produce;
-  if (auto it = outbound_.find(s.seq); it != outbound_.end()) {
-    if (it->second.attempt == attempt && status == static_cast<std::uint32_t>(shm::Status::kOk)) {
-      produce = std::move(it->second.messages);
-    }
-    outbound_.erase(it);
-  }
+  // What the reply ring said about it; outbound bookkeeping counts only when it came
+  // from the record's last invocation (a crashed attempt's leftovers are dropped).
+  WorkerReplies::Outcome said = said_.take_outcome(s.seq, attempt, status == static_cast<std::uint32_t>(shm::Status::kOk));
   Partition* p = find(s.topic_index, s.partition);
   const bool owned = p != nullptr && p->epoch == s.epoch;
   if (status == static_cast<std::uint32_t>(shm::Status::kRevoked) && owned) {
@@ -570,11 +513,11 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
                       " (no outcome)");
     return false;
   }
-  if (!produce.empty()) {
+  if (!said.produce.empty()) {
     // Sent even for a revoked leader: records of its invocation in partitions still
     // owned wait for these acknowledgements.
     if (owned) invocations_[s.seq].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
-    send_outbound(s.seq, std::move(produce));
+    send_outbound(s.seq, std::move(said.produce));
   } else if (auto g = invocations_.find(s.seq); g != invocations_.end() && g->second.unacked == 0) {
     // Records awaited a leader that brought nothing to produce after all: nothing to wait for.
     on_outbound_acked_all(g);
@@ -584,11 +527,11 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;  // revoked meanwhile: its new owner delivers it again
   }
   if (status == static_cast<std::uint32_t>(shm::Status::kFailed)) {
-    failed(*p, describe(*p, r, s, attempt, reason.empty() ? "handler failed" : std::move(reason)));
+    failed(*p, describe(*p, r, s, attempt, said.reason.empty() ? "handler failed" : std::move(said.reason)));
     return true;
   }
-  if (leader) {  // completes with its invocation's leader, which comes later in this ring
-    invocations_[*leader].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+  if (said.leader) {  // completes with its invocation's leader, which comes later in this ring
+    invocations_[*said.leader].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
     return true;
   }
   if (invocations_.contains(s.seq)) return true;  // a leader: completes on acknowledgement
@@ -1166,9 +1109,7 @@ void Consumer::quarantine(std::uint32_t r, const std::string& why) {
   std::vector<Partition*> affected;
   for (std::size_t i = 0; i < sent_[r].size(); ++i) {
     const Sent& s = sent_[r][i];
-    reply_text_.erase(s.seq);
-    outbound_.erase(s.seq);
-    awaiting_.erase(s.seq);
+    said_.forget(s.seq);
     Partition* p = find(s.topic_index, s.partition);
     if (p == nullptr || p->epoch != s.epoch) continue;
     if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);

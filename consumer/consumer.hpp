@@ -21,6 +21,7 @@
 #include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
 #include "consumer/sent_log.hpp"
+#include "consumer/worker_replies.hpp"
 #include "shm/carried_attempts.hpp"
 #include "shm/ring.hpp"
 #include "shm/segment.hpp"
@@ -200,13 +201,7 @@ class Consumer {
   void set_index(std::uint16_t topic_index, std::int32_t partition, Partition* p);
   std::vector<std::pair<Key, std::int64_t>> resets_;  // partition, offset of the reset
   std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
-  std::unordered_map<std::uint64_t, std::string> reply_text_;  // seq -> failure reason
-  struct Outbound {
-    std::uint32_t attempt = 0;  // of the leader's invocation that asked for them
-    std::vector<OutMessage> messages;
-  };
-  std::unordered_map<std::uint64_t, Outbound> outbound_;  // leader seq -> records to produce
-  std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint32_t>> awaiting_;  // seq -> leader, attempt
+  WorkerReplies said_;  // what the reply rings said about records in flight
   // The records of one handler invocation whose outbound records await the broker.
   struct Invocation {
     std::vector<Member> members;

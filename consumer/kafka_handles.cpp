@@ -81,7 +81,10 @@ std::map<std::string, std::string> consumer_properties(const config::Lambda& l) 
   return props;
 }
 
-std::vector<config::Diagnostic> check_properties(const config::Lambda& l) {
+namespace {
+
+// Each value of `l`'s properties librdkafka refuses, where it was written.
+std::vector<config::Diagnostic> refused_values(const config::Lambda& l) {
   std::vector<config::Diagnostic> out;
   ConfPtr conf(rd_kafka_conf_new());
   char err[512];
@@ -97,21 +100,28 @@ std::vector<config::Diagnostic> check_properties(const config::Lambda& l) {
     d.message = config::is_secret_property(k) ? std::string("librdkafka refuses this value") : std::string(err);
     out.push_back(std::move(d));
   }
-  if (!out.empty()) return out;
-  // Each value may pass and the combination still be refused: librdkafka checks some
-  // properties against each other only when a client is made (fetch.max.bytes must be
-  // at least message.max.bytes, say), so `run` would crash-loop on what `validate`
-  // passed. Make the consumer's client, without brokers (nothing connects), and destroy it.
+  return out;
+}
+
+// Each value may pass and the combination still be refused: librdkafka checks some
+// properties against each other only when a client is made (fetch.max.bytes must be at
+// least message.max.bytes, say), so `run` would crash-loop on what `validate` passed.
+// Makes a consumer client of `properties` (each one valid), without brokers (nothing
+// connects), and destroys it. Returns librdkafka's complaint, or "".
+std::string refused_together(const std::map<std::string, std::string>& properties) {
+  ConfPtr conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [k, v] : properties) rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err);
   rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
-  if (rd_kafka_conf_set(conf.get(), "group.id", l.group_id.empty() ? "sluice-validate" : l.group_id.c_str(), err,
-                        sizeof err) != RD_KAFKA_CONF_OK) {
-    return out;
-  }
-  if (rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err)) {
-    (void)conf.release();  // rd_kafka_new owns it now
-    rd_kafka_destroy(rk);
-    return out;
-  }
+  rd_kafka_conf_set(conf.get(), "group.id", "sluice-validate", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+  if (rk == nullptr) return err;
+  (void)conf.release();  // rd_kafka_new owns it now
+  rd_kafka_destroy(rk);
+  return "";
+}
+
+config::Diagnostic together_diagnostic(const config::Lambda& l, const std::string& complaint) {
   config::Diagnostic d{l.source, l.line, l.column, "kafka.properties", ""};
   if (!l.kafka_property_sources.empty()) {
     // Point at the first property written: the combination is somewhere among them.
@@ -123,15 +133,25 @@ std::vector<config::Diagnostic> check_properties(const config::Lambda& l) {
     d = first->second;
     d.key = d.key.substr(0, d.key.find("kafka.properties")) + "kafka.properties";
   }
-  d.message = std::string("librdkafka refuses these properties together: ") + err;
-  out.push_back(std::move(d));
-  return out;
+  d.message = "librdkafka refuses these properties together: " + complaint;
+  return d;
 }
+
+}  // namespace
 
 std::vector<config::Diagnostic> check_properties(const config::Config& c) {
   std::vector<config::Diagnostic> out;
+  // Lambdas mostly share the main file's properties, and a client costs threads and a
+  // few ms: one per distinct property set, on every start and reload.
+  std::map<std::map<std::string, std::string>, std::string> tried;
   for (const auto& l : c.lambdas) {
-    for (auto& d : check_properties(l)) {
+    auto diags = refused_values(l);
+    if (diags.empty()) {
+      auto [it, fresh] = tried.try_emplace(l.kafka_properties);
+      if (fresh) it->second = refused_together(l.kafka_properties);
+      if (!it->second.empty()) diags.push_back(together_diagnostic(l, it->second));
+    }
+    for (auto& d : diags) {
       // A main-file property reaches every lambda: report it once.
       const bool seen = std::any_of(out.begin(), out.end(), [&](const config::Diagnostic& o) { return o.str() == d.str(); });
       if (!seen) out.push_back(std::move(d));

@@ -35,11 +35,11 @@ ConfPtr make_conf(const std::map<std::string, std::string>& properties);
 // commit rule's settings are forced; auto.offset.reset is the lambda's own).
 std::map<std::string, std::string> consumer_properties(const config::Lambda& l);
 
-// Every [kafka.properties] entry of the lambda librdkafka refuses (an unknown name, a
-// value of the wrong kind), where it was written: `validate`, start-up and reload report
-// them as config errors instead of a consumer that cannot start.
-std::vector<config::Diagnostic> check_properties(const config::Lambda& l);
-std::vector<config::Diagnostic> check_properties(const config::Config& c);  // every lambda's, once each
+// Every [kafka.properties] entry librdkafka refuses (an unknown name, a value of the
+// wrong kind, values it refuses only together), where it was written: `validate`,
+// start-up and reload report them as config errors instead of a consumer that cannot
+// start. Each diagnostic once, however many lambdas share the property.
+std::vector<config::Diagnostic> check_properties(const config::Config& c);
 
 // Creates a client, taking ownership of conf; throws std::runtime_error.
 KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf);

@@ -139,14 +139,15 @@ inline void write_await(RecordHeader* r, std::uint64_t seq, std::uint32_t attemp
 
 // ---- reply ring: the reader ------------------------------------------------------------
 
-// Views point into the ring: valid until the reply is released.
+// Views point into the ring: valid until the reply is released. Each good kind names, as
+// `seq`, the in-flight record of its ring it is about.
 struct ReasonReply {
   std::uint64_t seq;
   std::uint32_t attempt;
   std::string_view reason;
 };
 struct OutboundReply {
-  std::uint64_t leader_seq;
+  std::uint64_t seq;  // the leader: the last record of the invocation that asked for it
   std::uint32_t attempt;
   std::string_view topic;
   std::int32_t partition;    // -1: the partitioner chooses

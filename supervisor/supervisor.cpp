@@ -142,18 +142,31 @@ int Supervisor::run() {
   spdlog::info("sluice supervisor running: instance {}, {} lambda(s)", cfg_.instance, lambdas_.size());
 
   std::vector<pollfd> pfd;
+  std::vector<std::optional<ChildOutput>*> outputs;  // the worker pipe of each pfd entry from `first_output`
   for (;;) {
     pfd.assign({{signal_fd_, POLLIN, 0}, {mailbox_.fd(), POLLIN, 0}});
     for (const auto& l : lambdas_) {
       if (l->control) pfd.push_back({l->control.get(), POLLIN, 0});
-      for (const auto& w : l->workers) {
-        if (w.output && w.output->fd() >= 0) pfd.push_back({w.output->fd(), POLLIN, 0});
+    }
+    const std::size_t first_output = pfd.size();
+    outputs.clear();
+    for (auto& l : lambdas_) {
+      for (auto& w : l->workers) {
+        if (!w.output || w.output->fd() < 0) continue;
+        pfd.push_back({w.output->fd(), POLLIN, 0});
+        outputs.push_back(&w.output);
       }
     }
     int timeout = poll_timeout_ms();
     if (const auto tick = notifier_.until_tick()) timeout = std::min<int>(timeout, static_cast<int>(tick->count()));
     const int rc = ::poll(pfd.data(), pfd.size(), timeout);
     if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    // First, before anything can end a worker or drop a lambda: the pointers are current.
+    for (std::size_t i = 0; rc > 0 && i < outputs.size(); ++i) {
+      if (pfd[first_output + i].revents == 0) continue;
+      auto& output = *outputs[i];
+      if (!output->drain()) output.reset();
+    }
     signalfd_siginfo si{};
     while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
       const int sig = static_cast<int>(si.ssi_signo);
@@ -172,7 +185,6 @@ int Supervisor::run() {
     if ((pfd[1].revents & POLLIN) != 0) {
       for (auto& request : mailbox_.take()) serve(std::move(request));
     }
-    read_outputs();
     reap();
     for (auto& l : lambdas_) {
       if (l->control) serve_control(*l);
@@ -345,14 +357,6 @@ void Supervisor::spawn_worker(Lambda& l, std::uint32_t slot) {
   p.child = spawn_child(exe, args, worker_env_, inherit);
   if (p.output) p.output->close_child_end();
   p.started = Clock::now();
-}
-
-void Supervisor::read_outputs() {
-  for (auto& l : lambdas_) {
-    for (auto& w : l->workers) {
-      if (w.output && !w.output->drain()) w.output.reset();
-    }
-  }
 }
 
 void Supervisor::reap() {

@@ -121,7 +121,6 @@ class Supervisor {
   void spawn_worker(Lambda& l, std::uint32_t slot);
   void reap();
   // Logs what the workers wrote to their stdout and stderr.
-  void read_outputs();
   void on_exit(Lambda& l, bool consumer, std::uint32_t slot, int status, pid_t pid);
   void stop_lambda(Lambda& l, bool failing);
   void finish_stop(Lambda& l);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "consumer/group_offsets.hpp"
@@ -51,6 +52,15 @@ class OperatorTruth : public DaemonTest {
   std::string health_of(const std::string& name) {
     const json h = healthz();
     return h.is_object() && h["lambdas"].contains(name) ? h["lambdas"][name]["status"].get<std::string>() : "absent";
+  }
+  // Lambda "s" on events (4 partitions, 100 records each) whose record seq 5
+  // (events[1]@1) fails for good: partition 1 stops there and the lambda is degraded.
+  void start_with_partition_1_stopped(DevBroker& broker, std::optional<Daemon>& d) {
+    produce(broker.bootstrap(), "events", kPartitions, 0, 100);
+    d.emplace(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                        {{.name = "s", .topic = "events", .workers = 1, .extra = "max_attempts = 1\n",
+                                          .options = "fail_seqs = \"5\"\n"}}));
+    ASSERT_TRUE(wait_until([&] { return health_of("s") == "degraded"; }, 60s)) << healthz().dump() << d->log();
   }
 };
 
@@ -237,11 +247,9 @@ TEST_F(OperatorTruth, ABrokerOutageMakesTheLambdaDegradedUntilItEnds) {
 // deregistered said ok while doing nothing.
 TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndResumableAndADaemonWithNothingRunningIsIdle) {
   DevBroker broker({"events:4"});
-  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
-                                     {{.name = "s", .topic = "events", .workers = 1, .extra = "max_attempts = 1\n",
-                                       .options = "fail_seqs = \"5\"\n"}}));
-  ASSERT_TRUE(wait_until([&] { return health_of("s") == "degraded"; }, 60s)) << healthz().dump() << d.log();
+  std::optional<Daemon> daemon;
+  ASSERT_NO_FATAL_FAILURE(start_with_partition_1_stopped(broker, daemon));
+  Daemon& d = *daemon;
   const json h = healthz();
   EXPECT_NE(h["lambdas"]["s"]["reasons"].dump().find("1 partition(s) stopped"), std::string::npos) << h.dump();
   const json l = lambda("s");
@@ -288,11 +296,9 @@ TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndResumableAndADaemonWithNothi
 // asks the leaders for paused partitions' watermarks off its loop.
 TEST_F(OperatorTruth, TheLagOfAStoppedPartitionGrowsWithWhatIsProducedToIt) {
   DevBroker broker({"events:4"});
-  produce(broker.bootstrap(), "events", kPartitions, 0, 100);
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
-                                     {{.name = "s", .topic = "events", .workers = 1, .extra = "max_attempts = 1\n",
-                                       .options = "fail_seqs = \"5\"\n"}}));
-  ASSERT_TRUE(wait_until([&] { return health_of("s") == "degraded"; }, 60s)) << healthz().dump() << d.log();
+  std::optional<Daemon> daemon;
+  ASSERT_NO_FATAL_FAILURE(start_with_partition_1_stopped(broker, daemon));
+  Daemon& d = *daemon;
   produce(broker.bootstrap(), "events", kPartitions, 100, 400);  // 100 more on each partition
   // Partition 1 stays at its failed record (offset 1); the others are handled to the end.
   auto want = end_offsets(500, kPartitions);

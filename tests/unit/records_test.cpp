@@ -55,7 +55,7 @@ TEST(Records, EachReplyKindReadsBackAsWritten) {
   const Reply r2 = read_reply(out.h(), out.size);
   ASSERT_TRUE(std::holds_alternative<OutboundReply>(r2));
   const auto& o = std::get<OutboundReply>(r2);
-  EXPECT_EQ(o.leader_seq, 12U);
+  EXPECT_EQ(o.seq, 12U);
   EXPECT_EQ(o.topic, "dst");
   EXPECT_EQ(o.partition, -1);
   EXPECT_EQ(std::string(o.key, o.key_len), "k");
