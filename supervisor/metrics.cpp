@@ -76,11 +76,11 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
   w.out() << "# HELP sluice_build_info The running sluice's version\n# TYPE sluice_build_info gauge\n"
           << "sluice_build_info{version=\"" << SLUICE_VERSION << "\"} 1\n";
   w.gauge("sluice_lambda_up", "1 while the lambda's consumer and every worker are running", [&](const auto& r, const auto& l) {
-    w.out() << "sluice_lambda_up{" << l << "} " << (r.state == "running" ? 1 : 0) << "\n";
+    w.out() << "sluice_lambda_up{" << l << "} " << (r.state == LambdaState::kRunning ? 1 : 0) << "\n";
   });
   w.gauge("sluice_lambda_state", "The lambda's state: 1 for the current one", [&](const auto& r, const auto& l) {
-    for (const char* s : {"starting", "running", "stopping", "stopped", "failed"}) {
-      w.out() << "sluice_lambda_state{" << l << ",state=\"" << s << "\"} " << (r.state == s ? 1 : 0) << "\n";
+    for (const LambdaState s : kLambdaStates) {
+      w.out() << "sluice_lambda_state{" << l << ",state=\"" << name_of(s) << "\"} " << (r.state == s ? 1 : 0) << "\n";
     }
   });
   w.gauge("sluice_lambda_health", "The lambda's health (as /healthz says it): 1 for the current one",

@@ -25,10 +25,10 @@ std::int64_t LambdaReport::lag() const {
   return total;
 }
 
-LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std::string state, std::uint64_t now_ns) {
+LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, LambdaState state, std::uint64_t now_ns) {
   LambdaReport r;
   r.name = cfg.name;
-  r.state = std::move(state);
+  r.state = state;
   r.group_id = cfg.group_id;
   r.topics = cfg.topics;
   r.handler = config::to_string(cfg.handler.type);
@@ -108,16 +108,16 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std
 
 Health health_of(const LambdaReport& r) {
   Health h;
-  if (r.state == "failed") {
+  if (r.state == LambdaState::kFailed) {
     h.status = "failed";
     h.reasons.push_back(r.failure.empty() ? "failed" : r.failure);
     return h;
   }
-  if (r.state == "stopped" || r.state == "stopping") {
+  if (r.state == LambdaState::kStopped || r.state == LambdaState::kStopping) {
     h.status = "stopped";
     return h;
   }
-  if (r.state == "starting") {
+  if (r.state == LambdaState::kStarting) {
     if (r.restarts_in_a_row == 0) {
       h.status = "starting";
       return h;
@@ -167,7 +167,7 @@ nlohmann::json to_json(const LambdaReport& r) {
                      {"stopped", p.stopped}});
   }
   nlohmann::json j = {{"name", r.name},
-                      {"state", r.state},
+                      {"state", name_of(r.state)},
                       {"group_id", r.group_id},
                       {"topics", r.topics},
                       {"handler", r.handler},
@@ -177,7 +177,7 @@ nlohmann::json to_json(const LambdaReport& r) {
                       {"lag", r.lag() < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.lag())}};
   const Health h = health_of(r);
   j["health"] = {{"status", h.status}, {"reasons", h.reasons}};
-  if (!r.failure.empty() && r.state == "failed") j["failure"] = r.failure;
+  if (!r.failure.empty() && r.state == LambdaState::kFailed) j["failure"] = r.failure;
   if (r.has_counters && r.brokers_reported) j["brokers"] = {{"up", r.brokers_up}, {"known", r.brokers_known}};
   if (r.has_counters) {
     j["unavailable"] = {{"calls", r.unavailable}, {"workers", r.workers_unavailable}};

@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "shm/layout.hpp"
 #include "shm/segment.hpp"
+#include "supervisor/lambda_state.hpp"
 #include "supervisor/process_stats.hpp"
 
 namespace sluice::supervisor {
@@ -40,7 +41,7 @@ struct HistogramReport {
 
 struct LambdaReport {
   std::string name;
-  std::string state;  // running, starting, stopping, stopped, failed
+  LambdaState state = LambdaState::kStarting;
   std::string group_id;
   std::vector<std::string> topics;
   std::string handler;  // its type
@@ -98,7 +99,7 @@ Health health_of(const LambdaReport& r);
 std::string overall_health(const std::vector<Health>& lambdas);
 
 // seg may be null (a stopped lambda whose segment was released). now_ns: CLOCK_MONOTONIC.
-LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, std::string state, std::uint64_t now_ns);
+LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, LambdaState state, std::uint64_t now_ns);
 
 nlohmann::json to_json(const LambdaReport& r);
 

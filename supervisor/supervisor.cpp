@@ -197,10 +197,10 @@ int Supervisor::run() {
     notifier_.tick();
     if (shutting_down_ && !any_running()) break;
     const bool all_failed = std::none_of(lambdas_.begin(), lambdas_.end(), [](const auto& l) {
-      return !l->deregistered && l->state != State::kFailed;
+      return !deregistered(*l) && l->state != State::kFailed;
     });
     if (!shutting_down_ && all_failed &&
-        std::any_of(lambdas_.begin(), lambdas_.end(), [](const auto& l) { return !l->deregistered; })) {
+        std::any_of(lambdas_.begin(), lambdas_.end(), [](const auto& l) { return !deregistered(*l); })) {
       spdlog::error("every lambda has failed; exiting");
       notifier_.status("every lambda has failed");
       return 1;
@@ -216,7 +216,7 @@ void Supervisor::begin_shutdown(const char* why) {
   notifier_.stopping();
   notifier_.status(why);
   for (auto& l : lambdas_) {
-    l->next.reset();
+    if (next_config(*l) != nullptr) l->after_stop = std::monostate{};
     stop_lambda(*l, false);
   }
 }
@@ -224,6 +224,7 @@ void Supervisor::begin_shutdown(const char* why) {
 Supervisor::Lambda& Supervisor::add_lambda(const config::Lambda& cfg) {
   auto l = std::make_unique<Lambda>();
   l->cfg = cfg;
+  l->restarts = RestartPolicy(cfg_.restart);
   Lambda& ref = *l;
   lambdas_.push_back(std::move(l));
   try {
@@ -231,7 +232,7 @@ Supervisor::Lambda& Supervisor::add_lambda(const config::Lambda& cfg) {
   } catch (const std::exception& e) {
     // One lambda that cannot get its memory must not take the others down.
     spdlog::error("lambda {}: {}; marking it failed", cfg.name, e.what());
-    ref.state = State::kFailed;
+    transition(ref, State::kFailed);
     ref.failure = e.what();
     return ref;
   }
@@ -257,10 +258,8 @@ void Supervisor::make_segment(Lambda& l) {
 }
 
 void Supervisor::replace(Lambda& l, const config::Lambda& cfg) {
-  l.next = cfg;
-  l.remove = false;
-  l.deregistered = false;
-  if (l.state == State::kRunning) stop_lambda(l, false);
+  l.after_stop = StartWith{cfg};
+  if (active(l)) stop_lambda(l, false);
   // Stopping: sweep() starts `next` once it has stopped. Stopped or failed: at once.
 }
 
@@ -271,22 +270,19 @@ void Supervisor::sweep() {
       ++it;
       continue;
     }
-    if (l.remove || l.next || l.deregistered) l.seg.reset();
-    if (l.remove) {
+    if (!std::holds_alternative<std::monostate>(l.after_stop)) l.seg.reset();
+    if (removing(l)) {
       spdlog::info("lambda {}: removed", l.cfg.name);
       it = lambdas_.erase(it);
       continue;
     }
-    if (l.next && !shutting_down_) {
+    if (auto* next = std::get_if<StartWith>(&l.after_stop); next != nullptr && !shutting_down_) {
       spdlog::info("lambda {}: starting with its new configuration", l.cfg.name);
-      l.cfg = std::move(*l.next);
-      l.next.reset();
-      l.state = State::kRunning;
+      l.cfg = std::move(next->cfg);
+      l.after_stop = std::monostate{};
+      transition(l, State::kStarting);
       l.failing = false;
-      l.consecutive = 0;
-      l.ready_since.reset();
-      l.failed_starts = 0;
-      l.last_exit.clear();
+      l.restarts = RestartPolicy(cfg_.restart);
       l.failure.clear();
       l.consumer = Proc{};
       l.workers.clear();
@@ -295,7 +291,7 @@ void Supervisor::sweep() {
         start_lambda(l);
       } catch (const std::exception& e) {
         spdlog::error("lambda {}: {}; marking it failed", l.cfg.name, e.what());
-        l.state = State::kFailed;
+        transition(l, State::kFailed);
         l.failure = e.what();
       }
     }
@@ -397,7 +393,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     finish_stop(l);
     return;
   }
-  if (l.state != State::kRunning) return;
+  if (!active(l)) return;
   const std::string how = process::describe_exit(consumer ? "consumer" : "worker", status);
   spdlog::warn("lambda {}: {} ended: {}", l.cfg.name, who, how);
   if (!consumer) {
@@ -419,7 +415,7 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
     if (!note_restart(l, who + ": " + how, started)) return stop_lambda(l, true);
     ++l.worker_restarts;
     if (w.reset_pending) reset_worker_rings(l, slot);
-    if (!w.awaiting_quarantine) w.restart_at = Clock::now() + next_backoff(l);
+    if (!w.awaiting_quarantine) w.restart_at = Clock::now() + l.restarts.backoff();
     return;
   }
   // rest_for_one: the workers go with their consumer; records in the rings were never
@@ -452,57 +448,36 @@ void Supervisor::on_exit(Lambda& l, bool consumer, std::uint32_t slot, int statu
   clear_assignment(*l.seg);
   if (!note_restart(l, who + ": " + how, started)) return stop_lambda(l, true);
   ++l.consumer_restarts;
-  l.consumer.restart_at = Clock::now() + next_backoff(l);
+  l.consumer.restart_at = Clock::now() + l.restarts.backoff();
 }
 
 bool Supervisor::note_restart(Lambda& l, const std::string& how, bool started) {
-  l.last_exit = how;
-  l.ready_since.reset();
-  ++l.consecutive;
-  l.failed_starts = started ? 0 : l.failed_starts + 1;
-  // Doubling backoff alone never ends a crash loop: with the defaults the gaps outgrow
-  // any restart window. So restarts are counted until the lambda has run a whole window
-  // (track_readiness), and processes that cannot even start are given up on sooner.
-  if (l.failed_starts >= cfg_.restart.start_attempts) {
-    l.failure = "cannot start: " + std::to_string(l.failed_starts) +
-                " start(s) in a row ended before the process was up (start_attempts " +
-                std::to_string(cfg_.restart.start_attempts) + "), the last: " + how;
-  } else if (l.consecutive > cfg_.restart.max_restarts) {
-    l.failure = std::to_string(l.consecutive) + " restarts without running restart_window_s (" +
-                std::to_string(cfg_.restart.window_s) + " s) in between (max_restarts " +
-                std::to_string(cfg_.restart.max_restarts) + "), the last: " + how;
-  } else {
-    return true;
-  }
+  auto failure = l.restarts.ended(how, started);
+  if (!failure) return true;
+  l.failure = std::move(*failure);
   spdlog::error("lambda {}: {}: marking it failed; other lambdas keep running (fix it, then `sluice reload` or "
                 "`sluice register {}` starts it again)",
                 l.cfg.name, l.failure, l.cfg.name);
   return false;
 }
 
-std::chrono::milliseconds Supervisor::next_backoff(const Lambda& l) const {
-  const std::uint32_t doublings = l.consecutive == 0 ? 0 : std::min<std::uint32_t>(l.consecutive - 1, 20);
-  return std::chrono::milliseconds(
-      std::min<std::uint64_t>(cfg_.restart.backoff_max_ms, std::uint64_t{cfg_.restart.backoff_min_ms} << doublings));
-}
-
 void Supervisor::track_readiness() {
   const auto now = Clock::now();
   for (auto& lp : lambdas_) {
     Lambda& l = *lp;
-    if (l.state != State::kRunning || !ready(l)) {
-      l.ready_since.reset();
+    if (!active(l)) {
+      l.restarts.observe(false, now);
       continue;
     }
-    if (!l.ready_since) l.ready_since = now;
-    l.failed_starts = 0;
-    if (l.consecutive != 0 && now - *l.ready_since >= std::chrono::seconds(cfg_.restart.window_s)) l.consecutive = 0;
+    const bool up = ready(l);
+    transition(l, up ? State::kRunning : State::kStarting);
+    l.restarts.observe(up, now);
   }
 }
 
 void Supervisor::stop_lambda(Lambda& l, bool failing) {
-  if (l.state != State::kRunning) return;
-  l.state = State::kStopping;
+  if (!active(l)) return;
+  transition(l, State::kStopping);
   l.failing = failing;
   l.stop_deadline = Clock::now() + std::chrono::milliseconds(cfg_.shutdown_timeout_ms);
   l.consumer.restart_at.reset();
@@ -523,7 +498,7 @@ void Supervisor::finish_stop(Lambda& l) {
   for (auto& w : l.workers) {
     if (w.child) return;
   }
-  l.state = l.failing ? State::kFailed : State::kStopped;
+  transition(l, l.failing ? State::kFailed : State::kStopped);
   l.stop_deadline.reset();
   answer_resumes(l, "the lambda stopped before its consumer answered");
 }
@@ -546,7 +521,7 @@ void Supervisor::check_timers() {
       }
       l.stop_deadline.reset();
     }
-    if (l.state != State::kRunning) continue;
+    if (!active(l)) continue;
     if (l.consumer.restart_at && now >= *l.consumer.restart_at) {
       spdlog::info("lambda {}: restarting consumer and workers", l.cfg.name);
       start_lambda(l);
@@ -586,7 +561,7 @@ void Supervisor::serve_control(Lambda& l) {
     reset_worker_rings(l, m->slot);
     if (w.awaiting_quarantine) {
       w.awaiting_quarantine = false;
-      if (l.state == State::kRunning) w.restart_at = Clock::now() + next_backoff(l);
+      if (active(l)) w.restart_at = Clock::now() + l.restarts.backoff();
     }
   }
 }
@@ -595,8 +570,9 @@ void Supervisor::resume(AdminRequest request) {
   auto respond = [&](int status, nlohmann::json body) { request.reply->set_value(json_response(status, std::move(body))); };
   Lambda* l = find(request.name);
   if (l == nullptr) return respond(404, {{"error", "no lambda named \"" + request.name + "\" is running"}});
-  if (l->state != State::kRunning || !l->control) {
-    return respond(409, {{"error", "lambda " + request.name + " is " + state_name(*l) + ": nothing to resume"}});
+  if (!active(*l) || !l->control) {
+    return respond(409, {{"error", "lambda " + request.name + " is " + std::string(name_of(state_of(*l))) +
+                                       ": nothing to resume"}});
   }
   shm::ControlMessage m{shm::ControlKind::kResume, 0};
   if (!request.topic.empty()) {
@@ -722,6 +698,7 @@ std::set<std::string> Supervisor::apply(const config::Config& next) {
   cfg_.lambdas_dir = next.lambdas_dir;
   cfg_.shutdown_timeout_ms = next.shutdown_timeout_ms;
   cfg_.restart = next.restart;
+  for (auto& l : lambdas_) l->restarts.reconfigure(cfg_.restart);
   cfg_.bootstrap_servers = next.bootstrap_servers;
   cfg_.kafka_properties = next.kafka_properties;
 
@@ -734,13 +711,13 @@ std::set<std::string> Supervisor::apply(const config::Config& next) {
       spdlog::info("reload: new lambda {}", n.name);
       add_lambda(n);
       touched.insert(n.name);
-    } else if (l->deregistered) {
+    } else if (deregistered(*l)) {
       l->cfg = n;  // stays stopped until registered again
-    } else if (comparable(l->next ? *l->next : l->cfg) != comparable(n) || l->remove) {
+    } else if (comparable(next_config(*l) != nullptr ? *next_config(*l) : l->cfg) != comparable(n) || removing(*l)) {
       spdlog::info("reload: lambda {} changed; restarting it", n.name);
       replace(*l, n);
       touched.insert(n.name);
-    } else if (l->state == State::kFailed && !l->next) {
+    } else if (l->state == State::kFailed && next_config(*l) == nullptr) {
       // What made it fail may be fixed outside the config (a plugin rebuilt, a module
       // installed): a reload is the operator's way to say "try again".
       spdlog::info("reload: lambda {} had failed; starting it again", n.name);
@@ -749,10 +726,9 @@ std::set<std::string> Supervisor::apply(const config::Config& next) {
     }
   }
   for (auto& l : lambdas_) {
-    if (wanted.count(l->cfg.name) != 0 || l->remove) continue;
+    if (wanted.count(l->cfg.name) != 0 || removing(*l)) continue;
     spdlog::info("reload: lambda {} is gone from the configuration; stopping it", l->cfg.name);
-    l->remove = true;
-    l->next.reset();
+    l->after_stop = Remove{};
     stop_lambda(*l, false);
     touched.insert(l->cfg.name);
   }
@@ -776,7 +752,7 @@ Supervisor::Lambda* Supervisor::find(const std::string& name) {
 }
 
 bool Supervisor::ready(const Lambda& l) const {
-  if (l.state != State::kRunning || !l.seg || !l.consumer.child) return false;
+  if (!active(l) || !l.seg || !l.consumer.child) return false;
   if (l.seg->header().consumer_pid.load(std::memory_order_acquire) != l.consumer.child->id()) return false;
   for (std::uint32_t i = 0; i < l.workers.size(); ++i) {
     if (!l.workers[i].child) return false;
@@ -788,8 +764,9 @@ bool Supervisor::ready(const Lambda& l) const {
 bool Supervisor::settled(const std::string& name) {
   const Lambda* l = find(name);
   if (l == nullptr) return true;  // removed
-  if (l->next || l->remove) return false;
+  if (next_config(*l) != nullptr || removing(*l)) return false;
   switch (l->state) {
+    case State::kStarting:
     case State::kRunning: return ready(*l);
     case State::kStopping: return false;
     case State::kStopped:
@@ -798,14 +775,23 @@ bool Supervisor::settled(const std::string& name) {
   return true;
 }
 
-std::string Supervisor::state_name(const Lambda& l) const {
-  switch (l.state) {
-    case State::kRunning: return ready(l) ? "running" : "starting";
-    case State::kStopping: return "stopping";
-    case State::kStopped: return "stopped";
-    case State::kFailed: return "failed";
-  }
-  return "?";
+LambdaState Supervisor::state_of(const Lambda& l) const {
+  // Read live, not the state of the last pass: a process may have ended since.
+  if (active(l)) return ready(l) ? State::kRunning : State::kStarting;
+  return l.state;
+}
+
+const config::Lambda* Supervisor::next_config(const Lambda& l) {
+  const auto* next = std::get_if<StartWith>(&l.after_stop);
+  return next != nullptr ? &next->cfg : nullptr;
+}
+
+bool Supervisor::active(const Lambda& l) { return l.state == State::kStarting || l.state == State::kRunning; }
+
+void Supervisor::transition(Lambda& l, State to) {
+  if (l.state == to) return;
+  spdlog::debug("lambda {}: {} -> {}", l.cfg.name, name_of(l.state), name_of(to));
+  l.state = to;
 }
 
 void Supervisor::serve(AdminRequest request) {
@@ -831,7 +817,7 @@ void Supervisor::serve(AdminRequest request) {
                                 nlohmann::json states = nlohmann::json::object();
                                 for (const auto& n : list) {
                                   const Lambda* l = find(n.get<std::string>());
-                                  states[n.get<std::string>()] = l == nullptr ? "removed" : state_name(*l);
+                                  states[n.get<std::string>()] = l == nullptr ? "removed" : name_of(state_of(*l));
                                 }
                                 return json_response(200, {{"changed", list}, {"lambdas", states}});
                               }});
@@ -845,15 +831,15 @@ void Supervisor::serve(AdminRequest request) {
     Lambda* l = find(name);
     if (l == nullptr) return respond(json_response(404, {{"error", "no lambda named \"" + name + "\" is running"}}));
     spdlog::info("lambda {}: deregistered through the admin API; stopping it", name);
-    l->deregistered = true;
-    l->next.reset();
+    l->after_stop = StayStopped{};
     stop_lambda(*l, false);
     touched.insert(name);
   }
   waiters_.push_back(Waiter{touched, request.reply, [this, name] {
                               const Lambda* l = find(name);
-                              const std::string state = l == nullptr ? "removed" : state_name(*l);
-                              const int status = state == "failed" ? 500 : 200;
+                              const bool failed = l != nullptr && state_of(*l) == State::kFailed;
+                              const std::string_view state = l == nullptr ? "removed" : name_of(state_of(*l));
+                              const int status = failed ? 500 : 200;
                               nlohmann::json body = {{"lambda", name}, {"state", state}};
                               if (status != 200) body["error"] = "lambda " + name + " failed to start; see the log";
                               return json_response(status, body);
@@ -923,12 +909,12 @@ void Supervisor::notify_progress() {
   std::size_t running = 0, stopped = 0, other = 0;
   std::vector<std::string> failed;
   for (const auto& l : lambdas_) {
-    const std::string st = state_name(*l);
-    if (st == "failed") {
+    const State st = state_of(*l);
+    if (st == State::kFailed) {
       failed.push_back(l->cfg.name);
       continue;
     }
-    (st == "running" ? running : st == "stopped" ? stopped : other)++;
+    (st == State::kRunning ? running : st == State::kStopped ? stopped : other)++;
   }
   std::string line = std::to_string(running) + " lambda(s) running";
   if (!failed.empty()) line += ", " + std::to_string(failed.size()) + " failed: " + fmt::format("{}", fmt::join(failed, " "));
@@ -938,12 +924,12 @@ void Supervisor::notify_progress() {
 }
 
 LambdaReport Supervisor::report_of(const Lambda& l) const {
-  auto r = read_report(l.cfg, l.seg ? &*l.seg : nullptr, state_name(l), mono_ns());
+  auto r = read_report(l.cfg, l.seg ? &*l.seg : nullptr, state_of(l), mono_ns());
   r.worker_restarts = l.worker_restarts;
   r.consumer_restarts = l.consumer_restarts;
   r.failure = l.failure;
-  r.last_exit = l.last_exit;
-  r.restarts_in_a_row = l.consecutive;
+  r.last_exit = l.restarts.last_exit();
+  r.restarts_in_a_row = l.restarts.in_a_row();
   return r;
 }
 

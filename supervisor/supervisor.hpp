@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "config/config.hpp"
@@ -28,6 +29,7 @@
 #include "supervisor/mailbox.hpp"
 #include "supervisor/notify.hpp"
 #include "supervisor/report.hpp"
+#include "supervisor/restart_policy.hpp"
 #include "supervisor/spawn.hpp"
 
 namespace sluice::supervisor {
@@ -60,7 +62,7 @@ class Supervisor {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class State { kRunning, kStopping, kStopped, kFailed };
+  using State = LambdaState;
 
   struct Proc {
     std::optional<boost::process::child> child;
@@ -76,6 +78,11 @@ class Supervisor {
     // until everything it wrote was read.
     std::optional<ChildOutput> output;
   };
+  struct StartWith {
+    config::Lambda cfg;
+  };
+  struct Remove {};
+  struct StayStopped {};
   struct Lambda {
     config::Lambda cfg;
     std::optional<shm::Segment> seg;
@@ -85,20 +92,15 @@ class Supervisor {
     // only: the segment's copy (which workers read) leaves the Kafka settings out.
     shm::UniqueFd consumer_config;
     std::vector<Proc> workers;
-    State state = State::kRunning;
+    State state = State::kStarting;  // changed only by transition()
     bool failing = false;  // stopping because of restart intensity
-    // Restarts since the lambda last ran restart_window_s with every process up; the
-    // backoff doubles with it, and more than max_restarts fails the lambda.
-    std::uint32_t consecutive = 0;
-    std::optional<Clock::time_point> ready_since;  // every process up since then
-    // Processes in a row that ended before they were up (registered in the segment).
-    std::uint32_t failed_starts = 0;
-    std::string last_exit;                          // how its last process ended
-    std::string failure;                            // why it is failed
+    RestartPolicy restarts;
+    std::string failure;  // why it is failed
     std::optional<Clock::time_point> stop_deadline;
-    std::optional<config::Lambda> next;  // start this once stopped (reload, register)
-    bool remove = false;                 // forget it once stopped (gone from the config)
-    bool deregistered = false;           // stopped by DELETE /kafka/register: stays stopped
+    // What to do once it has stopped: nothing (it failed, or sluice is stopping), start
+    // it with a new config (reload, register), forget it (gone from the config), or keep
+    // it stopped until it is registered again (DELETE /kafka/register).
+    std::variant<std::monostate, StartWith, Remove, StayStopped> after_stop;
     std::uint64_t worker_restarts = 0;
     std::uint64_t consumer_restarts = 0;
     std::deque<std::shared_ptr<std::promise<AdminResponse>>> resumes;  // asked of the consumer, in order
@@ -126,7 +128,6 @@ class Supervisor {
   void finish_stop(Lambda& l);
   void sweep();
   bool note_restart(Lambda& l, const std::string& how, bool started);
-  std::chrono::milliseconds next_backoff(const Lambda& l) const;
   void track_readiness();
   void check_timers();
   void check_hung_handlers(Lambda& l);
@@ -148,7 +149,13 @@ class Supervisor {
   Lambda* find(const std::string& name);
   bool ready(const Lambda& l) const;
   bool settled(const std::string& name);
-  std::string state_name(const Lambda& l) const;
+  LambdaState state_of(const Lambda& l) const;
+  static const config::Lambda* next_config(const Lambda& l);  // the config it starts with once stopped, if any
+  static bool deregistered(const Lambda& l) { return std::holds_alternative<StayStopped>(l.after_stop); }
+  static bool removing(const Lambda& l) { return std::holds_alternative<Remove>(l.after_stop); }
+  // Starting or running: its processes are kept up.
+  static bool active(const Lambda& l);
+  void transition(Lambda& l, State to);
   void answer_waiters();
   void notify_progress();
   LambdaReport report_of(const Lambda& l) const;
