@@ -17,14 +17,14 @@
 #include <spdlog/spdlog.h>
 
 #include "config/lambda_json.hpp"
+#include "process/exit_status.hpp"
+#include "process/stop_signal.hpp"
+#include "shm/control_channel.hpp"
+#include "shm/ring.hpp"
+#include "shm/sealed.hpp"
 #include "supervisor/admin_auth.hpp"
 #include "supervisor/admin_server.hpp"
 #include "supervisor/report.hpp"
-#include "shm/control_channel.hpp"
-#include "process/exit_status.hpp"
-#include "shm/ring.hpp"
-#include "shm/sealed.hpp"
-#include "process/stop_signal.hpp"
 #include "supervisor/instance_lock.hpp"
 #include "supervisor/resource_limits.hpp"
 #include "supervisor/runtime_dir.hpp"
@@ -52,14 +52,6 @@ void signal_child(boost::process::child& c, int sig) {
 
 // A lambda's configuration without where it was written: moving a lambda within its
 // file is not a change that needs a restart.
-nlohmann::json comparable(const config::Lambda& l) {
-  auto j = config::to_json(l);
-  j.erase("source");
-  j.erase("line");
-  j.erase("column");
-  return j;
-}
-
 AdminResponse json_response(int status, const nlohmann::json& body) { return {status, "application/json", body.dump(2) + "\n"}; }
 
 AdminResponse config_error(const config::ConfigError& e) {
@@ -702,35 +694,38 @@ std::set<std::string> Supervisor::apply(const config::Config& next) {
   cfg_.bootstrap_servers = next.bootstrap_servers;
   cfg_.kafka_properties = next.kafka_properties;
 
-  std::set<std::string> touched;
-  std::set<std::string> wanted;
-  for (const auto& n : next.lambdas) {
-    wanted.insert(n.name);
-    Lambda* l = find(n.name);
-    if (l == nullptr) {
-      spdlog::info("reload: new lambda {}", n.name);
-      add_lambda(n);
-      touched.insert(n.name);
-    } else if (deregistered(*l)) {
-      l->cfg = n;  // stays stopped until registered again
-    } else if (comparable(next_config(*l) != nullptr ? *next_config(*l) : l->cfg) != comparable(n) || removing(*l)) {
-      spdlog::info("reload: lambda {} changed; restarting it", n.name);
-      replace(*l, n);
-      touched.insert(n.name);
-    } else if (l->state == State::kFailed && next_config(*l) == nullptr) {
-      // What made it fail may be fixed outside the config (a plugin rebuilt, a module
-      // installed): a reload is the operator's way to say "try again".
-      spdlog::info("reload: lambda {} had failed; starting it again", n.name);
-      replace(*l, n);
-      touched.insert(n.name);
-    }
+  std::vector<std::pair<std::string, Running>> running;
+  for (const auto& l : lambdas_) {
+    const config::Lambda* cfg = next_config(*l);
+    running.push_back({l->cfg.name, Running{cfg != nullptr ? cfg : &l->cfg, deregistered(*l), removing(*l),
+                                            l->state == State::kFailed && cfg == nullptr}});
   }
-  for (auto& l : lambdas_) {
-    if (wanted.count(l->cfg.name) != 0 || removing(*l)) continue;
-    spdlog::info("reload: lambda {} is gone from the configuration; stopping it", l->cfg.name);
-    l->after_stop = Remove{};
-    stop_lambda(*l, false);
-    touched.insert(l->cfg.name);
+  std::set<std::string> touched;
+  for (const ReloadStep& step : plan_reload(running, next.lambdas)) {
+    Lambda* l = find(step.name);
+    switch (step.action) {
+      case ReloadAction::kAdd:
+        spdlog::info("reload: new lambda {}", step.name);
+        add_lambda(*step.cfg);
+        break;
+      case ReloadAction::kKeepConfig:
+        l->cfg = *step.cfg;  // stays stopped until registered again
+        continue;
+      case ReloadAction::kRestart:
+        spdlog::info("reload: lambda {} changed; restarting it", step.name);
+        replace(*l, *step.cfg);
+        break;
+      case ReloadAction::kRetry:
+        spdlog::info("reload: lambda {} had failed; starting it again", step.name);
+        replace(*l, *step.cfg);
+        break;
+      case ReloadAction::kRemove:
+        spdlog::info("reload: lambda {} is gone from the configuration; stopping it", step.name);
+        l->after_stop = Remove{};
+        stop_lambda(*l, false);
+        break;
+    }
+    touched.insert(step.name);
   }
   cfg_.lambdas = next.lambdas;
   return touched;

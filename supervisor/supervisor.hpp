@@ -28,6 +28,7 @@
 #include "supervisor/child_output.hpp"
 #include "supervisor/mailbox.hpp"
 #include "supervisor/notify.hpp"
+#include "supervisor/reload_plan.hpp"
 #include "supervisor/report.hpp"
 #include "supervisor/restart_policy.hpp"
 #include "supervisor/spawn.hpp"
