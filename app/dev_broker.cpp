@@ -15,7 +15,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <spdlog/spdlog.h>
 
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
 namespace sluice::app {
 namespace {
@@ -113,7 +113,7 @@ int run_dev_broker(int brokers, const std::vector<std::string>& topics) {
   const int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
   // The mock cluster needs a client handle to live in; it never connects anywhere.
-  auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"log_level", "3"}}));
+  auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"log_level", "3"}}));
   rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk.get(), brokers);
   if (mc == nullptr) throw std::runtime_error("cannot start the mock cluster");
   for (const auto& spec : topics) {

@@ -11,8 +11,8 @@
 
 #include "app/admin_client.hpp"
 #include "app/dev_broker.hpp"
-#include "app/offsets_cmd.hpp"
 #include "app/logging.hpp"
+#include "app/offsets_cmd.hpp"
 #include "config/config.hpp"
 #include "consumer/consumer.hpp"
 #include "supervisor/supervisor.hpp"
@@ -38,7 +38,7 @@ std::optional<sluice::config::Config> load_or_report(const std::string& path, bo
   try {
     if (!lambdas_too) return sluice::config::load_one(path, "");
     auto c = sluice::config::load(path);
-    if (auto diags = sluice::consumer::check_properties(c); !diags.empty()) throw sluice::config::ConfigError(std::move(diags));
+    if (auto diags = sluice::kafka::check_properties(c); !diags.empty()) throw sluice::config::ConfigError(std::move(diags));
     return c;
   } catch (const sluice::config::ConfigError& e) {
     if (to_log) {
@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
     if (*offsets_reset) return sluice::app::cmd_offsets_reset(*cfg, reset_opts);
     if (*run) {
       sluice::supervisor::Supervisor sup(std::move(*cfg), find_executables(),
-                                         [](const sluice::config::Config& c) { return sluice::consumer::check_properties(c); });
+                                         [](const sluice::config::Config& c) { return sluice::kafka::check_properties(c); });
       return sup.run();
     }
   } catch (const std::exception& e) {

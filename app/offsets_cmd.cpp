@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "app/admin_client.hpp"
-#include "consumer/group_offsets.hpp"
+#include "kafka/group_offsets.hpp"
 
 namespace sluice::app {
 namespace {
@@ -31,7 +31,7 @@ std::string known(std::int64_t v) { return v < 0 ? "-" : std::to_string(v); }
 int cmd_offsets_show(const config::Config& c, const std::string& lambda) {
   const config::Lambda* l = find_lambda(c, lambda);
   if (l == nullptr) return 2;
-  const auto rows = consumer::group_offsets(client_props(*l), l->group_id, l->topics);
+  const auto rows = kafka::group_offsets(client_props(*l), l->group_id, l->topics);
   std::printf("%-30s %9s %12s %12s %10s\n", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG");
   std::int64_t total = 0;
   for (const auto& r : rows) {
@@ -46,20 +46,20 @@ int cmd_offsets_show(const config::Config& c, const std::string& lambda) {
 int cmd_offsets_reset(const config::Config& c, const ResetOptions& o) {
   const config::Lambda* l = find_lambda(c, o.lambda);
   if (l == nullptr) return 2;
-  consumer::ResetTarget target;
+  kafka::ResetTarget target;
   const int chosen = int{o.to_earliest} + int{o.to_latest} + int{o.to_offset.has_value()} + int{!o.to_datetime.empty()} +
                      int{o.shift_by.has_value()};
   if (chosen != 1) {
     std::cerr << "choose exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by\n";
     return 2;
   }
-  using Kind = consumer::ResetTarget::Kind;
+  using Kind = kafka::ResetTarget::Kind;
   if (o.to_earliest) target = {Kind::kEarliest, 0};
   if (o.to_latest) target = {Kind::kLatest, 0};
   if (o.to_offset) target = {Kind::kOffset, *o.to_offset};
   if (o.shift_by) target = {Kind::kShift, *o.shift_by};
   if (!o.to_datetime.empty()) {
-    const auto ms = consumer::parse_datetime_ms(o.to_datetime);
+    const auto ms = kafka::parse_datetime_ms(o.to_datetime);
     if (!ms) {
       std::cerr << "--to-datetime \"" << o.to_datetime
                 << "\": expected e.g. 2026-11-23T10:00:00Z, 2026-11-23T10:00:00.250+02:00 or milliseconds since the epoch\n";
@@ -83,7 +83,7 @@ int cmd_offsets_reset(const config::Config& c, const ResetOptions& o) {
     return 2;
   }
 
-  const auto plan = consumer::plan_reset(client_props(*l), l->group_id, l->topics, target, topic, partition);
+  const auto plan = kafka::plan_reset(client_props(*l), l->group_id, l->topics, target, topic, partition);
   if (plan.empty()) {
     std::cerr << "no partition matches --topic " << o.topic << "\n";
     return 2;
@@ -104,7 +104,7 @@ int cmd_offsets_reset(const config::Config& c, const ResetOptions& o) {
               << ", or stop sluice), then register it again after the reset\n";
     return 1;
   }
-  if (const int members = consumer::group_members(client_props(*l), l->group_id); members > 0) {
+  if (const int members = kafka::group_members(client_props(*l), l->group_id); members > 0) {
     std::cerr << "group " << l->group_id << " has " << members
               << " active member(s) (another sluice daemon?); stop them before resetting its offsets\n";
     return 1;
@@ -116,7 +116,7 @@ int cmd_offsets_reset(const config::Config& c, const ResetOptions& o) {
   std::printf("joining group %s to commit (up to %d s while a stopped member's session expires)\n", l->group_id.c_str(),
               session_ms / 1000 + 15);
   std::fflush(stdout);
-  consumer::commit_reset(client_props(*l), l->group_id, plan, session_ms + 15000);
+  kafka::commit_reset(client_props(*l), l->group_id, plan, session_ms + 15000);
   std::printf("committed the new offsets for group %s\n", l->group_id.c_str());
   return 0;
 }

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
 extern char** environ;
 
@@ -43,8 +43,8 @@ std::string cpu_model() {
   return "?";
 }
 
-consumer::KafkaPtr bench_producer(const std::string& bootstrap, const std::string& linger_ms) {
-  return consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
+kafka::KafkaPtr bench_producer(const std::string& bootstrap, const std::string& linger_ms) {
+  return kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", bootstrap},
                                                                        {"linger.ms", linger_ms},
                                                                        {"queue.buffering.max.messages", "1000000"},
                                                                        {"socket.nagle.disable", "true"},

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
 extern char** environ;
 
@@ -148,8 +148,8 @@ int run_bare(const std::vector<std::string>& args) {
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = 1; };
   sigaction(SIGTERM, &sa, nullptr);
-  using consumer::make_client;
-  using consumer::make_conf;
+  using kafka::make_client;
+  using kafka::make_conf;
   auto rk = make_client(RD_KAFKA_CONSUMER, make_conf({{"bootstrap.servers", bootstrap},
                                                       {"group.id", group},
                                                       {"auto.offset.reset", "earliest"},
@@ -165,7 +165,7 @@ int run_bare(const std::vector<std::string>& args) {
                                                       {"fetch.error.backoff.ms", args.at(5)},
                                                       {"log_level", "3"}}));
   rd_kafka_poll_set_consumer(rk.get());
-  consumer::PartitionListPtr t(rd_kafka_topic_partition_list_new(1));
+  kafka::PartitionListPtr t(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(t.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(rk.get(), t.get());
   while (g_stop == 0) {

@@ -24,7 +24,7 @@ CommittedReader::CommittedReader(rd_kafka_t* rk, std::string group_id)
 
 void CommittedReader::request(const std::vector<std::pair<std::string, std::int32_t>>& partitions) {
   if (partitions.empty()) return;
-  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (const auto& [t, p] : partitions) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), p);
   std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, AdminDeleter> req(
       rd_kafka_ListConsumerGroupOffsets_new(group_id_.c_str(), list.get()));

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
 namespace sluice::consumer {
 
@@ -33,7 +33,7 @@ class CommittedReader {
  private:
   rd_kafka_t* rk_;
   std::string group_id_;
-  QueuePtr queue_;
+  kafka::QueuePtr queue_;
   int outstanding_ = 0;
 };
 

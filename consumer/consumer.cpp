@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "consumer/broker_state.hpp"
-#include "consumer/watermarks.hpp"
+#include "kafka/watermarks.hpp"
 #include "shm/control_channel.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/records.hpp"
@@ -64,19 +64,19 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   epochs_.assign(seg.epoch_slots(), 0);
   by_partition_.resize(lambda_.topics.size());
 
-  ConfPtr conf = make_conf(consumer_properties(lambda_));
+  kafka::ConfPtr conf = kafka::make_conf(kafka::consumer_properties(lambda_));
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::rebalance_cb);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &Consumer::commit_cb);
   rd_kafka_conf_set_stats_cb(conf.get(), &Consumer::stats_cb);
   rd_kafka_conf_set_error_cb(conf.get(), &Consumer::error_cb);
-  rk_ = make_client(RD_KAFKA_CONSUMER, std::move(conf));
+  rk_ = kafka::make_client(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
   committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
   paused_watermarks_ = std::make_unique<PausedWatermarks>(rk_.get(), kPausedWatermarksEvery);
 
-  PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
+  kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
   for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
@@ -145,7 +145,7 @@ int Consumer::run() {
     }
     clock_ns_ = now_ns();
     for (ssize_t i = 0; i < n; ++i) {
-      accept(MessagePtr(batch[i]));
+      accept(kafka::MessagePtr(batch[i]));
       // A running worker starts on the first records while the rest are copied: one
       // batch holds up to kBatch records (measured up to ~125 us of copying at 450,000
       // msg/s). Without waking it: a wake per 64 records cost 2.5x the context switches
@@ -175,7 +175,7 @@ int Consumer::run() {
   return 0;
 }
 
-void Consumer::accept(MessagePtr msg) {
+void Consumer::accept(kafka::MessagePtr msg) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg->rkt != nullptr) {
@@ -435,11 +435,11 @@ std::string Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, st
   });
 }
 
-void Consumer::send_outbound(std::uint64_t leader, std::vector<OutMessage> messages) {
+void Consumer::send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages) {
   if (!out_) {
-    out_ = std::make_unique<AckedProducer>(
+    out_ = std::make_unique<kafka::AckedProducer>(
         lambda_, "out", [this](std::uint64_t l) { on_outbound_acked(l); },
-        [this](std::uint64_t l, OutMessage m, rd_kafka_resp_err_t err) { on_outbound_rejected(l, m.topic, err); });
+        [this](std::uint64_t l, kafka::OutMessage m, rd_kafka_resp_err_t err) { on_outbound_rejected(l, m.topic, err); });
   }
   Invocation& g = invocations_[leader];
   g.unacked += messages.size();
@@ -632,8 +632,8 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   // The position is outside the log: retention (or compaction, or a recreated topic)
   // removed records this group never completed. Never silent.
   shm::bump(stats_.offset_resets);
-  std::vector<Watermarks> w{{p.topic, p.partition}};
-  const auto err = query_watermarks(rk_.get(), w, kWatermarkTimeoutMs);
+  std::vector<kafka::Watermarks> w{{p.topic, p.partition}};
+  const auto err = kafka::query_watermarks(rk_.get(), w, kWatermarkTimeoutMs);
   const std::int64_t lo = w[0].low;
   const std::int64_t hi = w[0].high;
   const std::string range = err == RD_KAFKA_RESP_ERR_NO_ERROR
@@ -709,14 +709,14 @@ void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) { restart_fet
 void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts) {
   // After an offset-reset error librdkafka has stopped fetching the partition and refuses
   // a seek; assigning it again with an explicit offset starts it there.
-  PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
+  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
   for (const auto& [p, offset] : starts) {
     rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = offset;
   }
   std::string error;
   if (cooperative_) {
-    ErrorPtr off(rd_kafka_incremental_unassign(rk_.get(), l.get()));
-    ErrorPtr on(off ? nullptr : rd_kafka_incremental_assign(rk_.get(), l.get()));
+    kafka::ErrorPtr off(rd_kafka_incremental_unassign(rk_.get(), l.get()));
+    kafka::ErrorPtr on(off ? nullptr : rd_kafka_incremental_assign(rk_.get(), l.get()));
     if (off || on) error = rd_kafka_error_string(off ? off.get() : on.get());
   } else {
     // An eager assign replaces the whole assignment: keep every other partition at its
@@ -725,7 +725,7 @@ void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int
     if (auto err = rd_kafka_assignment(rk_.get(), &raw); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       error = rd_kafka_err2str(err);
     } else {
-      PartitionListPtr all(raw);
+      kafka::PartitionListPtr all(raw);
       rd_kafka_position(rk_.get(), all.get());
       for (const auto& [p, offset] : starts) {
         if (auto* e = rd_kafka_topic_partition_list_find(all.get(), p->topic.c_str(), p->partition)) e->offset = offset;
@@ -770,7 +770,7 @@ void Consumer::start_fresh(const std::vector<Partition*>& fresh) {
   // the log start and the end, as a watermark query does one partition at a time.
   const bool earliest = lambda_.auto_offset_reset == config::OffsetReset::kEarliest;
   const std::int64_t logical = earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-  PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(fresh.size())));
+  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(fresh.size())));
   for (const Partition* p : fresh) rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = logical;
   const auto err = rd_kafka_offsets_for_times(rk_.get(), l.get(), kWatermarkTimeoutMs);
   std::vector<std::pair<Partition*, std::int64_t>> starts;
@@ -801,11 +801,11 @@ void Consumer::resume(Partition& p) {
   // in confluent-kafka-go issue 630). Any request to the partition's leader wakes that
   // thread, which then fetches the resumed partition. Not waiting for the answer keeps
   // this loop free when the leader is unreachable.
-  nudge_leader(rk_.get(), p.topic, p.partition);
+  kafka::nudge_leader(rk_.get(), p.topic, p.partition);
 }
 
 void Consumer::set_paused(Partition& p, bool paused) {
-  PartitionListPtr l(rd_kafka_topic_partition_list_new(1));
+  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition);
   const auto err = paused ? rd_kafka_pause_partitions(rk_.get(), l.get()) : rd_kafka_resume_partitions(rk_.get(), l.get());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -816,7 +816,7 @@ void Consumer::set_paused(Partition& p, bool paused) {
 }
 
 void Consumer::commit(bool sync) {
-  PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
   for (auto& [key, pp] : partitions_) {
     Partition& p = *pp;
     const std::int64_t off = p.tracker.committable();
@@ -951,7 +951,7 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
     committed_reader_->request(ask);
   }
   if (cooperative_) {
-    ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
+    kafka::ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
     if (e) spdlog::error("lambda {}: incremental assign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
   } else {
     rd_kafka_assign(rk_.get(), parts);
@@ -1003,7 +1003,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   }
   spdlog::info("lambda {}: revoked {} partition(s){}", lambda_.name, parts->cnt, lost ? " (lost)" : "");
   if (cooperative_) {
-    ErrorPtr e(rd_kafka_incremental_unassign(rk_.get(), parts));
+    kafka::ErrorPtr e(rd_kafka_incremental_unassign(rk_.get(), parts));
     if (e) spdlog::error("lambda {}: incremental unassign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
   } else {
     rd_kafka_assign(rk_.get(), nullptr);
@@ -1049,7 +1049,7 @@ void Consumer::shutdown() {
     publish_all();
     // Serve callbacks (commit results) and take what was fetched before the pause.
     const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch, kBatch);
-    for (ssize_t i = 0; i < n; ++i) accept(MessagePtr(batch[i]));
+    for (ssize_t i = 0; i < n; ++i) accept(kafka::MessagePtr(batch[i]));
     if (!resets_.empty()) handle_resets();
     bool busy = false;
     for (auto& [k, p] : partitions_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));

@@ -14,14 +14,14 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "consumer/acked_producer.hpp"
 #include "consumer/committed_reader.hpp"
-#include "consumer/paused_watermarks.hpp"
 #include "consumer/dead_letters.hpp"
-#include "consumer/kafka_handles.hpp"
 #include "consumer/offset_tracker.hpp"
+#include "consumer/paused_watermarks.hpp"
 #include "consumer/sent_log.hpp"
 #include "consumer/worker_replies.hpp"
+#include "kafka/acked_producer.hpp"
+#include "kafka/kafka_handles.hpp"
 #include "shm/carried_attempts.hpp"
 #include "shm/ring.hpp"
 #include "shm/segment.hpp"
@@ -54,7 +54,7 @@ class Consumer {
     OffsetTracker tracker;
     std::int64_t committed = -1;      // acknowledged by the broker
     std::int64_t commit_pending = -1; // sent asynchronously, not yet acknowledged
-    std::deque<MessagePtr> backlog;   // fetched, not yet in a ring (ring full / max_in_flight)
+    std::deque<kafka::MessagePtr> backlog;   // fetched, not yet in a ring (ring full / max_in_flight)
     bool paused = false;
     bool stopped = false;  // on_failure = stop hit this partition
     std::chrono::steady_clock::time_point stopped_at{};
@@ -81,7 +81,7 @@ class Consumer {
   Partition* find(const char* topic, std::int32_t partition);
   Partition* find(std::uint16_t topic_index, std::int32_t partition);
 
-  void accept(MessagePtr msg);
+  void accept(kafka::MessagePtr msg);
   bool dispatch(Partition& p, const rd_kafka_message_t& msg);
   std::uint32_t choose_ring(const Partition& p, const rd_kafka_message_t& msg);
   void pump_backlogs();
@@ -124,7 +124,7 @@ class Consumer {
     std::int64_t offset;
     std::uint32_t epoch;
   };
-  void send_outbound(std::uint64_t leader, std::vector<OutMessage> messages);
+  void send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages);
   void on_outbound_acked(std::uint64_t leader);
   void on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err);
   struct Invocation;
@@ -168,8 +168,8 @@ class Consumer {
   const config::Lambda lambda_;
   const std::atomic<bool>& stop_;
   shm::Stats& stats_;
-  KafkaPtr rk_;
-  QueuePtr queue_;
+  kafka::KafkaPtr rk_;
+  kafka::QueuePtr queue_;
   std::unique_ptr<CommittedReader> committed_reader_;
   std::unique_ptr<PausedWatermarks> paused_watermarks_;  // before rk_ goes: it joins its thread
   bool cooperative_ = false;
@@ -209,7 +209,7 @@ class Consumer {
     std::string rejected;  // why one of its records can never be produced
   };
   std::unordered_map<std::uint64_t, Invocation> invocations_;  // by leader seq
-  std::unique_ptr<AckedProducer> out_;  // made on first use
+  std::unique_ptr<kafka::AckedProducer> out_;  // made on first use
   std::uint64_t seq_ = 0;
   // CLOCK_MONOTONIC read once per loop pass and per batch taken from librdkafka: the
   // enqueue time of the records written then, instead of a read per record (25-50 ns

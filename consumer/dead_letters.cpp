@@ -25,7 +25,7 @@ DeadLetterProducer::DeadLetterProducer(const config::Lambda& lambda, Delivered o
             on_delivered_(dl);
             sent_.erase(it);
           },
-          [this](std::uint64_t token, OutMessage, rd_kafka_resp_err_t err) {
+          [this](std::uint64_t token, kafka::OutMessage, rd_kafka_resp_err_t err) {
             auto it = sent_.find(token);
             if (it == sent_.end()) return;
             if (it->second.dropped < 2) {
@@ -47,7 +47,7 @@ void DeadLetterProducer::send(DeadLetter dl) {
 void DeadLetterProducer::produce(std::uint64_t token) {
   const Sent& s = sent_.at(token);
   const DeadLetter& dl = s.letter;
-  OutMessage m{topic_, RD_KAFKA_PARTITION_UA, dl.key, dl.value, {}};
+  kafka::OutMessage m{topic_, RD_KAFKA_PARTITION_UA, dl.key, dl.value, {}};
   if (s.dropped >= 1) m.value.reset();
   if (s.dropped >= 2) m.key.reset();
   if (s.dropped < 2) m.headers = dl.headers;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "consumer/acked_producer.hpp"
+#include "kafka/acked_producer.hpp"
 
 namespace sluice::consumer {
 
@@ -61,7 +61,7 @@ class DeadLetterProducer {
   Undeliverable on_undeliverable_;
   std::uint64_t next_token_ = 1;
   std::unordered_map<std::uint64_t, Sent> sent_;
-  AckedProducer producer_;  // last: its destructor's final callbacks may still look at sent_
+  kafka::AckedProducer producer_;  // last: its destructor's final callbacks may still look at sent_
 };
 
 }  // namespace sluice::consumer

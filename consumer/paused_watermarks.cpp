@@ -24,7 +24,7 @@ void PausedWatermarks::watch(std::vector<Partition> partitions) {
   if (first) wake_.notify_all();  // ask at once about a partition just paused
 }
 
-std::optional<Watermarks> PausedWatermarks::latest(const std::string& topic, std::int32_t partition) const {
+std::optional<kafka::Watermarks> PausedWatermarks::latest(const std::string& topic, std::int32_t partition) const {
   std::lock_guard lock(mu_);
   const auto it = answers_.find({topic, partition});
   if (it == answers_.end()) return std::nullopt;
@@ -36,10 +36,10 @@ void PausedWatermarks::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     wake_.wait(lock, stop, [&] { return !watched_.empty(); });
     if (stop.stop_requested()) break;
-    std::vector<Watermarks> ask;
+    std::vector<kafka::Watermarks> ask;
     for (const auto& [topic, partition] : watched_) ask.push_back({topic, partition, -1, -1});
     lock.unlock();
-    const auto err = query_watermarks(rk_, ask, static_cast<int>(interval_.count()));
+    const auto err = kafka::query_watermarks(rk_, ask, static_cast<int>(interval_.count()));
     lock.lock();
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       for (const auto& w : ask) {

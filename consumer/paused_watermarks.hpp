@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "consumer/watermarks.hpp"
+#include "kafka/watermarks.hpp"
 
 namespace sluice::consumer {
 
@@ -35,7 +35,7 @@ class PausedWatermarks {
   // The partitions to ask about from now on (the rest are forgotten).
   void watch(std::vector<Partition> partitions);
   // The newest answer for a watched partition, if one came since it was last watched.
-  std::optional<Watermarks> latest(const std::string& topic, std::int32_t partition) const;
+  std::optional<kafka::Watermarks> latest(const std::string& topic, std::int32_t partition) const;
 
  private:
   void run(std::stop_token stop);
@@ -45,7 +45,7 @@ class PausedWatermarks {
   mutable std::mutex mu_;
   std::condition_variable_any wake_;
   std::vector<Partition> watched_;
-  std::map<Partition, Watermarks> answers_;
+  std::map<Partition, kafka::Watermarks> answers_;
   std::jthread thread_;  // last: started once everything it reads exists
 };
 

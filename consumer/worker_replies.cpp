@@ -23,7 +23,7 @@ std::string WorkerReplies::take_one(const shm::OutboundReply& r) {
   if (o.messages.size() >= kMaxOutboundPerInvocation) {
     return "more than " + std::to_string(kMaxOutboundPerInvocation) + " outbound records for one invocation";
   }
-  OutMessage m{std::string(r.topic), r.partition < 0 ? RD_KAFKA_PARTITION_UA : r.partition, std::nullopt, std::nullopt, {}};
+  kafka::OutMessage m{std::string(r.topic), r.partition < 0 ? RD_KAFKA_PARTITION_UA : r.partition, std::nullopt, std::nullopt, {}};
   if (r.key != nullptr) m.key.emplace(r.key, r.key_len);
   if (r.value != nullptr) m.value.emplace(r.value, r.value_len);
   const bool ok = shm::for_each_header(r.headers, r.headers_len, [&](const shm::HeaderView& hv) {

@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "consumer/acked_producer.hpp"
+#include "kafka/acked_producer.hpp"
 #include "shm/records.hpp"
 
 namespace sluice::consumer {
@@ -34,7 +34,7 @@ class WorkerReplies {
   struct Outcome {
     std::string reason;                   // the worker's failure reason; "" if none
     std::optional<std::uint64_t> leader;  // completes with that leader's invocation
-    std::vector<OutMessage> produce;      // to produce before it completes
+    std::vector<kafka::OutMessage> produce;      // to produce before it completes
   };
   // Everything said about record `seq`, whose outcome the worker wrote at `attempt`
   // with status ok (`ok`) or not; forgotten here. What an earlier attempt said (a worker
@@ -50,7 +50,7 @@ class WorkerReplies {
 
   struct Outbound {
     std::uint32_t attempt = 0;  // of the leader's invocation that asked for them
-    std::vector<OutMessage> messages;
+    std::vector<kafka::OutMessage> messages;
   };
   struct Await {
     std::uint64_t leader;

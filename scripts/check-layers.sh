@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The house's layering, checked on every include: app -> {supervisor, consumer, worker}
-# -> {shm, config, process}. consumer, worker and supervisor meet only in those (the
-# supervisor starts the others as processes, not as code), and they depend on nothing
-# of ours. A quoted include of another folder's header that is not allowed here fails.
+# -> {shm, config, process}, and consumer -> kafka -> config. consumer, worker and
+# supervisor meet only in shm/, config/ and process/ (the supervisor starts the others
+# as processes, not as code), and those depend on nothing of ours. A quoted include of another folder's header that is not allowed here fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +10,11 @@ declare -A allowed=(
   [shm]="shm"
   [config]="config"
   [process]="process"
-  [consumer]="consumer shm config process"
+  [kafka]="kafka config"
+  [consumer]="consumer kafka shm config process"
   [worker]="worker shm config process sluice"
   [supervisor]="supervisor shm config process"
-  [app]="app supervisor consumer worker shm config process"
+  [app]="app supervisor consumer worker kafka shm config process"
 )
 status=0
 for dir in "${!allowed[@]}"; do

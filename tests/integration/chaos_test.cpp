@@ -16,8 +16,8 @@
 #include <set>
 #include <thread>
 
-#include "consumer/kafka_handles.hpp"
 #include "daemon_test.hpp"
+#include "kafka/kafka_handles.hpp"
 
 namespace sluice::test {
 namespace {
@@ -164,7 +164,7 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
   std::size_t assigned = 0;
   const auto until = std::chrono::steady_clock::now() + duration;
   while (std::chrono::steady_clock::now() < until) {
-    auto rk = consumer::make_client(RD_KAFKA_CONSUMER, consumer::make_conf({{"bootstrap.servers", bs},
+    auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bs},
                                                                             {"group.id", "lambda-c"},
                                                                             {"enable.auto.commit", "false"},
                                                                             {"partition.assignment.strategy", "cooperative-sticky"},
@@ -173,7 +173,7 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
                                                                             {"fetch.wait.max.ms", "10"},
                                                                             {"log_level", "3"}}));
     rd_kafka_poll_set_consumer(rk.get());
-    consumer::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+    kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(topics.get(), "events", RD_KAFKA_PARTITION_UA);
     ASSERT_EQ(rd_kafka_subscribe(rk.get(), topics.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
     // Until it holds partitions (bounded: the mock may hand it none), then 0-500 ms more.

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 #include <sstream>
 
 #include "daemon_test.hpp"
@@ -265,7 +265,7 @@ TEST_F(Exec, ARecordWithMoreHeadersThanAFrameCarriesFailsAloneWithTheReason) {
   DevBroker broker({"events:8", "events-dlq:1"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
   {
-    auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", broker.bootstrap()}}));
+    auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", broker.bootstrap()}}));
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(20'000);
     for (int i = 0; i < 20'000; ++i) {
       const std::string name = "h" + std::to_string(i);

@@ -10,10 +10,10 @@
 #include <future>
 #include <thread>
 
-#include "consumer/group_offsets.hpp"
-#include "consumer/kafka_handles.hpp"
-#include "consumer/watermarks.hpp"
 #include "daemon_test.hpp"
+#include "kafka/group_offsets.hpp"
+#include "kafka/kafka_handles.hpp"
+#include "kafka/watermarks.hpp"
 
 namespace sluice::test {
 namespace {
@@ -104,11 +104,11 @@ TEST_F(Fault, WatermarkQueriesGiveUpAtTheirTimeoutWhileTheLeaderIsDown) {
   constexpr std::uint64_t kMessages = 1'000;
   DevBroker broker({"events:8"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
-  auto rk = consumer::make_client(
-      RD_KAFKA_CONSUMER, consumer::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"group.id", "wm"}, {"log_level", "3"}}));
-  std::vector<consumer::Watermarks> marks;
+  auto rk = kafka::make_client(
+      RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"group.id", "wm"}, {"log_level", "3"}}));
+  std::vector<kafka::Watermarks> marks;
   for (int p = 0; p < kPartitions; ++p) marks.push_back({"events", p});
-  ASSERT_EQ(consumer::query_watermarks(rk.get(), marks, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(kafka::query_watermarks(rk.get(), marks, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
   const auto ends = end_offsets(kMessages, kPartitions);
   for (const auto& m : marks) {
     EXPECT_EQ(m.low, 0) << m.partition;
@@ -118,11 +118,11 @@ TEST_F(Fault, WatermarkQueriesGiveUpAtTheirTimeoutWhileTheLeaderIsDown) {
   ASSERT_EQ(broker.control("down 1"), "ok");
   auto query = std::async(std::launch::async, [&] {
     auto again = marks;
-    return consumer::query_watermarks(rk.get(), again, 300);
+    return kafka::query_watermarks(rk.get(), again, 300);
   });
   ASSERT_EQ(query.wait_for(30s), std::future_status::ready) << "query_watermarks(300 ms) still waiting after 30 s";
   EXPECT_NE(query.get(), RD_KAFKA_RESP_ERR_NO_ERROR) << "answered by a broker that is down";
-  auto nudge = std::async(std::launch::async, [&] { consumer::nudge_leader(rk.get(), "events", 0); });
+  auto nudge = std::async(std::launch::async, [&] { kafka::nudge_leader(rk.get(), "events", 0); });
   ASSERT_EQ(nudge.wait_for(30s), std::future_status::ready) << "nudge_leader waited for an answer";
   ASSERT_EQ(broker.control("up 1"), "ok");
 }
@@ -268,7 +268,7 @@ TEST_F(Fault, LogTruncatedPastTheCommittedOffsetIsReportedPerAutoOffsetReset) {
   EXPECT_TRUE(read_outcomes(outcomes(), "late").empty()) << "latest started before the existing records";
   // 60 x 100 KiB: the first 100 records and some of the big ones fall out of the log.
   produce(bs, "events", 1, 100, 60, 100 << 10);
-  const auto offsets = consumer::group_offsets({{"bootstrap.servers", bs}}, "lambda-early", {"events"});
+  const auto offsets = kafka::group_offsets({{"bootstrap.servers", bs}}, "lambda-early", {"events"});
   ASSERT_EQ(offsets.size(), 1U);
   const std::int64_t lo = offsets[0].low;
   const std::int64_t hi = offsets[0].high;

@@ -22,8 +22,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "consumer/group_offsets.hpp"
-#include "consumer/kafka_handles.hpp"
+#include "kafka/group_offsets.hpp"
+#include "kafka/kafka_handles.hpp"
 
 extern char** environ;
 
@@ -84,7 +84,7 @@ std::string seq_value_prefix(std::uint64_t seq) { return "s" + std::to_string(se
 void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
              std::uint64_t count, std::size_t value_bytes, int keys, std::uint64_t big_seq, std::size_t big_bytes,
              const std::function<std::string(std::uint64_t)>& value_of) {
-  auto rk = consumer::make_client(RD_KAFKA_PRODUCER, consumer::make_conf({{"bootstrap.servers", bootstrap},
+  auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", bootstrap},
                                                                         {"linger.ms", "5"},
                                                                         {"acks", "all"},
                                                                         {"log_level", "3"}}));
@@ -360,7 +360,7 @@ std::vector<Outcome> read_outcomes(const fs::path& log_dir, const std::string& n
 
 std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::string& topic, std::size_t count,
                                      std::chrono::milliseconds limit) {
-  auto rk = consumer::make_client(RD_KAFKA_CONSUMER, consumer::make_conf({{"bootstrap.servers", bootstrap},
+  auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},
                                                                         {"group.id", "sluice-test-reader"},
                                                                         {"enable.auto.commit", "false"},
                                                                         {"fetch.wait.max.ms", "10"},
@@ -375,7 +375,7 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
     }
     rd_kafka_topic_destroy(rkt);
   }
-  consumer::PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   }
@@ -383,7 +383,7 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
   std::vector<TopicMessage> out;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
-    consumer::MessagePtr m(rd_kafka_consumer_poll(rk.get(), 50));
+    kafka::MessagePtr m(rd_kafka_consumer_poll(rk.get(), 50));
     if (!m || m->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     TopicMessage t;
     t.partition = m->partition;
@@ -409,7 +409,7 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
 std::map<int, std::int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                               const std::string& topic, int timeout_ms) {
   std::map<int, std::int64_t> out;
-  for (const auto& p : consumer::group_offsets({{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, group, {topic}, timeout_ms)) {
+  for (const auto& p : kafka::group_offsets({{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, group, {topic}, timeout_ms)) {
     out[p.partition] = p.committed;
   }
   return out;

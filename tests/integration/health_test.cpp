@@ -9,8 +9,8 @@
 #include <optional>
 #include <sstream>
 
-#include "consumer/group_offsets.hpp"
 #include "daemon_test.hpp"
+#include "kafka/group_offsets.hpp"
 #include "metrics_text.hpp"
 #include "notify_socket.hpp"
 
@@ -165,7 +165,7 @@ TEST_F(OperatorTruth, LagAfterAConsumerRestartIsWhatTheBrokerSays) {
   produce(broker.bootstrap(), "events", kPartitions, kFirst, 1);
   ASSERT_EQ(call("POST", "/kafka/register/lag").status, 200) << d.log();
   // What the broker says (the library `sluice offsets show` prints from).
-  const auto truth = consumer::group_offsets({{"bootstrap.servers", broker.bootstrap()}}, "lambda-lag", {"events"});
+  const auto truth = kafka::group_offsets({{"bootstrap.servers", broker.bootstrap()}}, "lambda-lag", {"events"});
   ASSERT_EQ(truth.size(), static_cast<std::size_t>(kPartitions));
   std::map<int, std::int64_t> want;
   for (const auto& p : truth) want[p.partition] = p.lag();
@@ -304,7 +304,7 @@ TEST_F(OperatorTruth, TheLagOfAStoppedPartitionGrowsWithWhatIsProducedToIt) {
   auto want = end_offsets(500, kPartitions);
   want[1] = 1;
   ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-s") == want; }, 120s)) << d.log();
-  const auto truth = consumer::group_offsets({{"bootstrap.servers", broker.bootstrap()}}, "lambda-s", {"events"});
+  const auto truth = kafka::group_offsets({{"bootstrap.servers", broker.bootstrap()}}, "lambda-s", {"events"});
   std::map<int, std::int64_t> expected;
   for (const auto& p : truth) expected[p.partition] = p.lag();
   ASSERT_EQ(expected.at(1), 124) << "the broker's view: 125 records on partition 1, committed 1";

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
-#include "consumer/group_offsets.hpp"
+#include "kafka/group_offsets.hpp"
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 namespace {
 
 TEST(Datetime, IsoFormsAndEpochMillisecondsParse) {
@@ -32,4 +32,4 @@ TEST(Listen, HostPortAndBracketedV6Split) {
 }
 
 }  // namespace
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

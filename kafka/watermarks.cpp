@@ -1,10 +1,10 @@
-#include "consumer/watermarks.hpp"
+#include "kafka/watermarks.hpp"
 
 #include <chrono>
 
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 
 namespace {
 
@@ -58,4 +58,4 @@ void nudge_leader(rd_kafka_t* rk, const std::string& topic, std::int32_t partiti
   static_cast<void>(rd_kafka_offsets_for_times(rk, l.get(), 0));
 }
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

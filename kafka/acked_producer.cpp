@@ -1,10 +1,10 @@
-#include "consumer/acked_producer.hpp"
+#include "kafka/acked_producer.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 namespace {
 
 constexpr auto kRetryBackoff = std::chrono::seconds(1);
@@ -134,4 +134,4 @@ void AckedProducer::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void
   self->on_acked_(token);
 }
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 
 struct PartitionOffsets {
   std::string topic;
@@ -57,4 +57,4 @@ void commit_reset(const std::map<std::string, std::string>& client_properties, c
 // milliseconds since the epoch; nullopt if malformed.
 std::optional<std::int64_t> parse_datetime_ms(const std::string& text);
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

@@ -1,4 +1,4 @@
-#include "consumer/group_offsets.hpp"
+#include "kafka/group_offsets.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,10 +7,10 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "consumer/kafka_handles.hpp"
-#include "consumer/watermarks.hpp"
+#include "kafka/kafka_handles.hpp"
+#include "kafka/watermarks.hpp"
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 
 std::vector<PartitionOffsets> group_offsets(const std::map<std::string, std::string>& client_properties,
                                             const std::string& group_id, const std::vector<std::string>& topics,
@@ -220,4 +220,4 @@ std::optional<std::int64_t> parse_datetime_ms(const std::string& text) {
   return (epoch - offset_s) * 1000 + ms;
 }
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 
 // Errors after which the same message can never be produced: it is too large for the
 // client's message.max.bytes or the broker's (topic max.message.bytes), or the broker
@@ -76,4 +76,4 @@ class AckedProducer {
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> retry_;
 };
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 
 struct KafkaDeleter {
   void operator()(rd_kafka_t* p) const { rd_kafka_destroy(p); }
@@ -44,4 +44,4 @@ std::vector<config::Diagnostic> check_properties(const config::Config& c);
 // Creates a client, taking ownership of conf; throws std::runtime_error.
 KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf);
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

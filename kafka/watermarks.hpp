@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 
 struct Watermarks {
   std::string topic;
@@ -26,4 +26,4 @@ rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, std::vector<Watermarks>& ou
 // any request wakes the leader's broker thread (see Consumer::resume).
 void nudge_leader(rd_kafka_t* rk, const std::string& topic, std::int32_t partition);
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka

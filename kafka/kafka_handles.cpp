@@ -1,4 +1,4 @@
-#include "consumer/kafka_handles.hpp"
+#include "kafka/kafka_handles.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-namespace sluice::consumer {
+namespace sluice::kafka {
 namespace {
 
 // librdkafka's own lines go through sluice's logger, so they carry its format (JSON or
@@ -168,4 +168,4 @@ KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf) {
   return KafkaPtr(rk);
 }
 
-}  // namespace sluice::consumer
+}  // namespace sluice::kafka
