@@ -12,6 +12,7 @@
 
 #include "consumer/broker_state.hpp"
 #include "kafka/watermarks.hpp"
+#include "shm/clock.hpp"
 #include "shm/control_channel.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/records.hpp"
@@ -20,12 +21,6 @@ namespace sluice::consumer {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 constexpr std::size_t kBatch = 1024;
 constexpr ssize_t kPublishEvery = 64;  // one locked store per 64 records
@@ -129,7 +124,7 @@ int Consumer::run() {
                fmt::join(lambda_.topics, ","), rings_.size());
   rd_kafka_message_t* batch[kBatch];
   while (!stop_.load(std::memory_order_relaxed)) {
-    clock_ns_ = now_ns();
+    clock_ns_ = shm::monotonic_ns();
     heartbeat();
     if (std::find(quarantined_.begin(), quarantined_.end(), true) != quarantined_.end()) poll_control();
     poll_producers();
@@ -143,7 +138,7 @@ int Consumer::run() {
       const int timeout_ms = total_backlog() > 0 ? 1 : total_in_flight() > 0 ? 5 : 100;
       n = rd_kafka_consume_batch_queue(queue_.get(), timeout_ms, batch, 1);
     }
-    clock_ns_ = now_ns();
+    clock_ns_ = shm::monotonic_ns();
     for (ssize_t i = 0; i < n; ++i) {
       accept(kafka::MessagePtr(batch[i]));
       // A running worker starts on the first records while the rest are copied: one
@@ -885,14 +880,14 @@ void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 
 int Consumer::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, now_ns());
+  if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, shm::monotonic_ns());
   return 0;  // librdkafka frees the text
 }
 
 void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) record_all_brokers_down(self->stats_, now_ns());
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) record_all_brokers_down(self->stats_, shm::monotonic_ns());
   // Connection errors come and go while librdkafka reconnects by itself: a warning. The
   // consumer process ends on fatal errors only (run()).
   spdlog::log(rd_kafka_fatal_error(rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR ? spdlog::level::err : spdlog::level::warn,
@@ -1040,7 +1035,7 @@ void Consumer::shutdown() {
   const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
   rd_kafka_message_t* batch[kBatch];
   for (;;) {
-    clock_ns_ = now_ns();
+    clock_ns_ = shm::monotonic_ns();
     heartbeat();
     poll_control();
     poll_producers();

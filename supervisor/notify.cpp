@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shm/clock.hpp"
+
 namespace sluice::supervisor {
 
 Notifier::Notifier() {
@@ -30,9 +32,7 @@ void Notifier::send(const std::string& state) {
 void Notifier::ready() { send("READY=1"); }
 
 void Notifier::reloading() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  const auto usec = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+  const std::uint64_t usec = shm::monotonic_ns() / 1000;
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 

@@ -19,6 +19,7 @@
 #include "config/lambda_json.hpp"
 #include "process/exit_status.hpp"
 #include "process/stop_signal.hpp"
+#include "shm/clock.hpp"
 #include "shm/control_channel.hpp"
 #include "shm/ring.hpp"
 #include "shm/sealed.hpp"
@@ -32,12 +33,6 @@
 
 namespace sluice::supervisor {
 namespace {
-
-std::uint64_t mono_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 constexpr int kTickMs = 100;  // cadence of hung-handler checks while running
 // Replies carry failure reasons and outbound records (at most half the ring each);
@@ -597,7 +592,7 @@ void Supervisor::check_consumer_progress(Lambda& l) {
   // that stopped (a deadlock, a call that never returns) would otherwise hold its
   // partitions, unhandled and uncommitted, with every signal saying "running".
   const std::uint64_t beat = l.seg->header().consumer_heartbeat_ns.load(std::memory_order_relaxed);
-  const std::uint64_t now = mono_ns();
+  const std::uint64_t now = shm::monotonic_ns();
   const std::uint64_t limit = std::uint64_t{cfg_.restart.consumer_stall_s} * 1'000'000'000ULL;
   if (beat != 0 && now > beat && now - beat > limit) {
     spdlog::error("lambda {}: its consumer made no progress for {} s (consumer_stall_s): killing it", l.cfg.name,
@@ -608,7 +603,7 @@ void Supervisor::check_consumer_progress(Lambda& l) {
 }
 
 void Supervisor::check_hung_handlers(Lambda& l) {
-  const std::uint64_t now = mono_ns();
+  const std::uint64_t now = shm::monotonic_ns();
   // http and exec handlers time out by themselves (the request is abandoned, the child
   // killed by its worker) and report a retry; for them this kill is only a backstop for
   // a worker that hangs itself, so it waits longer.
@@ -919,7 +914,7 @@ void Supervisor::notify_progress() {
 }
 
 LambdaReport Supervisor::report_of(const Lambda& l) const {
-  auto r = read_report(l.cfg, l.seg ? &*l.seg : nullptr, state_of(l), mono_ns());
+  auto r = read_report(l.cfg, l.seg ? &*l.seg : nullptr, state_of(l), shm::monotonic_ns());
   r.worker_restarts = l.worker_restarts;
   r.consumer_restarts = l.consumer_restarts;
   r.failure = l.failure;

@@ -11,19 +11,16 @@
 #include <spdlog/spdlog.h>
 
 #include "process/exit_status.hpp"
+#include "shm/clock.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/records.hpp"
 
 namespace sluice::worker {
 namespace {
 
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-constexpr std::uint64_t kIdleWaitNs = 200'000'000;  // heartbeat cadence while idle
+// How long a blocked wait lasts before the loop looks at its stop flag again (a stop
+// request also interrupts the futex wait: no SA_RESTART).
+constexpr std::uint64_t kIdleWaitNs = 200'000'000;
 // Longest a finished record waits for its release while the worker stays busy. Short
 // next to any commit interval; long enough to cover hundreds of no-op records.
 constexpr std::uint64_t kFlushNs = 50'000;
@@ -54,7 +51,7 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
 }
 
 void WorkerLoop::run() {
-  std::uint64_t now = now_ns();
+  std::uint64_t now = shm::monotonic_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
     collect();
     if (!corrupt_.empty()) {
@@ -67,7 +64,7 @@ void WorkerLoop::run() {
     if (batch_.empty()) {
       flush();
       in_.wait_for_data(kIdleWaitNs);
-      now = now_ns();
+      now = shm::monotonic_ns();
       continue;
     }
     ended_ns_ = 0;
@@ -75,7 +72,7 @@ void WorkerLoop::run() {
     done_ = in_.cursor();
     // The last handler call's end is "now": a clock read costs 25-50 ns here, and the
     // loop would otherwise make one more per record.
-    now = ended_ns_ != 0 ? ended_ns_ : now_ns();
+    now = ended_ns_ != 0 ? ended_ns_ : shm::monotonic_ns();
     // Give finished records back when the ring has nothing more for us, or at least
     // every kFlushNs while it keeps us busy: one release (a locked store, and the cache
     // line the consumer reads) and one reap per run of records instead of per record.
@@ -107,7 +104,7 @@ void WorkerLoop::collect() {
     }
     if (h == nullptr) {
       if (batch_.empty() || lambda_.batch_window_ms == 0 || stop_.load(std::memory_order_relaxed)) break;
-      const std::uint64_t now = now_ns();
+      const std::uint64_t now = shm::monotonic_ns();
       if (deadline == 0) deadline = now + std::uint64_t{lambda_.batch_window_ms} * 1'000'000ULL;
       if (now >= deadline) break;
       flush();  // nothing finished waits out the window
@@ -220,7 +217,7 @@ bool WorkerLoop::run_todo() {
 }
 
 bool WorkerLoop::wait_unavailable(const std::string& why) {
-  const std::uint64_t now = now_ns();
+  const std::uint64_t now = shm::monotonic_ns();
   if (unavailable_rounds_++ == 0) {
     unavailable_since_ns_ = now;
     wstats_.unavailable_since_ns.store(now, std::memory_order_relaxed);
@@ -244,7 +241,7 @@ bool WorkerLoop::too_old(const shm::RecordHeader& h) const {
 
 void WorkerLoop::available_again() {
   spdlog::info("lambda {}: worker {}: handler answering again after {} ms unavailable", lambda_.name, slot_,
-               (now_ns() - unavailable_since_ns_) / 1'000'000);
+               (shm::monotonic_ns() - unavailable_since_ns_) / 1'000'000);
   unavailable_rounds_ = 0;
   wstats_.unavailable_since_ns.store(0, std::memory_order_relaxed);
 }
@@ -253,7 +250,7 @@ void WorkerLoop::invoke() {
   const std::span<const sluice_record> records(records_);
   const std::span<sluice_result> results(results_);
   const std::size_t step = handler_.takes_batches() ? records.size() : 1;
-  std::uint64_t start = now_ns();
+  std::uint64_t start = shm::monotonic_ns();
   for (std::size_t i = 0; i < records.size(); i += step) {
     const std::size_t n = std::min(step, records.size() - i);
     for (std::size_t j = i; j < i + n; ++j) {
@@ -265,12 +262,12 @@ void WorkerLoop::invoke() {
     supervision_.invocation_start_ns.store(start, std::memory_order_relaxed);
     produce_.clear();
     handler_.handle(records.subspan(i, n), results.subspan(i, n), produce_);
-    std::uint64_t end = now_ns();  // and the next call's start
+    std::uint64_t end = shm::monotonic_ns();  // and the next call's start
     shm::bump(wstats_.invocations);
     wstats_.handler_latency.observe(end - start);
     if (!produce_.empty()) {
       send_outbound(i, n);
-      end = now_ns();  // it may have waited for room: not the next call's time
+      end = shm::monotonic_ns();  // it may have waited for room: not the next call's time
     }
     start = end;
   }
