@@ -80,12 +80,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   if (lambda_.on_failure == config::OnFailure::kDeadLetter) {
     dlq_ = std::make_unique<DeadLetterProducer>(
         lambda_,
-        [this](const DeadLetter& dl) {
-          Partition* p = find(dl.topic_index, dl.partition);
-          if (p == nullptr || p->epoch != dl.epoch) return;  // revoked meanwhile: the next owner redelivers it
-          p->tracker.completed(dl.offset);
-          shm::bump(stats_.dead_lettered);
-        },
+        [this](const DeadLetter& dl) { complete_offset(dl.topic_index, dl.partition, dl.epoch, dl.offset, stats_.dead_lettered); },
         [this](const DeadLetter& dl, const std::string& why) {
           // Not even its reason fits: hold the partition here, as on_failure = "stop" would.
           Partition* p = find(dl.topic_index, dl.partition);
@@ -246,14 +241,16 @@ std::uint32_t Consumer::choose_ring(const Partition& p, const rd_kafka_message_t
 
 bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (p.tracker.in_flight() >= lambda_.max_in_flight) return false;
-  rd_kafka_headers_t* hdrs = nullptr;
+  // The record's headers, walked once: sized, then encoded or dead-lettered from here.
+  headers_.clear();
   std::size_t headers_len = 0;
-  if (rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_headers_t* hdrs = nullptr; rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const char* name = nullptr;
     const void* value = nullptr;
     std::size_t size = 0;
     for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      headers_len += shm::encoded_header_size(std::strlen(name), value != nullptr ? size : 0);
+      headers_.push_back({name, value, value != nullptr ? size : 0});
+      headers_len += shm::encoded_header_size(headers_.back().name.size(), headers_.back().size);
     }
   }
   const std::uint64_t payload = msg.key_len + msg.len + headers_len;
@@ -331,12 +328,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (msg.len != 0) std::memcpy(shm::record_value(h), msg.payload, msg.len);
   if (headers_len != 0) {
     std::byte* out = shm::record_headers(h);
-    const char* name = nullptr;
-    const void* value = nullptr;
-    std::size_t sz = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &sz) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      out = shm::encode_header(out, name, value, sz);
-    }
+    for (const Header& hd : headers_) out = shm::encode_header(out, hd.name, hd.value, hd.size);
   }
   w.commit();
   sent_[r].push_back(Sent{w.reserved_at(), w.write_cursor(), seq_, msg.offset, p.epoch, p.partition, p.topic_index, h->flags,
@@ -478,12 +470,7 @@ void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Invocatio
     for (Partition* p : affected) rewind(*p);
     return;
   }
-  for (const Member& m : it->second.members) {
-    Partition* p = find(m.topic_index, m.partition);
-    if (p == nullptr || p->epoch != m.epoch) continue;  // revoked meanwhile: its next owner redelivers it
-    p->tracker.completed(m.offset);
-    shm::bump(stats_.handled_ok);
-  }
+  for (const Member& m : it->second.members) complete_offset(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
   invocations_.erase(it);
 }
 
@@ -530,8 +517,16 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;
   }
   if (invocations_.contains(s.seq)) return true;  // a leader: completes on acknowledgement
-  p->tracker.completed(s.offset);
-  shm::bump(stats_.handled_ok);
+  complete_offset(s.topic_index, s.partition, s.epoch, s.offset, stats_.handled_ok);
+  return true;
+}
+
+bool Consumer::complete_offset(std::uint16_t topic_index, std::int32_t partition, std::uint32_t epoch, std::int64_t offset,
+                               std::atomic<std::uint64_t>& counter) {
+  Partition* p = find(topic_index, partition);
+  if (p == nullptr || p->epoch != epoch) return false;  // revoked meanwhile: its next owner delivers it again
+  p->tracker.completed(offset);
+  shm::bump(counter);
   return true;
 }
 
@@ -541,8 +536,7 @@ void Consumer::failed(Partition& p, DeadLetter dl) {
     case config::OnFailure::kSkip:
       spdlog::warn("lambda {}: skipping {}[{}]@{} after {} attempt(s): {}", lambda_.name, p.topic, p.partition,
                    dl.offset, dl.attempts, dl.error);
-      shm::bump(stats_.skipped);
-      p.tracker.completed(dl.offset);
+      complete_offset(p.topic_index, p.partition, p.epoch, dl.offset, stats_.skipped);
       return;
     case config::OnFailure::kDeadLetter:
       // Completed only when the broker acknowledges the dead letter (see the callback).
@@ -593,16 +587,10 @@ DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, s
                 std::nullopt, {}};
   if (m.key != nullptr) dl.key.emplace(static_cast<const char*>(m.key), m.key_len);
   if (m.payload != nullptr) dl.value.emplace(static_cast<const char*>(m.payload), m.len);
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name = nullptr;
-    const void* value = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      dl.headers.emplace_back(name, value == nullptr ? std::nullopt
-                                                     : std::optional<std::string>(std::in_place,
-                                                                                  static_cast<const char*>(value), size));
-    }
+  for (const Header& h : headers_) {
+    dl.headers.emplace_back(h.name, h.value == nullptr ? std::nullopt
+                                                       : std::optional<std::string>(std::in_place,
+                                                                                    static_cast<const char*>(h.value), h.size));
   }
   return dl;
 }

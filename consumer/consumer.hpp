@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -129,9 +130,15 @@ class Consumer {
   void on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err);
   struct Invocation;
   void on_outbound_acked_all(std::unordered_map<std::uint64_t, Invocation>::iterator it);
+  // The one way an offset completes: only while the partition is still ours at the
+  // epoch the record was sent under (else its next owner delivers it again), counted in
+  // `counter`. False when it was not ours any more.
+  bool complete_offset(std::uint16_t topic_index, std::int32_t partition, std::uint32_t epoch, std::int64_t offset,
+                       std::atomic<std::uint64_t>& counter);
   // The failure path (docs/architecture.md) for a record whose content is in `dl`.
   void failed(Partition& p, DeadLetter dl);
   DeadLetter describe(const Partition& p, std::uint32_t ring, const Sent& s, std::uint32_t attempts, std::string reason);
+  // A record being dispatched, with its headers as dispatch() collected them.
   DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
   void poll_producers();
   void publish_all(bool wake = true);
@@ -201,6 +208,14 @@ class Consumer {
   void set_index(std::uint16_t topic_index, std::int32_t partition, Partition* p);
   std::vector<std::pair<Key, std::int64_t>> resets_;  // partition, offset of the reset
   std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
+  // The headers of the record dispatch() is writing (views into its message), kept to
+  // reuse the allocation.
+  struct Header {
+    std::string_view name;
+    const void* value;  // nullptr: a null value
+    std::size_t size;
+  };
+  std::vector<Header> headers_;
   WorkerReplies said_;  // what the reply rings said about records in flight
   // The records of one handler invocation whose outbound records await the broker.
   struct Invocation {

@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <set>
 
 #include "daemon_test.hpp"
+#include "kafka/kafka_handles.hpp"
 
 namespace sluice::test {
 namespace {
@@ -129,6 +132,49 @@ TEST_F(Failure, RecordLargerThanMaxRecordBytesIsDeadLetteredWithoutReachingAWork
   const auto out = read_outcomes(outcomes(), "t");
   for (const auto& o : out) EXPECT_NE(seq_of(o.value), 99U) << "a too-large record reached a handler";
   EXPECT_EQ(check_others_handled(out, {99}), "");
+  expect_clean_stop(d);
+}
+
+// max_record_age_s: a record older than that (by its timestamp) takes the failure path
+// without reaching a handler, with its own key, value and headers in the dead letter.
+TEST_F(Failure, RecordOlderThanMaxRecordAgeIsDeadLetteredWithoutReachingAWorker) {
+  const std::set<std::uint64_t> old = {3, 500, 2999};
+  // As produce() lays records out (seq s at partition s % 8), with two hours' age on some.
+  auto rk = kafka::make_client(RD_KAFKA_PRODUCER,
+                               kafka::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"log_level", "3"}}));
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (std::uint64_t s = 0; s < kMessages; ++s) {
+    std::string value = seq_value_prefix(s);
+    value.append(100 - value.size(), 'x');
+    const std::string key = "k" + std::to_string(s % 50);
+    const std::string seq = std::to_string(s);
+    const std::int64_t ts = old.contains(s) ? now_ms - 2 * 3600 * 1000 : now_ms;
+    ASSERT_EQ(rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % kPartitions)),
+                                RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                RD_KAFKA_V_HEADER("seq", seq.data(), static_cast<ssize_t>(seq.size())),
+                                RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_poll(rk.get(), 0);
+  }
+  ASSERT_EQ(rd_kafka_flush(rk.get(), 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "a", .topic = "events", .workers = 2,
+                                       .extra = kDeadLetter + "max_record_age_s = 3600\n"}}));
+  ASSERT_TRUE(wait_until([&] { return all_committed("lambda-a"); }, 120s)) << d.log();
+  auto dlq = read_topic(broker.bootstrap(), "events.dlq", old.size(), 30s);
+  ASSERT_EQ(dlq.size(), old.size()) << d.log();
+  std::sort(dlq.begin(), dlq.end(), [](const auto& x, const auto& y) { return seq_of(*x.value) < seq_of(*y.value); });
+  auto want = old.begin();
+  for (const auto& m : dlq) {
+    expect_dead_letter_of(m, *want++);
+    EXPECT_EQ(m.headers.at("sluice-error").rfind("too_old: record is 72", 0), 0U) << m.headers.at("sluice-error");
+    EXPECT_EQ(m.headers.at("sluice-attempts"), "0");
+  }
+  const auto out = read_outcomes(outcomes(), "a");
+  for (const auto& o : out) EXPECT_FALSE(old.contains(seq_of(o.value))) << "a too-old record reached a handler";
+  EXPECT_EQ(check_others_handled(out, old), "");
   expect_clean_stop(d);
 }
 
