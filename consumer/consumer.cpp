@@ -47,7 +47,12 @@ std::uint64_t hash_bytes(const void* p, std::size_t n) {
 }  // namespace
 
 Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::atomic<bool>& stop, int control_fd)
-    : seg_(seg), lambda_(std::move(lambda)), stop_(stop), stats_(seg.stats()), control_fd_(control_fd) {
+    : seg_(seg),
+      lambda_(std::move(lambda)),
+      stop_(stop),
+      stats_(seg.stats()),
+      control_fd_(control_fd),
+      assignment_(seg, lambda_.topics) {
   for (std::uint32_t w = 0; w < seg.workers(); ++w) {
     rings_.emplace_back(seg.forward(w));
     replies_.emplace_back(seg.reply(w));
@@ -56,8 +61,6 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   quarantined_.assign(rings_.size(), false);
   solo_.assign(rings_.size(), false);
   touched_.assign(rings_.size(), false);
-  epochs_.assign(seg.epoch_slots(), 0);
-  by_partition_.resize(lambda_.topics.size());
 
   kafka::ConfPtr conf = kafka::make_conf(kafka::consumer_properties(lambda_));
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -109,7 +112,7 @@ void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
 Consumer::~Consumer() {
   dlq_.reset();
   out_.reset();
-  partitions_.clear();  // frees backlog messages before the handle goes
+  assignment_.clear();  // frees backlog messages before the handle goes
   committed_reader_.reset();
   queue_.reset();
 }
@@ -347,7 +350,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
 }
 
 void Consumer::pump_backlogs() {
-  for (auto& [key, pp] : partitions_) {
+  for (auto& [key, pp] : assignment_) {
     Partition& p = *pp;
     while (!p.backlog.empty() && !p.stopped && dispatch(p, *p.backlog.front())) {
       backlog_bytes_ -= backlog_size(*p.backlog.front());
@@ -644,8 +647,7 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
   if (target < at) {
     // Backwards (the log was cut at its end): whatever is in flight belongs to offsets
     // that no longer exist. Make it stale, as on a revoke, and track afresh.
-    p.epoch = ++epochs_[p.slot];
-    seg_.epoch(p.slot).store(p.epoch, std::memory_order_release);
+    assignment_.new_epoch(p);
     p.tracker = OffsetTracker{};
     clear_backlog(p);
   }
@@ -656,7 +658,7 @@ void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
 
 std::uint32_t Consumer::resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why) {
   std::uint32_t n = 0;
-  for (auto& [k, pp] : partitions_) {
+  for (auto& [k, pp] : assignment_) {
     Partition& p = *pp;
     if (!p.stopped || (topic_index != shm::kAllTopics && p.topic_index != topic_index) ||
         (partition >= 0 && p.partition != partition)) {
@@ -733,9 +735,8 @@ void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int
 void Consumer::handle_resets() {
   std::vector<Partition*> fresh;
   for (const auto& [k, at] : resets_) {
-    auto it = partitions_.find(k);
-    if (it == partitions_.end()) continue;  // revoked meanwhile
-    Partition* p = it->second.get();
+    Partition* p = assignment_.find(k);
+    if (p == nullptr) continue;  // revoked meanwhile
     if (at < 0 && lambda_.auto_offset_reset != config::OffsetReset::kError) {
       if (std::find(fresh.begin(), fresh.end(), p) == fresh.end()) fresh.push_back(p);
     } else {
@@ -775,7 +776,7 @@ void Consumer::start_fresh(const std::vector<Partition*>& fresh) {
 }
 
 void Consumer::resume(Partition& p) {
-  const bool all_paused = std::all_of(partitions_.begin(), partitions_.end(), [](const auto& kv) { return kv.second->paused; });
+  const bool all_paused = std::all_of(assignment_.begin(), assignment_.end(), [](const auto& kv) { return kv.second->paused; });
   set_paused(p, false);
   if (!all_paused) return;
   // librdkafka 2.0.2 does not wake a broker thread when a partition resumes, and one
@@ -799,8 +800,8 @@ void Consumer::set_paused(Partition& p, bool paused) {
 }
 
 void Consumer::commit(bool sync) {
-  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
-  for (auto& [key, pp] : partitions_) {
+  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(assignment_.size())));
+  for (auto& [key, pp] : assignment_) {
     Partition& p = *pp;
     const std::int64_t off = p.tracker.committable();
     if (off < 0 || off <= p.committed || (!sync && off == p.commit_pending)) continue;
@@ -891,7 +892,7 @@ void Consumer::read_committed() {
   }
   if (committed_reader_->outstanding()) return;
   std::vector<std::pair<std::string, std::int32_t>> unknown;
-  for (const auto& [k, p] : partitions_) {
+  for (const auto& [k, p] : assignment_) {
     if (p->committed < 0 && p->stats->committed.load(std::memory_order_relaxed) == -1) unknown.emplace_back(p->topic, p->partition);
   }
   committed_reader_->request(unknown);
@@ -899,37 +900,17 @@ void Consumer::read_committed() {
 
 void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
   for (int i = 0; i < parts->cnt; ++i) {
-    const rd_kafka_topic_partition_t& e = parts->elems[i];
-    const int ti = topic_index(e.topic);
-    if (ti < 0) continue;
-    const Key k = key_of(static_cast<std::uint16_t>(ti), e.partition);
-    auto [slot_it, fresh] = slots_.try_emplace(k, static_cast<std::uint32_t>(slots_.size()));
-    if (fresh && slot_it->second >= seg_.epoch_slots()) {
-      throw std::runtime_error("lambda " + lambda_.name + " has more than " + std::to_string(seg_.epoch_slots()) +
-                               " partitions assigned");
+    try {
+      assignment_.add(parts->elems[i].topic, parts->elems[i].partition);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("lambda " + lambda_.name + ": " + e.what());
     }
-    auto p = std::make_unique<Partition>();
-    p->topic = e.topic;
-    p->partition = e.partition;
-    p->topic_index = static_cast<std::uint16_t>(ti);
-    p->slot = slot_it->second;
-    p->epoch = epochs_[p->slot];
-    seg_.epoch(p->slot).store(p->epoch, std::memory_order_release);
-    p->stats = &seg_.partition_stats(p->slot);
-    p->stats->topic_index.store(static_cast<std::uint32_t>(ti), std::memory_order_relaxed);
-    p->stats->partition.store(e.partition, std::memory_order_relaxed);
-    for (auto* v : {&p->stats->committed, &p->stats->position, &p->stats->low, &p->stats->high}) {
-      v->store(-1, std::memory_order_relaxed);
-    }
-    p->stats->assigned.store(1, std::memory_order_release);
-    set_index(p->topic_index, p->partition, p.get());
-    partitions_[k] = std::move(p);
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
   if (!committed_reader_->outstanding()) {
     std::vector<std::pair<std::string, std::int32_t>> ask;
     for (int i = 0; i < parts->cnt; ++i) {
-      if (topic_index(parts->elems[i].topic) >= 0) ask.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+      if (assignment_.topic_index(parts->elems[i].topic) >= 0) ask.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
     }
     committed_reader_->request(ask);
   }
@@ -943,14 +924,11 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
 
 void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   const bool lost = rd_kafka_assignment_lost(rk_.get()) != 0;
-  std::vector<Key> revoked;
+  std::vector<Partition*> revoked;
   for (int i = 0; i < parts->cnt; ++i) {
-    const int ti = topic_index(parts->elems[i].topic);
-    if (ti < 0) continue;
-    const Key k = key_of(static_cast<std::uint16_t>(ti), parts->elems[i].partition);
-    if (auto it = partitions_.find(k); it != partitions_.end()) {
-      clear_backlog(*it->second);  // never dispatched: the next owner fetches them
-      revoked.push_back(k);
+    if (Partition* p = find(parts->elems[i].topic, parts->elems[i].partition)) {
+      clear_backlog(*p);  // never dispatched: the next owner fetches them
+      revoked.push_back(p);
     }
   }
   if (!lost) {
@@ -958,8 +936,8 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
     // committed before the next owner starts.
     const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
     auto busy = [&] {
-      for (Key k : revoked) {
-        if (partitions_[k]->tracker.in_flight() > 0 && !partitions_[k]->stopped) return true;
+      for (const Partition* p : revoked) {
+        if (p->tracker.in_flight() > 0 && !p->stopped) return true;
       }
       return false;
     };
@@ -974,15 +952,9 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
   } else {
     spdlog::warn("lambda {}: assignment lost; dropping {} partition(s) without committing", lambda_.name, revoked.size());
   }
-  for (Key k : revoked) {
-    // Records still in rings for these partitions are now stale: workers skip them.
-    const std::uint32_t slot = partitions_[k]->slot;
-    seg_.epoch(slot).store(++epochs_[slot], std::memory_order_release);
-    if (partitions_[k]->stopped) stats_.stopped_partitions.fetch_sub(1, std::memory_order_relaxed);
-    partitions_[k]->stats->stopped.store(0, std::memory_order_relaxed);
-    partitions_[k]->stats->assigned.store(0, std::memory_order_release);
-    set_index(partitions_[k]->topic_index, partitions_[k]->partition, nullptr);
-    partitions_.erase(k);
+  for (Partition* p : revoked) {
+    if (p->stopped) stats_.stopped_partitions.fetch_sub(1, std::memory_order_relaxed);
+    assignment_.remove(*p);
   }
   spdlog::info("lambda {}: revoked {} partition(s){}", lambda_.name, parts->cnt, lost ? " (lost)" : "");
   if (cooperative_) {
@@ -1017,7 +989,7 @@ void Consumer::shutdown() {
   shutting_down_ = true;
   spdlog::info("lambda {}: stopping: draining {} in-flight and {} fetched record(s)", lambda_.name, total_in_flight(),
                total_backlog());
-  for (auto& [k, p] : partitions_) {
+  for (auto& [k, p] : assignment_) {
     if (!p->paused) set_paused(*p, true);
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
@@ -1035,7 +1007,7 @@ void Consumer::shutdown() {
     for (ssize_t i = 0; i < n; ++i) accept(kafka::MessagePtr(batch[i]));
     if (!resets_.empty()) handle_resets();
     bool busy = false;
-    for (auto& [k, p] : partitions_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
+    for (auto& [k, p] : assignment_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
     if (!busy) break;
     if (held_only_by_stalled_workers()) {
       spdlog::info("lambda {}: stopping without waiting for {} record(s) held by workers that ended or whose handler is "
@@ -1065,8 +1037,7 @@ void Consumer::heartbeat() { seg_.header().consumer_heartbeat_ns.store(clock_ns_
 
 void Consumer::rewind(Partition& p) {
   const std::int64_t from = p.tracker.committable();
-  p.epoch = ++epochs_[p.slot];
-  seg_.epoch(p.slot).store(p.epoch, std::memory_order_release);
+  assignment_.new_epoch(p);
   p.tracker = OffsetTracker{};
   clear_backlog(p);
   if (from < 0) return;  // nothing was dispatched: nothing to fetch again
@@ -1122,7 +1093,7 @@ void Consumer::on_ring_reset(std::uint32_t r) {
   touched_[r] = false;
   quarantined_[r] = false;
   // A worker may have written over the epoch table too: it is ours, write it again.
-  for (const auto& [k, p] : partitions_) seg_.epoch(p->slot).store(p->epoch, std::memory_order_release);
+  assignment_.republish_epochs();
   spdlog::info("lambda {}: ring {} is empty again; dispatching to it", lambda_.name, r);
 }
 
@@ -1145,7 +1116,7 @@ void Consumer::poll_control() {
 
 void Consumer::publish_stats() {
   std::vector<PausedWatermarks::Partition> paused;
-  for (auto& [k, p] : partitions_) {
+  for (auto& [k, p] : assignment_) {
     std::int64_t low = -1;
     std::int64_t high = -1;
     if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &low, &high) !=
@@ -1170,7 +1141,7 @@ void Consumer::publish_stats() {
   read_committed();
   if (lambda_.resume_stopped_after_s != 0) {
     const auto after = std::chrono::seconds(lambda_.resume_stopped_after_s);
-    for (auto& [k, p] : partitions_) {
+    for (auto& [k, p] : assignment_) {
       if (p->stopped && Clock::now() - p->stopped_at >= after) {
         resume_stopped(p->topic_index, p->partition, "resume_stopped_after_s");
       }
@@ -1180,39 +1151,14 @@ void Consumer::publish_stats() {
 
 std::size_t Consumer::total_in_flight() const {
   std::size_t n = 0;
-  for (const auto& [k, p] : partitions_) n += p->tracker.in_flight();
+  for (const auto& [k, p] : assignment_) n += p->tracker.in_flight();
   return n;
 }
 
 std::size_t Consumer::total_backlog() const {
   std::size_t n = 0;
-  for (const auto& [k, p] : partitions_) n += p->backlog.size();
+  for (const auto& [k, p] : assignment_) n += p->backlog.size();
   return n;
-}
-
-int Consumer::topic_index(const char* topic) const {
-  for (std::size_t i = 0; i < lambda_.topics.size(); ++i) {
-    if (lambda_.topics[i] == topic) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-Consumer::Partition* Consumer::find(const char* topic, std::int32_t partition) {
-  const int ti = topic_index(topic);
-  return ti < 0 ? nullptr : find(static_cast<std::uint16_t>(ti), partition);
-}
-
-Consumer::Partition* Consumer::find(std::uint16_t ti, std::int32_t partition) {
-  if (ti >= by_partition_.size() || partition < 0) return nullptr;
-  const auto& v = by_partition_[ti];
-  return static_cast<std::size_t>(partition) < v.size() ? v[static_cast<std::size_t>(partition)] : nullptr;
-}
-
-void Consumer::set_index(std::uint16_t ti, std::int32_t partition, Partition* p) {
-  auto& v = by_partition_.at(ti);
-  const auto i = static_cast<std::size_t>(partition);
-  if (i >= v.size()) v.resize(i + 1, nullptr);
-  v[i] = p;
 }
 
 }  // namespace sluice::consumer

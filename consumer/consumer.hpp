@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "consumer/assignment.hpp"
 #include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
 #include "consumer/offset_tracker.hpp"
@@ -46,26 +47,8 @@ class Consumer {
   void carry(const std::vector<shm::CarriedAttempt>& list);
 
  private:
-  struct Partition {
-    std::string topic;
-    std::int32_t partition = 0;
-    std::uint16_t topic_index = 0;
-    std::uint32_t slot = 0;
-    std::uint32_t epoch = 0;
-    OffsetTracker tracker;
-    std::int64_t committed = -1;      // acknowledged by the broker
-    std::int64_t commit_pending = -1; // sent asynchronously, not yet acknowledged
-    std::deque<kafka::MessagePtr> backlog;   // fetched, not yet in a ring (ring full / max_in_flight)
-    bool paused = false;
-    bool stopped = false;  // on_failure = stop hit this partition
-    std::chrono::steady_clock::time_point stopped_at{};
-    shm::PartitionStats* stats = nullptr;  // what the supervisor reports for it
-    std::chrono::steady_clock::time_point stored_at{};  // when `commit_pending` was stored
-  };
-  using Key = std::uint64_t;
-  static Key key_of(std::uint16_t topic_index, std::int32_t partition) {
-    return (Key{topic_index} << 32) | static_cast<std::uint32_t>(partition);
-  }
+  using Key = Assignment::Key;
+  static Key key_of(std::uint16_t topic_index, std::int32_t partition) { return Assignment::key_of(topic_index, partition); }
 
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
   static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque);
@@ -78,9 +61,10 @@ class Consumer {
   void on_revoke(rd_kafka_topic_partition_list_t* parts);
   void on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets);
 
-  int topic_index(const char* topic) const;
-  Partition* find(const char* topic, std::int32_t partition);
-  Partition* find(std::uint16_t topic_index, std::int32_t partition);
+  Partition* find(const char* topic, std::int32_t partition) const { return assignment_.find(topic, partition); }
+  Partition* find(std::uint16_t topic_index, std::int32_t partition) const {
+    return assignment_.find(topic_index, partition);
+  }
 
   void accept(kafka::MessagePtr msg);
   bool dispatch(Partition& p, const rd_kafka_message_t& msg);
@@ -190,9 +174,6 @@ class Consumer {
   std::vector<bool> touched_;
   int control_fd_ = -1;
   bool cannot_repair_ = false;  // a ring was quarantined and the supervisor could not be asked
-  // Each partition slot's epoch: ours, written to the segment's table for the workers
-  // but never read back from it (a worker can write the table).
-  std::vector<std::uint32_t> epochs_;
   // Suspects of a quarantined ring, delivered again alone, by partition key and offset:
   // the attempts charged to each so far, and why they ended.
   struct Carried {
@@ -201,13 +182,8 @@ class Consumer {
     bool fail = false;  // takes the failure path at once (what its handler asked cannot be done)
   };
   std::unordered_map<Key, std::map<std::int64_t, Carried>> carried_;
-  std::unordered_map<Key, std::unique_ptr<Partition>> partitions_;
-  // partitions_ by topic index, then partition number: find() runs twice per record
-  // (accept, complete), and an array index is cheaper than a hash lookup.
-  std::vector<std::vector<Partition*>> by_partition_;
-  void set_index(std::uint16_t topic_index, std::int32_t partition, Partition* p);
+  Assignment assignment_;
   std::vector<std::pair<Key, std::int64_t>> resets_;  // partition, offset of the reset
-  std::unordered_map<Key, std::uint32_t> slots_;  // stable for the life of the process
   // The headers of the record dispatch() is writing (views into its message), kept to
   // reuse the allocation.
   struct Header {

@@ -162,8 +162,13 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
   std::mt19937 rng(static_cast<unsigned>(getpid()));
   std::size_t members = 0;
   std::size_t assigned = 0;
+  // At least the duration, and at least 10 members that held partitions: on a loaded
+  // machine a join can take several seconds (a run saw 8 in 60 s, others 11), and fewer
+  // would not be the churn this test is about. Bounded all the same.
+  constexpr std::size_t kChurn = 10;
   const auto until = std::chrono::steady_clock::now() + duration;
-  while (std::chrono::steady_clock::now() < until) {
+  const auto cap = until + 180s;
+  while (std::chrono::steady_clock::now() < cap && (std::chrono::steady_clock::now() < until || assigned < kChurn)) {
     auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bs},
                                                                             {"group.id", "lambda-c"},
                                                                             {"enable.auto.commit", "false"},
@@ -199,7 +204,7 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
   ASSERT_TRUE(wait_until([&] { return committed_to_end(bs, "lambda-c", produced, kPartitions); }, 240s)) << a.log();
   expect_oracle(bs, produced, at_start, "member churn");
   // The churn happened: members got partitions, and sluice gave some up to them.
-  EXPECT_GE(assigned, 10U) << members << " members";
+  EXPECT_GE(assigned, kChurn) << members << " members in " << (duration + 180s).count() << " s at most";
   EXPECT_GE(count_of(a.log(), "lambda c: assigned"), 10U) << a.log();
   EXPECT_GE(count_of(a.log(), "lambda c: revoked"), 1U) << a.log();
   std::cout << "[ chaos ] " << members << " members joined and left (" << assigned << " held partitions first); sluice logged "
