@@ -1,12 +1,10 @@
 #include "consumer/consumer.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <thread>
-#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
@@ -28,10 +26,6 @@ constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
 // How often the leaders of paused partitions are asked for their watermarks.
 constexpr auto kPausedWatermarksEvery = std::chrono::milliseconds(1000);
-// Bounds on what a worker can make the consumer hold: outbound records per source
-// record (more is a worker out of control, and its ring is quarantined) and the length
-// of a failure reason kept for the dead letter.
-
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
 
@@ -899,21 +893,18 @@ void Consumer::read_committed() {
 }
 
 void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
+  std::vector<std::pair<std::string, std::int32_t>> added;
   for (int i = 0; i < parts->cnt; ++i) {
     try {
-      assignment_.add(parts->elems[i].topic, parts->elems[i].partition);
+      if (const Partition* p = assignment_.add(parts->elems[i].topic, parts->elems[i].partition)) {
+        added.emplace_back(p->topic, p->partition);
+      }
     } catch (const std::runtime_error& e) {
       throw std::runtime_error("lambda " + lambda_.name + ": " + e.what());
     }
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
-  if (!committed_reader_->outstanding()) {
-    std::vector<std::pair<std::string, std::int32_t>> ask;
-    for (int i = 0; i < parts->cnt; ++i) {
-      if (assignment_.topic_index(parts->elems[i].topic) >= 0) ask.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
-    }
-    committed_reader_->request(ask);
-  }
+  if (!committed_reader_->outstanding()) committed_reader_->request(added);
   if (cooperative_) {
     kafka::ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
     if (e) spdlog::error("lambda {}: incremental assign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));

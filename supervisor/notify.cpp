@@ -1,7 +1,6 @@
 #include "supervisor/notify.hpp"
 
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include <cstdlib>
 

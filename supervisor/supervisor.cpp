@@ -5,7 +5,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,8 +44,6 @@ void signal_child(boost::process::child& c, int sig) {
   ::kill(c.id(), sig);
 }
 
-// A lambda's configuration without where it was written: moving a lambda within its
-// file is not a change that needs a restart.
 AdminResponse json_response(int status, const nlohmann::json& body) { return {status, "application/json", body.dump(2) + "\n"}; }
 
 AdminResponse config_error(const config::ConfigError& e) {

@@ -1,6 +1,5 @@
 #include "worker/worker_loop.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>

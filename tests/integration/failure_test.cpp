@@ -13,7 +13,6 @@
 #include <set>
 
 #include "daemon_test.hpp"
-#include "kafka/kafka_handles.hpp"
 
 namespace sluice::test {
 namespace {
@@ -139,25 +138,10 @@ TEST_F(Failure, RecordLargerThanMaxRecordBytesIsDeadLetteredWithoutReachingAWork
 // without reaching a handler, with its own key, value and headers in the dead letter.
 TEST_F(Failure, RecordOlderThanMaxRecordAgeIsDeadLetteredWithoutReachingAWorker) {
   const std::set<std::uint64_t> old = {3, 500, 2999};
-  // As produce() lays records out (seq s at partition s % 8), with two hours' age on some.
-  auto rk = kafka::make_client(RD_KAFKA_PRODUCER,
-                               kafka::make_conf({{"bootstrap.servers", broker.bootstrap()}, {"log_level", "3"}}));
   const std::int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  for (std::uint64_t s = 0; s < kMessages; ++s) {
-    std::string value = seq_value_prefix(s);
-    value.append(100 - value.size(), 'x');
-    const std::string key = "k" + std::to_string(s % 50);
-    const std::string seq = std::to_string(s);
-    const std::int64_t ts = old.contains(s) ? now_ms - 2 * 3600 * 1000 : now_ms;
-    ASSERT_EQ(rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % kPartitions)),
-                                RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_KEY(key.data(), key.size()),
-                                RD_KAFKA_V_HEADER("seq", seq.data(), static_cast<ssize_t>(seq.size())),
-                                RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_poll(rk.get(), 0);
-  }
-  ASSERT_EQ(rd_kafka_flush(rk.get(), 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages, 100, 50, ~0ULL, 0, {},
+          [&](std::uint64_t s) { return old.contains(s) ? now_ms - 2 * 3600 * 1000 : now_ms; });
 
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "a", .topic = "events", .workers = 2,

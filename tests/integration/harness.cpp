@@ -83,7 +83,8 @@ std::string seq_value_prefix(std::uint64_t seq) { return "s" + std::to_string(se
 
 void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
              std::uint64_t count, std::size_t value_bytes, int keys, std::uint64_t big_seq, std::size_t big_bytes,
-             const std::function<std::string(std::uint64_t)>& value_of) {
+             const std::function<std::string(std::uint64_t)>& value_of,
+             const std::function<std::int64_t(std::uint64_t)>& timestamp_ms_of) {
   auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", bootstrap},
                                                                         {"linger.ms", "5"},
                                                                         {"acks", "all"},
@@ -94,12 +95,13 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
     if (!value_of && value.size() < want) value.append(want - value.size(), 'x');
     const std::string key = "k" + std::to_string(s % static_cast<std::uint64_t>(keys));
     const std::string seq = std::to_string(s);
+    const std::int64_t timestamp_ms = timestamp_ms_of ? timestamp_ms_of(s) : 0;  // 0: librdkafka's clock
     for (;;) {
       const auto err = rd_kafka_producev(
           rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(static_cast<int32_t>(s % partitions)),
           RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_HEADER("seq", seq.data(), static_cast<ssize_t>(seq.size())), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADER("seq", seq.data(), static_cast<ssize_t>(seq.size())), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(err));
       rd_kafka_poll(rk.get(), 10);

@@ -53,10 +53,12 @@ class DevBroker {
 // Produces `count` messages with sequence numbers first..first+count-1 to explicit
 // partitions (seq % partitions), value "s<seq>-" padded to value_bytes (big_bytes for
 // seq == big_seq), key "k<seq % keys>", and a header "seq" = "<seq>". `value_of`, if
-// given, makes the value instead (keep the "s<seq>-" prefix for the oracle).
+// given, makes the value instead (keep the "s<seq>-" prefix for the oracle);
+// `timestamp_ms_of`, if given, the record's timestamp (else the producer's clock).
 void produce(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
              std::uint64_t count, std::size_t value_bytes = 100, int keys = 50, std::uint64_t big_seq = ~0ULL,
-             std::size_t big_bytes = 0, const std::function<std::string(std::uint64_t)>& value_of = {});
+             std::size_t big_bytes = 0, const std::function<std::string(std::uint64_t)>& value_of = {},
+             const std::function<std::int64_t(std::uint64_t)>& timestamp_ms_of = {});
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
 // The seq of a value produce() made ("s<seq>-...").
