@@ -905,6 +905,14 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
   if (!committed_reader_->outstanding()) committed_reader_->request(added);
+  // librdkafka keeps an application pause on a partition across a revoke and a new
+  // assignment (2.0.2, and later versions alike): a partition paused while it was ours
+  // before would come back never fetched, and nothing would say so. Resumed here, before
+  // the assign: a pause or resume issued while librdkafka starts the partition's fetcher
+  // can make it drop that start (see restart_fetch_at).
+  if (auto err = rd_kafka_resume_partitions(rk_.get(), parts); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("lambda {}: cannot clear an earlier pause of the assigned partitions: {}", lambda_.name, rd_kafka_err2str(err));
+  }
   if (cooperative_) {
     kafka::ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
     if (e) spdlog::error("lambda {}: incremental assign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));

@@ -167,6 +167,63 @@ TEST_F(Fault, SecondMemberJoiningTakesOverFromTheCommittedOffsets) {
 }
 
 
+// A partition sluice had paused (here: stopped by on_failure = "stop"; a full ring pauses
+// the same way) was never fetched again after it moved to another member and came back:
+// librdkafka keeps an application's pause on the partition across a revoke and a new
+// assignment, while the consumer's new record of it said "not paused". Nothing was
+// logged, and the partition's records waited for ever. Now every partition is resumed in
+// librdkafka before it is assigned.
+TEST_F(Fault, APausedPartitionThatMovesAwayAndBackIsFetchedAgain) {
+  constexpr int kTwo = 2;
+  DevBroker broker({"events:2"});
+  const std::string bs = broker.bootstrap();
+  produce(bs, "events", kTwo, 0, 20);  // seq 4 is events[0]@2, seq 5 events[1]@2
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), bs,
+                                     {{.name = "s", .topic = "events", .workers = 1, .extra = "max_attempts = 1\n",
+                                       .options = "fail_seqs = \"4,5\"\n"}}));
+  auto attempts_of = [&](std::uint64_t seq) {
+    std::size_t n = 0;
+    for (const auto& o : read_outcomes(outcomes(), "s")) n += seq_of(o.value) == seq ? 1 : 0;
+    return n;
+  };
+  ASSERT_TRUE(wait_until([&] { return count_of(d.log(), "partition stopped (on_failure=stop)") == 2; }, 60s)) << d.log();
+  ASSERT_EQ(attempts_of(4), 1U);
+  ASSERT_EQ(attempts_of(5), 1U);
+
+  // A second member of the group takes one of the two paused partitions, and leaves
+  // without committing: the partition goes back to sluice.
+  auto member = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bs},
+                                                                        {"group.id", "lambda-s"},
+                                                                        {"enable.auto.commit", "false"},
+                                                                        {"partition.assignment.strategy", "cooperative-sticky"},
+                                                                        {"session.timeout.ms", "6000"},
+                                                                        {"heartbeat.interval.ms", "500"},
+                                                                        {"log_level", "3"}}));
+  rd_kafka_poll_set_consumer(member.get());
+  kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), "events", RD_KAFKA_PARTITION_UA);
+  ASSERT_EQ(rd_kafka_subscribe(member.get(), topics.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  int moved = -1;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(member.get(), 100)) rd_kafka_message_destroy(m);
+        rd_kafka_topic_partition_list_t* held = nullptr;
+        if (rd_kafka_assignment(member.get(), &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
+          if (held->cnt > 0) moved = held->elems[0].partition;
+          rd_kafka_topic_partition_list_destroy(held);
+        }
+        return moved >= 0;
+      },
+      60s))
+      << d.log();
+  rd_kafka_consumer_close(member.get());
+  const std::uint64_t seq = moved == 0 ? 4 : 5;
+  ASSERT_TRUE(wait_until([&] { return attempts_of(seq) == 2; }, 60s))
+      << "events[" << moved << "] came back and was never fetched again\n" << d.log();
+  EXPECT_EQ(attempts_of(moved == 0 ? 5 : 4), 1U) << "the partition that stayed is still stopped";
+  expect_clean_stop(d);
+}
+
 // 1-based line of the first line of `text` that contains `what`.
 int line_of(const std::string& text, const std::string& what) {
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(text.find(what)), '\n'));
