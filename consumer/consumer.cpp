@@ -666,8 +666,8 @@ std::uint32_t Consumer::resume_stopped(std::uint32_t topic_index, std::int32_t p
     p.stats->stopped.store(0, std::memory_order_relaxed);
     stats_.stopped_partitions.fetch_sub(1, std::memory_order_relaxed);
     carried_.erase(k);
-    rewind(p);
-    resume(p);
+    rewind(p);  // resumes it as it restarts the fetch
+    if (p.paused) resume(p);  // nothing to fetch again
     ++n;
   }
   return n;
@@ -688,6 +688,19 @@ void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) { restart_fet
 void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts) {
   // After an offset-reset error librdkafka has stopped fetching the partition and refuses
   // a seek; assigning it again with an explicit offset starts it there.
+  //
+  // librdkafka starts the fetcher on its own thread, once the unassign's stop is done and
+  // no commit is in flight, and every pause, resume and start carries a version taken
+  // when it is made: a pause or resume made while that thread is between taking the
+  // start's version and queueing it is newer, and the start is dropped as outdated. The
+  // partition then stays assigned and is never fetched (a CI run saw a partition resumed
+  // and re-paused right after its assign stay unfetched for a minute). The pause survives
+  // the unassign and assign, so the partition is put now in the state it will start in,
+  // and nothing here pauses or resumes it after the assign.
+  for (const auto& [p, offset] : starts) {
+    const bool pause = p->stopped || shutting_down_ || !p->backlog.empty();
+    if (p->paused != pause) set_paused(*p, pause);
+  }
   kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
   for (const auto& [p, offset] : starts) {
     rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = offset;
@@ -715,10 +728,7 @@ void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int
     }
   }
   for (const auto& [p, offset] : starts) {
-    if (error.empty()) {
-      if (p->paused) set_paused(*p, true);  // a new assignment starts unpaused
-      continue;
-    }
+    if (error.empty()) continue;
     // Nothing is skipped silently: the partition stays where it is, and is reported.
     spdlog::error("lambda {}: cannot restart {}[{}] at offset {}: {}; partition stopped", lambda_.name, p->topic,
                   p->partition, offset, error);
