@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "consumer/fetch_stall.hpp"
 #include "consumer/offset_tracker.hpp"
 #include "kafka/kafka_handles.hpp"
 #include "shm/layout.hpp"
@@ -37,6 +38,10 @@ struct Partition {
   std::chrono::steady_clock::time_point stopped_at{};
   shm::PartitionStats* stats = nullptr;  // what the supervisor reports for it
   std::chrono::steady_clock::time_point stored_at{};  // when `commit_pending` was stored
+  // The next offset the consumer expects librdkafka to give it: where its fetch was
+  // (re)started, then past each record given; -1 unknown (the committed offset then).
+  std::int64_t expected = -1;
+  FetchStall stall;
 };
 
 class Assignment {

@@ -25,7 +25,7 @@ constexpr ssize_t kPublishEvery = 64;  // one locked store per 64 records
 constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
 // How often the leaders of paused partitions are asked for their watermarks.
-constexpr auto kPausedWatermarksEvery = std::chrono::milliseconds(1000);
+constexpr auto kLeaderWatermarksEvery = std::chrono::milliseconds(1000);
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
 
@@ -66,7 +66,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   rd_kafka_poll_set_consumer(rk_.get());
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
   committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
-  paused_watermarks_ = std::make_unique<PausedWatermarks>(rk_.get(), kPausedWatermarksEvery);
+  leader_watermarks_ = std::make_unique<LeaderWatermarks>(rk_.get(), kLeaderWatermarksEvery);
 
   kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
   for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
@@ -184,6 +184,7 @@ void Consumer::accept(kafka::MessagePtr msg) {
     return;
   }
   p->stats->position.store(msg->offset + 1, std::memory_order_relaxed);
+  p->expected = msg->offset + 1;
   if (!p->backlog.empty() || p->stopped || !dispatch(*p, *msg)) {
     backlog_bytes_ += backlog_size(*msg);
     p->backlog.push_back(std::move(msg));
@@ -698,8 +699,8 @@ void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int
   // the unassign and assign, so the partition is put now in the state it will start in,
   // and nothing here pauses or resumes it after the assign.
   for (const auto& [p, offset] : starts) {
-    const bool pause = p->stopped || shutting_down_ || !p->backlog.empty();
-    if (p->paused != pause) set_paused(*p, pause);
+    // Even when it is already so here: librdkafka may have lost a resume (FetchStall).
+    set_paused(*p, p->stopped || shutting_down_ || !p->backlog.empty());
   }
   kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
   for (const auto& [p, offset] : starts) {
@@ -728,7 +729,11 @@ void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int
     }
   }
   for (const auto& [p, offset] : starts) {
-    if (error.empty()) continue;
+    if (error.empty()) {
+      p->expected = offset >= 0 ? offset : -1;
+      p->stall.reset();
+      continue;
+    }
     // Nothing is skipped silently: the partition stays where it is, and is reported.
     spdlog::error("lambda {}: cannot restart {}[{}] at offset {}: {}; partition stopped", lambda_.name, p->topic,
                   p->partition, offset, error);
@@ -874,6 +879,11 @@ void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 int Consumer::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
   if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, shm::monotonic_ns());
+  if (self->want_fetch_states_) {
+    self->fetch_states_ = read_fetch_states(std::string_view(json, len));
+  } else {
+    self->fetch_states_.clear();
+  }
   return 0;  // librdkafka frees the text
 }
 
@@ -1124,7 +1134,10 @@ void Consumer::poll_control() {
 }
 
 void Consumer::publish_stats() {
-  std::vector<PausedWatermarks::Partition> paused;
+  std::vector<LeaderWatermarks::Partition> unfetched;
+  std::vector<std::pair<Partition*, FetchSample>> stalled;
+  bool suspects = false;
+  const auto now = Clock::now();
   for (auto& [k, p] : assignment_) {
     std::int64_t low = -1;
     std::int64_t high = -1;
@@ -1132,19 +1145,35 @@ void Consumer::publish_stats() {
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       low = high = -1;
     }
-    if (p->paused || p->stopped) {
+    const bool wanted = !p->paused && !p->stopped && !shutting_down_;
+    const bool suspect = wanted && p->stall.suspect(now);
+    suspects = suspects || suspect;
+    FetchSample s;
+    s.wanted = wanted;
+    s.expected = p->expected >= 0 ? p->expected : p->stats->committed.load(std::memory_order_relaxed);
+    if (const auto f = fetch_states_.find({p->topic, p->partition}); f != fetch_states_.end()) {
+      s.fetching = f->second.fetching();
+      s.fetch_offset = f->second.next_offset;
+    }
+    if (!wanted || suspect) {
       // The cached ones are as old as the last fetch: take the leader's newer answer.
-      paused.emplace_back(p->topic, p->partition);
-      if (const auto w = paused_watermarks_->latest(p->topic, p->partition)) {
-        low = std::max(low, w->low);
-        high = std::max(high, w->high);
+      unfetched.emplace_back(p->topic, p->partition);
+      if (const auto a = leader_watermarks_->latest(p->topic, p->partition)) {
+        low = std::max(low, a->watermarks.low);
+        high = std::max(high, a->watermarks.high);
+        s.leader_end = a->watermarks.high;
+        s.asked_at = a->asked_at;
       }
     }
+    // Until the fetch states are read, fetch_offset is unknown and never "ahead".
+    if (p->stall.stalled(s, now) && want_fetch_states_) stalled.emplace_back(p.get(), s);
     if (high < 0) continue;  // nothing known yet
     p->stats->low.store(low, std::memory_order_relaxed);
     p->stats->high.store(high, std::memory_order_relaxed);
   }
-  paused_watermarks_->watch(std::move(paused));
+  want_fetch_states_ = suspects;
+  leader_watermarks_->watch(std::move(unfetched));
+  for (auto& [p, s] : stalled) restart_stalled(*p, s);
   stats_.in_flight.store(total_in_flight(), std::memory_order_relaxed);
   stats_.backlog.store(total_backlog(), std::memory_order_relaxed);
   read_committed();
@@ -1156,6 +1185,17 @@ void Consumer::publish_stats() {
       }
     }
   }
+}
+
+void Consumer::restart_stalled(Partition& p, const FetchSample& s) {
+  const auto f = fetch_states_.find({p.topic, p.partition});
+  spdlog::warn("lambda {}: {}[{}]: its leader has records to offset {} but nothing past offset {} has been fetched for {} s "
+               "(librdkafka: fetch {} at offset {}); restarting its fetch at offset {}",
+               lambda_.name, p.topic, p.partition, *s.leader_end - 1, s.expected - 1,
+               std::chrono::duration_cast<std::chrono::seconds>(FetchStall::kAfter).count(),
+               f != fetch_states_.end() ? f->second.state : "unknown", s.fetch_offset, s.expected);
+  shm::bump(stats_.fetch_restarts);
+  restart_fetch_at(p, s.expected);
 }
 
 std::size_t Consumer::total_in_flight() const {

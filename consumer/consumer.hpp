@@ -18,8 +18,9 @@
 #include "consumer/assignment.hpp"
 #include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
+#include "consumer/fetch_states.hpp"
 #include "consumer/offset_tracker.hpp"
-#include "consumer/paused_watermarks.hpp"
+#include "consumer/leader_watermarks.hpp"
 #include "consumer/sent_log.hpp"
 #include "consumer/worker_replies.hpp"
 #include "kafka/acked_producer.hpp"
@@ -144,8 +145,11 @@ class Consumer {
   void restart_fetch_at(Partition& p, std::int64_t offset);
   void restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts);
   void commit(bool sync);
-  // Gauges and watermarks for the supervisor's metrics; librdkafka's cached values only.
+  // Gauges and watermarks for the supervisor's metrics: librdkafka's cached values, and
+  // the leaders' answers for partitions not being fetched. Restarts the fetch of a
+  // partition librdkafka has stopped fetching (FetchStall).
   void publish_stats();
+  void restart_stalled(Partition& p, const FetchSample& s);
   void shutdown();
   // Every record in flight is in a ring whose worker will not finish it soon: its
   // handler is unavailable, or (while stopping) the worker has ended.
@@ -162,9 +166,13 @@ class Consumer {
   kafka::KafkaPtr rk_;
   kafka::QueuePtr queue_;
   std::unique_ptr<CommittedReader> committed_reader_;
-  std::unique_ptr<PausedWatermarks> paused_watermarks_;  // before rk_ goes: it joins its thread
+  std::unique_ptr<LeaderWatermarks> leader_watermarks_;  // before rk_ goes: it joins its thread
   bool cooperative_ = false;
   bool shutting_down_ = false;
+  // From librdkafka's statistics, read only while a partition is suspected of a stall
+  // (the report is long, and read each second).
+  bool want_fetch_states_ = false;
+  FetchStates fetch_states_;
   std::unique_ptr<DeadLetterProducer> dlq_;
   std::vector<shm::RingWriter> rings_;
   std::vector<shm::RingReader> replies_;

@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 6;
+inline constexpr std::uint32_t kSegmentVersion = 7;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -222,6 +222,7 @@ struct Stats {
   std::atomic<std::uint64_t> dead_lettered;  // failure path: dead letter acknowledged
   std::atomic<std::uint64_t> offset_resets;  // positions found outside the log
   std::atomic<std::uint64_t> offsets_skipped;  // records never handled because of them
+  std::atomic<std::uint64_t> fetch_restarts;  // partitions librdkafka had stopped fetching, restarted
   std::atomic<std::uint64_t> produced;  // outbound records acknowledged by the broker
   std::atomic<std::uint64_t> in_flight;  // gauge: records in rings, not yet completed
   std::atomic<std::uint64_t> backlog;    // gauge: fetched, waiting for ring room
@@ -235,7 +236,7 @@ struct Stats {
   std::atomic<std::uint64_t> last_commit_ms;   // wall clock of the last acknowledged commit; 0: none
   Histogram commit_latency;              // commit request to the broker's answer
 };
-static_assert(sizeof(Stats) == 23 * 8 + sizeof(Histogram));
+static_assert(sizeof(Stats) == 24 * 8 + sizeof(Histogram));
 
 // What is fixed when the supervisor makes a lambda's segment: its sizes. Kept apart from
 // the segment, in a sealed memfd (shm/segment.hpp) that nobody can change afterwards,

@@ -163,6 +163,9 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
   w.counter("sluice_offset_resets_total", "Positions found outside the log", &LambdaReport::offset_resets);
   w.counter("sluice_offsets_skipped_total", "Records never handled because of offset resets",
             &LambdaReport::offsets_skipped);
+  w.counter("sluice_fetch_restarts_total",
+            "Partitions whose records waited at the leader while librdkafka fetched nothing, restarted",
+            &LambdaReport::fetch_restarts);
   w.counter("sluice_worker_restarts_total", "Worker processes restarted", &LambdaReport::worker_restarts, true);
   w.counter("sluice_consumer_restarts_total", "Consumer processes restarted (with their workers)",
             &LambdaReport::consumer_restarts, true);

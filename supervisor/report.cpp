@@ -52,6 +52,7 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, Lam
   r.pauses = get(s.paused);
   r.offset_resets = get(s.offset_resets);
   r.offsets_skipped = get(s.offsets_skipped);
+  r.fetch_restarts = get(s.fetch_restarts);
   r.in_flight = get(s.in_flight);
   r.backlog = get(s.backlog);
   r.stopped_partitions = get(s.stopped_partitions);
