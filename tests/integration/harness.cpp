@@ -503,7 +503,18 @@ long backpressure_pauses(const std::string& log, const std::string& lambda) {
 
 std::string unique_instance() {
   static int n = 0;
-  return "it" + std::to_string(getpid()) + "n" + std::to_string(n++);
+  // pids come round again (pid_max is 32768 here), and a daemon killed by a test (or a
+  // test run killed by hand) leaves its segments: an instance name whose segments exist
+  // would fail the next test's hygiene check for someone else's leftovers.
+  for (;;) {
+    const std::string name = "it" + std::to_string(getpid()) + "n" + std::to_string(n++);
+    std::error_code ec;
+    bool taken = false;
+    for (const auto& e : fs::directory_iterator("/dev/shm", ec)) {
+      taken = taken || e.path().filename().string().starts_with("sluice." + name + ".");
+    }
+    if (!taken) return name;
+  }
 }
 
 bool committed_to_end(const std::string& bootstrap, const std::string& group, std::uint64_t produced, int partitions,
