@@ -566,12 +566,7 @@ DeadLetter Consumer::describe(const Partition& p, std::uint32_t r, const Sent& s
   if ((s.flags & shm::kFlagValueNull) == 0) dl.value.emplace(key + s.key_len, s.value_len);
   const bool ok = shm::for_each_header(reinterpret_cast<const std::byte*>(key + s.key_len + s.value_len), s.headers_len,
                                        [&](const shm::HeaderView& v) {
-                                         dl.headers.emplace_back(
-                                             std::string(v.name),
-                                             v.value == nullptr ? std::nullopt
-                                                                : std::optional<std::string>(
-                                                                      std::in_place, reinterpret_cast<const char*>(v.value),
-                                                                      v.value_len));
+                                         dl.headers.push_back(kafka::make_header(v.name, v.value, v.value_len));
                                        });
   if (!ok) {
     spdlog::warn("lambda {}: the headers of {}[{}]@{} were overwritten in shared memory; dead-lettering what could be read",
@@ -585,11 +580,7 @@ DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, s
                 std::nullopt, {}};
   if (m.key != nullptr) dl.key.emplace(static_cast<const char*>(m.key), m.key_len);
   if (m.payload != nullptr) dl.value.emplace(static_cast<const char*>(m.payload), m.len);
-  for (const Header& h : headers_) {
-    dl.headers.emplace_back(h.name, h.value == nullptr ? std::nullopt
-                                                       : std::optional<std::string>(std::in_place,
-                                                                                    static_cast<const char*>(h.value), h.size));
-  }
+  for (const Header& h : headers_) dl.headers.push_back(kafka::make_header(h.name, h.value, h.size));
   return dl;
 }
 

@@ -30,7 +30,7 @@ struct DeadLetter {
   // The record itself; nullopt = null key / null value / null header value.
   std::optional<std::string> key;
   std::optional<std::string> value;
-  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+  std::vector<kafka::Header> headers;
 };
 
 // A dead letter the broker (or client) refuses as too large is sent again without the

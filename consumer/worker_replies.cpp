@@ -27,11 +27,7 @@ std::string WorkerReplies::take_one(const shm::OutboundReply& r) {
   if (r.key != nullptr) m.key.emplace(r.key, r.key_len);
   if (r.value != nullptr) m.value.emplace(r.value, r.value_len);
   const bool ok = shm::for_each_header(r.headers, r.headers_len, [&](const shm::HeaderView& hv) {
-    m.headers.emplace_back(std::string(hv.name),
-                           hv.value == nullptr ? std::nullopt
-                                               : std::optional<std::string>(std::in_place,
-                                                                            reinterpret_cast<const char*>(hv.value),
-                                                                            hv.value_len));
+    m.headers.push_back(kafka::make_header(hv.name, hv.value, hv.value_len));
   });
   if (!ok) return "an outbound record whose headers are malformed";
   o.messages.push_back(std::move(m));

@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -30,12 +31,20 @@ namespace sluice::kafka {
 // refuses it as a record. Everything else may pass and is retried.
 bool is_permanent(rd_kafka_resp_err_t err);
 
+// A record header as produced: a name, and a value or none (null).
+using Header = std::pair<std::string, std::optional<std::string>>;
+// Copies a header seen in place (a record's, a ring's); a null `value` is a null value.
+inline Header make_header(std::string_view name, const void* value, std::size_t len) {
+  if (value == nullptr) return {std::string(name), std::nullopt};
+  return {std::string(name), std::string(static_cast<const char*>(value), len)};
+}
+
 struct OutMessage {
   std::string topic;
   std::int32_t partition = RD_KAFKA_PARTITION_UA;
   std::optional<std::string> key;  // nullopt = null
   std::optional<std::string> value;
-  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+  std::vector<Header> headers;
 };
 
 class AckedProducer {

@@ -453,9 +453,7 @@ void Supervisor::track_readiness() {
       l.restarts.observe(false, now);
       continue;
     }
-    const bool up = ready(l);
-    transition(l, up ? State::kRunning : State::kStarting);
-    l.restarts.observe(up, now);
+    l.restarts.observe(ready(l), now);
   }
 }
 
@@ -753,7 +751,7 @@ bool Supervisor::settled(const std::string& name) {
   if (l == nullptr) return true;  // removed
   if (next_config(*l) != nullptr || removing(*l)) return false;
   switch (l->state) {
-    case State::kStarting:
+    case State::kStarting:  // active (see Lambda::state)
     case State::kRunning: return ready(*l);
     case State::kStopping: return false;
     case State::kStopped:
@@ -773,7 +771,7 @@ const config::Lambda* Supervisor::next_config(const Lambda& l) {
   return next != nullptr ? &next->cfg : nullptr;
 }
 
-bool Supervisor::active(const Lambda& l) { return l.state == State::kStarting || l.state == State::kRunning; }
+bool Supervisor::active(const Lambda& l) { return l.state == State::kStarting; }
 
 void Supervisor::transition(Lambda& l, State to) {
   if (l.state == to) return;

@@ -93,7 +93,10 @@ class Supervisor {
     // only: the segment's copy (which workers read) leaves the Kafka settings out.
     shm::UniqueFd consumer_config;
     std::vector<Proc> workers;
-    State state = State::kStarting;  // changed only by transition()
+    // Changed only by transition(). kStarting while the lambda is active (its processes
+    // are kept running): whether it is starting or running is read live (state_of()),
+    // never stored, since a process may end between two passes.
+    State state = State::kStarting;
     bool failing = false;  // stopping because of restart intensity
     RestartPolicy restarts;
     std::string failure;  // why it is failed
