@@ -1,6 +1,6 @@
 #include "consumer/broker_state.hpp"
 
-#include <nlohmann/json.hpp>
+#include "consumer/statistics_sax.hpp"
 
 namespace sluice::consumer {
 namespace {
@@ -9,7 +9,7 @@ namespace {
 // parse at its end: the per-topic and per-partition parts that follow it are most of
 // the text (a full DOM parse of a 64-partition report cost ~2.5 M instructions a
 // second, measured with callgrind).
-class BrokerCounter : public nlohmann::json_sax<nlohmann::json> {
+class BrokerCounter : public StatisticsSax {
  public:
   BrokerCounts counts;
   bool found = false;
@@ -56,11 +56,6 @@ class BrokerCounter : public nlohmann::json_sax<nlohmann::json> {
     if (in_brokers_ && depth_ == 3 && field_ == "nodeid") broker_.nodeid = static_cast<std::int64_t>(v);
     return true;
   }
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
   struct Broker {

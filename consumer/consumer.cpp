@@ -67,6 +67,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
   committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
   leader_watermarks_ = std::make_unique<LeaderWatermarks>(rk_.get(), kLeaderWatermarksEvery);
+  fetch_ = std::make_unique<FetchControl>(rk_.get(), lambda_.name);
 
   kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
   for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
@@ -678,53 +679,9 @@ void Consumer::stop_partition(Partition& p) {
 void Consumer::restart_fetch_at(Partition& p, std::int64_t offset) { restart_fetch_at({{&p, offset}}); }
 
 void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts) {
-  // After an offset-reset error librdkafka has stopped fetching the partition and refuses
-  // a seek; assigning it again with an explicit offset starts it there.
-  //
-  // librdkafka starts the fetcher on its own thread, once the unassign's stop is done and
-  // no commit is in flight, and every pause, resume and start carries a version taken
-  // when it is made: a pause or resume made while that thread is between taking the
-  // start's version and queueing it is newer, and the start is dropped as outdated. The
-  // partition then stays assigned and is never fetched (a CI run saw a partition resumed
-  // and re-paused right after its assign stay unfetched for a minute). The pause survives
-  // the unassign and assign, so the partition is put now in the state it will start in,
-  // and nothing here pauses or resumes it after the assign.
+  const std::string error = fetch_->restart_at(starts, shutting_down_);
+  if (error.empty()) return;
   for (const auto& [p, offset] : starts) {
-    // Even when it is already so here: librdkafka may have lost a resume (FetchStall).
-    set_paused(*p, p->stopped || shutting_down_ || !p->backlog.empty());
-  }
-  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
-  for (const auto& [p, offset] : starts) {
-    rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = offset;
-  }
-  std::string error;
-  if (cooperative_) {
-    kafka::ErrorPtr off(rd_kafka_incremental_unassign(rk_.get(), l.get()));
-    kafka::ErrorPtr on(off ? nullptr : rd_kafka_incremental_assign(rk_.get(), l.get()));
-    if (off || on) error = rd_kafka_error_string(off ? off.get() : on.get());
-  } else {
-    // An eager assign replaces the whole assignment: keep every other partition at its
-    // current position rather than sending it back to its committed offset.
-    rd_kafka_topic_partition_list_t* raw = nullptr;
-    if (auto err = rd_kafka_assignment(rk_.get(), &raw); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      error = rd_kafka_err2str(err);
-    } else {
-      kafka::PartitionListPtr all(raw);
-      rd_kafka_position(rk_.get(), all.get());
-      for (const auto& [p, offset] : starts) {
-        if (auto* e = rd_kafka_topic_partition_list_find(all.get(), p->topic.c_str(), p->partition)) e->offset = offset;
-      }
-      if (auto err = rd_kafka_assign(rk_.get(), all.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        error = rd_kafka_err2str(err);
-      }
-    }
-  }
-  for (const auto& [p, offset] : starts) {
-    if (error.empty()) {
-      p->expected = offset >= 0 ? offset : -1;
-      p->stall.reset();
-      continue;
-    }
     // Nothing is skipped silently: the partition stays where it is, and is reported.
     spdlog::error("lambda {}: cannot restart {}[{}] at offset {}: {}; partition stopped", lambda_.name, p->topic,
                   p->partition, offset, error);
@@ -776,28 +733,10 @@ void Consumer::start_fresh(const std::vector<Partition*>& fresh) {
 }
 
 void Consumer::resume(Partition& p) {
-  const bool all_paused = std::all_of(assignment_.begin(), assignment_.end(), [](const auto& kv) { return kv.second->paused; });
-  set_paused(p, false);
-  if (!all_paused) return;
-  // librdkafka 2.0.2 does not wake a broker thread when a partition resumes, and one
-  // whose partitions were all paused sleeps up to a second before it fetches again:
-  // measured here as 0.6-0.9 s with the rings empty and the worker idle (the same shows
-  // in confluent-kafka-go issue 630). Any request to the partition's leader wakes that
-  // thread, which then fetches the resumed partition. Not waiting for the answer keeps
-  // this loop free when the leader is unreachable.
-  kafka::nudge_leader(rk_.get(), p.topic, p.partition);
+  fetch_->resume(p, std::all_of(assignment_.begin(), assignment_.end(), [](const auto& kv) { return kv.second->paused; }));
 }
 
-void Consumer::set_paused(Partition& p, bool paused) {
-  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition);
-  const auto err = paused ? rd_kafka_pause_partitions(rk_.get(), l.get()) : rd_kafka_resume_partitions(rk_.get(), l.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("lambda {}: cannot {} {}[{}]: {}", lambda_.name, paused ? "pause" : "resume", p.topic, p.partition,
-                 rd_kafka_err2str(err));
-  }
-  p.paused = paused;
-}
+void Consumer::set_paused(Partition& p, bool paused) { fetch_->set_paused(p, paused); }
 
 void Consumer::commit(bool sync) {
   kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(assignment_.size())));
@@ -853,7 +792,7 @@ void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition
 
 void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  self->cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(self->rk_.get()), "COOPERATIVE") == 0;
+  self->fetch_->set_cooperative(std::strcmp(rd_kafka_rebalance_protocol(self->rk_.get()), "COOPERATIVE") == 0);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     shm::bump(self->stats_.assigns);
     self->on_assign(parts);
@@ -916,20 +855,7 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
   if (!committed_reader_->outstanding()) committed_reader_->request(added);
-  // librdkafka keeps an application pause on a partition across a revoke and a new
-  // assignment (2.0.2, and later versions alike): a partition paused while it was ours
-  // before would come back never fetched, and nothing would say so. Resumed here, before
-  // the assign: a pause or resume issued while librdkafka starts the partition's fetcher
-  // can make it drop that start (see restart_fetch_at).
-  if (auto err = rd_kafka_resume_partitions(rk_.get(), parts); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("lambda {}: cannot clear an earlier pause of the assigned partitions: {}", lambda_.name, rd_kafka_err2str(err));
-  }
-  if (cooperative_) {
-    kafka::ErrorPtr e(rd_kafka_incremental_assign(rk_.get(), parts));
-    if (e) spdlog::error("lambda {}: incremental assign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
-  } else {
-    rd_kafka_assign(rk_.get(), parts);
-  }
+  fetch_->assign(parts);
 }
 
 void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
@@ -967,12 +893,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
     assignment_.remove(*p);
   }
   spdlog::info("lambda {}: revoked {} partition(s){}", lambda_.name, parts->cnt, lost ? " (lost)" : "");
-  if (cooperative_) {
-    kafka::ErrorPtr e(rd_kafka_incremental_unassign(rk_.get(), parts));
-    if (e) spdlog::error("lambda {}: incremental unassign failed: {}", lambda_.name, rd_kafka_error_string(e.get()));
-  } else {
-    rd_kafka_assign(rk_.get(), nullptr);
-  }
+  fetch_->unassign(parts);
 }
 
 bool Consumer::held_only_by_stalled_workers() const {

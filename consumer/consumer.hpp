@@ -18,6 +18,7 @@
 #include "consumer/assignment.hpp"
 #include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
+#include "consumer/fetch_control.hpp"
 #include "consumer/fetch_states.hpp"
 #include "consumer/offset_tracker.hpp"
 #include "consumer/leader_watermarks.hpp"
@@ -167,7 +168,7 @@ class Consumer {
   kafka::QueuePtr queue_;
   std::unique_ptr<CommittedReader> committed_reader_;
   std::unique_ptr<LeaderWatermarks> leader_watermarks_;  // before rk_ goes: it joins its thread
-  bool cooperative_ = false;
+  std::unique_ptr<FetchControl> fetch_;  // every pause, resume, assign and restart of a fetch
   bool shutting_down_ = false;
   // From librdkafka's statistics, read only while a partition is suspected of a stall
   // (the report is long, and read each second).

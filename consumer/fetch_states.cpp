@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include <nlohmann/json.hpp>
+#include "consumer/statistics_sax.hpp"
 
 namespace sluice::consumer {
 namespace {
@@ -10,7 +10,7 @@ namespace {
 // Streams past the report keeping two fields of each topics.<t>.partitions.<p> object:
 // a DOM of a report with many partitions costs more than the consumer wants to spend
 // every second (see broker_state.cpp).
-class FetchStateReader : public nlohmann::json_sax<nlohmann::json> {
+class FetchStateReader : public StatisticsSax {
  public:
   FetchStates states;
 
@@ -50,11 +50,6 @@ class FetchStateReader : public nlohmann::json_sax<nlohmann::json> {
     if (in_partition_field("next_offset")) current_.next_offset = static_cast<std::int64_t>(v);
     return true;
   }
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
   static constexpr int kDepth = 16;

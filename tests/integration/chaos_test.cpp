@@ -141,7 +141,7 @@ TEST_F(Chaos, RandomKillsAndASecondDaemonBouncingLoseNothing) {
 // member joins, takes its share of partitions, fetches, and leaves 0-500 ms after its
 // assignment arrived, without committing (as a crashing deploy would); the next one
 // joins at once. sluice must lose nothing and commit nothing unhandled.
-// The churning members use sluice's assignor (cooperative-sticky), as members of one
+// The churning members use sluice's assignor (group_member()), as members of one
 // group do: a real broker picks a protocol all members support, but the 2.0.2 mock
 // asserts that every member's first protocol is the leader's, and aborts otherwise (this
 // test was skipped for sessions as "stalling the mock" before its log showed that). A
@@ -169,18 +169,7 @@ TEST_F(Chaos, MembersJoiningAndLeavingEveryFewHundredMillisecondsLoseNothing) {
   const auto until = std::chrono::steady_clock::now() + duration;
   const auto cap = until + 180s;
   while (std::chrono::steady_clock::now() < cap && (std::chrono::steady_clock::now() < until || assigned < kChurn)) {
-    auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bs},
-                                                                            {"group.id", "lambda-c"},
-                                                                            {"enable.auto.commit", "false"},
-                                                                            {"partition.assignment.strategy", "cooperative-sticky"},
-                                                                            {"session.timeout.ms", "6000"},
-                                                                            {"heartbeat.interval.ms", "500"},
-                                                                            {"fetch.wait.max.ms", "10"},
-                                                                            {"log_level", "3"}}));
-    rd_kafka_poll_set_consumer(rk.get());
-    kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(topics.get(), "events", RD_KAFKA_PARTITION_UA);
-    ASSERT_EQ(rd_kafka_subscribe(rk.get(), topics.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+    auto rk = group_member(bs, "lambda-c", "events");
     // Until it holds partitions (bounded: the mock may hand it none), then 0-500 ms more.
     const auto join_limit = std::chrono::steady_clock::now() + 20s;
     auto leave_at = join_limit;

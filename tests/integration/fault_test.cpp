@@ -192,17 +192,7 @@ TEST_F(Fault, APausedPartitionThatMovesAwayAndBackIsFetchedAgain) {
 
   // A second member of the group takes one of the two paused partitions, and leaves
   // without committing: the partition goes back to sluice.
-  auto member = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bs},
-                                                                        {"group.id", "lambda-s"},
-                                                                        {"enable.auto.commit", "false"},
-                                                                        {"partition.assignment.strategy", "cooperative-sticky"},
-                                                                        {"session.timeout.ms", "6000"},
-                                                                        {"heartbeat.interval.ms", "500"},
-                                                                        {"log_level", "3"}}));
-  rd_kafka_poll_set_consumer(member.get());
-  kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), "events", RD_KAFKA_PARTITION_UA);
-  ASSERT_EQ(rd_kafka_subscribe(member.get(), topics.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto member = group_member(bs, "lambda-s", "events");
   int moved = -1;
   ASSERT_TRUE(wait_until(
       [&] {

@@ -116,6 +116,22 @@ std::map<std::string, std::string> segv_kills_env() {
   return {{"ASAN_OPTIONS", std::string(asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") + "handle_segv=0"}};
 }
 
+kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic) {
+  auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},
+                                                                    {"group.id", group},
+                                                                    {"enable.auto.commit", "false"},
+                                                                    {"partition.assignment.strategy", "cooperative-sticky"},
+                                                                    {"session.timeout.ms", "6000"},
+                                                                    {"heartbeat.interval.ms", "500"},
+                                                                    {"fetch.wait.max.ms", "10"},
+                                                                    {"log_level", "3"}}));
+  rd_kafka_poll_set_consumer(rk.get());
+  kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_subscribe(rk.get(), topics.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("subscribe failed");
+  return rk;
+}
+
 std::uint64_t seq_of(const std::string& value) { return std::stoull(value.substr(1, value.find('-') - 1)); }
 
 std::pair<int, std::int64_t> where(std::uint64_t seq, int partitions) {

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "kafka/kafka_handles.hpp"
+
 namespace sluice::test {
 
 namespace fs = std::filesystem;
@@ -59,6 +61,12 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
              std::uint64_t count, std::size_t value_bytes = 100, int keys = 50, std::uint64_t big_seq = ~0ULL,
              std::size_t big_bytes = 0, const std::function<std::string(std::uint64_t)>& value_of = {},
              const std::function<std::int64_t(std::uint64_t)>& timestamp_ms_of = {});
+
+// Another member of `group`, subscribed to `topic`, that commits nothing: it takes
+// partitions away from a daemon in the group, and they go back when it closes. Uses
+// sluice's assignor (cooperative-sticky): the 2.0.2 mock aborts when members' first
+// protocols differ. Poll it (rd_kafka_consumer_poll) to take part in rebalances.
+kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic);
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
 // The seq of a value produce() made ("s<seq>-...").
