@@ -38,8 +38,10 @@ struct Partition {
   std::chrono::steady_clock::time_point stopped_at{};
   shm::PartitionStats* stats = nullptr;  // what the supervisor reports for it
   std::chrono::steady_clock::time_point stored_at{};  // when `commit_pending` was stored
-  // The next offset the consumer expects librdkafka to give it: where its fetch was
-  // (re)started, then past each record given; -1 unknown (the committed offset then).
+  // The next offset the consumer expects librdkafka to give it: the broker's committed
+  // offset on assignment, where its fetch was restarted, then past each record given;
+  // -1 unknown. Never read from the segment, which a worker can write: a fetch is
+  // restarted here when it stalls.
   std::int64_t expected = -1;
   FetchStall stall;
 };

@@ -833,6 +833,9 @@ void Consumer::read_committed() {
     // Our own acknowledged commits are newer than any answer to a request made before them.
     if (p == nullptr || p->committed >= 0) continue;
     p->stats->committed.store(a.offset, std::memory_order_relaxed);
+    // Where librdkafka starts a partition it was assigned: kept here, since the
+    // segment's copy is one a worker can write.
+    if (p->expected < 0 && a.offset >= 0) p->expected = a.offset;
   }
   if (committed_reader_->outstanding()) return;
   std::vector<std::pair<std::string, std::int32_t>> unknown;
@@ -1062,7 +1065,7 @@ void Consumer::publish_stats() {
     suspects = suspects || suspect;
     FetchSample s;
     s.wanted = wanted;
-    s.expected = p->expected >= 0 ? p->expected : p->stats->committed.load(std::memory_order_relaxed);
+    s.expected = p->expected;
     if (const auto f = fetch_states_.find({p->topic, p->partition}); f != fetch_states_.end()) {
       s.fetching = f->second.fetching();
       s.fetch_offset = f->second.next_offset;

@@ -23,7 +23,6 @@ class FetchControl {
   // Whether the group's rebalance protocol is cooperative (else eager); known from the
   // first rebalance on.
   void set_cooperative(bool cooperative) { cooperative_ = cooperative; }
-  bool cooperative() const { return cooperative_; }
 
   void set_paused(Partition& p, bool paused);
   // Unpauses p. When every assigned partition was paused, also wakes its leader's broker
