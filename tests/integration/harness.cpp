@@ -111,10 +111,12 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
 }
 
-std::map<std::string, std::string> segv_kills_env() {
+std::string asan_options_with(const std::string& option) {
   const char* asan = std::getenv("ASAN_OPTIONS");
-  return {{"ASAN_OPTIONS", std::string(asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") + "handle_segv=0"}};
+  return (asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") + option;
 }
+
+std::map<std::string, std::string> segv_kills_env() { return {{"ASAN_OPTIONS", asan_options_with("handle_segv=0")}}; }
 
 kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic) {
   auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},

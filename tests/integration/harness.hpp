@@ -111,6 +111,9 @@ class LoadProducer {
   std::thread thread_;
 };
 
+// The test's ASAN_OPTIONS (as scripts/test.sh sets them) with `option` added, for a
+// daemon's environment.
+std::string asan_options_with(const std::string& option);
 // Daemon environment that lets a handler's SIGSEGV kill its worker even in the ASan
 // build (ASan would otherwise catch it and exit 1).
 std::map<std::string, std::string> segv_kills_env();

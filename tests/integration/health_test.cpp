@@ -303,13 +303,12 @@ TEST_F(OperatorTruth, AStoppedPartitionIsDegradedAndResumableAndADaemonWithNothi
 TEST_F(OperatorTruth, APartitionLibrdkafkaStopsFetchingIsNoticedReportedAndRestarted) {
   DevBroker broker({"events:4"});
   const fs::path lose = dir.path() / "lose-resume";
-  const char* asan = std::getenv("ASAN_OPTIONS");
   const std::map<std::string, std::string> env = {
       {"LD_PRELOAD", LOSE_RESUME_SHIM},
       {"LOSE_RESUME_PARTITION", "events:1"},
       {"LOSE_RESUME_FILE", lose.string()},
       // A preloaded library comes before AddressSanitizer's runtime, which it refuses by default.
-      {"ASAN_OPTIONS", std::string(asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") + "verify_asan_link_order=0"}};
+      {"ASAN_OPTIONS", asan_options_with("verify_asan_link_order=0")}};
   std::optional<Daemon> daemon;
   ASSERT_NO_FATAL_FAILURE(start_with_partition_1_stopped(broker, daemon, env));
   Daemon& d = *daemon;
