@@ -68,6 +68,15 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
   leader_watermarks_ = std::make_unique<LeaderWatermarks>(rk_.get(), kLeaderWatermarksEvery);
   fetch_ = std::make_unique<FetchControl>(rk_.get(), lambda_.name);
+  resets_ = std::make_unique<OffsetResets>(
+      lambda_, stats_, assignment_,
+      OffsetResets::Broker{
+          [this](std::vector<kafka::Watermarks>& w) { return kafka::query_watermarks(rk_.get(), w, kWatermarkTimeoutMs); },
+          [this](rd_kafka_topic_partition_list_t& l) {
+            return rd_kafka_offsets_for_times(rk_.get(), &l, kWatermarkTimeoutMs);
+          }},
+      OffsetResets::Actions{[this](Partition& p) { stop_partition(p); }, [this](Partition& p) { forget_in_flight(p); },
+                            [this](const OffsetResets::Starts& s) { restart_fetch_at(s); }});
 
   kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(lambda_.topics.size())));
   for (const auto& t : lambda_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
@@ -117,13 +126,7 @@ int Consumer::run() {
                fmt::join(lambda_.topics, ","), rings_.size());
   rd_kafka_message_t* batch[kBatch];
   while (!stop_.load(std::memory_order_relaxed)) {
-    clock_ns_ = shm::monotonic_ns();
-    heartbeat();
-    if (std::find(quarantined_.begin(), quarantined_.end(), true) != quarantined_.end()) poll_control();
-    poll_producers();
-    reap_all();
-    pump_backlogs();
-    publish_all();
+    pass(Turn::kRun);
 
     // Take what is already there without waiting; only block when nothing is.
     ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch, kBatch);
@@ -140,7 +143,7 @@ int Consumer::run() {
       // in the 1 KiB throughput run and no record wait; the batch-end publish wakes.
       if (i % kPublishEvery == kPublishEvery - 1) publish_all(false);
     }
-    if (!resets_.empty()) handle_resets();
+    if (resets_->pending()) resets_->handle();
     publish_all();
     if (committed_reader_->outstanding()) read_committed();
 
@@ -163,14 +166,27 @@ int Consumer::run() {
   return 0;
 }
 
+void Consumer::pass(Turn turn) {
+  // The heartbeat is what the supervisor's consumer_stall_s reads: a drain that stamped
+  // the time of the pass it interrupted looked like a stalled loop.
+  clock_ns_ = shm::monotonic_ns();
+  heartbeat();
+  if (turn == Turn::kStop ||
+      (turn == Turn::kRun && std::find(quarantined_.begin(), quarantined_.end(), true) != quarantined_.end())) {
+    poll_control();
+  }
+  poll_producers();
+  reap_all();
+  if (turn != Turn::kRevoke) pump_backlogs();
+  publish_all();
+}
+
 void Consumer::accept(kafka::MessagePtr msg) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg->rkt != nullptr) {
-      // Handled after the batch, together with the others in it (handle_resets).
-      if (Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition)) {
-        resets_.emplace_back(key_of(p->topic_index, p->partition), msg->offset);
-      }
+      // Handled after the batch, together with the others in it.
+      if (const Partition* p = find(rd_kafka_topic_name(msg->rkt), msg->partition)) resets_->note(*p, msg->offset);
       return;
     }
     const char* topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "-";
@@ -424,53 +440,41 @@ std::string Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, st
 void Consumer::send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages) {
   if (!out_) {
     out_ = std::make_unique<kafka::AckedProducer>(
-        lambda_, "out", [this](std::uint64_t l) { on_outbound_acked(l); },
-        [this](std::uint64_t l, kafka::OutMessage m, rd_kafka_resp_err_t err) { on_outbound_rejected(l, m.topic, err); });
+        lambda_, "out",
+        [this](std::uint64_t l) {
+          if (invocations_.waiting(l)) shm::bump(stats_.produced);
+          settle(invocations_.acked(l));
+        },
+        [this](std::uint64_t l, kafka::OutMessage m, rd_kafka_resp_err_t err) {
+          settle(invocations_.refused(l, "a record it produced to " + m.topic + " was refused: " + rd_kafka_err2str(err)));
+        });
   }
-  Invocation& g = invocations_[leader];
-  g.unacked += messages.size();
+  invocations_.sent(leader, messages.size());
   for (auto& m : messages) {
     std::string what = "outbound record to " + m.topic;
     out_->send(std::move(m), leader, std::move(what));
   }
 }
 
-void Consumer::on_outbound_acked(std::uint64_t leader) {
-  auto it = invocations_.find(leader);
-  if (it == invocations_.end()) return;
-  shm::bump(stats_.produced);
-  if (--it->second.unacked > 0) return;
-  on_outbound_acked_all(it);
-}
-
-void Consumer::on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err) {
-  auto it = invocations_.find(leader);
-  if (it == invocations_.end()) return;
-  it->second.rejected = "a record it produced to " + topic + " was refused: " + rd_kafka_err2str(err);
-  if (--it->second.unacked > 0) return;
-  on_outbound_acked_all(it);
-}
-
-void Consumer::on_outbound_acked_all(std::unordered_map<std::uint64_t, Invocation>::iterator it) {
-  if (!it->second.rejected.empty()) {
+void Consumer::settle(std::optional<Invocations::Settled> s) {
+  if (!s) return;
+  if (!s->refused.empty()) {
     // What the handler asked for cannot be done, so its records failed. Their bytes are
     // no longer here: they are fetched again and take the failure path from dispatch.
     std::vector<Partition*> affected;
-    for (const Member& m : it->second.members) {
+    for (const auto& m : s->members) {
       Partition* p = find(m.topic_index, m.partition);
       if (p == nullptr || p->epoch != m.epoch) continue;
       Carried& c = carried_[key_of(m.topic_index, m.partition)][m.offset];
       c.attempts = std::max<std::uint32_t>(c.attempts, 1);
       c.fail = true;
-      c.reason = it->second.rejected;
+      c.reason = s->refused;
       if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
     }
-    invocations_.erase(it);
     for (Partition* p : affected) rewind(*p);
     return;
   }
-  for (const Member& m : it->second.members) complete_offset(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
-  invocations_.erase(it);
+  for (const auto& m : s->members) complete_offset(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
 }
 
 bool Consumer::complete(std::uint32_t r, const Sent& s) {
@@ -497,11 +501,11 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
   if (!said.produce.empty()) {
     // Sent even for a revoked leader: records of its invocation in partitions still
     // owned wait for these acknowledgements.
-    if (owned) invocations_[s.seq].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+    if (owned) invocations_.join(s.seq, {s.topic_index, s.partition, s.offset, s.epoch});
     send_outbound(s.seq, std::move(said.produce));
-  } else if (auto g = invocations_.find(s.seq); g != invocations_.end() && g->second.unacked == 0) {
+  } else {
     // Records awaited a leader that brought nothing to produce after all: nothing to wait for.
-    on_outbound_acked_all(g);
+    settle(invocations_.reaped_without_records(s.seq));
   }
   if (!owned || status == static_cast<std::uint32_t>(shm::Status::kRevoked)) {
     shm::bump(stats_.stale);
@@ -512,10 +516,10 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;
   }
   if (said.leader) {  // completes with its invocation's leader, which comes later in this ring
-    invocations_[*said.leader].members.push_back({s.topic_index, s.partition, s.offset, s.epoch});
+    invocations_.join(*said.leader, {s.topic_index, s.partition, s.offset, s.epoch});
     return true;
   }
-  if (invocations_.contains(s.seq)) return true;  // a leader: completes on acknowledgement
+  if (invocations_.waiting(s.seq)) return true;  // a leader: completes on acknowledgement
   complete_offset(s.topic_index, s.partition, s.epoch, s.offset, stats_.handled_ok);
   return true;
 }
@@ -590,59 +594,6 @@ void Consumer::poll_producers() {
   if (out_) out_->poll();
 }
 
-void Consumer::on_offset_reset(Partition& p, std::int64_t at) {
-  const auto policy = lambda_.auto_offset_reset;
-  const char* policy_name = config::to_string(policy);
-  if (at < 0) {
-    // No committed offset and auto_offset_reset = "error" (handle_resets sends the other
-    // policies to start_fresh).
-    spdlog::error("lambda {}: {}[{}] has no committed offset and auto_offset_reset = \"error\": not consuming it "
-                  "(give the group a position with `sluice offsets reset`, or set auto_offset_reset)",
-                  lambda_.name, p.topic, p.partition);
-    stop_partition(p);
-    return;
-  }
-  // The position is outside the log: retention (or compaction, or a recreated topic)
-  // removed records this group never completed. Never silent.
-  shm::bump(stats_.offset_resets);
-  std::vector<kafka::Watermarks> w{{p.topic, p.partition}};
-  const auto err = kafka::query_watermarks(rk_.get(), w, kWatermarkTimeoutMs);
-  const std::int64_t lo = w[0].low;
-  const std::int64_t hi = w[0].high;
-  const std::string range = err == RD_KAFKA_RESP_ERR_NO_ERROR
-                                ? "the log now holds offsets " + std::to_string(lo) + ".." + std::to_string(hi - 1)
-                                : std::string("the log's range is unknown: ") + rd_kafka_err2str(err);
-  if (policy == config::OffsetReset::kError || err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::error("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": partition stopped, "
-                  "nothing past it is committed (move the group with `sluice offsets reset` and restart)",
-                  lambda_.name, p.topic, p.partition, at, range, policy_name);
-    stop_partition(p);
-    return;
-  }
-  const std::int64_t target = policy == config::OffsetReset::kEarliest ? lo : hi;
-  const std::int64_t skipped = std::max<std::int64_t>(0, target - at);
-  shm::bump(stats_.offsets_skipped, static_cast<std::uint64_t>(skipped));
-  if (skipped > 0) {
-    spdlog::warn("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": resuming at {}, "
-                 "{} record(s) never handled (offsets {}..{})",
-                 lambda_.name, p.topic, p.partition, at, range, policy_name, target, skipped, at, target - 1);
-  } else {
-    spdlog::warn("lambda {}: {}[{}]: offset {} is out of range ({}); auto_offset_reset = \"{}\": resuming at {}, "
-                 "records from there may be handled again",
-                 lambda_.name, p.topic, p.partition, at, range, policy_name, target);
-  }
-  if (target < at) {
-    // Backwards (the log was cut at its end): whatever is in flight belongs to offsets
-    // that no longer exist. Make it stale, as on a revoke, and track afresh.
-    assignment_.new_epoch(p);
-    p.tracker = OffsetTracker{};
-    clear_backlog(p);
-  }
-  // The skipped offsets will never complete; the next commit records the new position.
-  p.tracker.skip_to(target);
-  restart_fetch_at(p, target);
-}
-
 std::uint32_t Consumer::resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why) {
   std::uint32_t n = 0;
   for (auto& [k, pp] : assignment_) {
@@ -687,49 +638,6 @@ void Consumer::restart_fetch_at(const std::vector<std::pair<Partition*, std::int
                   p->partition, offset, error);
     stop_partition(*p);
   }
-}
-
-void Consumer::handle_resets() {
-  std::vector<Partition*> fresh;
-  for (const auto& [k, at] : resets_) {
-    Partition* p = assignment_.find(k);
-    if (p == nullptr) continue;  // revoked meanwhile
-    if (at < 0 && lambda_.auto_offset_reset != config::OffsetReset::kError) {
-      if (std::find(fresh.begin(), fresh.end(), p) == fresh.end()) fresh.push_back(p);
-    } else {
-      on_offset_reset(*p, at);
-    }
-  }
-  resets_.clear();
-  if (!fresh.empty()) start_fresh(fresh);
-}
-
-void Consumer::start_fresh(const std::vector<Partition*>& fresh) {
-  // Resolve the start to a number and commit it once reached: a group that started at
-  // "latest" and restarts later must continue from there, not from a newer end. One
-  // ListOffsets (per leader) for all of them: -2 and -1 in place of a timestamp ask for
-  // the log start and the end, as a watermark query does one partition at a time.
-  const bool earliest = lambda_.auto_offset_reset == config::OffsetReset::kEarliest;
-  const std::int64_t logical = earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(fresh.size())));
-  for (const Partition* p : fresh) rd_kafka_topic_partition_list_add(l.get(), p->topic.c_str(), p->partition)->offset = logical;
-  const auto err = rd_kafka_offsets_for_times(rk_.get(), l.get(), kWatermarkTimeoutMs);
-  std::vector<std::pair<Partition*, std::int64_t>> starts;
-  std::string where;
-  for (Partition* p : fresh) {
-    std::int64_t start = logical;  // unresolved: librdkafka resolves it, nothing is committed before a record
-    const auto* e = rd_kafka_topic_partition_list_find(l.get(), p->topic.c_str(), p->partition);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e != nullptr && e->err == RD_KAFKA_RESP_ERR_NO_ERROR && e->offset >= 0) {
-      start = e->offset;
-      p->tracker.skip_to(start);
-    }
-    starts.emplace_back(p, start);
-    where += (where.empty() ? "" : ", ") + p->topic + "[" + std::to_string(p->partition) + "]@" + std::to_string(start);
-  }
-  spdlog::info("lambda {}: {} partition(s) with no committed offset start at the {} offset: {}{}", lambda_.name,
-               fresh.size(), config::to_string(lambda_.auto_offset_reset), where,
-               err == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : std::string(" (offsets unresolved: ") + rd_kafka_err2str(err) + ")");
-  restart_fetch_at(starts);
 }
 
 void Consumer::resume(Partition& p) {
@@ -881,11 +789,8 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
       return false;
     };
     while (busy() && !held_only_by_stalled_workers() && Clock::now() < deadline) {
-      heartbeat();
-      publish_all();
+      pass(Turn::kRevoke);
       std::this_thread::sleep_for(kDrainPoll);
-      poll_producers();
-      reap_all();
     }
     commit(true);
   } else {
@@ -929,17 +834,11 @@ void Consumer::shutdown() {
   const auto deadline = Clock::now() + std::chrono::milliseconds(lambda_.drain_timeout_ms);
   rd_kafka_message_t* batch[kBatch];
   for (;;) {
-    clock_ns_ = shm::monotonic_ns();
-    heartbeat();
-    poll_control();
-    poll_producers();
-    reap_all();
-    pump_backlogs();
-    publish_all();
+    pass(Turn::kStop);
     // Serve callbacks (commit results) and take what was fetched before the pause.
     const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch, kBatch);
     for (ssize_t i = 0; i < n; ++i) accept(kafka::MessagePtr(batch[i]));
-    if (!resets_.empty()) handle_resets();
+    if (resets_->pending()) resets_->handle();
     bool busy = false;
     for (auto& [k, p] : assignment_) busy = busy || (!p->stopped && (p->tracker.in_flight() > 0 || !p->backlog.empty()));
     if (!busy) break;
@@ -969,11 +868,15 @@ void Consumer::shutdown() {
 
 void Consumer::heartbeat() { seg_.header().consumer_heartbeat_ns.store(clock_ns_, std::memory_order_relaxed); }
 
-void Consumer::rewind(Partition& p) {
-  const std::int64_t from = p.tracker.committable();
+void Consumer::forget_in_flight(Partition& p) {
   assignment_.new_epoch(p);
   p.tracker = OffsetTracker{};
   clear_backlog(p);
+}
+
+void Consumer::rewind(Partition& p) {
+  const std::int64_t from = p.tracker.committable();
+  forget_in_flight(p);
   if (from < 0) return;  // nothing was dispatched: nothing to fetch again
   p.tracker.skip_to(from);
   restart_fetch_at(p, from);

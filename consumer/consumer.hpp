@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,6 +21,8 @@
 #include "consumer/dead_letters.hpp"
 #include "consumer/fetch_control.hpp"
 #include "consumer/fetch_states.hpp"
+#include "consumer/invocations.hpp"
+#include "consumer/offset_resets.hpp"
 #include "consumer/offset_tracker.hpp"
 #include "consumer/leader_watermarks.hpp"
 #include "consumer/sent_log.hpp"
@@ -68,6 +71,13 @@ class Consumer {
     return assignment_.find(topic_index, partition);
   }
 
+  // One turn of the loop that moves records (stamp the heartbeat, serve the producers,
+  // reap outcomes, refill and publish the rings), for the main loop, a revoke's drain
+  // and the drain before stopping. A revoke's runs inside librdkafka's rebalance
+  // callback: it starts nothing (no backlog is dispatched, no partition resumed or
+  // restarted by an operator's request) while librdkafka takes partitions away.
+  enum class Turn { kRun, kRevoke, kStop };
+  void pass(Turn turn);
   void accept(kafka::MessagePtr msg);
   bool dispatch(Partition& p, const rd_kafka_message_t& msg);
   std::uint32_t choose_ring(const Partition& p, const rd_kafka_message_t& msg);
@@ -102,20 +112,13 @@ class Consumer {
   // Fetch p again from its first uncompleted offset, under a new epoch (whatever is in
   // flight for it goes stale).
   void rewind(Partition& p);
+  // Whatever is in flight or fetched for p goes stale, and its offsets are tracked afresh.
+  void forget_in_flight(Partition& p);
   void heartbeat();
-  // Outbound records (shm/records.hpp): a leader's records are produced, and the
-  // group's records complete when the broker acknowledged every one of them.
-  struct Member {
-    std::uint16_t topic_index;
-    std::int32_t partition;
-    std::int64_t offset;
-    std::uint32_t epoch;
-  };
+  // Outbound records (shm/records.hpp): a leader's records are produced, and its
+  // invocation's records complete when the broker acknowledged every one of them.
   void send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages);
-  void on_outbound_acked(std::uint64_t leader);
-  void on_outbound_rejected(std::uint64_t leader, const std::string& topic, rd_kafka_resp_err_t err);
-  struct Invocation;
-  void on_outbound_acked_all(std::unordered_map<std::uint64_t, Invocation>::iterator it);
+  void settle(std::optional<Invocations::Settled> s);
   // The one way an offset completes: only while the partition is still ours at the
   // epoch the record was sent under (else its next owner delivers it again), counted in
   // `counter`. False when it was not ours any more.
@@ -131,14 +134,6 @@ class Consumer {
   void set_paused(Partition& p, bool paused);
   // Unpauses p once its backlog is dispatched (and wakes the fetcher if it was idle).
   void resume(Partition& p);
-  // The __AUTO_OFFSET_RESETs of one batch of messages (resets_), handled together: a new
-  // group's partitions all report one at once, and one ListOffsets and one assign start
-  // them all, where one round trip each started 64 partitions over ~120 ms.
-  void handle_resets();
-  // Partitions without a committed offset, starting per auto_offset_reset (not "error").
-  void start_fresh(const std::vector<Partition*>& fresh);
-  // An __AUTO_OFFSET_RESET for p at offset `at` (negative: no committed offset).
-  void on_offset_reset(Partition& p, std::int64_t at);
   void stop_partition(Partition& p);
   // Retries stopped partitions (all, or those of topic_index / partition) from their
   // failed record; returns how many.
@@ -192,7 +187,7 @@ class Consumer {
   };
   std::unordered_map<Key, std::map<std::int64_t, Carried>> carried_;
   Assignment assignment_;
-  std::vector<std::pair<Key, std::int64_t>> resets_;  // partition, offset of the reset
+  std::unique_ptr<OffsetResets> resets_;
   // The headers of the record dispatch() is writing (views into its message), kept to
   // reuse the allocation.
   struct Header {
@@ -202,13 +197,7 @@ class Consumer {
   };
   std::vector<Header> headers_;
   WorkerReplies said_;  // what the reply rings said about records in flight
-  // The records of one handler invocation whose outbound records await the broker.
-  struct Invocation {
-    std::vector<Member> members;
-    std::size_t unacked = 0;
-    std::string rejected;  // why one of its records can never be produced
-  };
-  std::unordered_map<std::uint64_t, Invocation> invocations_;  // by leader seq
+  Invocations invocations_;  // waiting for the broker to acknowledge their outbound records
   std::unique_ptr<kafka::AckedProducer> out_;  // made on first use
   std::uint64_t seq_ = 0;
   // CLOCK_MONOTONIC read once per loop pass and per batch taken from librdkafka: the

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon_test.hpp"
+#include "metrics_text.hpp"
 #include "kafka/group_offsets.hpp"
 #include "kafka/kafka_handles.hpp"
 #include "kafka/watermarks.hpp"
@@ -211,6 +212,64 @@ TEST_F(Fault, APausedPartitionThatMovesAwayAndBackIsFetchedAgain) {
   ASSERT_TRUE(wait_until([&] { return attempts_of(seq) == 2; }, 60s))
       << "events[" << moved << "] came back and was never fetched again\n" << d.log();
   EXPECT_EQ(attempts_of(moved == 0 ? 5 : 4), 1U) << "the partition that stayed is still stopped";
+  expect_clean_stop(d);
+}
+
+// A graceful revoke waits (up to drain_timeout_ms) for the revoked partitions' records in
+// flight, so their offsets are committed before the next owner starts. That wait left the
+// consumer's heartbeat at the start of the loop pass it interrupted: a drain longer than
+// consumer_stall_s had the supervisor kill a consumer that was doing its job, and the
+// record it waited for was handled again by the partition's next owner.
+TEST_F(Fault, ARevokeThatWaitsForASlowHandlerIsNotTakenForAStalledConsumer) {
+  DevBroker broker({"events:2"});
+  const std::string bs = broker.bootstrap();
+  produce(bs, "events", 2, 0, 2);  // one record per partition, one worker each
+  std::string config = daemon_config(instance, dir.path(), bs,
+                                     {{.name = "v", .topic = "events", .workers = 2, .sleep_us = 24'000'000,
+                                       .handler_extra = "timeout_ms = 60000"}});
+  config.replace(config.find("[supervisor]\n"), 13, "[supervisor]\nconsumer_stall_s = 5\n");
+  // The mock cluster drops a member that sends nothing for session.timeout.ms while it
+  // drains (a broker waits max.poll.interval.ms), and its commits fail; it also waits
+  // that long less one second for the members of each rebalance to join. So: the
+  // revoke comes ~14 s after the member joins, and its drain (~10 s, the rest of the
+  // 24 s handler) is longer than consumer_stall_s and shorter than the session.
+  const std::string session = "\"session.timeout.ms\" = \"6000\"";
+  config.replace(config.find(session), session.size(), "\"session.timeout.ms\" = \"15000\"");
+  Daemon d(dir.path(), config);
+  // Both records inside their handler: the revoke below must wait for one.
+  ASSERT_TRUE(wait_until(
+      [&] { return sample(admin(dir.path(), instance, "GET", "/metrics").body, "sluice_records_in_flight{lambda=\"v\"}") == 2; },
+      60s))
+      << d.log();
+  auto consumer = [&] {
+    for (pid_t p : d.children("--lambda v ")) {
+      if (read_proc_file("/proc/" + std::to_string(p) + "/cmdline").find("consumer") != std::string::npos) return p;
+    }
+    return pid_t{-1};
+  };
+  const pid_t before = consumer();
+  ASSERT_GT(before, 0) << d.log();
+
+  auto member = group_member(bs, "lambda-v", "events", 15000);
+  int moved = -1;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(member.get(), 100)) rd_kafka_message_destroy(m);
+        rd_kafka_topic_partition_list_t* held = nullptr;
+        if (rd_kafka_assignment(member.get(), &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
+          if (held->cnt > 0) moved = held->elems[0].partition;
+          rd_kafka_topic_partition_list_destroy(held);
+        }
+        return moved >= 0;
+      },
+      90s))
+      << d.log();
+  EXPECT_EQ(d.log().find("made no progress"), std::string::npos) << d.log();
+  EXPECT_EQ(consumer(), before) << "the consumer was replaced\n" << d.log();
+  EXPECT_NE(d.log().find("lambda v: revoked 1 partition(s)\n"), std::string::npos) << d.log();
+  // The record the revoke waited for was committed before the partition moved.
+  EXPECT_EQ(committed_offsets(bs, "lambda-v", "events")[moved], 1) << d.log();
+  rd_kafka_consumer_close(member.get());
   expect_clean_stop(d);
 }
 

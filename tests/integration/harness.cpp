@@ -118,12 +118,13 @@ std::string asan_options_with(const std::string& option) {
 
 std::map<std::string, std::string> segv_kills_env() { return {{"ASAN_OPTIONS", asan_options_with("handle_segv=0")}}; }
 
-kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic) {
+kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                             int session_timeout_ms) {
   auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},
                                                                     {"group.id", group},
                                                                     {"enable.auto.commit", "false"},
                                                                     {"partition.assignment.strategy", "cooperative-sticky"},
-                                                                    {"session.timeout.ms", "6000"},
+                                                                    {"session.timeout.ms", std::to_string(session_timeout_ms)},
                                                                     {"heartbeat.interval.ms", "500"},
                                                                     {"fetch.wait.max.ms", "10"},
                                                                     {"log_level", "3"}}));

@@ -66,7 +66,10 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
 // partitions away from a daemon in the group, and they go back when it closes. Uses
 // sluice's assignor (cooperative-sticky): the 2.0.2 mock aborts when members' first
 // protocols differ. Poll it (rd_kafka_consumer_poll) to take part in rebalances.
-kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic);
+// session_timeout_ms: the daemon's (a member with a shorter one times out its own
+// JoinGroup while the mock waits for the daemon).
+kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                             int session_timeout_ms = 6000);
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
 // The seq of a value produce() made ("s<seq>-...").
