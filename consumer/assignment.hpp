@@ -43,6 +43,9 @@ struct Partition {
   // -1 unknown. Never read from the segment, which a worker can write: a fetch is
   // restarted here when it stalls.
   std::int64_t expected = -1;
+  // The broker answered what the group had committed for it (kept here, not read back
+  // from the segment's copy, which a worker can write).
+  bool committed_known = false;
   FetchStall stall;
 };
 

@@ -68,6 +68,10 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
   leader_watermarks_ = std::make_unique<LeaderWatermarks>(rk_.get(), kLeaderWatermarksEvery);
   fetch_ = std::make_unique<FetchControl>(rk_.get(), lambda_.name);
+  commits_ = std::make_unique<Commits>(
+      lambda_.name, stats_, assignment_,
+      Commits::Client{[this](rd_kafka_topic_partition_list_t& l) { return rd_kafka_offsets_store(rk_.get(), &l); },
+                      [this](rd_kafka_topic_partition_list_t& l) { return rd_kafka_commit(rk_.get(), &l, 0); }});
   resets_ = std::make_unique<OffsetResets>(
       lambda_, stats_, assignment_,
       OffsetResets::Broker{
@@ -118,7 +122,13 @@ Consumer::~Consumer() {
   out_.reset();
   assignment_.clear();  // frees backlog messages before the handle goes
   committed_reader_.reset();
+  leader_watermarks_.reset();  // joins its thread, which uses the handle
   queue_.reset();
+  // A consumer that gives up without shutdown() (a ring it cannot have repaired) must
+  // not close here: closing serves the rebalance callback, whose revoke drains and
+  // commits through members already destroyed after this body. It leaves uncommitted;
+  // the group notices its session end and its records are delivered again.
+  rd_kafka_destroy_flags(rk_.release(), shutting_down_ ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 int Consumer::run() {
@@ -150,7 +160,7 @@ int Consumer::run() {
     if (Clock::now() >= next_commit_) {
       poll_control();
       reap_all();
-      commit(false);
+      commits_->commit(false);
       publish_stats();
       next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
     }
@@ -646,58 +656,6 @@ void Consumer::resume(Partition& p) {
 
 void Consumer::set_paused(Partition& p, bool paused) { fetch_->set_paused(p, paused); }
 
-void Consumer::commit(bool sync) {
-  kafka::PartitionListPtr l(rd_kafka_topic_partition_list_new(static_cast<int>(assignment_.size())));
-  for (auto& [key, pp] : assignment_) {
-    Partition& p = *pp;
-    const std::int64_t off = p.tracker.committable();
-    if (off < 0 || off <= p.committed || (!sync && off == p.commit_pending)) continue;
-    rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = off;
-    p.commit_pending = off;
-    p.stored_at = Clock::now();
-  }
-  if (l->cnt == 0) return;
-  // Always store: auto-commit (and the commit librdkafka makes when the consumer closes)
-  // sends what is stored, so a store behind a synchronous commit would move the
-  // committed offset backwards.
-  if (auto err = rd_kafka_offsets_store(rk_.get(), l.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("lambda {}: cannot store offsets: {}", lambda_.name, rd_kafka_err2str(err));
-  }
-  if (!sync) return;  // auto-commit sends it; commit_cb says when it counts
-  const auto err = rd_kafka_commit(rk_.get(), l.get(), 0);
-  on_commit(err, l.get());
-}
-
-void Consumer::on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets) {
-  if (offsets == nullptr) return;
-  for (int i = 0; i < offsets->cnt; ++i) {
-    const rd_kafka_topic_partition_t& e = offsets->elems[i];
-    Partition* p = find(e.topic, e.partition);
-    if (p == nullptr) continue;
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (e.offset > p->committed) {
-        p->committed = e.offset;
-        p->stats->committed.store(e.offset, std::memory_order_relaxed);
-        shm::bump(stats_.commits);
-        stats_.last_commit_ms.store(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                                    .count()),
-                                    std::memory_order_relaxed);
-        if (p->commit_pending == e.offset) {
-          stats_.commit_latency.observe(static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - p->stored_at).count()));
-        }
-      }
-    } else {
-      const auto why = e.err != RD_KAFKA_RESP_ERR_NO_ERROR ? e.err : err;
-      shm::bump(stats_.commits_failed);
-      spdlog::warn("lambda {}: commit of {}[{}]@{} failed: {}; will retry", lambda_.name, e.topic, e.partition, e.offset,
-                   rd_kafka_err2str(why));
-    }
-    if (p->commit_pending == e.offset) p->commit_pending = -1;
-  }
-}
-
 void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
   self->fetch_->set_cooperative(std::strcmp(rd_kafka_rebalance_protocol(self->rk_.get()), "COOPERATIVE") == 0);
@@ -711,7 +669,7 @@ void Consumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic
 }
 
 void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque) {
-  static_cast<Consumer*>(opaque)->on_commit(err, offsets);
+  static_cast<Consumer*>(opaque)->commits_->on_commit(err, offsets);
 }
 
 int Consumer::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
@@ -740,6 +698,7 @@ void Consumer::read_committed() {
     Partition* p = find(a.topic.c_str(), a.partition);
     // Our own acknowledged commits are newer than any answer to a request made before them.
     if (p == nullptr || p->committed >= 0) continue;
+    p->committed_known = true;
     p->stats->committed.store(a.offset, std::memory_order_relaxed);
     // Where librdkafka starts a partition it was assigned: kept here, since the
     // segment's copy is one a worker can write.
@@ -748,7 +707,7 @@ void Consumer::read_committed() {
   if (committed_reader_->outstanding()) return;
   std::vector<std::pair<std::string, std::int32_t>> unknown;
   for (const auto& [k, p] : assignment_) {
-    if (p->committed < 0 && p->stats->committed.load(std::memory_order_relaxed) == -1) unknown.emplace_back(p->topic, p->partition);
+    if (p->committed < 0 && !p->committed_known) unknown.emplace_back(p->topic, p->partition);
   }
   committed_reader_->request(unknown);
 }
@@ -792,7 +751,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
       pass(Turn::kRevoke);
       std::this_thread::sleep_for(kDrainPoll);
     }
-    commit(true);
+    commits_->commit(true);
   } else {
     spdlog::warn("lambda {}: assignment lost; dropping {} partition(s) without committing", lambda_.name, revoked.size());
   }
@@ -856,7 +815,7 @@ void Consumer::shutdown() {
     }
     std::this_thread::sleep_for(kDrainPoll);
   }
-  commit(true);
+  commits_->commit(true);
   // Leaving the group revokes everything through rebalance_cb (nothing left to drain).
   rd_kafka_consumer_close(rk_.get());
   spdlog::info(

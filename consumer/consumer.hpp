@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "consumer/assignment.hpp"
+#include "consumer/commits.hpp"
 #include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
 #include "consumer/fetch_control.hpp"
@@ -64,7 +65,6 @@ class Consumer {
   void read_committed();
   void on_assign(rd_kafka_topic_partition_list_t* parts);
   void on_revoke(rd_kafka_topic_partition_list_t* parts);
-  void on_commit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets);
 
   Partition* find(const char* topic, std::int32_t partition) const { return assignment_.find(topic, partition); }
   Partition* find(std::uint16_t topic_index, std::int32_t partition) const {
@@ -140,7 +140,6 @@ class Consumer {
   std::uint32_t resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why);
   void restart_fetch_at(Partition& p, std::int64_t offset);
   void restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts);
-  void commit(bool sync);
   // Gauges and watermarks for the supervisor's metrics: librdkafka's cached values, and
   // the leaders' answers for partitions not being fetched. Restarts the fetch of a
   // partition librdkafka has stopped fetching (FetchStall).
@@ -188,6 +187,7 @@ class Consumer {
   std::unordered_map<Key, std::map<std::int64_t, Carried>> carried_;
   Assignment assignment_;
   std::unique_ptr<OffsetResets> resets_;
+  std::unique_ptr<Commits> commits_;
   // The headers of the record dispatch() is writing (views into its message), kept to
   // reuse the allocation.
   struct Header {
