@@ -23,6 +23,24 @@ using namespace std::chrono_literals;
 
 constexpr int kPartitions = 8;
 
+// Polls a group_member() until it holds a partition: the first one's number, or -1 after
+// `limit`.
+int first_partition_of(rd_kafka_t* member, std::chrono::seconds limit) {
+  int held_first = -1;
+  wait_until(
+      [&] {
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(member, 100)) rd_kafka_message_destroy(m);
+        rd_kafka_topic_partition_list_t* held = nullptr;
+        if (rd_kafka_assignment(member, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
+          if (held->cnt > 0) held_first = held->elems[0].partition;
+          rd_kafka_topic_partition_list_destroy(held);
+        }
+        return held_first >= 0;
+      },
+      limit);
+  return held_first;
+}
+
 class Fault : public DaemonTest {
  protected:
   // I1 and I2 once everything is committed.
@@ -194,19 +212,8 @@ TEST_F(Fault, APausedPartitionThatMovesAwayAndBackIsFetchedAgain) {
   // A second member of the group takes one of the two paused partitions, and leaves
   // without committing: the partition goes back to sluice.
   auto member = group_member(bs, "lambda-s", "events");
-  int moved = -1;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(member.get(), 100)) rd_kafka_message_destroy(m);
-        rd_kafka_topic_partition_list_t* held = nullptr;
-        if (rd_kafka_assignment(member.get(), &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
-          if (held->cnt > 0) moved = held->elems[0].partition;
-          rd_kafka_topic_partition_list_destroy(held);
-        }
-        return moved >= 0;
-      },
-      60s))
-      << d.log();
+  const int moved = first_partition_of(member.get(), 60s);
+  ASSERT_GE(moved, 0) << "the member was given no partition\n" << d.log();
   rd_kafka_consumer_close(member.get());
   const std::uint64_t seq = moved == 0 ? 4 : 5;
   ASSERT_TRUE(wait_until([&] { return attempts_of(seq) == 2; }, 60s))
@@ -251,19 +258,8 @@ TEST_F(Fault, ARevokeThatWaitsForASlowHandlerIsNotTakenForAStalledConsumer) {
   ASSERT_GT(before, 0) << d.log();
 
   auto member = group_member(bs, "lambda-v", "events", 15000);
-  int moved = -1;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(member.get(), 100)) rd_kafka_message_destroy(m);
-        rd_kafka_topic_partition_list_t* held = nullptr;
-        if (rd_kafka_assignment(member.get(), &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
-          if (held->cnt > 0) moved = held->elems[0].partition;
-          rd_kafka_topic_partition_list_destroy(held);
-        }
-        return moved >= 0;
-      },
-      90s))
-      << d.log();
+  const int moved = first_partition_of(member.get(), 90s);
+  ASSERT_GE(moved, 0) << "the member was given no partition\n" << d.log();
   EXPECT_EQ(d.log().find("made no progress"), std::string::npos) << d.log();
   EXPECT_EQ(consumer(), before) << "the consumer was replaced\n" << d.log();
   EXPECT_NE(d.log().find("lambda v: revoked 1 partition(s)\n"), std::string::npos) << d.log();
