@@ -73,6 +73,15 @@ Partition* Assignment::find(std::uint16_t ti, std::int32_t partition) const {
   return static_cast<std::size_t>(partition) < v.size() ? v[static_cast<std::size_t>(partition)] : nullptr;
 }
 
+bool Assignment::complete(std::uint16_t topic_index, std::int32_t partition, std::uint32_t epoch, std::int64_t offset,
+                          std::atomic<std::uint64_t>& counter) const {
+  Partition* p = find(topic_index, partition);
+  if (p == nullptr || p->epoch != epoch) return false;
+  p->tracker.completed(offset);
+  shm::bump(counter);
+  return true;
+}
+
 Partition* Assignment::find(Key key) const {
   const auto it = partitions_.find(key);
   return it == partitions_.end() ? nullptr : it->second.get();

@@ -7,6 +7,7 @@
 // written to the segment, never read back (a worker can write the table).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -68,6 +69,11 @@ class Assignment {
   void remove(Partition& p);
   // A new epoch for p: whatever is in flight for it goes stale.
   void new_epoch(Partition& p);
+  // The one way an offset completes: only while its partition is still ours at the epoch
+  // the record was sent under (else its next owner delivers it again), counted in
+  // `counter`. False when it was not ours any more.
+  bool complete(std::uint16_t topic_index, std::int32_t partition, std::uint32_t epoch, std::int64_t offset,
+                std::atomic<std::uint64_t>& counter) const;
   // Writes every epoch to the segment again (a worker may have written over the table).
   void republish_epochs() const;
 

@@ -88,20 +88,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
     throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
   }
   next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
-  if (lambda_.on_failure == config::OnFailure::kDeadLetter) {
-    dlq_ = std::make_unique<DeadLetterProducer>(
-        lambda_,
-        [this](const DeadLetter& dl) { complete_offset(dl.topic_index, dl.partition, dl.epoch, dl.offset, stats_.dead_lettered); },
-        [this](const DeadLetter& dl, const std::string& why) {
-          // Not even its reason fits: hold the partition here, as on_failure = "stop" would.
-          Partition* p = find(dl.topic_index, dl.partition);
-          if (p == nullptr || p->epoch != dl.epoch) return;
-          spdlog::error("lambda {}: {}[{}]@{} failed ({}) and no dead letter for it can be produced ({}): partition "
-                        "stopped, nothing past it is committed",
-                        lambda_.name, p->topic, p->partition, dl.offset, dl.error, why);
-          stop_partition(*p);
-        });
-  }
+  failures_ = std::make_unique<FailurePath>(lambda_, stats_, assignment_, [this](Partition& p) { stop_partition(p); });
 }
 
 void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
@@ -118,7 +105,7 @@ void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
 }
 
 Consumer::~Consumer() {
-  dlq_.reset();
+  failures_.reset();
   out_.reset();
   assignment_.clear();  // frees backlog messages before the handle goes
   committed_reader_.reset();
@@ -281,7 +268,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   const std::uint64_t payload = msg.key_len + msg.len + headers_len;
   if (payload > lambda_.max_record_bytes) {
     p.tracker.dispatched(msg.offset);
-    failed(p, describe(p, msg,
+    failures_->fail(p, describe(p, msg,
                        "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
                            std::to_string(lambda_.max_record_bytes)));
     return true;
@@ -294,7 +281,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
                             .count();
     if (now_ms - timestamp > std::int64_t{lambda_.max_record_age_s} * 1000) {
       p.tracker.dispatched(msg.offset);
-      failed(p, describe(p, msg,
+      failures_->fail(p, describe(p, msg,
                          "too_old: record is " + std::to_string((now_ms - timestamp) / 1000) +
                              " s old, max_record_age_s is " + std::to_string(lambda_.max_record_age_s)));
       return true;
@@ -313,7 +300,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
           dl.attempts = c->second.attempts;
           it->second.erase(c);
           if (it->second.empty()) carried_.erase(it);
-          failed(p, std::move(dl));
+          failures_->fail(p, std::move(dl));
           return true;
         }
         attempts = c->second.attempts;
@@ -484,7 +471,7 @@ void Consumer::settle(std::optional<Invocations::Settled> s) {
     for (Partition* p : affected) rewind(*p);
     return;
   }
-  for (const auto& m : s->members) complete_offset(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
+  for (const auto& m : s->members) assignment_.complete(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
 }
 
 bool Consumer::complete(std::uint32_t r, const Sent& s) {
@@ -522,7 +509,7 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;  // revoked meanwhile: its new owner delivers it again
   }
   if (status == static_cast<std::uint32_t>(shm::Status::kFailed)) {
-    failed(*p, describe(*p, r, s, attempt, said.reason.empty() ? "handler failed" : std::move(said.reason)));
+    failures_->fail(*p, describe(*p, r, s, attempt, said.reason.empty() ? "handler failed" : std::move(said.reason)));
     return true;
   }
   if (said.leader) {  // completes with its invocation's leader, which comes later in this ring
@@ -530,44 +517,8 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;
   }
   if (invocations_.waiting(s.seq)) return true;  // a leader: completes on acknowledgement
-  complete_offset(s.topic_index, s.partition, s.epoch, s.offset, stats_.handled_ok);
+  assignment_.complete(s.topic_index, s.partition, s.epoch, s.offset, stats_.handled_ok);
   return true;
-}
-
-bool Consumer::complete_offset(std::uint16_t topic_index, std::int32_t partition, std::uint32_t epoch, std::int64_t offset,
-                               std::atomic<std::uint64_t>& counter) {
-  Partition* p = find(topic_index, partition);
-  if (p == nullptr || p->epoch != epoch) return false;  // revoked meanwhile: its next owner delivers it again
-  p->tracker.completed(offset);
-  shm::bump(counter);
-  return true;
-}
-
-void Consumer::failed(Partition& p, DeadLetter dl) {
-  shm::bump(stats_.failed);
-  switch (lambda_.on_failure) {
-    case config::OnFailure::kSkip:
-      spdlog::warn("lambda {}: skipping {}[{}]@{} after {} attempt(s): {}", lambda_.name, p.topic, p.partition,
-                   dl.offset, dl.attempts, dl.error);
-      complete_offset(p.topic_index, p.partition, p.epoch, dl.offset, stats_.skipped);
-      return;
-    case config::OnFailure::kDeadLetter:
-      // Completed only when the broker acknowledges the dead letter (see the callback).
-      dlq_->send(std::move(dl));
-      return;
-    case config::OnFailure::kStop:
-      break;
-  }
-  // Hold the partition at this offset: nothing past it is committed; an operator decides.
-  spdlog::error("lambda {}: {}[{}]@{} failed after {} attempt(s): {}; partition stopped (on_failure=stop): nothing "
-                "past it is handled or committed until it is resumed (`sluice resume {} --topic {} --partition {}`, "
-                "or POST /lambdas/{}/resume){}",
-                lambda_.name, p.topic, p.partition, dl.offset, dl.attempts, dl.error, lambda_.name, p.topic, p.partition,
-                lambda_.name,
-                lambda_.resume_stopped_after_s == 0
-                    ? ""
-                    : "; it resumes by itself in " + std::to_string(lambda_.resume_stopped_after_s) + " s");
-  stop_partition(p);
 }
 
 DeadLetter Consumer::describe(const Partition& p, std::uint32_t r, const Sent& s, std::uint32_t attempts,
@@ -600,7 +551,7 @@ DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, s
 }
 
 void Consumer::poll_producers() {
-  if (dlq_) dlq_->poll();
+  failures_->poll();
   if (out_) out_->poll();
 }
 

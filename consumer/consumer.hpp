@@ -20,6 +20,7 @@
 #include "consumer/commits.hpp"
 #include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
+#include "consumer/failure_path.hpp"
 #include "consumer/fetch_control.hpp"
 #include "consumer/fetch_states.hpp"
 #include "consumer/invocations.hpp"
@@ -119,13 +120,6 @@ class Consumer {
   // invocation's records complete when the broker acknowledged every one of them.
   void send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages);
   void settle(std::optional<Invocations::Settled> s);
-  // The one way an offset completes: only while the partition is still ours at the
-  // epoch the record was sent under (else its next owner delivers it again), counted in
-  // `counter`. False when it was not ours any more.
-  bool complete_offset(std::uint16_t topic_index, std::int32_t partition, std::uint32_t epoch, std::int64_t offset,
-                       std::atomic<std::uint64_t>& counter);
-  // The failure path (docs/architecture.md) for a record whose content is in `dl`.
-  void failed(Partition& p, DeadLetter dl);
   DeadLetter describe(const Partition& p, std::uint32_t ring, const Sent& s, std::uint32_t attempts, std::string reason);
   // A record being dispatched, with its headers as dispatch() collected them.
   DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
@@ -168,7 +162,7 @@ class Consumer {
   // (the report is long, and read each second).
   bool want_fetch_states_ = false;
   FetchStates fetch_states_;
-  std::unique_ptr<DeadLetterProducer> dlq_;
+  std::unique_ptr<FailurePath> failures_;
   std::vector<shm::RingWriter> rings_;
   std::vector<shm::RingReader> replies_;
   std::vector<SentLog<Sent>> sent_;  // per ring
