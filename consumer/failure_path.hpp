@@ -21,7 +21,7 @@ class FailurePath {
   // Throws std::runtime_error if the dead-letter producer cannot be created.
   FailurePath(const config::Lambda& lambda, shm::Stats& stats, Assignment& assignment, std::function<void(Partition&)> stop);
 
-  // r failed for good; dl holds its content and why.
+  // A record of p failed for good; dl holds its content and why.
   void fail(Partition& p, DeadLetter dl);
   // Serves the dead-letter producer's delivery reports.
   void poll() {
