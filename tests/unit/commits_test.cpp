@@ -9,15 +9,15 @@
 #include <string>
 
 #include "kafka/kafka_handles.hpp"
-#include "shm_fixture.hpp"
+#include "consumer_fixture.hpp"
 
 namespace sluice::consumer {
 namespace {
 
-struct Harness {
-  Harness() : seg(test::make_segment("commits", 1, 4096)), assignment(seg, {"orders"}) {}
+struct Harness : test::ConsumerParts {
+  Harness() : ConsumerParts("commits") {}
   Commits make() {
-    return Commits("commits", seg.stats(), assignment,
+    return Commits(lambda.name, seg.stats(), assignment,
                    Commits::Client{[this](rd_kafka_topic_partition_list_t& l) {
                                      for (int i = 0; i < l.cnt; ++i) stored[l.elems[i].partition] = l.elems[i].offset;
                                      ++stores;
@@ -48,8 +48,6 @@ struct Harness {
     return l;
   }
 
-  shm::Segment seg;
-  Assignment assignment;
   std::map<std::int32_t, std::int64_t> stored;
   int stores = 0;
   int commits = 0;

@@ -7,17 +7,13 @@
 
 #include <vector>
 
-#include "shm_fixture.hpp"
+#include "consumer_fixture.hpp"
 
 namespace sluice::consumer {
 namespace {
 
-struct Harness {
-  explicit Harness(config::OnFailure policy) : seg(test::make_segment("failures", 1, 4096)), assignment(seg, {"orders"}) {
-    lambda.name = "failures";
-    lambda.topics = {"orders"};
-    lambda.on_failure = policy;
-  }
+struct Harness : test::ConsumerParts {
+  explicit Harness(config::OnFailure policy) : ConsumerParts("failures") { lambda.on_failure = policy; }
   FailurePath make() {
     return FailurePath(lambda, seg.stats(), assignment, [this](Partition& p) { stopped.push_back(p.partition); });
   }
@@ -25,9 +21,6 @@ struct Harness {
     return DeadLetter{p.topic_index, p.topic, p.partition, offset, p.epoch, 3, "poison", std::nullopt, std::nullopt, {}};
   }
 
-  shm::Segment seg;
-  Assignment assignment;
-  config::Lambda lambda;
   std::vector<std::int32_t> stopped;
 };
 

@@ -8,17 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "shm_fixture.hpp"
+#include "consumer_fixture.hpp"
 
 namespace sluice::consumer {
 namespace {
 
-struct Harness {
-  explicit Harness(config::OffsetReset policy) : seg(test::make_segment("resets", 1, 4096)), assignment(seg, {"orders"}) {
-    lambda.name = "resets";
-    lambda.topics = {"orders"};
-    lambda.auto_offset_reset = policy;
-  }
+struct Harness : test::ConsumerParts {
+  explicit Harness(config::OffsetReset policy) : ConsumerParts("resets") { lambda.auto_offset_reset = policy; }
   OffsetResets make() {
     return OffsetResets(
         lambda, seg.stats(), assignment,
@@ -45,9 +41,6 @@ struct Harness {
                               }});
   }
 
-  shm::Segment seg;
-  Assignment assignment;
-  config::Lambda lambda;
   std::int64_t low = 100;
   std::int64_t high = 250;
   rd_kafka_resp_err_t watermark_error = RD_KAFKA_RESP_ERR_NO_ERROR;
