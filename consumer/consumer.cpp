@@ -269,8 +269,8 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (payload > lambda_.max_record_bytes) {
     p.tracker.dispatched(msg.offset);
     failures_->fail(p, describe(p, msg,
-                       "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
-                           std::to_string(lambda_.max_record_bytes)));
+                                "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
+                                    std::to_string(lambda_.max_record_bytes)));
     return true;
   }
   rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
@@ -282,8 +282,8 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     if (now_ms - timestamp > std::int64_t{lambda_.max_record_age_s} * 1000) {
       p.tracker.dispatched(msg.offset);
       failures_->fail(p, describe(p, msg,
-                         "too_old: record is " + std::to_string((now_ms - timestamp) / 1000) +
-                             " s old, max_record_age_s is " + std::to_string(lambda_.max_record_age_s)));
+                                  "too_old: record is " + std::to_string((now_ms - timestamp) / 1000) +
+                                      " s old, max_record_age_s is " + std::to_string(lambda_.max_record_age_s)));
       return true;
     }
   }
