@@ -20,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "kafka/group_offsets.hpp"
@@ -119,15 +120,32 @@ std::string asan_options_with(const std::string& option) {
 std::map<std::string, std::string> segv_kills_env() { return {{"ASAN_OPTIONS", asan_options_with("handle_segv=0")}}; }
 
 kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic,
-                             int session_timeout_ms) {
-  auto rk = kafka::make_client(RD_KAFKA_CONSUMER, kafka::make_conf({{"bootstrap.servers", bootstrap},
-                                                                    {"group.id", group},
-                                                                    {"enable.auto.commit", "false"},
-                                                                    {"partition.assignment.strategy", "cooperative-sticky"},
-                                                                    {"session.timeout.ms", std::to_string(session_timeout_ms)},
-                                                                    {"heartbeat.interval.ms", "500"},
-                                                                    {"fetch.wait.max.ms", "10"},
-                                                                    {"log_level", "3"}}));
+                             std::atomic<int>* sync_refusals) {
+  std::map<std::string, std::string> props{{"bootstrap.servers", bootstrap},
+                                           {"group.id", group},
+                                           {"enable.auto.commit", "false"},
+                                           {"partition.assignment.strategy", "cooperative-sticky"},
+                                           {"session.timeout.ms", "6000"},
+                                           {"heartbeat.interval.ms", "500"},
+                                           {"fetch.wait.max.ms", "10"},
+                                           {"log_level", "3"}};
+  if (sync_refusals != nullptr) {
+    // The SyncGroup answer is only in librdkafka's group debug lines.
+    props["debug"] = "cgrp";
+    props["log_level"] = "7";
+  }
+  kafka::ConfPtr conf = kafka::make_conf(props);
+  if (sync_refusals != nullptr) {
+    rd_kafka_conf_set_opaque(conf.get(), sync_refusals);
+    rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t* rk, int, const char*, const char* text) {
+      constexpr std::string_view kAnswer = "SyncGroup response: ";
+      const std::string_view line(text);
+      if (const auto at = line.find(kAnswer); at != std::string_view::npos && !line.substr(at + kAnswer.size()).starts_with("Success")) {
+        static_cast<std::atomic<int>*>(rd_kafka_opaque(rk))->fetch_add(1);
+      }
+    });
+  }
+  auto rk = kafka::make_client(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk.get());
   kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);

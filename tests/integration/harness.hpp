@@ -66,10 +66,13 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
 // partitions away from a daemon in the group, and they go back when it closes. Uses
 // sluice's assignor (cooperative-sticky): the 2.0.2 mock aborts when members' first
 // protocols differ. Poll it (rd_kafka_consumer_poll) to take part in rebalances.
-// session_timeout_ms: the daemon's (a member with a shorter one times out its own
-// JoinGroup while the mock waits for the daemon).
+// sync_refusals, if set, counts the SyncGroup answers the member got that were not a
+// success. The 2.0.2 mock refuses (REBALANCE_IN_PROGRESS) a follower's SyncGroup that
+// arrives after the leader's, where a broker hands the follower its assignment; the
+// follower rejoins and the group rebalances again for session.timeout.ms less 1 s,
+// refusing every commit meanwhile. A test whose premise is a stable group checks this.
 kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic,
-                             int session_timeout_ms = 6000);
+                             std::atomic<int>* sync_refusals = nullptr);
 
 std::string seq_value_prefix(std::uint64_t seq);  // "s<seq>-"
 // The seq of a value produce() made ("s<seq>-...").

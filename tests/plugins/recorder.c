@@ -12,6 +12,8 @@
  *   produce_big_seqs  with produce_topic: produce a 20,000-byte value for these
  *   corrupt_seqs  damage shared memory as corrupt_mode says (tests/plugins/corrupt.cpp),
  *               on the first attempt only unless corrupt_always = "1"
+ * hold_while = "<path>" keeps every record in its handler for as long as that file exists,
+ * so a test decides when records finish instead of guessing a sleep long enough;
  * and init_fail = "1" makes init() fail, as a handler that cannot start; say = "text"
  * makes init() print "text" to stdout and "text (stderr)" to stderr, and a crash print
  * "recorder: crashing on <seq>" to stderr just before it, as a plugin's own output. */
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +37,7 @@ typedef struct state {
   char produce_topic[128]; /* if set: each ok record produces "out-<value>" there (and "extra-" for seq % 10 == 0) */
   int fd;
   long sleep_us;
+  char hold_while[4096];
   char fail[256], retry[256], crash[256], hang[256], oom[256], corrupt[256], corrupt_mode[32], produce_big[256];
   int corrupt_always;
   int crash_signal;
@@ -84,6 +88,7 @@ static int init(const sluice_host* host, void** out) {
   const char* sl = option(host, "sleep_us");
   s->sleep_us = sl ? atol(sl) : 0;
   const char* v;
+  snprintf(s->hold_while, sizeof s->hold_while, "%s", (v = option(host, "hold_while")) ? v : "");
   snprintf(s->fail, sizeof s->fail, "%s", (v = option(host, "fail_seqs")) ? v : "");
   snprintf(s->retry, sizeof s->retry, "%s", (v = option(host, "retry_seqs")) ? v : "");
   snprintf(s->crash, sizeof s->crash, "%s", (v = option(host, "crash_seqs")) ? v : "");
@@ -114,6 +119,11 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
   state* s = st;
   for (size_t i = 0; i < n; ++i) {
     const sluice_record* r = &records[i];
+    struct stat gate;
+    while (s->hold_while[0] != '\0' && stat(s->hold_while, &gate) == 0) {
+      const struct timespec tick = {0, 10 * 1000 * 1000};
+      nanosleep(&tick, NULL);
+    }
     if (s->sleep_us > 0) {
       struct timespec ts = {s->sleep_us / 1000000, (s->sleep_us % 1000000) * 1000};
       nanosleep(&ts, NULL);
