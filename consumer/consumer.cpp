@@ -46,6 +46,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
       stop_(stop),
       stats_(seg.stats()),
       control_fd_(control_fd),
+      suspects_(lambda_.max_attempts),
       assignment_(seg, lambda_.topics) {
   for (std::uint32_t w = 0; w < seg.workers(); ++w) {
     rings_.emplace_back(seg.forward(w));
@@ -92,12 +93,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
 }
 
 void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
-  for (const auto& c : list) {
-    if (c.topic_index >= lambda_.topics.size() || c.attempts == 0) continue;
-    Carried& k = carried_[key_of(static_cast<std::uint16_t>(c.topic_index), c.partition)][c.offset];
-    k.attempts = std::max(k.attempts, std::min(c.attempts, lambda_.max_attempts));
-    k.reason = "its attempts ran out while the consumer restarted (the last one ended without an outcome)";
-  }
+  suspects_.carry(list, lambda_.topics.size());
   if (!list.empty()) {
     spdlog::info("lambda {}: {} record(s) the previous consumer's workers had tried keep their attempt counts",
                  lambda_.name, list.size());
@@ -287,26 +283,21 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
       return true;
     }
   }
+  // Delivered again with a history (consumer/suspects.hpp): the attempts it used count,
+  // and it goes alone into its ring (see quarantine()).
   std::uint32_t attempts = 0;
   bool suspect = false;
-  if (!carried_.empty()) {
-    // Delivered again after its worker broke the ring: the attempts it used count, and
-    // it goes alone into its ring (see quarantine()).
-    if (auto it = carried_.find(key_of(p.topic_index, p.partition)); it != carried_.end()) {
-      if (auto c = it->second.find(msg.offset); c != it->second.end()) {
-        if (c->second.fail || c->second.attempts >= lambda_.max_attempts) {
-          p.tracker.dispatched(msg.offset);
-          DeadLetter dl = describe(p, msg, c->second.reason);
-          dl.attempts = c->second.attempts;
-          it->second.erase(c);
-          if (it->second.empty()) carried_.erase(it);
-          failures_->fail(p, std::move(dl));
-          return true;
-        }
-        attempts = c->second.attempts;
-        suspect = true;
-      }
+  if (const Suspects::Entry* e = suspects_.find(key_of(p.topic_index, p.partition), msg.offset)) {
+    if (suspects_.exhausted(*e)) {
+      p.tracker.dispatched(msg.offset);
+      DeadLetter dl = describe(p, msg, e->reason);
+      dl.attempts = e->attempts;
+      suspects_.erase(key_of(p.topic_index, p.partition), msg.offset);
+      failures_->fail(p, std::move(dl));
+      return true;
     }
+    attempts = e->attempts;
+    suspect = true;
   }
   const std::uint32_t r = choose_ring(p, msg);
   if (quarantined_[r] || solo_[r]) return false;  // until its worker is replaced / its suspect is done
@@ -347,9 +338,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
                           static_cast<std::uint32_t>(msg.key_len), static_cast<std::uint32_t>(msg.len),
                           static_cast<std::uint32_t>(headers_len)});
   if (suspect) {
-    auto it = carried_.find(key_of(p.topic_index, p.partition));
-    it->second.erase(msg.offset);
-    if (it->second.empty()) carried_.erase(it);
+    suspects_.erase(key_of(p.topic_index, p.partition), msg.offset);
     solo_[r] = true;
   }
   touched_[r] = true;
@@ -462,10 +451,7 @@ void Consumer::settle(std::optional<Invocations::Settled> s) {
     for (const auto& m : s->members) {
       Partition* p = find(m.topic_index, m.partition);
       if (p == nullptr || p->epoch != m.epoch) continue;
-      Carried& c = carried_[key_of(m.topic_index, m.partition)][m.offset];
-      c.attempts = std::max<std::uint32_t>(c.attempts, 1);
-      c.fail = true;
-      c.reason = s->refused;
+      suspects_.fail(key_of(m.topic_index, m.partition), m.offset, s->refused);
       if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
     }
     for (Partition* p : affected) rewind(*p);
@@ -570,7 +556,7 @@ std::uint32_t Consumer::resume_stopped(std::uint32_t topic_index, std::int32_t p
     p.stopped = false;
     p.stats->stopped.store(0, std::memory_order_relaxed);
     stats_.stopped_partitions.fetch_sub(1, std::memory_order_relaxed);
-    carried_.erase(k);
+    suspects_.forget(k);
     rewind(p);  // resumes it as it restarts the fetch
     if (p.paused) resume(p);  // nothing to fetch again
     ++n;
@@ -817,10 +803,10 @@ void Consumer::quarantine(std::uint32_t r, const std::string& why) {
     const shm::RecordHeader* h = rings_[r].at(s.start);
     const std::uint32_t used = std::min(h->attempts.load(std::memory_order_relaxed), lambda_.max_attempts);
     if (used == 0) continue;  // never taken: not a suspect
-    Carried& c = carried_[key_of(s.topic_index, s.partition)][s.offset];
     if (alone || h->status.load(std::memory_order_relaxed) == shm::Status::kPending) {
-      c.attempts = std::max(c.attempts, used);
-      c.reason = reason;
+      suspects_.charge(key_of(s.topic_index, s.partition), s.offset, used, reason);
+    } else {
+      suspects_.suspect(key_of(s.topic_index, s.partition), s.offset);
     }
   }
   sent_[r].clear();

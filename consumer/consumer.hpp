@@ -6,13 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -28,6 +25,7 @@
 #include "consumer/offset_tracker.hpp"
 #include "consumer/leader_watermarks.hpp"
 #include "consumer/sent_log.hpp"
+#include "consumer/suspects.hpp"
 #include "consumer/worker_replies.hpp"
 #include "kafka/acked_producer.hpp"
 #include "kafka/kafka_handles.hpp"
@@ -171,14 +169,7 @@ class Consumer {
   std::vector<bool> touched_;
   int control_fd_ = -1;
   bool cannot_repair_ = false;  // a ring was quarantined and the supervisor could not be asked
-  // Suspects of a quarantined ring, delivered again alone, by partition key and offset:
-  // the attempts charged to each so far, and why they ended.
-  struct Carried {
-    std::uint32_t attempts = 0;
-    std::string reason;
-    bool fail = false;  // takes the failure path at once (what its handler asked cannot be done)
-  };
-  std::unordered_map<Key, std::map<std::int64_t, Carried>> carried_;
+  Suspects suspects_;
   Assignment assignment_;
   std::unique_ptr<OffsetResets> resets_;
   std::unique_ptr<Commits> commits_;
