@@ -853,37 +853,24 @@ void Consumer::publish_stats() {
   bool suspects = false;
   const auto now = Clock::now();
   for (auto& [k, p] : assignment_) {
-    std::int64_t low = -1;
-    std::int64_t high = -1;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &low, &high) !=
+    PartitionFacts f;
+    f.wanted = !p->paused && !p->stopped && !shutting_down_;
+    f.suspect = f.wanted && p->stall.suspect(now);
+    f.expected = p->expected;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &f.cached_low, &f.cached_high) !=
         RD_KAFKA_RESP_ERR_NO_ERROR) {
-      low = high = -1;
+      f.cached_low = f.cached_high = -1;
     }
-    const bool wanted = !p->paused && !p->stopped && !shutting_down_;
-    const bool suspect = wanted && p->stall.suspect(now);
-    suspects = suspects || suspect;
-    FetchSample s;
-    s.wanted = wanted;
-    s.expected = p->expected;
-    if (const auto f = fetch_states_.find({p->topic, p->partition}); f != fetch_states_.end()) {
-      s.fetching = f->second.fetching();
-      s.fetch_offset = f->second.next_offset;
-    }
-    if (!wanted || suspect) {
-      // The cached ones are as old as the last fetch: take the leader's newer answer.
-      unfetched.emplace_back(p->topic, p->partition);
-      if (const auto a = leader_watermarks_->latest(p->topic, p->partition)) {
-        low = std::max(low, a->watermarks.low);
-        high = std::max(high, a->watermarks.high);
-        s.leader_end = a->watermarks.high;
-        s.asked_at = a->asked_at;
-      }
-    }
+    if (const auto s = fetch_states_.find({p->topic, p->partition}); s != fetch_states_.end()) f.fetch = &s->second;
+    if (!f.wanted || f.suspect) f.leader = leader_watermarks_->latest(p->topic, p->partition);
+    const PartitionReading r = read_partition(f);
+    suspects = suspects || f.suspect;
+    if (r.ask_leader) unfetched.emplace_back(p->topic, p->partition);
     // Until the fetch states are read, fetch_offset is unknown and never "ahead".
-    if (p->stall.stalled(s, now) && want_fetch_states_) stalled.emplace_back(p.get(), s);
-    if (high < 0) continue;  // nothing known yet
-    p->stats->low.store(low, std::memory_order_relaxed);
-    p->stats->high.store(high, std::memory_order_relaxed);
+    if (p->stall.stalled(r.sample, now) && want_fetch_states_) stalled.emplace_back(p.get(), r.sample);
+    if (r.high < 0) continue;  // nothing known yet
+    p->stats->low.store(r.low, std::memory_order_relaxed);
+    p->stats->high.store(r.high, std::memory_order_relaxed);
   }
   want_fetch_states_ = suspects;
   leader_watermarks_->watch(std::move(unfetched));

@@ -23,6 +23,7 @@
 #include "consumer/invocations.hpp"
 #include "consumer/offset_resets.hpp"
 #include "consumer/offset_tracker.hpp"
+#include "consumer/partition_reading.hpp"
 #include "consumer/leader_watermarks.hpp"
 #include "consumer/sent_log.hpp"
 #include "consumer/suspects.hpp"
