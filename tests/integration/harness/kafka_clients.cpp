@@ -130,11 +130,16 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
   while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
     kafka::MessagePtr m(rd_kafka_consumer_poll(rk.get(), 50));
     if (!m || m->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-    TopicMessage t;
-    t.partition = m->partition;
-    t.offset = m->offset;
-    if (m->key != nullptr) t.key.emplace(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload != nullptr) t.value.emplace(static_cast<const char*>(m->payload), m->len);
+    // Built whole: GCC 12 takes an emplace() into a fresh optional for a read of
+    // uninitialised memory (-Wmaybe-uninitialized, with the sanitizers' inlining).
+    auto text = [](const void* p, std::size_t n) {
+      return p == nullptr ? std::nullopt : std::optional<std::string>(std::in_place, static_cast<const char*>(p), n);
+    };
+    TopicMessage t{.partition = m->partition,
+                   .offset = m->offset,
+                   .key = text(m->key, m->key_len),
+                   .value = text(m->payload, m->len),
+                   .headers = {}};
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(m.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* name = nullptr;
