@@ -10,6 +10,8 @@
 #include <boost/process/extend.hpp>
 #include <cstring>
 
+#include "supervisor/notify.hpp"
+
 extern char** environ;
 
 namespace sluice::supervisor {
@@ -64,6 +66,45 @@ boost::process::child spawn_child(const std::string& exe, const std::vector<std:
                      prctl(PR_SET_PDEATHSIG, SIGKILL);
                      if (getppid() != parent) _exit(70);
                    }));
+}
+
+namespace {
+
+class Process final : public Child {
+ public:
+  explicit Process(boost::process::child c) : child_(std::move(c)) {}
+  // boost::process::child kills and reaps a child still running when it goes.
+  pid_t pid() const override { return child_.id(); }
+  std::optional<int> poll_exit() override {
+    std::error_code ec;
+    if (!reaped_ && child_.running(ec)) return std::nullopt;
+    reaped_ = true;
+    return child_.native_exit_code();
+  }
+  // Only a child not yet reaped is signalled, so this pid is still ours.
+  void signal(int sig) override {
+    if (!reaped_) ::kill(child_.id(), sig);
+  }
+  void kill_and_reap() override {
+    signal(SIGKILL);
+    std::error_code ec;
+    child_.wait(ec);
+    reaped_ = true;
+  }
+
+ private:
+  boost::process::child child_;
+  bool reaped_ = false;
+};
+
+}  // namespace
+
+ProcessSpawner::ProcessSpawner() : consumer_env_(kSystemdOnlyEnv), worker_env_(&passes_to_workers) {}
+
+std::unique_ptr<Child> ProcessSpawner::spawn(ChildRole role, const std::string& exe, const std::vector<std::string>& args,
+                                             std::vector<int> inherit) {
+  const ChildEnvironment& env = role == ChildRole::kConsumer ? consumer_env_ : worker_env_;
+  return std::make_unique<Process>(spawn_child(exe, args, env, std::move(inherit)));
 }
 
 }  // namespace sluice::supervisor

@@ -4,9 +4,12 @@
 
 #include <boost/process/child.hpp>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "supervisor/child.hpp"
 
 namespace sluice::supervisor {
 
@@ -42,5 +45,19 @@ bool passes_to_workers(std::string_view name);
 // failure.
 boost::process::child spawn_child(const std::string& exe, const std::vector<std::string>& args,
                                   const ChildEnvironment& env, std::vector<int> inherit = {});
+
+// The supervisor's Spawner: real processes through spawn_child(), the consumer with the
+// supervisor's environment less systemd's notify variables (only the supervisor talks
+// to systemd), workers with what passes_to_workers() lets through.
+class ProcessSpawner final : public Spawner {
+ public:
+  ProcessSpawner();
+  std::unique_ptr<Child> spawn(ChildRole role, const std::string& exe, const std::vector<std::string>& args,
+                               std::vector<int> inherit) override;
+
+ private:
+  ChildEnvironment consumer_env_;
+  ChildEnvironment worker_env_;
+};
 
 }  // namespace sluice::supervisor
