@@ -498,6 +498,9 @@ TEST_F(Security, HandlersAndWorkersSeeNoneOfTheDaemonsCredentials) {
   EXPECT_NE(handler.find("\nSLUICE_LAMBDA=x\n"), std::string::npos) << handler;
   EXPECT_NE(handler.find("\nPATH="), std::string::npos) << handler;
   EXPECT_NE(handler.find("\nLC_ALL=C.UTF-8\n"), std::string::npos) << handler;
+  // x's handler can write its environment before the supervisor has even started p's
+  // processes (seen on a loaded machine): wait for p's worker and consumer.
+  ASSERT_TRUE(wait_until([&] { return d.children("--lambda p ").size() >= 2; }, 30s)) << d.log();
   std::size_t workers = 0;
   for (pid_t w : d.children("--lambda p ")) {
     if (read_proc_file("/proc/" + std::to_string(w) + "/cmdline").find("consumer") != std::string::npos) continue;
