@@ -90,16 +90,15 @@ void LambdaLifecycle::start_processes(Now now) {
     for (std::uint32_t i = 0; i < cfg_.workers; ++i) spawn_worker(i);
     spawn_consumer();
   } catch (const std::exception& e) {
-    fail_to_start(e.what(), now);
+    // Like a consumer that ended before it was up (fork can fail for want of memory or
+    // of tasks, and that may pass): what did start goes with it, and all of it is tried
+    // again after backoff; start_attempts of these in a row fail the lambda.
+    const std::string how = std::string("cannot start its processes: ") + e.what();
+    spdlog::error("lambda {}: {}", cfg_.name, how);
+    on_consumer_exit();
+    if (!note_restart(how, false)) return stop_processes(true, now);
+    consumer_.restart_at = now.at + restarts_.backoff();
   }
-}
-
-void LambdaLifecycle::fail_to_start(const std::string& why, Now now) {
-  // No process we cannot even start will start by itself: give the lambda up, stopping
-  // whatever did start.
-  failure_ = "cannot start its processes: " + why;
-  spdlog::error("lambda {}: {}; marking it failed", cfg_.name, failure_);
-  stop_processes(true, now);
 }
 
 void LambdaLifecycle::spawn_consumer() {
@@ -336,7 +335,11 @@ void LambdaLifecycle::check_timers(Now now) {
       try {
         spawn_worker(i);
       } catch (const std::exception& e) {
-        return fail_to_start(e.what(), now);
+        // As a worker that ended before it was up: tried again after backoff.
+        const std::string how = "worker " + std::to_string(i) + " cannot be started: " + e.what();
+        spdlog::error("lambda {}: {}", cfg_.name, how);
+        if (!note_restart(how, false)) return stop_processes(true, now);
+        workers_[i].restart_at = now.at + restarts_.backoff();
       }
     }
   }

@@ -17,7 +17,7 @@
 //   ──────▶ Starting ─────────────────────────────▶ Running   (read live: ready())
 //              │  ▲ a process ended: restart after backoff     │
 //              │  └────────────────────────────────────────────┘
-//              │ stop() / too many restarts / cannot start
+//              │ stop() / too many restarts or failed starts
 //              ▼
 //           Stopping ── every process gone ──▶ Stopped, or Failed when it was given up
 //                                                 │ settle(): start a new config, or be forgotten
@@ -159,7 +159,6 @@ class LambdaLifecycle {
   bool note_restart(const std::string& how, bool started);
   void stop_processes(bool failing, Now now);
   void finish_stop();
-  void fail_to_start(const std::string& why, Now now);
   void check_hung_handlers(Now now);
   void check_consumer_progress(Now now);
   void reset_worker_rings(std::uint32_t slot);

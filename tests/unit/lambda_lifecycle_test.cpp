@@ -466,20 +466,58 @@ TEST_F(Lifecycle, AShutdownDropsANewConfigurationThatWasWaitingForTheStop) {
   EXPECT_EQ(spawner_.started.size(), 2U) << "nothing started while sluice stops";
 }
 
-TEST_F(Lifecycle, AProcessThatCannotBeStartedFailsItsLambdaAndStopsWhatDidStart) {
+TEST_F(Lifecycle, AWorkerThatCannotBeStartedIsTriedAgainLikeOneThatEndedBeforeItWasUp) {
   auto l = make(lambda_config(1));
   all_up(*l);
   pass(*l);
   worker(0)->end(kCrashed);
   pass(*l);
-  spawner_.refuse = true;
+  const auto started = spawner_.started.size();
+  spawner_.refuse = true;  // fork or exec fails (out of tasks, say)
   advance(100ms);
   pass(*l);
-  EXPECT_EQ(l->state(), LambdaState::kStopping);
-  EXPECT_NE(l->failure().find("no such file"), std::string::npos) << l->failure();
-  consumer()->end(0);
+  EXPECT_EQ(l->state(), LambdaState::kStarting) << "it may pass: tried again";
+  ASSERT_TRUE(l->next_deadline().has_value());
+  spawner_.refuse = false;
+  advance(1000ms);
   pass(*l);
-  EXPECT_EQ(l->state(), LambdaState::kFailed);
+  ASSERT_EQ(spawner_.started.size(), started + 1);
+  worker_up(*l, 0);
+  pass(*l);
+  EXPECT_EQ(l->state(), LambdaState::kRunning);
+}
+
+TEST_F(Lifecycle, ALambdaWhoseProcessesCannotBeStartedFailsAfterStartAttemptsAndStopsWhatDidStart) {
+  spawner_.refuse = true;
+  auto l = make(lambda_config(1));
+  EXPECT_EQ(l->state(), LambdaState::kStarting);
+  EXPECT_NE(l->report(now_.mono_ns).last_exit.find("no such file"), std::string::npos) << l->report(now_.mono_ns).last_exit;
+  advance(100ms);
+  pass(*l);  // the second attempt in a row: start_attempts (2)
+  EXPECT_EQ(l->state(), LambdaState::kFailed) << "nothing had started: nothing to wait for";
+  EXPECT_NE(l->failure().find("no such file"), std::string::npos) << l->failure();
+
+  // A worker started, then the consumer could not be: the worker goes with it.
+  spawner_.refuse = false;
+  auto half = make(lambda_config(1));
+  half->stop(now_);
+  consumer()->end(0);
+  worker(0)->end(0);
+  pass(*half);
+  ASSERT_TRUE(half->settle(false, now_));
+  struct RefuseConsumer final : public Spawner {
+    Spawner& inner;
+    explicit RefuseConsumer(Spawner& s) : inner(s) {}
+    std::unique_ptr<Child> spawn(ChildRole role, const std::string& exe, const std::vector<std::string>& args,
+                                 std::vector<int> inherit) override {
+      if (role == ChildRole::kConsumer) throw std::runtime_error("fork: Resource temporarily unavailable");
+      return inner.spawn(role, exe, args, std::move(inherit));
+    }
+  } refuse_consumer(spawner_);
+  LambdaLifecycle l2(daemon_, exes_, refuse_consumer, lambda_config(1));
+  l2.start(now_);
+  EXPECT_TRUE(worker(0)->got(SIGKILL)) << "the worker that did start is not left without its consumer";
+  EXPECT_EQ(l2.state(), LambdaState::kStarting);
 }
 
 TEST_F(Lifecycle, AResumeAskedOfAConsumerThatEndsIsAnswered) {
