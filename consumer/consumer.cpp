@@ -29,14 +29,6 @@ constexpr auto kLeaderWatermarksEvery = std::chrono::milliseconds(1000);
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
 
-std::uint64_t hash_bytes(const void* p, std::size_t n) {
-  // FNV-1a: stable across processes and restarts, unlike std::hash.
-  std::uint64_t h = 1469598103934665603ULL;
-  const auto* b = static_cast<const unsigned char*>(p);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
-  return h;
-}
-
 
 }  // namespace
 
@@ -45,17 +37,10 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
       lambda_(std::move(lambda)),
       stop_(stop),
       stats_(seg.stats()),
+      rings_(seg),
       control_fd_(control_fd),
       suspects_(lambda_.max_attempts),
       assignment_(seg, lambda_.topics) {
-  for (std::uint32_t w = 0; w < seg.workers(); ++w) {
-    rings_.emplace_back(seg.forward(w));
-    replies_.emplace_back(seg.reply(w));
-  }
-  sent_.assign(rings_.size(), SentLog<Sent>(1024));
-  quarantined_.assign(rings_.size(), false);
-  solo_.assign(rings_.size(), false);
-  touched_.assign(rings_.size(), false);
 
   kafka::ConfPtr conf = kafka::make_conf(kafka::consumer_properties(lambda_));
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -134,10 +119,10 @@ int Consumer::run() {
       // batch holds up to kBatch records (measured up to ~125 us of copying at 450,000
       // msg/s). Without waking it: a wake per 64 records cost 2.5x the context switches
       // in the 1 KiB throughput run and no record wait; the batch-end publish wakes.
-      if (i % kPublishEvery == kPublishEvery - 1) publish_all(false);
+      if (i % kPublishEvery == kPublishEvery - 1) rings_.publish_all(false);
     }
     if (resets_->pending()) resets_->handle();
-    publish_all();
+    rings_.publish_all(true);
     if (committed_reader_->outstanding()) read_committed();
 
     if (Clock::now() >= next_commit_) {
@@ -165,13 +150,13 @@ void Consumer::pass(Turn turn) {
   clock_ns_ = shm::monotonic_ns();
   heartbeat();
   if (turn == Turn::kStop ||
-      (turn == Turn::kRun && std::find(quarantined_.begin(), quarantined_.end(), true) != quarantined_.end())) {
+      (turn == Turn::kRun && rings_.any_quarantined())) {
     poll_control();
   }
   poll_producers();
   reap_all();
   if (turn != Turn::kRevoke) pump_backlogs();
-  publish_all();
+  rings_.publish_all(true);
 }
 
 void Consumer::accept(kafka::MessagePtr msg) {
@@ -215,36 +200,6 @@ void Consumer::accept(kafka::MessagePtr msg) {
 void Consumer::clear_backlog(Partition& p) {
   for (const auto& m : p.backlog) backlog_bytes_ -= backlog_size(*m);
   p.backlog.clear();
-}
-
-std::uint32_t Consumer::choose_ring(const Partition& p, const rd_kafka_message_t& msg) {
-  const auto n = static_cast<std::uint32_t>(rings_.size());
-  if (n == 1) return 0;
-  switch (lambda_.ordering) {
-    case config::Ordering::kKey:
-      if (msg.key != nullptr) return static_cast<std::uint32_t>(hash_bytes(msg.key, msg.key_len) % n);
-      [[fallthrough]];
-    case config::Ordering::kPartition:
-      // Consecutive partitions land on consecutive workers: an even spread.
-      return (static_cast<std::uint32_t>(p.partition) + p.topic_index * 7919U) % n;
-    case config::Ordering::kNone: {
-      std::uint32_t best = next_ring_;
-      std::uint64_t best_load = ~0ULL;
-      for (std::uint32_t i = 0; i < n; ++i) {
-        const std::uint32_t r = (next_ring_ + i) % n;
-        if (quarantined_[r]) continue;
-        // The worker's read position is only a hint here (it can write anything there).
-        const std::uint64_t load = rings_[r].write_cursor() - std::min(rings_[r].read_pos(), rings_[r].write_cursor());
-        if (load < best_load) {
-          best = r;
-          best_load = load;
-        }
-      }
-      next_ring_ = (best + 1) % n;
-      return best;
-    }
-  }
-  return 0;
 }
 
 bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
@@ -299,18 +254,17 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     attempts = e->attempts;
     suspect = true;
   }
-  const std::uint32_t r = choose_ring(p, msg);
-  if (quarantined_[r] || solo_[r]) return false;  // until its worker is replaced / its suspect is done
-  if (suspect && !sent_[r].empty()) {
+  const std::uint32_t r = rings_.choose(lambda_.ordering, p.partition, p.topic_index, msg.key, msg.key_len);
+  if (!rings_.open(r)) return false;  // until its worker is replaced / its suspect is done
+  if (suspect && rings_.in_ring(r) != 0) {
     reap(r);
-    if (!sent_[r].empty() || quarantined_[r]) return false;
+    if (rings_.in_ring(r) != 0 || rings_.quarantined(r)) return false;
   }
-  shm::RingWriter& w = rings_[r];
   const std::uint32_t size = shm::record_size(msg.key_len, msg.len, headers_len);
-  shm::RecordHeader* h = w.try_reserve(size);
+  shm::RecordHeader* h = rings_.try_reserve(r, size);
   if (h == nullptr) {
     reap(r);
-    if ((h = w.try_reserve(size)) == nullptr) return false;
+    if ((h = rings_.try_reserve(r, size)) == nullptr) return false;
   }
   shm::write_forward(h, {.seq = ++seq_,
                          .offset = msg.offset,
@@ -333,15 +287,12 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     std::byte* out = shm::record_headers(h);
     for (const Header& hd : headers_) out = shm::encode_header(out, hd.name, hd.value, hd.size);
   }
-  w.commit();
-  sent_[r].push_back(Sent{w.reserved_at(), w.write_cursor(), seq_, msg.offset, p.epoch, p.partition, p.topic_index, h->flags,
-                          static_cast<std::uint32_t>(msg.key_len), static_cast<std::uint32_t>(msg.len),
-                          static_cast<std::uint32_t>(headers_len)});
-  if (suspect) {
-    suspects_.erase(key_of(p.topic_index, p.partition), msg.offset);
-    solo_[r] = true;
-  }
-  touched_[r] = true;
+  rings_.commit(r,
+                Sent{.seq = seq_, .offset = msg.offset, .epoch = p.epoch, .partition = p.partition, .topic_index = p.topic_index,
+                     .flags = h->flags, .key_len = static_cast<std::uint32_t>(msg.key_len),
+                     .value_len = static_cast<std::uint32_t>(msg.len), .headers_len = static_cast<std::uint32_t>(headers_len)},
+                suspect);
+  if (suspect) suspects_.erase(key_of(p.topic_index, p.partition), msg.offset);
   p.tracker.dispatched(msg.offset);
   shm::bump(stats_.dispatched);
   return true;
@@ -358,69 +309,20 @@ void Consumer::pump_backlogs() {
   }
 }
 
-void Consumer::publish_all(bool wake) {
-  for (std::size_t r = 0; r < rings_.size(); ++r) {
-    if (quarantined_[r]) continue;
-    if (touched_[r] || wake) {
-      rings_[r].publish(wake);
-      touched_[r] = false;
-    }
-  }
-}
-
 void Consumer::reap_all() {
   for (std::uint32_t r = 0; r < rings_.size(); ++r) reap(r);
 }
 
 void Consumer::reap(std::uint32_t r) {
-  if (quarantined_[r]) return;
-  // Load the read position first: the worker publishes replies before it, so every
-  // reply for records below it is readable now.
-  const std::uint64_t read = rings_[r].read_pos();
-  // Replies are read even when the read position has not moved: a worker that writes
-  // many (failures, outbound records) for one batch waits for room before it releases.
-  shm::RingReader& rr = replies_[r];
-  bool replies = false;
-  while (const shm::RecordHeader* h = rr.peek()) {
-    if (const std::string why = read_reply(r, h, rr.current_size()); !why.empty()) {
-      return quarantine(r, "its reply ring holds a record no worker writes: " + why);
-    }
-    rr.advance();
-    replies = true;
-  }
-  if (rr.corrupt()) return quarantine(r, "its reply ring is corrupt: " + rr.corruption());
-  if (replies) rr.release();
-  shm::RingWriter& w = rings_[r];
-  if (read == w.released()) return;
-  if (read < w.released() || read > w.published()) {
-    return quarantine(r, "its read position " + std::to_string(read) + " is outside " + std::to_string(w.released()) +
-                             ".." + std::to_string(w.published()));
-  }
-  // Walk what we wrote, not the ring: only statuses and attempts come from the worker.
-  auto& sent = sent_[r];
-  std::uint64_t at = w.released();
-  while (!sent.empty() && sent.front().end <= read) {
-    const Sent s = sent.front();
-    sent.pop_front();
-    at = s.end;
-    if (!complete(r, s)) return;
-  }
-  if (sent.empty()) solo_[r] = false;
-  // A read position is the end of a record, or the start of the next one after a wrap.
-  if (read != at && (sent.empty() || sent.front().start != read)) {
-    return quarantine(r, "its read position " + std::to_string(read) + " is not between two records");
-  }
-  w.release_until(read);
+  if (rings_.quarantined(r)) return;
+  const std::string why = rings_.reap(
+      r, [&](const shm::RecordHeader* h, std::uint32_t size) { return read_reply(r, h, size); },
+      [&](const Sent& s) { return complete(r, s); });
+  if (!why.empty()) quarantine(r, why);
 }
 
 std::string Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, std::uint32_t size) {
-  // Replies are published before the record they are about is released, so that record
-  // is still in sent_, which is in seq order.
-  const auto& sent = sent_[r];
-  return said_.take(shm::read_reply(h, size), [&sent](std::uint64_t seq) {
-    const std::size_t at = sent.lower_bound(seq, [](const Sent& s) { return s.seq; });
-    return at != sent.size() && sent[at].seq == seq;
-  });
+  return said_.take(shm::read_reply(h, size), [&](std::uint64_t seq) { return rings_.waiting(r, seq); });
 }
 
 void Consumer::send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages) {
@@ -461,7 +363,7 @@ void Consumer::settle(std::optional<Invocations::Settled> s) {
 }
 
 bool Consumer::complete(std::uint32_t r, const Sent& s) {
-  const shm::RecordHeader* h = rings_[r].at(s.start);
+  const shm::RecordHeader* h = rings_.at(r, s.start);
   const auto status = static_cast<std::uint32_t>(h->status.load(std::memory_order_relaxed));
   const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);
   // What the reply ring said about it; outbound bookkeeping counts only when it came
@@ -513,7 +415,7 @@ DeadLetter Consumer::describe(const Partition& p, std::uint32_t r, const Sent& s
                 std::nullopt, {}};
   // The bytes are the ring's, the lengths ours: a worker that changed the record can
   // change what is dead-lettered, never where it is read from.
-  const char* key = reinterpret_cast<const char*>(rings_[r].at(s.start) + 1);
+  const char* key = reinterpret_cast<const char*>(rings_.at(r, s.start) + 1);
   if ((s.flags & shm::kFlagKeyNull) == 0) dl.key.emplace(key, s.key_len);
   if ((s.flags & shm::kFlagValueNull) == 0) dl.value.emplace(key + s.key_len, s.value_len);
   const bool ok = shm::for_each_header(reinterpret_cast<const std::byte*>(key + s.key_len + s.value_len), s.headers_len,
@@ -709,11 +611,11 @@ bool Consumer::held_only_by_stalled_workers() const {
   // drain_timeout_ms here for the crash-looping worker, then be killed.)
   std::size_t in_rings = 0;
   for (std::uint32_t r = 0; r < rings_.size(); ++r) {
-    if (sent_[r].empty()) continue;
+    if (rings_.in_ring(r) == 0) continue;
     const bool unavailable = seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) != 0;
     const bool ended = shutting_down_ && seg_.worker_slot(r).reader_pid.load(std::memory_order_acquire) == 0;
     if (!unavailable && !ended) return false;
-    in_rings += sent_[r].size();
+    in_rings += rings_.in_ring(r);
   }
   // Nothing in a ring (records waiting for the broker to acknowledge their outbound
   // records or dead letters, say) is not "held by an unavailable handler": wait for it.
@@ -779,10 +681,10 @@ void Consumer::rewind(Partition& p) {
 }
 
 void Consumer::quarantine(std::uint32_t r, const std::string& why) {
-  if (quarantined_[r]) return;
-  quarantined_[r] = true;
+  auto taken = rings_.quarantine(r);
+  if (!taken) return;
   spdlog::error("lambda {}: worker {} broke the ring protocol: {}; killing it and delivering its {} record(s) again",
-                lambda_.name, r, why, sent_[r].size());
+                lambda_.name, r, why, taken->records.size());
   // Every record still in the ring is delivered again, from Kafka: the ring's copy may
   // be what the worker broke. Which record's handler broke it is not known, but it was
   // one the worker had taken (attempts > 0): those are suspects, delivered again one at
@@ -791,25 +693,21 @@ void Consumer::quarantine(std::uint32_t r, const std::string& why) {
   // a record that breaks its worker every time reaches the failure path after
   // max_attempts, and the records that happened to be near it are not charged for it.
   const std::string reason = "worker " + std::to_string(r) + " broke the ring protocol while handling it: " + why;
-  const bool alone = solo_[r] && sent_[r].size() == 1;
-  solo_[r] = false;
   std::vector<Partition*> affected;
-  for (std::size_t i = 0; i < sent_[r].size(); ++i) {
-    const Sent& s = sent_[r][i];
+  for (const Sent& s : taken->records) {
     said_.forget(s.seq);
     Partition* p = find(s.topic_index, s.partition);
     if (p == nullptr || p->epoch != s.epoch) continue;
     if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
-    const shm::RecordHeader* h = rings_[r].at(s.start);
+    const shm::RecordHeader* h = rings_.at(r, s.start);
     const std::uint32_t used = std::min(h->attempts.load(std::memory_order_relaxed), lambda_.max_attempts);
     if (used == 0) continue;  // never taken: not a suspect
-    if (alone || h->status.load(std::memory_order_relaxed) == shm::Status::kPending) {
+    if (taken->alone || h->status.load(std::memory_order_relaxed) == shm::Status::kPending) {
       suspects_.charge(key_of(s.topic_index, s.partition), s.offset, used, reason);
     } else {
       suspects_.suspect(key_of(s.topic_index, s.partition), s.offset);
     }
   }
-  sent_[r].clear();
   for (Partition* p : affected) rewind(*p);
   if (control_fd_ < 0 || !shm::send_control(control_fd_, {shm::ControlKind::kQuarantined, r})) {
     // Without the supervisor the ring cannot be repaired; a consumer restart resets every
@@ -817,17 +715,6 @@ void Consumer::quarantine(std::uint32_t r, const std::string& why) {
     spdlog::error("lambda {}: cannot ask the supervisor to replace worker {}; restarting the consumer", lambda_.name, r);
     cannot_repair_ = true;
   }
-}
-
-void Consumer::on_ring_reset(std::uint32_t r) {
-  // The supervisor saw the worker dead and set both rings back to empty.
-  rings_[r] = shm::RingWriter(seg_.forward(r));
-  replies_[r] = shm::RingReader(seg_.reply(r));
-  touched_[r] = false;
-  quarantined_[r] = false;
-  // A worker may have written over the epoch table too: it is ours, write it again.
-  assignment_.republish_epochs();
-  spdlog::info("lambda {}: ring {} is empty again; dispatching to it", lambda_.name, r);
 }
 
 void Consumer::poll_control() {
@@ -839,8 +726,12 @@ void Consumer::poll_control() {
       continue;
     }
     if (m->slot >= rings_.size()) continue;
-    if (m->kind == shm::ControlKind::kReset && quarantined_[m->slot]) {
-      on_ring_reset(m->slot);
+    if (m->kind == shm::ControlKind::kReset && rings_.quarantined(m->slot)) {
+      // The supervisor saw the worker dead and set both rings back to empty.
+      rings_.reset(m->slot);
+      // A worker may have written over the epoch table too: it is ours, write it again.
+      assignment_.republish_epochs();
+      spdlog::info("lambda {}: ring {} is empty again; dispatching to it", lambda_.name, m->slot);
     } else if (m->kind == shm::ControlKind::kCorrupt) {
       quarantine(m->slot, "it found its ring corrupt and exited");
     }

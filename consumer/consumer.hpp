@@ -28,6 +28,7 @@
 #include "consumer/sent_log.hpp"
 #include "consumer/suspects.hpp"
 #include "consumer/worker_replies.hpp"
+#include "consumer/worker_rings.hpp"
 #include "kafka/acked_producer.hpp"
 #include "kafka/kafka_handles.hpp"
 #include "shm/carried_attempts.hpp"
@@ -80,25 +81,10 @@ class Consumer {
   void pass(Turn turn);
   void accept(kafka::MessagePtr msg);
   bool dispatch(Partition& p, const rd_kafka_message_t& msg);
-  std::uint32_t choose_ring(const Partition& p, const rd_kafka_message_t& msg);
   void pump_backlogs();
   void reap_all();
   void reap(std::uint32_t ring);
-  // What the consumer wrote into a forward ring, kept here: the copy in the ring can be
-  // overwritten by its worker, so from it only a record's status and attempts are read.
-  struct Sent {
-    std::uint64_t start;  // ring position of its header
-    std::uint64_t end;    // ring position after it
-    std::uint64_t seq;
-    std::int64_t offset;
-    std::uint32_t epoch;
-    std::int32_t partition;
-    std::uint16_t topic_index;
-    std::uint8_t flags;
-    std::uint32_t key_len;
-    std::uint32_t value_len;
-    std::uint32_t headers_len;
-  };
+  using Sent = WorkerRings::Sent;
   // False when the record's status shows its worker broke the protocol (ring quarantined).
   bool complete(std::uint32_t ring, const Sent& s);
   // Empty, or why the reply is not one a worker writes (the caller quarantines the ring).
@@ -107,7 +93,6 @@ class Consumer {
   // later record of their partitions) delivered again, and ask the supervisor to kill
   // the worker and reset the ring (shm/control_channel.hpp).
   void quarantine(std::uint32_t ring, const std::string& why);
-  void on_ring_reset(std::uint32_t ring);
   void poll_control();
   // Fetch p again from its first uncompleted offset, under a new epoch (whatever is in
   // flight for it goes stale).
@@ -123,7 +108,6 @@ class Consumer {
   // A record being dispatched, with its headers as dispatch() collected them.
   DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
   void poll_producers();
-  void publish_all(bool wake = true);
   void set_paused(Partition& p, bool paused);
   // Unpauses p once its backlog is dispatched (and wakes the fetcher if it was idle).
   void resume(Partition& p);
@@ -162,12 +146,7 @@ class Consumer {
   bool want_fetch_states_ = false;
   FetchStates fetch_states_;
   std::unique_ptr<FailurePath> failures_;
-  std::vector<shm::RingWriter> rings_;
-  std::vector<shm::RingReader> replies_;
-  std::vector<SentLog<Sent>> sent_;  // per ring
-  std::vector<bool> quarantined_;
-  std::vector<bool> solo_;  // the ring holds a suspect delivered alone: nothing else goes in until it is reaped
-  std::vector<bool> touched_;
+  WorkerRings rings_;
   int control_fd_ = -1;
   bool cannot_repair_ = false;  // a ring was quarantined and the supervisor could not be asked
   Suspects suspects_;
@@ -190,7 +169,6 @@ class Consumer {
   // enqueue time of the records written then, instead of a read per record (25-50 ns
   // each on these machines).
   std::uint64_t clock_ns_ = 0;
-  std::uint32_t next_ring_ = 0;
   std::chrono::steady_clock::time_point next_commit_;
 };
 
