@@ -700,7 +700,8 @@ void Consumer::quarantine(std::uint32_t r, const std::string& why) {
     if (p == nullptr || p->epoch != s.epoch) continue;
     if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
     const shm::RecordHeader* h = rings_.at(r, s.start);
-    const std::uint32_t used = std::min(h->attempts.load(std::memory_order_relaxed), lambda_.max_attempts);
+    // Written by the worker: Suspects caps it at max_attempts.
+    const std::uint32_t used = h->attempts.load(std::memory_order_relaxed);
     if (used == 0) continue;  // never taken: not a suspect
     if (taken->alone || h->status.load(std::memory_order_relaxed) == shm::Status::kPending) {
       suspects_.charge(key_of(s.topic_index, s.partition), s.offset, used, reason);
@@ -753,7 +754,7 @@ void Consumer::publish_stats() {
       f.cached_low = f.cached_high = -1;
     }
     if (const auto s = fetch_states_.find({p->topic, p->partition}); s != fetch_states_.end()) f.fetch = &s->second;
-    if (!f.wanted || f.suspect) f.leader = leader_watermarks_->latest(p->topic, p->partition);
+    if (f.asks_leader()) f.leader = leader_watermarks_->latest(p->topic, p->partition);
     const PartitionReading r = read_partition(f);
     suspects = suspects || f.suspect;
     if (r.ask_leader) unfetched.emplace_back(p->topic, p->partition);

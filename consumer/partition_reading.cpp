@@ -14,7 +14,7 @@ PartitionReading read_partition(const PartitionFacts& f) {
     r.sample.fetching = f.fetch->fetching();
     r.sample.fetch_offset = f.fetch->next_offset;
   }
-  r.ask_leader = !f.wanted || f.suspect;
+  r.ask_leader = f.asks_leader();
   if (r.ask_leader && f.leader) {
     // Watermarks only grow (a log's start moves up with retention): the newer of the two.
     r.low = std::max(r.low, f.leader->watermarks.low);

@@ -29,6 +29,10 @@ struct PartitionFacts {
   std::int64_t cached_high = -1;
   const FetchState* fetch = nullptr;  // from librdkafka's statistics, if read
   std::optional<LeaderWatermarks::Answer> leader;  // the leader's newest answer, if any
+
+  // Whether its leader's answer counts (and the leader is to be asked): librdkafka's
+  // cache is as old as the partition's last fetch.
+  bool asks_leader() const { return !wanted || suspect; }
 };
 
 PartitionReading read_partition(const PartitionFacts& f);
