@@ -3,6 +3,8 @@
 # -> {shm, config, process}, and consumer -> kafka -> config. consumer, worker and
 # supervisor meet only in shm/, config/ and process/ (the supervisor starts the others
 # as processes, not as code), and those depend on nothing of ours. A quoted include of another folder's header that is not allowed here fails.
+# The build enforces only what each library links (each exports its own folder alone as
+# an include root); this states the order those links must keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
