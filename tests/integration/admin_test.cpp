@@ -159,10 +159,8 @@ TEST_F(Admin, RegisterAndDeregisterStopAndStartALambdaFromItsFile) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["state"], "running");
   EXPECT_EQ(procs(d, "b").size(), 3U);
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-b", 2000, kPartitions); }, 120s)) << d.log();
-  const auto out = read_outcomes(outcomes(), "b");
-  EXPECT_EQ(check_no_loss(out, 2000), "");
-  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-b", "events")), "");
+  std::vector<Outcome> out;
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), d, "b", 2000, kPartitions, 120s));
 
   // Registering a running lambda restarts it (OpenLambda cleans up first).
   const auto before = procs(d, "b");

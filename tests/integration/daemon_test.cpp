@@ -21,4 +21,20 @@ void DaemonTest::expect_clean_stop(Daemon& d, const std::string& inst) {
   }
 }
 
+std::vector<Outcome> DaemonTest::expect_delivered(const std::string& bootstrap, const Daemon& d, const std::string& lambda,
+                                                  std::uint64_t produced, int partitions, std::chrono::seconds timeout,
+                                                  const std::string& topic) {
+  const std::string group = "lambda-" + lambda;
+  const bool done =
+      wait_until([&] { return committed_to_end(bootstrap, group, produced, partitions, topic); }, timeout);
+  if (!done) {
+    [&] { FAIL() << lambda << " did not commit to the end offsets within " << timeout.count() << " s\n" << d.log(); }();
+    return {};
+  }
+  auto out = read_outcomes(outcomes(), lambda);
+  EXPECT_EQ(check_no_loss(out, produced), "") << lambda;
+  EXPECT_EQ(check_commit_safety(out, committed_offsets(bootstrap, group, topic)), "") << lambda;
+  return out;
+}
+
 }  // namespace sluice::test

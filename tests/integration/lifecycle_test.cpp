@@ -48,11 +48,8 @@ TEST_F(Lifecycle, HandlerThatCannotStartBacksOffThenFailsItsLambdaWhileOthersRun
   Daemon d(dir.path(), cfg);
   ASSERT_TRUE(wait_until([&] { return d.log().find("lambda bad: cannot start: 6 start(s) in a row ended before the process was up") != std::string::npos; }, 60s))
       << d.log();
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-good", kMessages, kPartitions); }, 120s))
-      << d.log();
-  const auto out = read_outcomes(outcomes(), "good");
-  EXPECT_EQ(check_no_loss(out, kMessages), "");
-  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-good", "events")), "");
+  std::vector<Outcome> out;
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), d, "good", kMessages, kPartitions, 120s));
   EXPECT_TRUE(read_outcomes(outcomes(), "bad").empty());
   const std::string log = d.log();
   // No busy loop: exactly start_attempts starts failed, each after a backoff, and the
@@ -145,10 +142,7 @@ TEST_F(Lifecycle, SigtermToTheWholeProcessGroupAndAgainStopsOnceAndCommitsExactl
   EXPECT_EQ(count_duplicates(out), 0U);
 
   Daemon again(dir.path(), with(cfg, "sleep_us = \"20000\"", "sleep_us = \"0\""), "second");
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-g", kMessages, kPartitions); }, 180s))
-      << again.log();
-  out = read_outcomes(outcomes(), "g");
-  EXPECT_EQ(check_no_loss(out, kMessages), "");
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), again, "g", kMessages, kPartitions, 180s));
   EXPECT_EQ(count_duplicates(out), 0U) << "a restart after a clean stop must not redeliver";
   expect_clean_stop(again);
 }
@@ -184,10 +178,7 @@ TEST_F(Lifecycle, HandlerSlowerThanTheDrainDeadlineStopsInTimeAndRedeliversOnlyT
 
   auto fast = with(slow, "sleep_us = \"1500000\"", "sleep_us = \"0\"");
   Daemon again(dir.path(), fast, "fast");
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages, kPartitions); }, 120s))
-      << again.log();
-  out = read_outcomes(outcomes(), "s");
-  EXPECT_EQ(check_no_loss(out, kMessages), "");
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), again, "s", kMessages, kPartitions, 120s));
   // I3: repeats only at or above the commit made at the stop, at most one per worker
   // (the record each was inside when the deadline passed).
   std::set<std::pair<int, std::int64_t>> seen;

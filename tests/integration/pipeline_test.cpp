@@ -30,11 +30,8 @@ TEST_F(Pipeline, TwoLambdasOnOneTopicEachHandleEveryMessageAndCommitToTheEnd) {
                                      {{.name = "alpha", .topic = "events", .workers = 3},
                                       {.name = "beta", .topic = "events", .workers = 3}}));
   for (const std::string name : {"alpha", "beta"}) {
-    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, kMessages, kPartitions); }, 180s))
-        << name << " did not commit to the end offsets\n" << d.log();
-    const auto out = read_outcomes(outcomes(), name);
-    EXPECT_EQ(check_no_loss(out, kMessages), "") << name;
-    EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-" + name, "events")), "") << name;
+    std::vector<Outcome> out;
+    ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), d, name, kMessages, kPartitions, 180s));
     EXPECT_EQ(count_duplicates(out), 0U) << name << ": no fault, so no redelivery";
   }
   expect_clean_stop(d);
@@ -53,10 +50,8 @@ TEST_F(Pipeline, WorkerKilledMidRunLosesNothingAndOnlyThatWorkerRestarts) {
   ASSERT_EQ(::kill(workers[1], SIGKILL), 0);
   ASSERT_LT(committed_sum(broker.bootstrap(), "lambda-w"), static_cast<std::int64_t>(kMessages)) << "killed too late";
 
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-w", kMessages, kPartitions); }, 180s)) << d.log();
-  const auto out = read_outcomes(outcomes(), "w");
-  EXPECT_EQ(check_no_loss(out, kMessages), "");
-  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-w", "events")), "");
+  std::vector<Outcome> out;
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), d, "w", kMessages, kPartitions, 180s));
   // batch_size 1: a worker releases each record right after its outcome, so a kill can
   // repeat at most the one record it had finished but not yet released.
   EXPECT_LE(count_duplicates(out), 1U);
@@ -78,10 +73,8 @@ TEST_F(Pipeline, ConsumerKilledMidRunLosesNothingAndRedeliversOnlyUncommitted) {
   ASSERT_EQ(consumers.size(), 1U);
   ASSERT_EQ(::kill(consumers[0], SIGKILL), 0);
 
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-c", kMessages, kPartitions); }, 180s)) << d.log();
-  const auto out = read_outcomes(outcomes(), "c");
-  EXPECT_EQ(check_no_loss(out, kMessages), "");
-  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-c", "events")), "");
+  std::vector<Outcome> out;
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), d, "c", kMessages, kPartitions, 180s));
   // I3: a repeated record lies at or above the offset committed before the kill.
   std::set<std::pair<int, std::int64_t>> seen;
   for (const auto& o : out) {
@@ -174,11 +167,8 @@ TEST_F(Pipeline, SupervisorKilledTakesItsChildrenAndItsMemoryAlong) {
   EXPECT_EQ(check_hygiene(instance), "");
 
   Daemon again(dir.path(), cfg, "second");
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-s", kMessages, kPartitions); }, 180s))
-      << again.log();
-  const auto out = read_outcomes(outcomes(), "s");
-  EXPECT_EQ(check_no_loss(out, kMessages), "");
-  EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-s", "events")), "");
+  std::vector<Outcome> out;
+  ASSERT_NO_FATAL_FAILURE(out = expect_delivered(broker.bootstrap(), again, "s", kMessages, kPartitions, 180s));
   expect_clean_stop(again);
 }
 
