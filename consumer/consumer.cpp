@@ -24,10 +24,11 @@ constexpr std::size_t kBatch = 1024;
 constexpr ssize_t kPublishEvery = 64;  // one locked store per 64 records
 constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
-// How often the leaders of paused partitions are asked for their watermarks.
-constexpr auto kLeaderWatermarksEvery = std::chrono::milliseconds(1000);
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 
 }  // namespace
@@ -51,8 +52,8 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   rk_ = kafka::make_client(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
   queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
-  committed_reader_ = std::make_unique<CommittedReader>(rk_.get(), lambda_.group_id);
-  leader_watermarks_ = std::make_unique<LeaderWatermarks>(rk_.get(), kLeaderWatermarksEvery);
+  gauges_ = std::make_unique<PartitionGauges>(rk_.get(), lambda_, stats_, assignment_,
+                                              [this](Partition& p, std::int64_t offset) { restart_fetch_at(p, offset); });
   fetch_ = std::make_unique<FetchControl>(rk_.get(), lambda_.name);
   commits_ = std::make_unique<Commits>(
       lambda_.name, stats_, assignment_,
@@ -75,6 +76,7 @@ Consumer::Consumer(const shm::Segment& seg, config::Lambda lambda, const std::at
   }
   next_commit_ = Clock::now() + std::chrono::milliseconds(lambda_.commit_interval_ms);
   failures_ = std::make_unique<FailurePath>(lambda_, stats_, assignment_, [this](Partition& p) { stop_partition(p); });
+  outbound_ = std::make_unique<OutboundSender>(lambda_, stats_, [this](const Invocations::Settled& s) { settle(s); });
 }
 
 void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
@@ -87,10 +89,9 @@ void Consumer::carry(const std::vector<shm::CarriedAttempt>& list) {
 
 Consumer::~Consumer() {
   failures_.reset();
-  out_.reset();
+  outbound_.reset();
   assignment_.clear();  // frees backlog messages before the handle goes
-  committed_reader_.reset();
-  leader_watermarks_.reset();  // joins its thread, which uses the handle
+  gauges_.reset();  // joins its thread, which uses the handle
   queue_.reset();
   // A consumer that gives up without shutdown() (a ring it cannot have repaired) must
   // not close here: closing serves the rebalance callback, whose revoke drains and
@@ -123,7 +124,7 @@ int Consumer::run() {
     }
     if (resets_->pending()) resets_->handle();
     rings_.publish_all(true);
-    if (committed_reader_->outstanding()) read_committed();
+    if (gauges_->committed_outstanding()) gauges_->read_committed();
 
     if (Clock::now() >= next_commit_) {
       poll_control();
@@ -204,39 +205,12 @@ void Consumer::clear_backlog(Partition& p) {
 
 bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (p.tracker.in_flight() >= lambda_.max_in_flight) return false;
-  // The record's headers, walked once: sized, then encoded or dead-lettered from here.
-  headers_.clear();
-  std::size_t headers_len = 0;
-  if (rd_kafka_headers_t* hdrs = nullptr; rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name = nullptr;
-    const void* value = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      headers_.push_back({name, value, value != nullptr ? size : 0});
-      headers_len += shm::encoded_header_size(headers_.back().name.size(), headers_.back().size);
-    }
-  }
-  const std::uint64_t payload = msg.key_len + msg.len + headers_len;
-  if (payload > lambda_.max_record_bytes) {
+  incoming_.read(msg);
+  const std::int64_t now_ms = lambda_.max_record_age_s == 0 ? 0 : wall_clock_ms();
+  if (std::string why = incoming_.refusal(lambda_, now_ms); !why.empty()) {
     p.tracker.dispatched(msg.offset);
-    failures_->fail(p, describe(p, msg,
-                                "too_large: " + std::to_string(payload) + " bytes exceed max_record_bytes " +
-                                    std::to_string(lambda_.max_record_bytes)));
+    failures_->fail(p, incoming_.dead_letter(p, std::move(why)));
     return true;
-  }
-  rd_kafka_timestamp_type_t tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-  const std::int64_t timestamp = rd_kafka_message_timestamp(&msg, &tstype);
-  if (lambda_.max_record_age_s != 0 && timestamp >= 0) {
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    if (now_ms - timestamp > std::int64_t{lambda_.max_record_age_s} * 1000) {
-      p.tracker.dispatched(msg.offset);
-      failures_->fail(p, describe(p, msg,
-                                  "too_old: record is " + std::to_string((now_ms - timestamp) / 1000) +
-                                      " s old, max_record_age_s is " + std::to_string(lambda_.max_record_age_s)));
-      return true;
-    }
   }
   // Delivered again with a history (consumer/suspects.hpp): the attempts it used count,
   // and it goes alone into its ring (see quarantine()).
@@ -245,7 +219,7 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (const Suspects::Entry* e = suspects_.find(key_of(p.topic_index, p.partition), msg.offset)) {
     if (suspects_.exhausted(*e)) {
       p.tracker.dispatched(msg.offset);
-      DeadLetter dl = describe(p, msg, e->reason);
+      DeadLetter dl = incoming_.dead_letter(p, e->reason);
       dl.attempts = e->attempts;
       suspects_.erase(key_of(p.topic_index, p.partition), msg.offset);
       failures_->fail(p, std::move(dl));
@@ -260,37 +234,22 @@ bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
     reap(r);
     if (rings_.in_ring(r) != 0 || rings_.quarantined(r)) return false;
   }
-  const std::uint32_t size = shm::record_size(msg.key_len, msg.len, headers_len);
+  const std::uint32_t size = incoming_.ring_size();
   shm::RecordHeader* h = rings_.try_reserve(r, size);
   if (h == nullptr) {
     reap(r);
     if ((h = rings_.try_reserve(r, size)) == nullptr) return false;
   }
-  shm::write_forward(h, {.seq = ++seq_,
-                         .offset = msg.offset,
-                         .timestamp_ms = timestamp,
-                         .enqueue_ns = clock_ns_,
-                         .partition = p.partition,
-                         .slot = p.slot,
-                         .epoch = p.epoch,
-                         .topic_index = p.topic_index,
-                         .timestamp_type = static_cast<std::uint8_t>(tstype),
-                         .key_null = msg.key == nullptr,
-                         .value_null = msg.payload == nullptr,
-                         .key_len = static_cast<std::uint32_t>(msg.key_len),
-                         .value_len = static_cast<std::uint32_t>(msg.len),
-                         .headers_len = static_cast<std::uint32_t>(headers_len),
-                         .attempts = attempts});
-  if (msg.key_len != 0) std::memcpy(shm::record_key(h), msg.key, msg.key_len);
-  if (msg.len != 0) std::memcpy(shm::record_value(h), msg.payload, msg.len);
-  if (headers_len != 0) {
-    std::byte* out = shm::record_headers(h);
-    for (const Header& hd : headers_) out = shm::encode_header(out, hd.name, hd.value, hd.size);
-  }
+  incoming_.write(h, {.seq = ++seq_,
+                      .enqueue_ns = clock_ns_,
+                      .partition = p.partition,
+                      .slot = p.slot,
+                      .epoch = p.epoch,
+                      .topic_index = p.topic_index,
+                      .attempts = attempts});
   rings_.commit(r,
                 Sent{.seq = seq_, .offset = msg.offset, .epoch = p.epoch, .partition = p.partition, .topic_index = p.topic_index,
-                     .flags = h->flags, .key_len = static_cast<std::uint32_t>(msg.key_len),
-                     .value_len = static_cast<std::uint32_t>(msg.len), .headers_len = static_cast<std::uint32_t>(headers_len)},
+                     .flags = h->flags, .key_len = h->key_len, .value_len = h->value_len, .headers_len = h->headers_len},
                 suspect);
   if (suspect) suspects_.erase(key_of(p.topic_index, p.partition), msg.offset);
   p.tracker.dispatched(msg.offset);
@@ -325,41 +284,21 @@ std::string Consumer::read_reply(std::uint32_t r, const shm::RecordHeader* h, st
   return said_.take(shm::read_reply(h, size), [&](std::uint64_t seq) { return rings_.waiting(r, seq); });
 }
 
-void Consumer::send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages) {
-  if (!out_) {
-    out_ = std::make_unique<kafka::AckedProducer>(
-        lambda_, "out",
-        [this](std::uint64_t l) {
-          if (invocations_.waiting(l)) shm::bump(stats_.produced);
-          settle(invocations_.acked(l));
-        },
-        [this](std::uint64_t l, kafka::OutMessage m, rd_kafka_resp_err_t err) {
-          settle(invocations_.refused(l, "a record it produced to " + m.topic + " was refused: " + rd_kafka_err2str(err)));
-        });
-  }
-  invocations_.sent(leader, messages.size());
-  for (auto& m : messages) {
-    std::string what = "outbound record to " + m.topic;
-    out_->send(std::move(m), leader, std::move(what));
-  }
-}
-
-void Consumer::settle(std::optional<Invocations::Settled> s) {
-  if (!s) return;
-  if (!s->refused.empty()) {
+void Consumer::settle(const Invocations::Settled& s) {
+  if (!s.refused.empty()) {
     // What the handler asked for cannot be done, so its records failed. Their bytes are
     // no longer here: they are fetched again and take the failure path from dispatch.
     std::vector<Partition*> affected;
-    for (const auto& m : s->members) {
+    for (const auto& m : s.members) {
       Partition* p = find(m.topic_index, m.partition);
       if (p == nullptr || p->epoch != m.epoch) continue;
-      suspects_.fail(key_of(m.topic_index, m.partition), m.offset, s->refused);
+      suspects_.fail(key_of(m.topic_index, m.partition), m.offset, s.refused);
       if (std::find(affected.begin(), affected.end(), p) == affected.end()) affected.push_back(p);
     }
     for (Partition* p : affected) rewind(*p);
     return;
   }
-  for (const auto& m : s->members) assignment_.complete(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
+  for (const auto& m : s.members) assignment_.complete(m.topic_index, m.partition, m.epoch, m.offset, stats_.handled_ok);
 }
 
 bool Consumer::complete(std::uint32_t r, const Sent& s) {
@@ -386,11 +325,11 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
   if (!said.produce.empty()) {
     // Sent even for a revoked leader: records of its invocation in partitions still
     // owned wait for these acknowledgements.
-    if (owned) invocations_.join(s.seq, {s.topic_index, s.partition, s.offset, s.epoch});
-    send_outbound(s.seq, std::move(said.produce));
+    if (owned) outbound_->join(s.seq, {s.topic_index, s.partition, s.offset, s.epoch});
+    outbound_->send(s.seq, std::move(said.produce));
   } else {
     // Records awaited a leader that brought nothing to produce after all: nothing to wait for.
-    settle(invocations_.reaped_without_records(s.seq));
+    outbound_->reaped_without_records(s.seq);
   }
   if (!owned || status == static_cast<std::uint32_t>(shm::Status::kRevoked)) {
     shm::bump(stats_.stale);
@@ -401,10 +340,10 @@ bool Consumer::complete(std::uint32_t r, const Sent& s) {
     return true;
   }
   if (said.leader) {  // completes with its invocation's leader, which comes later in this ring
-    invocations_.join(*said.leader, {s.topic_index, s.partition, s.offset, s.epoch});
+    outbound_->join(*said.leader, {s.topic_index, s.partition, s.offset, s.epoch});
     return true;
   }
-  if (invocations_.waiting(s.seq)) return true;  // a leader: completes on acknowledgement
+  if (outbound_->waiting(s.seq)) return true;  // a leader: completes on acknowledgement
   assignment_.complete(s.topic_index, s.partition, s.epoch, s.offset, stats_.handled_ok);
   return true;
 }
@@ -429,18 +368,9 @@ DeadLetter Consumer::describe(const Partition& p, std::uint32_t r, const Sent& s
   return dl;
 }
 
-DeadLetter Consumer::describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const {
-  DeadLetter dl{p.topic_index, p.topic, p.partition, m.offset, p.epoch, 0, std::move(reason), std::nullopt,
-                std::nullopt, {}};
-  if (m.key != nullptr) dl.key.emplace(static_cast<const char*>(m.key), m.key_len);
-  if (m.payload != nullptr) dl.value.emplace(static_cast<const char*>(m.payload), m.len);
-  for (const Header& h : headers_) dl.headers.push_back(kafka::make_header(h.name, h.value, h.size));
-  return dl;
-}
-
 void Consumer::poll_producers() {
   failures_->poll();
-  if (out_) out_->poll();
+  outbound_->poll();
 }
 
 std::uint32_t Consumer::resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why) {
@@ -514,11 +444,7 @@ void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 int Consumer::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
   if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, shm::monotonic_ns());
-  if (self->want_fetch_states_) {
-    self->fetch_states_ = read_fetch_states(std::string_view(json, len));
-  } else {
-    self->fetch_states_.clear();
-  }
+  self->gauges_->statistics(std::string_view(json, len));
   return 0;  // librdkafka frees the text
 }
 
@@ -530,25 +456,6 @@ void Consumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaqu
   // consumer process ends on fatal errors only (run()).
   spdlog::log(rd_kafka_fatal_error(rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR ? spdlog::level::err : spdlog::level::warn,
               "lambda {}: kafka: {}: {}", self->lambda_.name, rd_kafka_err2name(code), reason);
-}
-
-void Consumer::read_committed() {
-  for (const auto& a : committed_reader_->take()) {
-    Partition* p = find(a.topic.c_str(), a.partition);
-    // Our own acknowledged commits are newer than any answer to a request made before them.
-    if (p == nullptr || p->committed >= 0) continue;
-    p->committed_known = true;
-    p->stats->committed.store(a.offset, std::memory_order_relaxed);
-    // Where librdkafka starts a partition it was assigned: kept here, since the
-    // segment's copy is one a worker can write.
-    if (p->expected < 0 && a.offset >= 0) p->expected = a.offset;
-  }
-  if (committed_reader_->outstanding()) return;
-  std::vector<std::pair<std::string, std::int32_t>> unknown;
-  for (const auto& [k, p] : assignment_) {
-    if (p->committed < 0 && !p->committed_known) unknown.emplace_back(p->topic, p->partition);
-  }
-  committed_reader_->request(unknown);
 }
 
 void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
@@ -563,7 +470,7 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
     }
   }
   spdlog::info("lambda {}: assigned {} partition(s)", lambda_.name, parts->cnt);
-  if (!committed_reader_->outstanding()) committed_reader_->request(added);
+  gauges_->assigned(added);
   fetch_->assign(parts);
 }
 
@@ -603,23 +510,7 @@ void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {
 }
 
 bool Consumer::held_only_by_stalled_workers() const {
-  // A worker whose handler is unavailable will not finish what it holds before the
-  // outage ends, and once the lambda is stopping the supervisor starts no replacement
-  // for a worker that ended (it zeroes the ring's reader_pid when it reaps one): waiting
-  // out drain_timeout_ms for either only delays the stop (or the rebalance); their
-  // records are delivered again. (A failing lambda's consumer used to wait twice
-  // drain_timeout_ms here for the crash-looping worker, then be killed.)
-  std::size_t in_rings = 0;
-  for (std::uint32_t r = 0; r < rings_.size(); ++r) {
-    if (rings_.in_ring(r) == 0) continue;
-    const bool unavailable = seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) != 0;
-    const bool ended = shutting_down_ && seg_.worker_slot(r).reader_pid.load(std::memory_order_acquire) == 0;
-    if (!unavailable && !ended) return false;
-    in_rings += rings_.in_ring(r);
-  }
-  // Nothing in a ring (records waiting for the broker to acknowledge their outbound
-  // records or dead letters, say) is not "held by an unavailable handler": wait for it.
-  return in_rings > 0 && in_rings >= total_in_flight();
+  return rings_.held_only_by_stalled_workers(shutting_down_, total_in_flight());
 }
 
 void Consumer::shutdown() {
@@ -740,36 +631,9 @@ void Consumer::poll_control() {
 }
 
 void Consumer::publish_stats() {
-  std::vector<LeaderWatermarks::Partition> unfetched;
-  std::vector<std::pair<Partition*, FetchSample>> stalled;
-  bool suspects = false;
-  const auto now = Clock::now();
-  for (auto& [k, p] : assignment_) {
-    PartitionFacts f;
-    f.wanted = !p->paused && !p->stopped && !shutting_down_;
-    f.suspect = f.wanted && p->stall.suspect(now);
-    f.expected = p->expected;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), p->topic.c_str(), p->partition, &f.cached_low, &f.cached_high) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      f.cached_low = f.cached_high = -1;
-    }
-    if (const auto s = fetch_states_.find({p->topic, p->partition}); s != fetch_states_.end()) f.fetch = &s->second;
-    if (f.asks_leader()) f.leader = leader_watermarks_->latest(p->topic, p->partition);
-    const PartitionReading r = read_partition(f);
-    suspects = suspects || f.suspect;
-    if (r.ask_leader) unfetched.emplace_back(p->topic, p->partition);
-    // Until the fetch states are read, fetch_offset is unknown and never "ahead".
-    if (p->stall.stalled(r.sample, now) && want_fetch_states_) stalled.emplace_back(p.get(), r.sample);
-    if (r.high < 0) continue;  // nothing known yet
-    p->stats->low.store(r.low, std::memory_order_relaxed);
-    p->stats->high.store(r.high, std::memory_order_relaxed);
-  }
-  want_fetch_states_ = suspects;
-  leader_watermarks_->watch(std::move(unfetched));
-  for (auto& [p, s] : stalled) restart_stalled(*p, s);
+  gauges_->publish(shutting_down_);
   stats_.in_flight.store(total_in_flight(), std::memory_order_relaxed);
   stats_.backlog.store(total_backlog(), std::memory_order_relaxed);
-  read_committed();
   if (lambda_.resume_stopped_after_s != 0) {
     const auto after = std::chrono::seconds(lambda_.resume_stopped_after_s);
     for (auto& [k, p] : assignment_) {
@@ -778,17 +642,6 @@ void Consumer::publish_stats() {
       }
     }
   }
-}
-
-void Consumer::restart_stalled(Partition& p, const FetchSample& s) {
-  const auto f = fetch_states_.find({p.topic, p.partition});
-  spdlog::warn("lambda {}: {}[{}]: its leader has records to offset {} but nothing past offset {} has been fetched for {} s "
-               "(librdkafka: fetch {} at offset {}); restarting its fetch at offset {}",
-               lambda_.name, p.topic, p.partition, *s.leader_end - 1, s.expected - 1,
-               std::chrono::duration_cast<std::chrono::seconds>(FetchStall::kAfter).count(),
-               f != fetch_states_.end() ? f->second.state : "unknown", s.fetch_offset, s.expected);
-  shm::bump(stats_.fetch_restarts);
-  restart_fetch_at(p, s.expected);
 }
 
 std::size_t Consumer::total_in_flight() const {

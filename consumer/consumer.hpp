@@ -15,16 +15,14 @@
 #include "config/config.hpp"
 #include "consumer/assignment.hpp"
 #include "consumer/commits.hpp"
-#include "consumer/committed_reader.hpp"
 #include "consumer/dead_letters.hpp"
 #include "consumer/failure_path.hpp"
+#include "consumer/incoming_record.hpp"
 #include "consumer/fetch_control.hpp"
-#include "consumer/fetch_states.hpp"
-#include "consumer/invocations.hpp"
+#include "consumer/outbound_sender.hpp"
 #include "consumer/offset_resets.hpp"
 #include "consumer/offset_tracker.hpp"
-#include "consumer/partition_reading.hpp"
-#include "consumer/leader_watermarks.hpp"
+#include "consumer/partition_gauges.hpp"
 #include "consumer/sent_log.hpp"
 #include "consumer/suspects.hpp"
 #include "consumer/worker_replies.hpp"
@@ -61,9 +59,6 @@ class Consumer {
   static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque);
   static int stats_cb(rd_kafka_t* rk, char* json, size_t len, void* opaque);
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
-  // Reports the broker's committed offsets of newly assigned partitions (asked on
-  // assignment, again while unanswered) until the consumer's own commits take over.
-  void read_committed();
   void on_assign(rd_kafka_topic_partition_list_t* parts);
   void on_revoke(rd_kafka_topic_partition_list_t* parts);
 
@@ -100,13 +95,10 @@ class Consumer {
   // Whatever is in flight or fetched for p goes stale, and its offsets are tracked afresh.
   void forget_in_flight(Partition& p);
   void heartbeat();
-  // Outbound records (shm/records.hpp): a leader's records are produced, and its
-  // invocation's records complete when the broker acknowledged every one of them.
-  void send_outbound(std::uint64_t leader, std::vector<kafka::OutMessage> messages);
-  void settle(std::optional<Invocations::Settled> s);
+  // An invocation's outbound records were all acknowledged (its records complete), or
+  // one was refused for good (they fail).
+  void settle(const Invocations::Settled& s);
   DeadLetter describe(const Partition& p, std::uint32_t ring, const Sent& s, std::uint32_t attempts, std::string reason);
-  // A record being dispatched, with its headers as dispatch() collected them.
-  DeadLetter describe(const Partition& p, const rd_kafka_message_t& m, std::string reason) const;
   void poll_producers();
   void set_paused(Partition& p, bool paused);
   // Unpauses p once its backlog is dispatched (and wakes the fetcher if it was idle).
@@ -117,11 +109,9 @@ class Consumer {
   std::uint32_t resume_stopped(std::uint32_t topic_index, std::int32_t partition, const char* why);
   void restart_fetch_at(Partition& p, std::int64_t offset);
   void restart_fetch_at(const std::vector<std::pair<Partition*, std::int64_t>>& starts);
-  // Gauges and watermarks for the supervisor's metrics: librdkafka's cached values, and
-  // the leaders' answers for partitions not being fetched. Restarts the fetch of a
-  // partition librdkafka has stopped fetching (FetchStall).
+  // Once a second: the gauges the supervisor reports (consumer/partition_gauges.hpp),
+  // and stopped partitions whose resume_stopped_after_s passed are retried.
   void publish_stats();
-  void restart_stalled(Partition& p, const FetchSample& s);
   void shutdown();
   // Every record in flight is in a ring whose worker will not finish it soon: its
   // handler is unavailable, or (while stopping) the worker has ended.
@@ -137,14 +127,9 @@ class Consumer {
   shm::Stats& stats_;
   kafka::KafkaPtr rk_;
   kafka::QueuePtr queue_;
-  std::unique_ptr<CommittedReader> committed_reader_;
-  std::unique_ptr<LeaderWatermarks> leader_watermarks_;  // before rk_ goes: it joins its thread
+  std::unique_ptr<PartitionGauges> gauges_;  // before rk_ goes: it joins its thread
   std::unique_ptr<FetchControl> fetch_;  // every pause, resume, assign and restart of a fetch
   bool shutting_down_ = false;
-  // From librdkafka's statistics, read only while a partition is suspected of a stall
-  // (the report is long, and read each second).
-  bool want_fetch_states_ = false;
-  FetchStates fetch_states_;
   std::unique_ptr<FailurePath> failures_;
   WorkerRings rings_;
   int control_fd_ = -1;
@@ -153,17 +138,9 @@ class Consumer {
   Assignment assignment_;
   std::unique_ptr<OffsetResets> resets_;
   std::unique_ptr<Commits> commits_;
-  // The headers of the record dispatch() is writing (views into its message), kept to
-  // reuse the allocation.
-  struct Header {
-    std::string_view name;
-    const void* value;  // nullptr: a null value
-    std::size_t size;
-  };
-  std::vector<Header> headers_;
+  IncomingRecord incoming_;  // the record dispatch() is writing
   WorkerReplies said_;  // what the reply rings said about records in flight
-  Invocations invocations_;  // waiting for the broker to acknowledge their outbound records
-  std::unique_ptr<kafka::AckedProducer> out_;  // made on first use
+  std::unique_ptr<OutboundSender> outbound_;
   std::uint64_t seq_ = 0;
   // CLOCK_MONOTONIC read once per loop pass and per batch taken from librdkafka: the
   // enqueue time of the records written then, instead of a read per record (25-50 ns

@@ -108,4 +108,20 @@ void WorkerRings::reset(std::uint32_t r) {
   quarantined_[r] = false;
 }
 
+bool WorkerRings::held_only_by_stalled_workers(bool stopping, std::size_t in_flight) const {
+  // Waiting out drain_timeout_ms for such workers only delays the stop (or the
+  // rebalance); their records are delivered again. (A failing lambda's consumer used to
+  // wait twice drain_timeout_ms for its crash-looping worker, then be killed.)
+  std::size_t in_rings = 0;
+  for (std::uint32_t r = 0; r < size(); ++r) {
+    if (in_ring(r) == 0) continue;
+    const bool unavailable = seg_.worker_stats(r).unavailable_since_ns.load(std::memory_order_relaxed) != 0;
+    // The supervisor zeroes reader_pid when it reaps the worker.
+    const bool ended = stopping && seg_.worker_slot(r).reader_pid.load(std::memory_order_acquire) == 0;
+    if (!unavailable && !ended) return false;
+    in_rings += in_ring(r);
+  }
+  return in_rings > 0 && in_rings >= in_flight;
+}
+
 }  // namespace sluice::consumer

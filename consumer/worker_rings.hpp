@@ -82,6 +82,12 @@ class WorkerRings {
   // The supervisor reset ring r (its worker is dead, both rings empty): use it again.
   void reset(std::uint32_t r);
 
+  // Whether every record in the rings is held by a worker that will not finish it soon:
+  // its handler is unavailable, or (stopping) the worker has ended — the supervisor
+  // starts no replacement once the lambda is stopping. False when nothing is in a ring,
+  // or when fewer than `in_flight` are (the rest wait for the broker, not a worker).
+  bool held_only_by_stalled_workers(bool stopping, std::size_t in_flight) const;
+
  private:
   const shm::Segment& seg_;
   std::vector<shm::RingWriter> writers_;

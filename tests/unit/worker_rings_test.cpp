@@ -187,5 +187,24 @@ TEST(WorkerRings, ASuspectHasItsRingToItselfUntilItIsReaped) {
   EXPECT_TRUE(taken->alone) << "alone in the ring: the one that broke it";
 }
 
+TEST(WorkerRings, RecordsAreHeldOnlyByStalledWorkersWhenEveryRingHoldingOneIsUnavailableOrEndedWhileStopping) {
+  shm::Segment seg = test::make_segment("rings-stalled", 2, 4096);
+  WorkerRings rings(seg);
+  for (std::uint32_t r = 0; r < 2; ++r) seg.worker_slot(r).reader_pid.store(1000 + static_cast<std::int32_t>(r));
+  EXPECT_FALSE(rings.held_only_by_stalled_workers(true, 0)) << "nothing in a ring";
+  put(rings, 0, 1);
+  put(rings, 0, 2);
+  EXPECT_FALSE(rings.held_only_by_stalled_workers(false, 2)) << "a live worker with its handler up";
+  seg.worker_stats(0).unavailable_since_ns.store(5);
+  EXPECT_TRUE(rings.held_only_by_stalled_workers(false, 2));
+  EXPECT_FALSE(rings.held_only_by_stalled_workers(false, 3)) << "one record waits for the broker, not a worker";
+
+  put(rings, 1, 3);
+  EXPECT_FALSE(rings.held_only_by_stalled_workers(true, 3)) << "ring 1's worker lives and its handler is up";
+  seg.worker_slot(1).reader_pid.store(0);  // the supervisor reaped it
+  EXPECT_FALSE(rings.held_only_by_stalled_workers(false, 3)) << "not stopping: a replacement will come";
+  EXPECT_TRUE(rings.held_only_by_stalled_workers(true, 3)) << "stopping: no replacement comes";
+}
+
 }  // namespace
 }  // namespace sluice::consumer
