@@ -97,6 +97,7 @@ void LambdaLifecycle::start_processes(Now now) {
     spdlog::error("lambda {}: {}", cfg_.name, how);
     on_consumer_exit();
     if (!note_restart(how, false)) return stop_processes(true, now);
+    ++consumer_restarts_;  // as for a consumer that ended: the metric counts what the policy counts
     consumer_.restart_at = now.at + restarts_.backoff();
   }
 }
@@ -250,7 +251,7 @@ bool LambdaLifecycle::note_restart(const std::string& how, bool started) {
   return false;
 }
 
-void LambdaLifecycle::observe(Now now) { restarts_.observe(active() && ready(), now.at); }
+void LambdaLifecycle::observe(Now now) { restarts_.observe(ready(), now.at); }
 
 void LambdaLifecycle::stop_processes(bool failing, Now now) {
   if (!active()) return;
@@ -339,6 +340,7 @@ void LambdaLifecycle::check_timers(Now now) {
         const std::string how = "worker " + std::to_string(i) + " cannot be started: " + e.what();
         spdlog::error("lambda {}: {}", cfg_.name, how);
         if (!note_restart(how, false)) return stop_processes(true, now);
+        ++worker_restarts_;
         workers_[i].restart_at = now.at + restarts_.backoff();
       }
     }

@@ -131,7 +131,7 @@ int Supervisor::run() {
     for (auto& l : lambdas_) l->reap(now);
     for (auto& l : lambdas_) l->serve_control(now);
     for (auto& l : lambdas_) l->check_timers(now);
-    sweep();
+    sweep(now);
     for (auto& l : lambdas_) l->observe(now);
     answer_waiters();
     notify_progress();
@@ -166,8 +166,7 @@ LambdaLifecycle& Supervisor::add_lambda(const config::Lambda& cfg) {
   return *lambdas_.back();
 }
 
-void Supervisor::sweep() {
-  const Now now = Now::read();
+void Supervisor::sweep(Now now) {
   for (auto it = lambdas_.begin(); it != lambdas_.end();) {
     if ((*it)->settle(shutting_down_, now)) {
       ++it;

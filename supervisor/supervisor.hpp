@@ -51,7 +51,7 @@ class Supervisor {
   };
 
   LambdaLifecycle& add_lambda(const config::Lambda& cfg);
-  void sweep();  // settles stopped lambdas: starts their new config, forgets removed ones
+  void sweep(Now now);  // settles stopped lambdas: starts their new config, forgets removed ones
   void resume(AdminRequest request);
   int poll_timeout_ms() const;
   bool any_running() const;

@@ -473,11 +473,13 @@ TEST_F(Lifecycle, AWorkerThatCannotBeStartedIsTriedAgainLikeOneThatEndedBeforeIt
   worker(0)->end(kCrashed);
   pass(*l);
   const auto started = spawner_.started.size();
+  EXPECT_EQ(l->report(now_.mono_ns).worker_restarts, 1U);
   spawner_.refuse = true;  // fork or exec fails (out of tasks, say)
   advance(100ms);
   pass(*l);
   EXPECT_EQ(l->state(), LambdaState::kStarting) << "it may pass: tried again";
   ASSERT_TRUE(l->next_deadline().has_value());
+  EXPECT_EQ(l->report(now_.mono_ns).worker_restarts, 2U) << "a failed restart is a restart, as the policy counts it";
   spawner_.refuse = false;
   advance(1000ms);
   pass(*l);
@@ -518,6 +520,7 @@ TEST_F(Lifecycle, ALambdaWhoseProcessesCannotBeStartedFailsAfterStartAttemptsAnd
   l2.start(now_);
   EXPECT_TRUE(worker(0)->got(SIGKILL)) << "the worker that did start is not left without its consumer";
   EXPECT_EQ(l2.state(), LambdaState::kStarting);
+  EXPECT_EQ(l2.report(now_.mono_ns).consumer_restarts, 1U) << "its restart after backoff is counted";
 }
 
 TEST_F(Lifecycle, AResumeAskedOfAConsumerThatEndsIsAnswered) {
