@@ -72,6 +72,10 @@ struct Lambda {
   std::uint64_t max_record_bytes = 1 << 20;
   std::uint32_t batch_size = 1;
   std::uint32_t batch_window_ms = 0;
+  // A call of several records that fails as a whole (no record's own outcome known) is
+  // split in two and each half called again, down to single records: only a record that
+  // fails alone takes the failure path. False: the whole batch shares the failure.
+  bool bisect_batch_on_error = true;
   std::uint32_t commit_interval_ms = 1000;
   std::uint32_t drain_timeout_ms = 10000;
   std::uint32_t max_attempts = 3;

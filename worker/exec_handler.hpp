@@ -22,10 +22,12 @@ class ExecHandler final : public Handler {
   // the supervisor's restart backoff and intensity apply, as for a plugin whose init fails).
   ExecHandler(const config::Lambda& lambda, std::uint32_t slot);
   ~ExecHandler() override;
-  void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
-              std::vector<OutboundRecord>& produce) override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
   std::uint64_t retry_after_ms() const override { return retry_after_ms_; }
+
+ protected:
+  void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+              std::vector<OutboundRecord>& produce) override;
 
  private:
   void start_child();

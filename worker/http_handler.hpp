@@ -27,10 +27,12 @@ sluice_outcome http_outcome(CURLcode rc, long status);
 class HttpHandler final : public Handler {
  public:
   explicit HttpHandler(const config::Lambda& lambda);
-  void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
-              std::vector<OutboundRecord>& produce) override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
   std::uint64_t retry_after_ms() const override { return retry_after_ms_; }
+
+ protected:
+  void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+              std::vector<OutboundRecord>& produce) override;
 
  private:
   struct CurlDeleter {

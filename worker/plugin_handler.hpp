@@ -20,6 +20,8 @@ class PluginHandler final : public Handler {
   PluginHandler(const PluginHandler&) = delete;
   PluginHandler& operator=(const PluginHandler&) = delete;
 
+
+ protected:
   void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
               std::vector<OutboundRecord>& produce) override;
 

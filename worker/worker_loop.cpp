@@ -148,6 +148,7 @@ bool WorkerLoop::process() {
 
 bool WorkerLoop::run_todo() {
   const auto& topics = lambda_.topics;
+  one_per_call_ = false;
   while (!todo_.empty()) {
     records_.clear();
     headers_.clear();
@@ -181,7 +182,7 @@ bool WorkerLoop::run_todo() {
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader& h = *todo_[i];
       const sluice_result& r = results_[i];
-      const std::string error = r.error != nullptr ? std::string(r.error).substr(0, kMaxErrorText) : "";
+      const std::string error = r.error != nullptr ? std::string(r.error) : "";
       if (r.outcome == SLUICE_UNAVAILABLE && too_old(h)) {
         fail(h, (error.empty() ? std::string("handler unavailable") : error) + "; and the record is older than max_record_age_s (" +
                     std::to_string(lambda_.max_record_age_s) + " s)");
@@ -246,32 +247,56 @@ void WorkerLoop::available_again() {
 }
 
 void WorkerLoop::invoke() {
-  const std::span<const sluice_record> records(records_);
-  const std::span<sluice_result> results(results_);
-  const std::size_t step = handler_.takes_batches() ? records.size() : 1;
-  std::uint64_t start = shm::monotonic_ns();
-  for (std::size_t i = 0; i < records.size(); i += step) {
-    const std::size_t n = std::min(step, records.size() - i);
+  call_errors_.clear();
+  const std::size_t step = handler_.takes_batches() && !one_per_call_ ? records_.size() : 1;
+  call_start_ns_ = shm::monotonic_ns();
+  for (std::size_t i = 0; i < records_.size(); i += step) {
+    const std::size_t n = std::min(step, records_.size() - i);
     for (std::size_t j = i; j < i + n; ++j) {
       const shm::RecordHeader& h = *todo_[j];
       // Retries and redeliveries would add their backoff and the dead worker's time.
-      if (records[j].attempt == 1 && start > h.enqueue_ns) wstats_.queue_wait.observe(start - h.enqueue_ns);
+      if (records_[j].attempt == 1 && call_start_ns_ > h.enqueue_ns) wstats_.queue_wait.observe(call_start_ns_ - h.enqueue_ns);
     }
-    // The supervisor measures timeout_ms from here.
-    supervision_.invocation_start_ns.store(start, std::memory_order_relaxed);
-    produce_.clear();
-    handler_.handle(records.subspan(i, n), results.subspan(i, n), produce_);
-    std::uint64_t end = shm::monotonic_ns();  // and the next call's start
-    shm::bump(wstats_.invocations);
-    wstats_.handler_latency.observe(end - start);
-    if (!produce_.empty()) {
-      send_outbound(i, n);
-      end = shm::monotonic_ns();  // it may have waited for room: not the next call's time
-    }
-    start = end;
+    call(i, n);
   }
   supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
-  ended_ns_ = start;
+  ended_ns_ = call_start_ns_;
+}
+
+void WorkerLoop::call(std::size_t first, std::size_t n) {
+  // The supervisor measures timeout_ms from here.
+  supervision_.invocation_start_ns.store(call_start_ns_, std::memory_order_relaxed);
+  produce_.clear();
+  handler_.call(std::span<const sluice_record>(records_).subspan(first, n), std::span<sluice_result>(results_).subspan(first, n),
+                produce_);
+  const std::uint64_t end = shm::monotonic_ns();  // and the next call's start
+  shm::bump(wstats_.invocations);
+  wstats_.handler_latency.observe(end - call_start_ns_);
+  call_start_ns_ = end;
+  if (n > 1 && lambda_.bisect_batch_on_error && handler_.failed_as_a_whole() &&
+      results_[first].outcome != SLUICE_UNAVAILABLE) {
+    // No record's own outcome is known: one bad record would fail (and, retried, dead-letter)
+    // its batch-mates. Each half is called at once, with no attempt charged for this call
+    // (each record was charged one for the round), down to single records: only a record
+    // that fails alone fails. Its retries are then called alone too (one_per_call_):
+    // calling records that each failed alone together again would only fail again.
+    // Halving rather than one call per record: k bad records among n cost about
+    // 2k·log2(n/k) calls instead of n.
+    one_per_call_ = true;
+    std::fill_n(results_.begin() + static_cast<std::ptrdiff_t>(first), n, sluice_result{SLUICE_FAIL, "handler set no outcome"});
+    call(first, n / 2);
+    call(first + n / 2, n - n / 2);
+    return;
+  }
+  // The handler's texts last only until its next call.
+  for (std::size_t j = first; j < first + n; ++j) {
+    if (results_[j].error == nullptr) continue;
+    results_[j].error = call_errors_.emplace_back(results_[j].error, ::strnlen(results_[j].error, kMaxErrorText)).c_str();
+  }
+  if (!produce_.empty()) {
+    send_outbound(first, n);
+    call_start_ns_ = shm::monotonic_ns();  // it may have waited for room: not the next call's time
+  }
 }
 
 void WorkerLoop::send_outbound(std::size_t first, std::size_t n) {

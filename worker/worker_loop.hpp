@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ class WorkerLoop {
   void fail(shm::RecordHeader& h, const std::string& reason);
   // Calls the handler for records_ (in one call, or one per record), filling results_.
   void invoke();
+  // One handler call for records_[first, first+n); split in two when it fails as a
+  // whole (bisect_batch_on_error).
+  void call(std::size_t first, std::size_t n);
   // Writes the outbound records a call over records_[first, first+n) asked for (see
   // shm/records.hpp); retries the call's ok records if one cannot be carried.
   void send_outbound(std::size_t first, std::size_t n);
@@ -71,6 +75,9 @@ class WorkerLoop {
   std::vector<sluice_record> records_;
   std::vector<sluice_header> headers_;
   std::vector<sluice_result> results_;
+  std::deque<std::string> call_errors_;  // results_' error texts, copied after each call
+  std::uint64_t call_start_ns_ = 0;
+  bool one_per_call_ = false;  // a call of this run_todo() was split: the rest go alone
   std::vector<OutboundRecord> produce_;
   std::vector<std::byte> encoded_headers_;
   std::string outbound_error_;

@@ -5,6 +5,7 @@
 // failure path. Every test checks I1 and I2 from what the server saw.
 #include <httplib.h>
 
+#include <algorithm>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -94,6 +95,26 @@ std::vector<Outcome> outcomes_of(const std::vector<Request>& reqs, const std::st
     o.outcome = r.status / 100 == 2 ? "ok" : "status " + std::to_string(r.status);
     o.value = path == "/json" ? nlohmann::json::parse(r.body)["message"]["raw_message"].get<std::string>() : r.body;
     out.push_back(o);
+  }
+  return out;
+}
+
+// The seq header of each record of an aws event (its header values are byte arrays), with
+// the record's AWS itemIdentifier.
+std::vector<std::pair<std::uint64_t, std::string>> aws_records(const std::string& body) {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  const auto event = nlohmann::json::parse(body);
+  for (const auto& [key, records] : event["records"].items()) {
+    for (const auto& r : records) {
+      std::string seq;
+      for (const auto& h : r["headers"]) {
+        if (h.contains("seq")) {
+          for (const auto& b : h["seq"]) seq += static_cast<char>(b.get<int>());
+        }
+      }
+      out.emplace_back(std::stoull(seq), r["topic"].get<std::string>() + "-" + std::to_string(r["partition"].get<int>()) +
+                                             "-" + std::to_string(r["offset"].get<std::int64_t>()));
+    }
   }
   return out;
 }
@@ -302,26 +323,15 @@ TEST_F(Http, AwsBatchesWithPartialFailuresDeadLetterExactlyTheNamedRecords) {
   std::size_t largest = 0;
   std::set<std::uint64_t> ok;
   RecordingServer server([&](const httplib::Request& req, std::string& body) {
-    const auto event = nlohmann::json::parse(req.body);
     nlohmann::json failures = nlohmann::json::array();
     std::vector<std::uint64_t> good;
-    std::size_t n = 0;
-    for (const auto& [key, records] : event["records"].items()) {
-      for (const auto& r : records) {
-        ++n;
-        std::string seq;
-        for (const auto& h : r["headers"]) {
-          if (h.contains("seq")) {
-            for (const auto& b : h["seq"]) seq += static_cast<char>(b.get<int>());
-          }
-        }
-        const std::uint64_t s = std::stoull(seq);
-        if (s % 100 == 7) {
-          failures.push_back({{"itemIdentifier", r["topic"].get<std::string>() + "-" + std::to_string(r["partition"].get<int>()) + "-" +
-                                                      std::to_string(r["offset"].get<std::int64_t>())}});
-        } else {
-          good.push_back(s);
-        }
+    const auto records = aws_records(req.body);
+    const std::size_t n = records.size();
+    for (const auto& [s, id] : records) {
+      if (s % 100 == 7) {
+        failures.push_back({{"itemIdentifier", id}});
+      } else {
+        good.push_back(s);
       }
     }
     {
@@ -358,6 +368,139 @@ TEST_F(Http, AwsBatchesWithPartialFailuresDeadLetterExactlyTheNamedRecords) {
   EXPECT_GT(largest, 1U) << "records never arrived in batches";
   EXPECT_LE(largest, 50U);
   std::cout << "[ http ] " << batches << " aws batches, largest " << largest << " records\n";
+  expect_clean_stop(d);
+}
+
+// AWS's BisectBatchOnFunctionError, sluice's default: a batch handler that fails as a
+// whole (a 500) whenever its batch holds a poison record, as a handler that raises does.
+// The batch is split until the poison records fail alone: exactly they are dead-lettered,
+// each after its own max_attempts, and no other record is ever charged an attempt.
+TEST_F(Http, ABatchThatFailsAsAWholeIsSplitUntilOnlyItsPoisonRecordsFail) {
+  constexpr std::uint64_t kMessages = 500;
+  DevBroker broker({"events:8", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  const auto poison = [](std::uint64_t s) { return s % 20 == 7; };  // 25 of 500
+  std::mutex mu;
+  std::set<std::uint64_t> ok;
+  std::size_t calls = 0;
+  std::size_t largest = 0;
+  std::vector<std::string> charged_wrongly;  // calls at attempt > 1 holding more than one poison record
+  RecordingServer server([&](const httplib::Request& req, std::string& body) {
+    const auto records = aws_records(req.body);
+    const bool bad = std::any_of(records.begin(), records.end(), [&](const auto& r) { return poison(r.first); });
+    std::lock_guard lock(mu);
+    ++calls;
+    largest = std::max(largest, records.size());
+    if (req.get_header_value("X-Sluice-Attempt") != "1" && (records.size() != 1 || !poison(records.front().first))) {
+      charged_wrongly.push_back(req.get_header_value("X-Sluice-Attempt") + ": " + req.body.substr(0, 200));
+    }
+    if (bad) {
+      body = "poison in batch";
+      return 500;
+    }
+    for (const auto& r : records) ok.insert(r.first);
+    body = R"({"batchItemFailures":[]})";
+    return 200;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "bisect", .topic = "events", .workers = 2,
+                                       .extra = kDeadLetter + "format = \"aws\"\nbatch_size = 20\nbatch_window_ms = 20\n",
+                                       .handler = handler_toml(server.url("/bisect"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-bisect", kMessages, kPartitions); }, 120s))
+      << d.log();
+  std::set<std::uint64_t> want;
+  for (std::uint64_t s = 0; s < kMessages; ++s) {
+    if (poison(s)) want.insert(s);
+  }
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", want.size(), 30s);
+  std::set<std::uint64_t> dead;
+  for (const auto& m : dlq) {
+    dead.insert(seq_of(*m.value));
+    EXPECT_EQ(m.headers.at("sluice-attempts"), "3") << "each poison record used its own attempts";
+    EXPECT_EQ(m.headers.at("sluice-error"), "http: status 500: poison in batch");
+  }
+  EXPECT_EQ(dead, want) << "exactly the poison records are dead-lettered";
+  std::lock_guard lock(mu);
+  for (std::uint64_t s = 0; s < kMessages; ++s) {
+    if (!poison(s)) {
+      EXPECT_TRUE(ok.contains(s)) << "seq " << s << " never completed";
+    }
+  }
+  EXPECT_TRUE(charged_wrongly.empty()) << "a record was called again for a batch-mate's failure: " << charged_wrongly.front();
+  EXPECT_GT(largest, 1U) << "records never arrived in batches";
+  std::cout << "[ http ] bisect: " << calls << " calls for " << kMessages << " records, " << want.size() << " poison\n";
+  expect_clean_stop(d);
+}
+
+// bisect_batch_on_error = false keeps whole-batch semantics: every record of a call that
+// failed as a whole shares its failure, and those of the last failed calls are dead-lettered.
+TEST_F(Http, WithoutBisectABatchSharesItsFailure) {
+  constexpr std::uint64_t kMessages = 100;
+  DevBroker broker({"events:8", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  std::mutex mu;
+  std::set<std::uint64_t> in_last_failed;  // records of calls that failed at their last attempt
+  RecordingServer server([&](const httplib::Request& req, std::string& body) {
+    const auto records = aws_records(req.body);
+    const bool bad = std::any_of(records.begin(), records.end(), [](const auto& r) { return r.first % 50 == 7; });
+    if (!bad) {
+      body = R"({"batchItemFailures":[]})";
+      return 200;
+    }
+    std::lock_guard lock(mu);
+    if (req.get_header_value("X-Sluice-Attempt") == "3") {
+      for (const auto& r : records) in_last_failed.insert(r.first);
+    }
+    body = "poison in batch";
+    return 500;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "whole", .topic = "events", .workers = 1,
+                                       .extra = kDeadLetter + "format = \"aws\"\nbatch_size = 20\nbatch_window_ms = 50\n"
+                                                              "bisect_batch_on_error = false\n",
+                                       .handler = handler_toml(server.url("/whole"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-whole", kMessages, kPartitions); }, 120s))
+      << d.log();
+  std::set<std::uint64_t> want;
+  {
+    std::lock_guard lock(mu);
+    want = in_last_failed;
+  }
+  ASSERT_TRUE(want.contains(7) && want.contains(57)) << "the poison records failed";
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", want.size(), 30s);
+  std::set<std::uint64_t> dead;
+  for (const auto& m : dlq) dead.insert(seq_of(*m.value));
+  EXPECT_EQ(dead, want);
+  EXPECT_GT(dead.size(), 2U) << "no batch-mate shared a poison record's failure: were they ever batched?";
+  expect_clean_stop(d);
+}
+
+// A format that calls the handler once per record (raw) makes several calls per batch:
+// each record keeps the error text of its own call (the handler's texts last only until
+// its next call; the second call's text used to replace the first's).
+TEST_F(Http, EachRecordOfABatchCalledOneAtATimeKeepsItsOwnError) {
+  constexpr std::uint64_t kMessages = 64;
+  DevBroker broker({"events:8", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  RecordingServer server([&](const httplib::Request& req, std::string& body) {
+    const std::string seq = req.get_header_value("X-Kafka-Header-seq");
+    if (std::stoull(seq) % 2 != 0) return 200;
+    body = "rejected record number " + seq + ", which is even";
+    return 400;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "own", .topic = "events", .workers = 1,
+                                       .extra = kDeadLetter + "batch_size = 8\nbatch_window_ms = 50\n",
+                                       .handler = handler_toml(server.url("/own"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-own", kMessages, kPartitions); }, 120s))
+      << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", kMessages / 2, 30s);
+  ASSERT_EQ(dlq.size(), kMessages / 2);
+  for (const auto& m : dlq) {
+    const std::string seq = std::to_string(seq_of(*m.value));
+    EXPECT_EQ(m.headers.at("sluice-error"), "http: status 400: rejected record number " + seq + ", which is even");
+  }
+  EXPECT_EQ(sanitizer_report(d.log()), "");
   expect_clean_stop(d);
 }
 

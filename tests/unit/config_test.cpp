@@ -160,7 +160,8 @@ TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   write("lambdas.d/orders.toml",
         "[lambda]\ntopics = [\"orders\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"${SLUICE_TEST_DIR}/o.so\"\n");
   write("lambdas.d/billing.toml",
-        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\n[lambda.handler]\ntype = \"plugin\"\npath = \"libb.so\"\n");
+        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\nbisect_batch_on_error = false\n"
+        "[lambda.handler]\ntype = \"plugin\"\npath = \"libb.so\"\n");
   write("lambdas.d/README", "not toml, ignored");
   const Config c = load(main);
   ASSERT_EQ(c.lambdas.size(), 2U);
@@ -172,6 +173,9 @@ TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   EXPECT_EQ(o.handler.path, (dir / "o.so").string());
   EXPECT_EQ(o.kafka_properties.at("security.protocol"), "plaintext");
   EXPECT_EQ(o.on_failure, OnFailure::kStop);
+  EXPECT_TRUE(o.bisect_batch_on_error) << "a batch that fails as a whole is split by default";
+  EXPECT_FALSE(b.bisect_batch_on_error);
+  EXPECT_FALSE(lambda_from_json(to_json(b)).bisect_batch_on_error) << "and the children are told";
   EXPECT_EQ(b.group_id, "custom");
   EXPECT_EQ(b.workers, 4U);
   EXPECT_EQ(b.ordering, Ordering::kKey);
