@@ -55,7 +55,7 @@ std::string content_type_of(const sluice_record& r) {
     const sluice_header& h = r.headers[i];
     std::string name(name_of(h));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "content-type" && h.value != nullptr) return percent_encode(value_of(h));
+    if (name == "content-type" && h.value != nullptr) return field_value(value_of(h));
   }
   const std::string_view v = value_of(r);
   if (is_json(v)) return "application/json";

@@ -88,13 +88,16 @@ bool base64_decode(std::string_view text, std::string& out) {
   return true;
 }
 
-std::string percent_encode(std::string_view bytes) {
+namespace {
+
+template <typename Encode>
+std::string percent_encode_if(std::string_view bytes, Encode&& encode) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(bytes.size());
   for (const char ch : bytes) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c > 0x7E || c == '%' || c == '"') {
+    if (encode(c)) {
       out += '%';
       out += kHex[c >> 4];
       out += kHex[c & 15];
@@ -103,6 +106,17 @@ std::string percent_encode(std::string_view bytes) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view bytes) {
+  // A space too: HTTP parsers trim a field value's leading and trailing spaces.
+  return percent_encode_if(bytes, [](unsigned char c) { return c <= 0x20 || c > 0x7E || c == '%' || c == '"'; });
+}
+
+std::string field_value(std::string_view bytes) {
+  return percent_encode_if(bytes, [](unsigned char c) { return c < 0x20 || c > 0x7E; });
 }
 
 std::string rfc3339_ms(std::int64_t epoch_ms) {

@@ -15,9 +15,13 @@ std::string base64(std::string_view bytes);
 // Standard alphabet, padding required; false for anything else.
 bool base64_decode(std::string_view text, std::string& out);
 
-// For an HTTP header value: bytes outside printable ASCII, and '%' and '"', become %XX
-// (the CloudEvents HTTP binding's rule; harmless for the X-Kafka-* headers).
+// For an HTTP header value that carries bytes: bytes outside printable ASCII, the space,
+// '%' and '"' become %XX (the CloudEvents HTTP binding's rule), so that every byte
+// survives a server that trims or folds a field value; percent-decoding gives them back.
 std::string percent_encode(std::string_view bytes);
+// For a header value that is read as HTTP text (Content-Type): only bytes outside
+// printable ASCII become %XX, so "text/plain; charset=utf-8" stays as it is.
+std::string field_value(std::string_view bytes);
 
 // "2024-06-18T05:09:00.123Z" for milliseconds since the epoch.
 std::string rfc3339_ms(std::int64_t epoch_ms);

@@ -257,6 +257,44 @@ TEST_F(Exec, UnavailableHandlersAreRetriedWithoutSpendingAttempts) {
   expect_clean_stop(d);
 }
 
+// The bytes a server that trims header values would lose (leading and trailing spaces,
+// NUL, 0xFF), a repeated header name and a non-ASCII one reach a Python f(event, context)
+// exactly: its context gives the key's and each header's bytes in the record's order.
+TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
+  DevBroker broker({"events:1"});
+  produce_exact(broker.bootstrap(), "events", 0, "  spaced key  ", "text",
+                {{"bytes", std::string("\x00\xff ", 3)}, {"dup", "1"}, {"dup", "2"}, {"cl\xc3\xa9", "cl\xc3\xa9"}});
+  const fs::path out = dir.path() / "seen.json";
+  std::ofstream(dir.path() / "bytes.py") << "import json, os\n"
+                                            "def f(event, context):\n"
+                                            "    with open(os.environ['OUT'], 'w') as o:\n"
+                                            "        json.dump({'key': list(context.key), 'headers': [[n, list(v)] for n, v in "
+                                            "context.kafka_headers]}, o)\n";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "bytes", .topic = "events", .workers = 1,
+                           .handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" +
+                                      (dir.path() / "bytes.py").string() + "\"]\n[lambda.handler.env]\nOUT = \"" + out.string() +
+                                      "\"\n"}}),
+           "run", python_env());
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-bytes", 1, 1); }, 60s)) << d.log();
+  std::ifstream in(out);
+  ASSERT_TRUE(in.good()) << "the function never ran\n" << d.log();
+  const auto seen = nlohmann::json::parse(in);
+  const auto bytes = [](const std::string& s) {
+    std::vector<int> b;
+    for (const char c : s) b.push_back(static_cast<unsigned char>(c));
+    return b;
+  };
+  EXPECT_EQ(seen["key"].get<std::vector<int>>(), bytes("  spaced key  "));
+  const nlohmann::json want = nlohmann::json::array({nlohmann::json::array({"bytes", bytes(std::string("\x00\xff ", 3))}),
+                                                     nlohmann::json::array({"dup", bytes("1")}),
+                                                     nlohmann::json::array({"dup", bytes("2")}),
+                                                     nlohmann::json::array({"cl\xc3\xa9", bytes("cl\xc3\xa9")})});
+  EXPECT_EQ(seen["headers"], want);
+  expect_clean_stop(d);
+}
+
 // A record with 20,000 Kafka headers made a request frame of ~500 KB, past the 64 KiB
 // header block the protocol promises (a handler that relies on it, like frames.sh, then
 // dies on every attempt). Now that record fails at once with the reason; the rest flows.

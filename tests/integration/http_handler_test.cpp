@@ -475,6 +475,49 @@ TEST_F(Http, WithoutBisectABatchSharesItsFailure) {
   expect_clean_stop(d);
 }
 
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The bytes a server that trims header values would lose (leading and trailing spaces,
+// NUL, 0xFF) survive cpp-httplib in the key and header values of raw and cloudevents
+// requests, and Content-Type keeps its inner space.
+TEST_F(Http, KeyAndHeaderBytesSurviveAServerThatTrimsHeaderValues) {
+  DevBroker broker({"events:1"});
+  produce_exact(broker.bootstrap(), "events", 0, "  spaced key  ", "text",
+                {{"bytes", std::string("\x00\xff ", 3)}, {"content-type", "text/plain; charset=utf-8"}});
+  RecordingServer server([](const httplib::Request&, std::string&) { return 200; });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "raw", .topic = "events", .workers = 1, .handler = handler_toml(server.url("/raw"))},
+                                      {.name = "ce", .topic = "events", .workers = 1, .extra = "format = \"cloudevents\"\n",
+                                       .handler = handler_toml(server.url("/ce"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-raw", 1, 1) &&
+                                      committed_to_end(broker.bootstrap(), "lambda-ce", 1, 1); }, 60s))
+      << d.log();
+  const auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 2U);
+  for (const auto& r : reqs) {
+    SCOPED_TRACE(r.path);
+    EXPECT_EQ(percent_decode(r.headers.at("X-Kafka-Key")), "  spaced key  ");
+    EXPECT_EQ(percent_decode(r.headers.at("X-Kafka-Header-bytes")), std::string("\x00\xff ", 3));
+    EXPECT_EQ(r.headers.at("Content-Type"), "text/plain; charset=utf-8");
+    if (r.path == "/ce") {
+      EXPECT_EQ(percent_decode(r.headers.at("ce-key")), "  spaced key  ");
+      EXPECT_EQ(percent_decode(r.headers.at("ce-kafkaheaderbytes")), std::string("\x00\xff ", 3));
+    }
+  }
+  expect_clean_stop(d);
+}
+
 // A format that calls the handler once per record (raw) makes several calls per batch:
 // each record keeps the error text of its own call (the handler's texts last only until
 // its next call; the second call's text used to replace the first's).

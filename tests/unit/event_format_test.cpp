@@ -107,6 +107,11 @@ std::vector<std::pair<std::string, TestRecord>> cases() {
   deep.value = std::string(300, '[') + std::string(300, ']');
   deep.headers.clear();
   c.emplace_back("too_deep_json", deep);
+  TestRecord spaced = basic();  // bytes a server trimming header values would lose
+  spaced.key = "  spaced key  ";
+  spaced.value = "text";
+  spaced.headers = {{"bytes", std::string("\x00\xff ", 3)}, {"content-type", "text/plain; charset=utf-8"}};
+  c.emplace_back("spaced", spaced);
   return c;
 }
 
@@ -150,7 +155,10 @@ TEST(TextCodec, Base64AndPercentEncoding) {
   EXPECT_EQ(base64("Hello"), "SGVsbG8=");
   EXPECT_EQ(base64("World"), "V29ybGQ=");
   EXPECT_EQ(base64(std::string("\xff\xfe", 2)), "//4=");
-  EXPECT_EQ(percent_encode("a b%\"\n\xc3\xa9"), "a b%25%22%0A%C3%A9");
+  EXPECT_EQ(percent_encode("a b%\"\n\xc3\xa9"), "a%20b%25%22%0A%C3%A9");
+  EXPECT_EQ(percent_encode("  spaced key  "), "%20%20spaced%20key%20%20") << "a server that trims keeps every byte";
+  EXPECT_EQ(percent_encode(std::string("\x00\xff ", 3)), "%00%FF%20");
+  EXPECT_EQ(field_value("text/plain; charset=\"utf-8\"\n"), "text/plain; charset=\"utf-8\"%0A");
   EXPECT_EQ(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
 }
 

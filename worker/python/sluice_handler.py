@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import traceback
+from urllib.parse import unquote_to_bytes
 
 __all__ = ["Fail", "Unavailable", "Context", "main"]
 
@@ -57,18 +58,31 @@ class Unavailable(Exception):
 
 
 class Context:
-    """Where an event came from. ``headers`` maps lower-case header names to values."""
+    """Where an event came from. ``headers`` maps lower-case header names to values as
+    sent (the first of a repeated name); ``key`` and ``kafka_headers`` are the record's
+    own bytes (``raw`` and ``cloudevents`` formats)."""
 
     def __init__(self, header_list):
         headers = {}
+        kafka_headers = []
         for name, value in header_list:
             headers.setdefault(name.lower(), value)
+            if name.lower().startswith(_KAFKA_HEADER):
+                kafka_headers.append((unquote_to_bytes(name[len(_KAFKA_HEADER):]).decode("utf-8", "replace"),
+                                      unquote_to_bytes(value)))
         self.headers = headers
+        key = headers.get("x-kafka-key")
+        self.key = None if key is None else unquote_to_bytes(key)
+        # Every Kafka header in the record's order, repeats kept: (name, value bytes).
+        self.kafka_headers = kafka_headers
         self.topic = headers.get("x-kafka-topic")
         self.partition = _int_or_none(headers.get("x-kafka-partition"))
         self.offset = _int_or_none(headers.get("x-kafka-offset"))
         self.group_id = headers.get("x-kafka-group-id")
         self.attempt = _int_or_none(headers.get("x-sluice-attempt")) or 1
+
+
+_KAFKA_HEADER = "x-kafka-header-"
 
 
 def _int_or_none(text):
@@ -95,7 +109,10 @@ def read_frame(stream):
     for raw in block.decode("utf-8", "replace").split("\n"):
         if raw:
             name, _, value = raw.partition(":")
-            headers.append((name.strip(), value.strip()))
+            # "Name: value": one space after the colon; the value is kept as sent
+            # (percent-encoded where it carries bytes), not trimmed.
+            value = value[1:] if value.startswith(" ") else value
+            headers.append((name, value[:-1] if value.endswith("\r") else value))
     return headers, body
 
 

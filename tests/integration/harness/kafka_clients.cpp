@@ -41,6 +41,27 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
 }
 
+void produce_exact(const std::string& bootstrap, const std::string& topic, int partition, std::optional<std::string> key,
+                   const std::string& value, const std::vector<std::pair<std::string, std::optional<std::string>>>& headers) {
+  auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", bootstrap}, {"acks", "all"}}));
+  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+  for (const auto& [name, v] : headers) {
+    rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), v ? v->data() : nullptr,
+                        v ? static_cast<ssize_t>(v->size()) : 0);
+  }
+  void* key_bytes = key ? key->data() : nullptr;
+  const std::size_t key_len = key ? key->size() : 0;
+  const auto err = rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                                     RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                     RD_KAFKA_V_KEY(key_bytes, key_len),
+                                     RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_headers_destroy(hdrs);  // owned by the message only when producev succeeds
+    throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(err));
+  }
+  if (rd_kafka_flush(rk.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
+}
+
 kafka::KafkaPtr group_member(const std::string& bootstrap, const std::string& group, const std::string& topic,
                              std::atomic<int>* sync_refusals) {
   std::map<std::string, std::string> props{{"bootstrap.servers", bootstrap},

@@ -29,6 +29,11 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
              std::size_t big_bytes = 0, const std::function<std::string(std::uint64_t)>& value_of = {},
              const std::function<std::int64_t(std::uint64_t)>& timestamp_ms_of = {});
 
+// Produces one record to `partition` with exactly these bytes: key and header values
+// nullopt = null; headers in order, repeats allowed.
+void produce_exact(const std::string& bootstrap, const std::string& topic, int partition, std::optional<std::string> key,
+                   const std::string& value, const std::vector<std::pair<std::string, std::optional<std::string>>>& headers);
+
 // Another member of `group`, subscribed to `topic`, that commits nothing: it takes
 // partitions away from a daemon in the group, and they go back when it closes. Uses
 // sluice's assignor (cooperative-sticky): the 2.0.2 mock aborts when members' first
