@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/record_age.hpp"
 #include "consumer/broker_state.hpp"
 #include "kafka/watermarks.hpp"
 #include "shm/clock.hpp"
@@ -26,9 +27,6 @@ constexpr auto kDrainPoll = std::chrono::milliseconds(1);
 constexpr int kWatermarkTimeoutMs = 5000;
 // What a backlog record counts against ring_bytes: its size in a ring without headers.
 std::uint64_t backlog_size(const rd_kafka_message_t& m) { return shm::record_size(m.key_len, m.len, 0); }
-std::int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 
 }  // namespace
@@ -206,7 +204,7 @@ void Consumer::clear_backlog(Partition& p) {
 bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (p.tracker.in_flight() >= lambda_.max_in_flight) return false;
   incoming_.read(msg);
-  const std::int64_t now_ms = lambda_.max_record_age_s == 0 ? 0 : wall_clock_ms();
+  const std::int64_t now_ms = lambda_.max_record_age_s == 0 ? 0 : config::wall_clock_ms();
   if (std::string why = incoming_.refusal(lambda_, now_ms); !why.empty()) {
     p.tracker.dispatched(msg.offset);
     failures_->fail(p, incoming_.dead_letter(p, std::move(why)));

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "config/record_age.hpp"
 #include "shm/headers_codec.hpp"
 
 namespace sluice::consumer {
@@ -38,8 +39,7 @@ std::string IncomingRecord::refusal(const config::Lambda& lambda, std::int64_t n
     return "too_large: " + std::to_string(payload_bytes()) + " bytes exceed max_record_bytes " +
            std::to_string(lambda.max_record_bytes);
   }
-  // A record without a timestamp (-1) has no age to judge.
-  if (lambda.max_record_age_s != 0 && timestamp_ >= 0 && now_ms - timestamp_ > std::int64_t{lambda.max_record_age_s} * 1000) {
+  if (config::older_than_max_age(lambda, timestamp_, now_ms)) {
     return "too_old: record is " + std::to_string((now_ms - timestamp_) / 1000) + " s old, max_record_age_s is " +
            std::to_string(lambda.max_record_age_s);
   }

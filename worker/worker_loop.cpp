@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/record_age.hpp"
 #include "process/exit_status.hpp"
 #include "shm/clock.hpp"
 #include "shm/headers_codec.hpp"
@@ -24,6 +25,8 @@ constexpr std::uint64_t kIdleWaitNs = 200'000'000;
 // next to any commit interval; long enough to cover hundreds of no-op records.
 constexpr std::uint64_t kFlushNs = 50'000;
 constexpr std::size_t kMaxErrorText = 1024;
+// What a result holds before the handler sets it: a record it forgets is never handled.
+constexpr sluice_result kNoOutcome{SLUICE_FAIL, "handler set no outcome"};
 
 }  // namespace
 
@@ -172,7 +175,7 @@ bool WorkerLoop::run_todo() {
           (h->flags & shm::kFlagValueNull) != 0 ? nullptr : shm::record_value(h), h->value_len,
           ranges_[i].second == 0 ? nullptr : headers_.data() + ranges_[i].first, ranges_[i].second, attempt});
     }
-    results_.assign(todo_.size(), sluice_result{SLUICE_FAIL, "handler set no outcome"});
+    results_.assign(todo_.size(), kNoOutcome);
     invoke();
 
     next_.clear();
@@ -232,11 +235,7 @@ bool WorkerLoop::wait_unavailable(const std::string& why) {
 }
 
 bool WorkerLoop::too_old(const shm::RecordHeader& h) const {
-  if (lambda_.max_record_age_s == 0 || h.timestamp_ms < 0) return false;
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  return now_ms - h.timestamp_ms > std::int64_t{lambda_.max_record_age_s} * 1000;
+  return lambda_.max_record_age_s != 0 && config::older_than_max_age(lambda_, h.timestamp_ms, config::wall_clock_ms());
 }
 
 void WorkerLoop::available_again() {
@@ -283,7 +282,7 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
     // Halving rather than one call per record: k bad records among n cost about
     // 2k·log2(n/k) calls instead of n.
     one_per_call_ = true;
-    std::fill_n(results_.begin() + static_cast<std::ptrdiff_t>(first), n, sluice_result{SLUICE_FAIL, "handler set no outcome"});
+    std::fill_n(results_.begin() + static_cast<std::ptrdiff_t>(first), n, kNoOutcome);
     call(first, n / 2);
     call(first + n / 2, n - n / 2);
     return;
