@@ -1,18 +1,17 @@
 #include "worker/event_format.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
 
+#include "worker/cloudevent_record.hpp"
 #include "worker/text_codec.hpp"
 
 namespace sluice::worker {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-// Deeper JSON than this is passed on as raw text rather than parsed: the parser recurses.
-constexpr int kMaxJsonDepth = 256;
 
 std::string_view bytes_of(const void* p, std::size_t n) {
   return p == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(p), n);
@@ -25,7 +24,7 @@ std::string_view value_of(const sluice_header& h) { return bytes_of(h.value, h.v
 bool has_timestamp(const sluice_record& r) { return r.timestamp_type != 0 && r.timestamp_ms >= 0; }
 
 bool is_json(std::string_view s) {
-  return !s.empty() && nesting_at_most(s, kMaxJsonDepth) && ojson::accept(s);
+  return !s.empty() && nesting_at_most(s, kMaxValueJsonDepth) && ojson::accept(s);
 }
 
 // Header names that are not UTF-8 cannot be JSON object keys; percent-encoding keeps them.
@@ -49,18 +48,22 @@ std::string header_token(std::string_view name) {
   return out;
 }
 
+bool is_content_type(std::string_view name) { return ascii_lower(name) == "content-type"; }
+
+// What the value looks like, for a record that says nothing.
+std::string guessed_content_type(std::string_view v) {
+  if (is_json(v)) return "application/json";
+  if (valid_utf8(v)) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
 // The record's own content-type header if it has one, else a guess from the value.
 std::string content_type_of(const sluice_record& r) {
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
-    std::string name(name_of(h));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "content-type" && h.value != nullptr) return field_value(value_of(h));
+    if (is_content_type(name_of(h)) && h.value != nullptr) return field_value(value_of(h));
   }
-  const std::string_view v = value_of(r);
-  if (is_json(v)) return "application/json";
-  if (valid_utf8(v)) return "text/plain; charset=utf-8";
-  return "application/octet-stream";
+  return guessed_content_type(value_of(r));
 }
 
 // OpenLambda's synthetic request headers, plus key, timestamp and the Kafka headers.
@@ -85,13 +88,38 @@ Event raw_event(const sluice_record& r, const EventSource& src) {
   return e;
 }
 
+// A record that already is a CloudEvent goes as that event, in HTTP binary mode.
+Event passed_through(CloudEvent&& ce, const sluice_record& r, const EventSource& src) {
+  Event e{std::move(ce.data), {}};
+  // No Content-Type when the event has no datacontenttype: the HTTP handler then sends none.
+  if (ce.datacontenttype) e.headers.emplace_back("Content-Type", field_value(*ce.datacontenttype));
+  for (const auto& [name, value] : ce.attributes) e.headers.emplace_back("ce-" + name, percent_encode(value));
+  add_kafka_headers(e.headers, r, src);
+  return e;
+}
+
+// A Kafka header name as a CloudEvents extension name: lower-cased, anything but letters
+// and digits dropped (Knative's mapping).
+std::string extension_name(std::string_view kafka_name) {
+  std::string name = "kafkaheader";
+  for (const char c : kafka_name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
 // Knative KafkaSource's CloudEvents binary mode: the value is the body, the metadata are
 // ce-* headers, so a handler written for Knative runs unchanged.
 Event cloudevents_event(const sluice_record& r, const EventSource& src) {
+  if (auto ce = cloudevent_of(r)) return passed_through(std::move(*ce), r, src);
   Event e{std::string(value_of(r)), {}};
   const std::string p = std::to_string(r.partition);
   const std::string o = std::to_string(r.offset);
-  e.headers.emplace_back("Content-Type", content_type_of(r));
+  // A value that claims the CloudEvents media type but is no valid event must not say so
+  // over HTTP, where that type means "the body is the event" (structured mode).
+  std::string content_type = content_type_of(r);
+  if (ascii_lower(content_type).starts_with("application/cloudevents")) content_type = guessed_content_type(value_of(r));
+  e.headers.emplace_back("Content-Type", std::move(content_type));
   e.headers.emplace_back("ce-specversion", "1.0");
   e.headers.emplace_back("ce-id", "partition:" + p + "/offset:" + o);
   e.headers.emplace_back("ce-source", "/sluice/" + src.instance + "/" + src.lambda + "#" + std::string(topic_of(r)));
@@ -99,14 +127,23 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src) {
   e.headers.emplace_back("ce-subject", "partition:" + p + "#" + o);
   if (has_timestamp(r)) e.headers.emplace_back("ce-time", rfc3339_ms(r.timestamp_ms));
   if (r.key != nullptr) e.headers.emplace_back("ce-key", percent_encode(key_of(r)));
+  // An event has one value per attribute: Kafka headers whose names map to the same
+  // extension (`dup` twice, `Case` and `case`, names that differ only in dropped
+  // characters) give it the last one's value, at the first one's place. Every header
+  // stays in X-Kafka-Header-<name>, repeats and original names kept.
+  const std::size_t first_extension = e.headers.size();
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
-    // CloudEvents extension names are lower-case letters and digits only.
-    std::string name;
-    for (const char c : name_of(h)) {
-      if (std::isalnum(static_cast<unsigned char>(c)) != 0) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (is_content_type(name_of(h))) continue;  // it is Content-Type (datacontenttype) already
+    std::string name = "ce-" + extension_name(name_of(h));
+    std::string value = percent_encode(value_of(h));
+    const auto begin = e.headers.begin() + static_cast<std::ptrdiff_t>(first_extension);
+    const auto same = std::find_if(begin, e.headers.end(), [&](const auto& hv) { return hv.first == name; });
+    if (same != e.headers.end()) {
+      same->second = std::move(value);
+    } else {
+      e.headers.emplace_back(std::move(name), std::move(value));
     }
-    e.headers.emplace_back("ce-kafkaheader" + name, percent_encode(value_of(h)));
   }
   add_kafka_headers(e.headers, r, src);
   return e;
@@ -129,7 +166,7 @@ ojson json_envelope_ordered(const sluice_record& r) {
   }
   const std::string_view value = value_of(r);
   // Parsed once; a discarded result means "not JSON".
-  ojson parsed = !value.empty() && nesting_at_most(value, kMaxJsonDepth) ? ojson::parse(value, nullptr, false)
+  ojson parsed = !value.empty() && nesting_at_most(value, kMaxValueJsonDepth) ? ojson::parse(value, nullptr, false)
                                                                          : ojson(ojson::value_t::discarded);
   if (r.value == nullptr) {
     j["message"] = nullptr;  // a tombstone

@@ -79,6 +79,9 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   // curl drops a header with nothing after the colon; "Name;" sends it empty.
   for (const auto& [name, value] : event.headers) add(value.empty() ? name + ";" : name + ": " + value);
   for (const auto& line : static_headers_) add(line);
+  // An event without a content type (a CloudEvent with no datacontenttype) must not get
+  // curl's default for a POST body, application/x-www-form-urlencoded.
+  if (std::ranges::none_of(event.headers, [](const auto& nv) { return nv.first == "Content-Type"; })) add("Content-Type:");
   // Which attempt this is (1 the first time; a batch says its highest), as exec and
   // plugin handlers are told: an idempotent handler may want to know it is seeing a
   // record again.

@@ -119,6 +119,14 @@ std::string field_value(std::string_view bytes) {
   return percent_encode_if(bytes, [](unsigned char c) { return c < 0x20 || c > 0x7E; });
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string rfc3339_ms(std::int64_t epoch_ms) {
   const std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
   std::tm tm{};

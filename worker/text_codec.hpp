@@ -23,11 +23,17 @@ std::string percent_encode(std::string_view bytes);
 // printable ASCII become %XX, so "text/plain; charset=utf-8" stays as it is.
 std::string field_value(std::string_view bytes);
 
+// A-Z to a-z, nothing else changed (header names and media types are ASCII-case-insensitive).
+std::string ascii_lower(std::string_view s);
+
 // "2024-06-18T05:09:00.123Z" for milliseconds since the epoch.
 std::string rfc3339_ms(std::int64_t epoch_ms);
 
 // True when `s` is JSON nested no deeper than `max_depth` (a cheap pre-check, so that a
 // hostile value cannot exhaust the parser's stack; it does not validate the JSON).
 bool nesting_at_most(std::string_view s, int max_depth);
+
+// Record values nested deeper than this are passed on as text rather than parsed.
+constexpr int kMaxValueJsonDepth = 256;
 
 }  // namespace sluice::worker

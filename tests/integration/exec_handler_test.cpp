@@ -269,7 +269,7 @@ TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
                                             "def f(event, context):\n"
                                             "    with open(os.environ['OUT'], 'w') as o:\n"
                                             "        json.dump({'key': list(context.key), 'headers': [[n, list(v)] for n, v in "
-                                            "context.kafka_headers]}, o)\n";
+                                            "context.kafka_headers], 'dup': context.headers['x-kafka-header-dup']}, o)\n";
   Daemon d(dir.path(),
            daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "bytes", .topic = "events", .workers = 1,
@@ -292,6 +292,7 @@ TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
                                                      nlohmann::json::array({"dup", bytes("2")}),
                                                      nlohmann::json::array({"cl\xc3\xa9", bytes("cl\xc3\xa9")})});
   EXPECT_EQ(seen["headers"], want);
+  EXPECT_EQ(seen["dup"], "2") << "one value per name: the last, as in the json envelope and CloudEvents";
   expect_clean_stop(d);
 }
 

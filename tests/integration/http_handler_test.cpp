@@ -518,6 +518,55 @@ TEST_F(Http, KeyAndHeaderBytesSurviveAServerThatTrimsHeaderValues) {
   expect_clean_stop(d);
 }
 
+// A record that already is a CloudEvent reaches a `cloudevents` endpoint as that event (as
+// Knative's KafkaSource delivers it), in either of the Kafka binding's modes; a record that
+// is none, or an invalid one, is wrapped as before.
+TEST_F(Http, CloudEventRecordsArriveAsTheProducersEventsInBothModes) {
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  produce_exact(b, "events", 0, "k1", R"({"total":42})",
+                {{"ce_specversion", "1.0"}, {"ce_id", "order-7"}, {"ce_source", "/shop/orders"},
+                 {"ce_type", "com.example.order.created"}, {"ce_subject", " spaced "}, {"content-type", "application/json"}});
+  produce_exact(b, "events", 0, "k2",
+                R"({"specversion":"1.0","id":"e-1","source":"/shop","type":"com.example.blob",)"
+                R"("datacontenttype":"application/octet-stream","data_base64":"AAH+/w==","tenant":"a b"})",
+                {{"content-type", "application/cloudevents+json"}});
+  produce_exact(b, "events", 0, "k3", "plain", {{"ce_specversion", "1.0"}, {"ce_type", "t"}});  // no id, no source
+  produce_exact(b, "events", 0, "k4", "a=b", {{"ce_specversion", "1.0"}, {"ce_id", "4"}, {"ce_source", "/s"}, {"ce_type", "t"}});
+  RecordingServer server([](const httplib::Request&, std::string&) { return 200; });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "ce", .topic = "events", .workers = 1, .extra = "format = \"cloudevents\"\n",
+                                       .handler = handler_toml(server.url("/ce"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-ce", 4, 1); }, 60s)) << d.log();
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 4U);
+  std::ranges::sort(reqs, {}, [](const auto& r) { return std::stoll(r.headers.at("X-Kafka-Offset")); });
+  const auto& binary = reqs[0].headers;
+  EXPECT_EQ(binary.at("ce-id"), "order-7");
+  EXPECT_EQ(binary.at("ce-source"), "/shop/orders");
+  EXPECT_EQ(binary.at("ce-type"), "com.example.order.created");
+  EXPECT_EQ(percent_decode(binary.at("ce-subject")), " spaced ");
+  EXPECT_EQ(binary.at("Content-Type"), "application/json");
+  EXPECT_EQ(binary.count("ce-kafkaheadercespecversion"), 0U) << "the event is not wrapped";
+  EXPECT_EQ(reqs[0].body, R"({"total":42})");
+  const auto& structured = reqs[1].headers;
+  EXPECT_EQ(structured.at("ce-id"), "e-1");
+  EXPECT_EQ(structured.at("ce-type"), "com.example.blob");
+  EXPECT_EQ(percent_decode(structured.at("ce-tenant")), "a b");
+  EXPECT_EQ(structured.at("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(reqs[1].body, std::string("\x00\x01\xfe\xff", 4)) << "data_base64 is the body's bytes";
+  const auto& wrapped = reqs[2].headers;
+  EXPECT_EQ(wrapped.at("ce-type"), "dev.knative.kafka.event") << "an invalid event is wrapped, not lost";
+  EXPECT_EQ(wrapped.at("ce-id"), "partition:0/offset:2");
+  EXPECT_EQ(wrapped.at("ce-kafkaheadercetype"), "t");
+  EXPECT_EQ(reqs[2].body, "plain");
+  EXPECT_EQ(reqs[3].headers.at("ce-id"), "4");
+  EXPECT_EQ(reqs[3].headers.count("Content-Type"), 0U)
+      << "an event without datacontenttype gets none, not curl's form-urlencoded default";
+  EXPECT_EQ(reqs[3].body, "a=b");
+  expect_clean_stop(d);
+}
+
 // A format that calls the handler once per record (raw) makes several calls per batch:
 // each record keeps the error text of its own call (the handler's texts last only until
 // its next call; the second call's text used to replace the first's).

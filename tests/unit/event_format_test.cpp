@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "worker/cloudevent_record.hpp"
 #include "worker/event_format.hpp"
 #include "worker/text_codec.hpp"
 
@@ -138,6 +139,101 @@ TEST(EventFormat, BatchesOfTwoPartitionsMatchTheirGoldenFiles) {
   for (auto& r : recs) views.push_back(r.view());
   expect_golden("aws_batch", make_event(config::Format::kAws, views, kSource));
   expect_golden("json_batch", make_event(config::Format::kJson, views, kSource));
+}
+
+// Records that already are CloudEvents (the Kafka protocol binding's two modes), records
+// that look like one but are not valid (wrapped like any other record, nothing lost), and
+// Kafka header names that collide as extension names.
+std::vector<std::pair<std::string, TestRecord>> cloudevent_cases() {
+  std::vector<std::pair<std::string, TestRecord>> c;
+  TestRecord binary = basic();
+  binary.headers = {{"ce_specversion", "1.0"}, {"ce_id", "order-7"}, {"ce_source", "/shop/orders"},
+                    {"ce_type", "com.example.order.created"}, {"CE_Time", "2024-06-18T05:09:00Z"},
+                    {"ce_subject", " spaced \"subject\" "}, {"ce_id", "order-7b"}, {"content-type", "application/json"},
+                    {"source", "auth-service"}};
+  c.emplace_back("binary_mode", binary);
+  TestRecord structured = basic();
+  structured.headers = {{"content-type", "application/cloudevents+json; charset=utf-8"}, {"source", "auth-service"}};
+  structured.value = R"({"specversion":"1.0","id":"e-1","source":"/shop","type":"com.example.note",)"
+                     R"("datacontenttype":"text/plain","myext":5,"flag":true,"dropped":null,"data":"hello world"})";
+  c.emplace_back("structured_mode", structured);
+  TestRecord json_data = structured;
+  json_data.value = R"({"specversion":"1.0","id":"e-2","source":"/shop","type":"com.example.order",)"
+                    R"("data":{"total":42,"items":["a","b"]}})";
+  c.emplace_back("structured_json_data", json_data);
+  TestRecord base64_data = structured;
+  base64_data.value = R"({"specversion":"1.0","id":"e-3","source":"/shop","type":"com.example.blob",)"
+                      R"("datacontenttype":"application/octet-stream","data_base64":"AAH+/w=="})";
+  c.emplace_back("structured_base64_data", base64_data);
+  TestRecord no_id = binary;
+  no_id.headers = {{"ce_specversion", "1.0"}, {"ce_source", "/shop/orders"}, {"ce_type", "t"}};
+  c.emplace_back("binary_without_id", no_id);
+  TestRecord bad_name = binary;
+  bad_name.headers.emplace_back("ce_Not-Valid", "x");
+  c.emplace_back("binary_bad_attribute_name", bad_name);
+  TestRecord not_json = structured;
+  not_json.value = "{not json";
+  c.emplace_back("structured_not_json", not_json);
+  TestRecord old_version = structured;
+  old_version.value = R"({"specversion":"0.3","id":"e-4","source":"/shop","type":"t","data":1})";
+  c.emplace_back("structured_old_specversion", old_version);
+  TestRecord colliding = basic();
+  colliding.headers = {{"dup", "first"}, {"Case", "upper"}, {"dup", "second"}, {"case", "lower"},
+                       {"ame", "ascii"}, {"\xc3\x91" "ame", "n-tilde"}, {"content-type", "application/json"}};
+  c.emplace_back("colliding_headers", colliding);
+  return c;
+}
+
+TEST(EventFormat, CloudEventRecordsPassThroughAndInvalidOnesAreWrapped) {
+  for (auto& [name, rec] : cloudevent_cases()) {
+    SCOPED_TRACE(name);
+    expect_golden("cloudevents_" + name, one(config::Format::kCloudEvents, rec));
+  }
+}
+
+// What makes a record not (or not validly) a CloudEvent, each on its own.
+TEST(CloudEventRecord, AnythingTheSpecDisallowsMakesTheRecordAPlainOne) {
+  const auto structured = [](std::string value) {
+    TestRecord r = basic();
+    r.headers = {{"Content-Type", "Application/CloudEvents+JSON"}};
+    r.value = std::move(value);
+    return r;
+  };
+  const auto is_event = [](TestRecord r) {
+    const sluice_record v = r.view();
+    return cloudevent_of(v).has_value();
+  };
+  const std::string head = R"("specversion":"1.0","id":"1","source":"/s","type":"t")";
+  EXPECT_TRUE(is_event(structured("{" + head + "}"))) << "media type and header name in any case";
+  EXPECT_FALSE(is_event(structured("{" + head + R"(,"ratio":1.5})"))) << "no float attributes";
+  EXPECT_FALSE(is_event(structured("{" + head + R"(,"nested":{"a":1}})")));
+  EXPECT_FALSE(is_event(structured("{" + head + R"(,"Upper":"x"})"))) << "attribute names are [a-z0-9]";
+  EXPECT_FALSE(is_event(structured("{" + head + R"(,"data":1,"data_base64":"AA=="})")));
+  EXPECT_FALSE(is_event(structured("{" + head + R"(,"data_base64":"not base64!"})")));
+  EXPECT_FALSE(is_event(structured(R"({"specversion":"1.0","id":"","source":"/s","type":"t"})"))) << "empty id";
+  EXPECT_FALSE(is_event(structured("[" + head + "]")));
+  TestRecord tombstone = structured("{" + head + "}");
+  tombstone.value.reset();
+  EXPECT_FALSE(is_event(tombstone));
+  TestRecord other_format = structured("{" + head + "}");
+  other_format.headers = {{"content-type", "application/cloudevents+avro"}};
+  EXPECT_FALSE(is_event(other_format)) << "only the JSON event format is read";
+
+  TestRecord binary = basic();
+  binary.headers = {{"ce_specversion", "1.0"}, {"ce_id", "1"}, {"ce_source", "/s"}, {"ce_type", "t"}};
+  EXPECT_TRUE(is_event(binary));
+  TestRecord null_attribute = binary;
+  null_attribute.headers.emplace_back("ce_ext", std::nullopt);
+  EXPECT_FALSE(is_event(null_attribute));
+  TestRecord binary_attribute = binary;
+  binary_attribute.headers.emplace_back("ce_ext", std::string("\xff", 1));
+  EXPECT_FALSE(is_event(binary_attribute)) << "attribute values are UTF-8 text";
+  TestRecord old = binary;
+  old.headers[0].second = "0.3";
+  EXPECT_FALSE(is_event(old));
+  TestRecord tombstone_event = binary;
+  tombstone_event.value.reset();
+  EXPECT_TRUE(is_event(tombstone_event)) << "an event without data is still an event";
 }
 
 TEST(TextCodec, Utf8ValidationRejectsOverlongsSurrogatesAndTruncation) {

@@ -59,14 +59,15 @@ class Unavailable(Exception):
 
 class Context:
     """Where an event came from. ``headers`` maps lower-case header names to values as
-    sent (the first of a repeated name); ``key`` and ``kafka_headers`` are the record's
-    own bytes (``raw`` and ``cloudevents`` formats)."""
+    sent (the last of a repeated name, sluice's rule wherever a format has one value per
+    name); ``key`` and ``kafka_headers`` are the record's own bytes (``raw`` and
+    ``cloudevents`` formats), every header kept."""
 
     def __init__(self, header_list):
         headers = {}
         kafka_headers = []
         for name, value in header_list:
-            headers.setdefault(name.lower(), value)
+            headers[name.lower()] = value
             if name.lower().startswith(_KAFKA_HEADER):
                 kafka_headers.append((unquote_to_bytes(name[len(_KAFKA_HEADER):]).decode("utf-8", "replace"),
                                       unquote_to_bytes(value)))
