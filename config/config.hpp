@@ -76,6 +76,9 @@ struct Lambda {
   // split in two and each half called again, down to single records: only a record that
   // fails alone takes the failure path. False: the whole batch shares the failure.
   bool bisect_batch_on_error = true;
+  // A record without a valid W3C traceparent header gets one (a new trace) before it
+  // reaches a worker, so the handler, outbound records and dead letters share a context.
+  bool trace = false;
   std::uint32_t commit_interval_ms = 1000;
   std::uint32_t drain_timeout_ms = 10000;
   std::uint32_t max_attempts = 3;

@@ -12,7 +12,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, headers, ca_file, c
                                    timeout_ms, memory_limit_mb)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Lambda, name, source, line, column, instance, topics, group_id, bootstrap_servers,
                                    kafka_properties, auto_offset_reset, ordering, format, workers, max_in_flight,
-                                   ring_bytes, max_record_bytes, batch_size, batch_window_ms, bisect_batch_on_error, commit_interval_ms,
+                                   ring_bytes, max_record_bytes, batch_size, batch_window_ms, bisect_batch_on_error, trace, commit_interval_ms,
                                    drain_timeout_ms, max_attempts, retry_backoff_ms, on_failure, dead_letter_topic,
                                    max_record_age_s, resume_stopped_after_s, static_membership, handler)
 

@@ -138,7 +138,7 @@ class Consumer {
   Assignment assignment_;
   std::unique_ptr<OffsetResets> resets_;
   std::unique_ptr<Commits> commits_;
-  IncomingRecord incoming_;  // the record dispatch() is writing
+  IncomingRecord incoming_{lambda_.trace};  // the record dispatch() is writing
   WorkerReplies said_;  // what the reply rings said about records in flight
   std::unique_ptr<OutboundSender> outbound_;
   std::uint64_t seq_ = 0;

@@ -4,6 +4,7 @@
 
 #include "config/record_age.hpp"
 #include "shm/headers_codec.hpp"
+#include "shm/trace_context.hpp"
 
 namespace sluice::consumer {
 
@@ -22,13 +23,23 @@ void IncomingRecord::read(const rd_kafka_message_t& msg, const rd_kafka_headers_
   timestamp_type_ = timestamp_type;
   headers_.clear();
   headers_len_ = 0;
-  if (headers == nullptr) return;
+  bool traced = false;
   const char* name = nullptr;
   const void* value = nullptr;
   std::size_t size = 0;
-  for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+  for (std::size_t i = 0;
+       headers != nullptr && rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
     headers_.push_back({name, value, value != nullptr ? size : 0});
     headers_len_ += shm::encoded_header_size(headers_.back().name.size(), headers_.back().size);
+    traced = traced || (value != nullptr && headers_.back().name == shm::kTraceparent &&
+                        shm::valid_traceparent({static_cast<const char*>(value), size}));
+  }
+  if (start_trace_ && !traced) {
+    // After the record's own headers, so that the last traceparent (the one every format
+    // reads) is the valid one even when the record carried an invalid one.
+    started_trace_ = shm::start_traceparent();
+    headers_.push_back({shm::kTraceparent, started_trace_.data(), started_trace_.size()});
+    headers_len_ += shm::encoded_header_size(shm::kTraceparent.size(), started_trace_.size());
   }
 }
 

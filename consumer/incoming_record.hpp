@@ -1,7 +1,8 @@
 // One record librdkafka gave the consumer, as dispatch() looks at it: its headers walked
 // once (sized for the ring, then encoded into it or copied into a dead letter from the
 // same list), whether the lambda's limits let it reach a handler at all, and the bytes of
-// its forward record. Holds views into the message: valid while the message lives.
+// its forward record, and (with `trace`) the trace context it starts for a record that
+// has none. Holds views into the message: valid while the message lives.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,9 @@ namespace sluice::consumer {
 
 class IncomingRecord {
  public:
+  // start_trace: give a record without a valid traceparent header a new one (`trace`).
+  explicit IncomingRecord(bool start_trace = false) : start_trace_(start_trace) {}
+
   // Reads msg's headers and timestamp.
   void read(const rd_kafka_message_t& msg);
   // The same, with the headers and timestamp given (what read(msg) takes from msg).
@@ -46,6 +50,8 @@ class IncomingRecord {
     const void* value;  // nullptr: a null value
     std::size_t size;
   };
+  bool start_trace_;
+  std::string started_trace_;  // the value of a traceparent this record was given
   const rd_kafka_message_t* msg_ = nullptr;
   std::vector<Header> headers_;  // kept between records to reuse the allocation
   std::size_t headers_len_ = 0;

@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shm/trace_context.hpp"
 #include "worker/cloudevent_record.hpp"
 #include "worker/text_codec.hpp"
+#include "worker/trace_headers.hpp"
 
 namespace sluice::worker {
 namespace {
@@ -127,6 +129,10 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src) {
   e.headers.emplace_back("ce-subject", "partition:" + p + "#" + o);
   if (has_timestamp(r)) e.headers.emplace_back("ce-time", rfc3339_ms(r.timestamp_ms));
   if (r.key != nullptr) e.headers.emplace_back("ce-key", percent_encode(key_of(r)));
+  if (const auto ctx = trace_context_of(r)) {  // the Distributed Tracing extension
+    e.headers.emplace_back("ce-traceparent", std::string(ctx->traceparent));
+    if (!ctx->tracestate.empty()) e.headers.emplace_back("ce-tracestate", std::string(ctx->tracestate));
+  }
   // An event has one value per attribute: Kafka headers whose names map to the same
   // extension (`dup` twice, `Case` and `case`, names that differ only in dropped
   // characters) give it the last one's value, at the first one's place. Every header
@@ -267,7 +273,9 @@ bool format_takes_batches(config::Format format) {
   return format == config::Format::kAws || format == config::Format::kJson;
 }
 
-Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
+namespace {
+
+Event formatted(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
   switch (format) {
     case config::Format::kRaw:
       return raw_event(records.front(), source);
@@ -279,6 +287,21 @@ Event make_event(config::Format format, std::span<const sluice_record> records, 
       return aws_event(records, source);
   }
   return raw_event(records.front(), source);
+}
+
+}  // namespace
+
+Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
+  Event e = formatted(format, records, source);
+  // A request for one record continues that record's trace. A batch has no single parent:
+  // each record's context stays in its own headers inside the body.
+  if (records.size() == 1) {
+    if (const auto ctx = trace_context_of(records.front())) {
+      e.headers.emplace_back(std::string(shm::kTraceparent), std::string(ctx->traceparent));
+      if (!ctx->tracestate.empty()) e.headers.emplace_back(std::string(shm::kTracestate), std::string(ctx->tracestate));
+    }
+  }
+  return e;
 }
 
 std::string aws_item_identifier(const sluice_record& r) {

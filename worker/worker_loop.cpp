@@ -14,6 +14,7 @@
 #include "shm/clock.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/records.hpp"
+#include "worker/trace_headers.hpp"
 
 namespace sluice::worker {
 namespace {
@@ -306,6 +307,15 @@ void WorkerLoop::send_outbound(std::size_t first, std::size_t n) {
     if (results_[j].outcome == SLUICE_OK) leader = j;
   }
   if (leader == n) return;
+  // They carry the context of the first ok record that has one (for a call of one record,
+  // that record's), so a trace follows a record into what its handler produced.
+  std::optional<TraceContext> ctx;
+  for (std::size_t j = first; j < first + n && !ctx; ++j) {
+    if (results_[j].outcome == SLUICE_OK) ctx = trace_context_of(records_[j]);
+  }
+  if (ctx) {
+    for (auto& r : produce_) inherit_trace_context(r, *ctx);
+  }
   std::vector<std::pair<std::size_t, std::size_t>> spans;  // into encoded_headers_
   encoded_headers_.clear();
   const std::uint64_t max = shm::max_record_in_ring(reply_.capacity());

@@ -567,6 +567,62 @@ TEST_F(Http, CloudEventRecordsArriveAsTheProducersEventsInBothModes) {
   expect_clean_stop(d);
 }
 
+// W3C trace context: a record's traceparent/tracestate reach the endpoint as HTTP headers
+// (and as the CloudEvents extension), and what the handler produces and what is
+// dead-lettered carry it; with `trace = true` a record without one gets a new trace that
+// the handler, its outbound records and its dead letter all share.
+TEST_F(Http, TraceContextFollowsEachRecordIntoItsRequestOutboundRecordsAndDeadLetter) {
+  const std::string ctx_a = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const std::string ctx_c = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  DevBroker broker({"events:1", "events-out:1", "events.dlq:1"});
+  const std::string b = broker.bootstrap();
+  produce_exact(b, "events", 0, "a", "ok", {{"traceparent", ctx_a}, {"tracestate", "vendor=1"}});
+  produce_exact(b, "events", 0, "b", "ok", {});
+  produce_exact(b, "events", 0, "c", "fail", {{"traceparent", ctx_c}});
+  produce_exact(b, "events", 0, "d", "fail", {{"traceparent", "not-a-context"}});
+  RecordingServer server([](const httplib::Request& req, std::string& body) {
+    if (req.body == "fail") return 400;
+    body = nlohmann::json{{"produce", {{{"topic", "events-out"}, {"key", req.get_header_value("X-Kafka-Key")}}}}}.dump();
+    return 200;
+  });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "traced", .topic = "events", .workers = 1,
+                                       .extra = kDeadLetter + "format = \"cloudevents\"\ntrace = true\n",
+                                       .handler = handler_toml(server.url("/t"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-traced", 4, 1); }, 60s)) << d.log();
+  std::map<std::string, Request> seen;  // by key: the last attempt's request
+  for (const auto& r : server.requests()) seen[r.headers.at("X-Kafka-Key")] = r;
+  ASSERT_EQ(seen.size(), 4U);
+  EXPECT_EQ(seen["a"].headers.at("traceparent"), ctx_a);
+  EXPECT_EQ(seen["a"].headers.at("tracestate"), "vendor=1");
+  EXPECT_EQ(seen["a"].headers.at("ce-traceparent"), ctx_a);
+  EXPECT_EQ(seen["c"].headers.at("traceparent"), ctx_c);
+  for (const std::string k : {"b", "d"}) {
+    SCOPED_TRACE(k);
+    const std::string started = seen[k].headers.at("traceparent");
+    EXPECT_EQ(started.size(), 55U);
+    EXPECT_NE(started, ctx_a);
+    EXPECT_EQ(seen[k].headers.at("ce-traceparent"), started);
+    EXPECT_EQ(seen[k].headers.count("tracestate"), 0U);
+  }
+  EXPECT_NE(seen["b"].headers.at("traceparent"), seen["d"].headers.at("traceparent")) << "one trace per record";
+
+  std::map<std::string, TopicMessage> out;
+  for (auto& m : read_topic(b, "events-out", 2, 30s)) out[m.key.value_or("")] = m;
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out["a"].headers.at("traceparent"), ctx_a);
+  EXPECT_EQ(out["a"].headers.at("tracestate"), "vendor=1");
+  EXPECT_EQ(out["b"].headers.at("traceparent"), seen["b"].headers.at("traceparent"));
+
+  std::map<std::string, TopicMessage> dlq;
+  for (auto& m : read_topic(b, "events.dlq", 2, 30s)) dlq[m.key.value_or("")] = m;
+  ASSERT_EQ(dlq.size(), 2U);
+  EXPECT_EQ(dlq["c"].headers.at("traceparent"), ctx_c);
+  EXPECT_EQ(dlq["d"].headers.at("traceparent"), seen["d"].headers.at("traceparent"))
+      << "the dead letter carries the trace the handler saw (its own invalid header is kept before it)";
+  expect_clean_stop(d);
+}
+
 // A format that calls the handler once per record (raw) makes several calls per batch:
 // each record keeps the error text of its own call (the handler's texts last only until
 // its next call; the second call's text used to replace the first's).

@@ -160,7 +160,7 @@ TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   write("lambdas.d/orders.toml",
         "[lambda]\ntopics = [\"orders\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"${SLUICE_TEST_DIR}/o.so\"\n");
   write("lambdas.d/billing.toml",
-        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\nbisect_batch_on_error = false\n"
+        "[lambda]\ntopics = [\"b\"]\ngroup_id = \"custom\"\nworkers = 4\nordering = \"key\"\nbisect_batch_on_error = false\ntrace = true\n"
         "[lambda.handler]\ntype = \"plugin\"\npath = \"libb.so\"\n");
   write("lambdas.d/README", "not toml, ignored");
   const Config c = load(main);
@@ -176,6 +176,9 @@ TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   EXPECT_TRUE(o.bisect_batch_on_error) << "a batch that fails as a whole is split by default";
   EXPECT_FALSE(b.bisect_batch_on_error);
   EXPECT_FALSE(lambda_from_json(to_json(b)).bisect_batch_on_error) << "and the children are told";
+  EXPECT_FALSE(o.trace) << "no trace is started unless asked";
+  EXPECT_TRUE(b.trace);
+  EXPECT_TRUE(lambda_from_json(to_json(b)).trace);
   EXPECT_EQ(b.group_id, "custom");
   EXPECT_EQ(b.workers, 4U);
   EXPECT_EQ(b.ordering, Ordering::kKey);

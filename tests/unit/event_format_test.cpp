@@ -113,6 +113,10 @@ std::vector<std::pair<std::string, TestRecord>> cases() {
   spaced.value = "text";
   spaced.headers = {{"bytes", std::string("\x00\xff ", 3)}, {"content-type", "text/plain; charset=utf-8"}};
   c.emplace_back("spaced", spaced);
+  TestRecord traced = basic();  // W3C trace context: continued by the request
+  traced.headers = {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                    {"tracestate", "congo=t61rcWkgMzE"}};
+  c.emplace_back("traced", traced);
   return c;
 }
 

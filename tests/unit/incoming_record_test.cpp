@@ -9,6 +9,7 @@
 
 #include "consumer/incoming_record.hpp"
 #include "shm/headers_codec.hpp"
+#include "shm/trace_context.hpp"
 
 namespace sluice::consumer {
 namespace {
@@ -152,6 +153,46 @@ TEST(IncomingRecord, ItsDeadLetterIsTheRecordAsFetched) {
   EXPECT_EQ(dl.value, value);
   const std::vector<kafka::Header> want{{"a", "1"}, {"n", std::nullopt}};
   EXPECT_EQ(dl.headers, want);
+}
+
+// `trace = true`: a record without a valid traceparent gets a new one after its own
+// headers, so its dead letter and its forward record both carry it; a record with one is
+// left exactly as it is.
+TEST(IncomingRecord, WithTraceARecordWithoutAContextIsGivenOne) {
+  const std::string value = "v";
+  const rd_kafka_message_t m = message(nullptr, &value, 3);
+  Partition p;
+  p.topic = "events";
+  IncomingRecord traced(true);
+
+  traced.read(m, nullptr, 0, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+  const DeadLetter started = traced.dead_letter(p, "x");
+  ASSERT_EQ(started.headers.size(), 1U);
+  EXPECT_EQ(started.headers[0].first, "traceparent");
+  ASSERT_TRUE(started.headers[0].second.has_value());
+  EXPECT_TRUE(shm::valid_traceparent(*started.headers[0].second)) << *started.headers[0].second;
+  EXPECT_EQ(traced.headers_len(), shm::encoded_header_size(11, 55));
+  traced.read(m, nullptr, 0, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+  EXPECT_NE(traced.dead_letter(p, "x").headers[0].second, started.headers[0].second) << "each record starts its own trace";
+
+  HeadersPtr invalid(rd_kafka_headers_new(1));
+  rd_kafka_header_add(invalid.get(), "traceparent", -1, "garbage", 7);
+  traced.read(m, invalid.get(), 0, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+  const DeadLetter replaced = traced.dead_letter(p, "x");
+  ASSERT_EQ(replaced.headers.size(), 2U) << "the record's own header stays, the new one follows it";
+  EXPECT_EQ(replaced.headers[0].second, "garbage");
+  EXPECT_TRUE(shm::valid_traceparent(replaced.headers[1].second.value_or("")));
+
+  const std::string context = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  HeadersPtr valid(rd_kafka_headers_new(1));
+  rd_kafka_header_add(valid.get(), "traceparent", -1, context.data(), static_cast<ssize_t>(context.size()));
+  traced.read(m, valid.get(), 0, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+  const std::vector<kafka::Header> kept{{"traceparent", context}};
+  EXPECT_EQ(traced.dead_letter(p, "x").headers, kept);
+
+  IncomingRecord untraced;
+  untraced.read(m, nullptr, 0, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+  EXPECT_TRUE(untraced.dead_letter(p, "x").headers.empty()) << "without trace nothing is added";
 }
 
 }  // namespace
