@@ -177,6 +177,23 @@ void produce_backlog(const std::string& bootstrap, const std::string& topic, int
   if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("backlog: flush timed out");
 }
 
+void produce_json_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t count,
+                          bool numbered_kind0) {
+  auto rk = bench_producer(bootstrap, "5");
+  std::uint64_t kind0 = 0;
+  std::uint64_t others = count;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t kind = i % 10;
+    const std::uint64_t id = !numbered_kind0 ? i : kind == 0 ? kind0++ : others++;
+    std::string v = "{\"id\":\"" + bench_value(id, 0, SLUICE_BENCH_PREFIX_BYTES) + "\",\"kind\":" + std::to_string(kind) +
+                    ",\"pad\":\"";
+    v.append(v.size() < 98 ? 98 - v.size() : 0, 'v');
+    v += "\"}";
+    produce_one(rk.get(), topic, static_cast<int>(i % static_cast<std::uint64_t>(partitions)), v);
+  }
+  if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("json backlog: flush timed out");
+}
+
 double produce_paced(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes, double rate) {
   auto rk = bench_producer(bootstrap, "1");  // 1 ms batching: tiny requests alone would overload the mock broker

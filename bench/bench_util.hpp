@@ -63,6 +63,13 @@ std::string bench_value(std::uint64_t seq, std::uint64_t sent_ns, std::size_t by
 // Sequence numbers [first, first + count), round robin over explicit partitions, flushed.
 void produce_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes);
+// JSON values of about 100 bytes, {"id":"<prefix>","kind":K,"pad":"..."} with K = i % 10
+// for record i, the benchmark prefix at kJsonPrefixAt. `numbered_kind0`: the prefix
+// numbers the kind-0 records 0, 1, 2, ... and every other record from `count` up (so that
+// a run that should see only kind 0 counts exactly those); else it numbers all records.
+inline constexpr std::size_t kJsonPrefixAt = 7;
+void produce_json_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t count,
+                          bool numbered_kind0);
 // Open loop: sequence numbers [first, first + count) at `rate` per second, each value
 // carrying the time it was scheduled for (not when it was sent: a late producer counts
 // against the latency, as a real source would). Returns the rate actually achieved.

@@ -44,7 +44,8 @@ std::string sluice_config(const Job& job) {
                                 << "\"]\ngroup_id = \"" << job.group << "\"\nworkers = " << job.workers
                                 << "\n[lambda.handler]\ntype = \"plugin\"\npath = \"" << NOOP_PLUGIN
                                 << "\"\noptions = { stats_file = \"" << job.counters->path() << "\", spin_ns = \""
-                                << job.spin_ns << "\" }\n";
+                                << job.spin_ns << "\", prefix_at = \"" << job.prefix_at << "\" }\n"
+                                << job.lambda_extra;
   return base + ".toml";
 }
 

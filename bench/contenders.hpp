@@ -35,6 +35,8 @@ struct Job {
   // the next: together they bound how soon a new record is fetched (bare, sluice, kcat).
   std::string fetch_wait_ms = "10";
   std::string fetch_backoff_ms = kFetchErrorBackoff;
+  std::string lambda_extra{};  // sluice only: TOML added to the [[lambda]] table (e.g. filters)
+  std::size_t prefix_at = 0;  // sluice only: where the benchmark prefix starts in a value
 };
 
 struct Started {

@@ -15,7 +15,9 @@
 // --only KIND runs just that contender over the 100-byte backlog, or with --only-1k the
 // 1 KiB one (for profiling: `perf record -g -- e2e_bench --only sluice --runs 1`);
 // --only spin runs just the handler-bound case (10 us per record, one worker);
-// --only latency just the open loops, bare and sluice interleaved, at --latency-rate.
+// --only latency just the open loops, bare and sluice interleaved, at --latency-rate;
+// --only filter sluice with a filter that drops 90 % of --messages JSON records against
+// the no-op plugin taking all of them (CPU per record fetched, and their ratio).
 // SLUICE_BENCH_KEEP=1 keeps the work directory: logs, configs and counters files, whose
 // latency slots then hold each backlog record's handling time (a timeline of the run);
 // SLUICE_BENCH_KAFKA_DEBUG=fetch,topic adds librdkafka's debug lines to sluice's log;
@@ -71,19 +73,36 @@ struct Sample {
   std::vector<double> tp, cpu;
 };
 
+struct Filtered {
+  std::string lambda_extra{};
+  std::size_t prefix_at = 0;
+  std::uint64_t filtered = 0;
+};
+
 class Suite {
  public:
   Suite(Options o, fs::path dir) : o_(std::move(o)), dir_(std::move(dir)) {}
 
   // One contender once over `expect` records of `topic`; returns its Result.
-  Result run(const std::string& kind, const std::string& topic, std::uint64_t expect, long spin_ns = 0) {
+  // `filter`: sluice's filters (TOML, `lambda_extra`) leave only `expect` records for the
+  // handler; the run ends once it has also filtered `filtered` others.
+  Result run(const std::string& kind, const std::string& topic, std::uint64_t expect, long spin_ns = 0,
+             const Filtered& filter = {}) {
     const std::string group = kind + "-" + topic + "-" + std::to_string(serial_++);
     CountersFile c((dir_ / (group + ".counters")).string(), expect);
     Job job{bootstrap, topic, group, &c, dir_.string(), 1, spin_ns};
+    job.lambda_extra = filter.lambda_extra;
+    job.prefix_at = filter.prefix_at;
     Started s = start_contender(kind, job);
     std::uint64_t switches = 0;
     std::string pauses;
     const Result r = finish(s.pid, c, expect, s.stop_with_sigterm, kind + " on " + topic, 600, [&] {
+      if (kind == "sluice" && filter.filtered != 0) {
+        const std::string admin = dir_.string() + "/run/" + group + ".admin";
+        for (int i = 0; i < 60'000 && scrape_sum(admin, "sluice_records_filtered_total") < static_cast<double>(filter.filtered); ++i) {
+          usleep(1000);
+        }
+      }
       if (kind == "sluice") {
         record_rss(s.pid);
         pauses = "  pauses " + std::to_string(static_cast<long>(
@@ -225,7 +244,8 @@ int main(int argc, char** argv) {
   fs::create_directories(o.out);
 
   const std::string p = std::to_string(kPartitions);
-  const std::vector<std::string> topics = {"t100:" + p, "t1k:" + p, "spin:" + p};
+  std::vector<std::string> topics = {"t100:" + p, "t1k:" + p, "spin:" + p};
+  if (o.only == "filter") topics = {"json_all:" + p, "json_kind0:" + p};
   pid_t broker = -1;
   Suite suite(o, dir);
   suite.bootstrap = start_broker(SLUICE_BIN, topics, dir.string(), broker);
@@ -254,6 +274,30 @@ int main(int argc, char** argv) {
   if (o.only == "spin") {  // the handler-bound case alone
     produce_backlog(suite.bootstrap, "spin", kPartitions, 0, o.messages_spin, 100);
     for (int r = 0; r < o.runs; ++r) suite.run("sluice", "spin", o.messages_spin, kSpinNs);
+    return finish_only();
+  }
+  if (o.only == "filter") {
+    // Filtering 90 % of the records against handing all of them to the no-op plugin: CPU
+    // per record fetched, both over ~100-byte JSON values, interleaved.
+    const std::uint64_t n = o.messages;
+    const std::uint64_t kept = (n + 9) / 10;
+    produce_json_backlog(suite.bootstrap, "json_all", kPartitions, n, false);
+    produce_json_backlog(suite.bootstrap, "json_kind0", kPartitions, n, true);
+    const Filtered all{"", kJsonPrefixAt, 0};
+    const Filtered kind0{"[[lambda.filter]]\nvalue.kind = [0]\n", kJsonPrefixAt, n - kept};
+    std::vector<double> plain_cpu, filter_cpu, ratio;
+    for (int r = 0; r < o.runs; ++r) {
+      const Result a = suite.run("sluice", "json_all", n, 0, all);
+      const Result b = suite.run("sluice", "json_kind0", kept, 0, kind0);
+      plain_cpu.push_back(a.cpu_us_per_msg);
+      filter_cpu.push_back(b.cpu_us_per_msg * static_cast<double>(kept) / static_cast<double>(n));
+      ratio.push_back(filter_cpu.back() / plain_cpu.back());
+      std::printf("  filter run %d: no filter %.3f CPU us/record, 90 %% filtered %.3f CPU us/record fetched, ratio %.3f\n", r,
+                  plain_cpu.back(), filter_cpu.back(), ratio.back());
+      std::fflush(stdout);
+    }
+    std::printf("filter: median no filter %.3f, 90 %% filtered %.3f CPU us/record, median ratio %.3f (target <= 1: %s)\n",
+                median(plain_cpu), median(filter_cpu), median(ratio), met(median(ratio) <= 1.0).c_str());
     return finish_only();
   }
   if (!o.only.empty()) {

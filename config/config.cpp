@@ -13,6 +13,7 @@
 #include <cstring>
 #include <optional>
 
+#include "config/filter_reader.hpp"
 #include "config/table_reader.hpp"
 
 namespace sluice::config {
@@ -161,6 +162,7 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   r.uint("batch_window_ms", l.batch_window_ms, 0, 60'000);
   r.boolean("bisect_batch_on_error", l.bisect_batch_on_error);
   r.boolean("trace", l.trace);
+  l.filters = read_filters(r, path);
   r.uint("commit_interval_ms", l.commit_interval_ms, 10, 600'000);
   if (r.uint("drain_timeout_ms", l.drain_timeout_ms, 0, kMaxMs) && l.drain_timeout_ms >= main.shutdown_timeout_ms) {
     // The consumer must drain, commit and leave the group before the supervisor kills it.

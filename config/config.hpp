@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/filter.hpp"
+
 namespace sluice::config {
 
 enum class Ordering { kPartition, kKey, kNone };
@@ -79,6 +81,9 @@ struct Lambda {
   // A record without a valid W3C traceparent header gets one (a new trace) before it
   // reaches a worker, so the handler, outbound records and dead letters share a context.
   bool trace = false;
+  // Records that match none of these (when there are any) skip the handler: counted,
+  // committed in order with the rest (docs/filters.md).
+  std::vector<Filter> filters;
   std::uint32_t commit_interval_ms = 1000;
   std::uint32_t drain_timeout_ms = 10000;
   std::uint32_t max_attempts = 3;

@@ -8,13 +8,17 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Format, {{Format::kRaw, "raw"}, {Format::kJson, "js
 NLOHMANN_JSON_SERIALIZE_ENUM(HandlerType, {{HandlerType::kPlugin, "plugin"}, {HandlerType::kHttp, "http"}, {HandlerType::kExec, "exec"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(OffsetReset, {{OffsetReset::kEarliest, "earliest"}, {OffsetReset::kLatest, "latest"}, {OffsetReset::kError, "error"}})
 
+// A filter travels as its pattern and is compiled again where it is read.
+void to_json(nlohmann::json& j, const Filter& f) { j = f.pattern; }
+void from_json(const nlohmann::json& j, Filter& f) { f = compile_filter(j.get<std::string>()); }
+
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, headers, ca_file, client_cert, client_key, command, env, options,
                                    timeout_ms, memory_limit_mb)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Lambda, name, source, line, column, instance, topics, group_id, bootstrap_servers,
                                    kafka_properties, auto_offset_reset, ordering, format, workers, max_in_flight,
                                    ring_bytes, max_record_bytes, batch_size, batch_window_ms, bisect_batch_on_error, trace, commit_interval_ms,
                                    drain_timeout_ms, max_attempts, retry_backoff_ms, on_failure, dead_letter_topic,
-                                   max_record_age_s, resume_stopped_after_s, static_membership, handler)
+                                   max_record_age_s, resume_stopped_after_s, static_membership, filters, handler)
 
 nlohmann::json to_json(const Lambda& l) {
   nlohmann::json j;

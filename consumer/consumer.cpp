@@ -204,6 +204,13 @@ void Consumer::clear_backlog(Partition& p) {
 bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
   if (p.tracker.in_flight() >= lambda_.max_in_flight) return false;
   incoming_.read(msg);
+  // A record no filter admits is done: it completes in order with the rest, and is never
+  // dead-lettered for a limit (the lambda does not want it at all).
+  if (filter_.active() && !filter_.admits(p.topic, incoming_.message(), incoming_.headers())) {
+    p.tracker.dispatched(msg.offset);
+    assignment_.complete(p.topic_index, p.partition, p.epoch, msg.offset, stats_.filtered);
+    return true;
+  }
   const std::int64_t now_ms = lambda_.max_record_age_s == 0 ? 0 : config::wall_clock_ms();
   if (std::string why = incoming_.refusal(lambda_, now_ms); !why.empty()) {
     p.tracker.dispatched(msg.offset);

@@ -18,6 +18,7 @@
 #include "consumer/dead_letters.hpp"
 #include "consumer/failure_path.hpp"
 #include "consumer/incoming_record.hpp"
+#include "consumer/record_filter.hpp"
 #include "consumer/fetch_control.hpp"
 #include "consumer/outbound_sender.hpp"
 #include "consumer/offset_resets.hpp"
@@ -139,6 +140,7 @@ class Consumer {
   std::unique_ptr<OffsetResets> resets_;
   std::unique_ptr<Commits> commits_;
   IncomingRecord incoming_{lambda_.trace};  // the record dispatch() is writing
+  RecordFilter filter_{lambda_.filters};
   WorkerReplies said_;  // what the reply rings said about records in flight
   std::unique_ptr<OutboundSender> outbound_;
   std::uint64_t seq_ = 0;

@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "consumer/assignment.hpp"
 #include "consumer/dead_letters.hpp"
+#include "consumer/fetched_header.hpp"
 #include "shm/records.hpp"
 
 namespace sluice::consumer {
@@ -44,12 +45,12 @@ class IncomingRecord {
   // A dead letter of it as fetched (no attempts: it never reached a handler).
   DeadLetter dead_letter(const Partition& p, std::string reason) const;
 
+  using Header = FetchedHeader;
+  // What filters look at.
+  const std::vector<Header>& headers() const { return headers_; }
+  const rd_kafka_message_t& message() const { return *msg_; }
+
  private:
-  struct Header {
-    std::string_view name;
-    const void* value;  // nullptr: a null value
-    std::size_t size;
-  };
   bool start_trace_;
   std::string started_trace_;  // the value of a traceparent this record was given
   const rd_kafka_message_t* msg_ = nullptr;

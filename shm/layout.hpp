@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 7;
+inline constexpr std::uint32_t kSegmentVersion = 8;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -178,13 +178,16 @@ struct alignas(kCacheLine) WorkerStats {
   // them; 0 once a call got an answer.
   std::atomic<std::uint64_t> unavailable;
   std::atomic<std::uint64_t> unavailable_since_ns;
+  // Calls made by splitting a call of several records that failed as a whole
+  // (bisect_batch_on_error): each half is one.
+  std::atomic<std::uint64_t> split_calls;
   Histogram handler_latency;               // per call
   // Per record, first attempt: from the consumer's enqueue (a clock read per batch it
   // takes from librdkafka) to the start of the handler call. The time sluice adds
   // before a handler, including the wait behind the records queued before it.
   Histogram queue_wait;
 };
-static_assert(sizeof(WorkerStats) == 6 * kCacheLine);
+static_assert(sizeof(WorkerStats) == 7 * kCacheLine);
 
 // One assigned partition, by the consumer's partition slot (the epoch table's index).
 // The consumer writes it; the supervisor reads it for lag and the per-partition metrics.
@@ -224,6 +227,7 @@ struct Stats {
   std::atomic<std::uint64_t> offsets_skipped;  // records never handled because of them
   std::atomic<std::uint64_t> fetch_restarts;  // partitions librdkafka had stopped fetching, restarted
   std::atomic<std::uint64_t> produced;  // outbound records acknowledged by the broker
+  std::atomic<std::uint64_t> filtered;  // records no filter admitted: completed without a handler
   std::atomic<std::uint64_t> in_flight;  // gauge: records in rings, not yet completed
   std::atomic<std::uint64_t> backlog;    // gauge: fetched, waiting for ring room
   std::atomic<std::uint64_t> stopped_partitions;  // gauge: assigned partitions held by a failure
@@ -236,7 +240,7 @@ struct Stats {
   std::atomic<std::uint64_t> last_commit_ms;   // wall clock of the last acknowledged commit; 0: none
   Histogram commit_latency;              // commit request to the broker's answer
 };
-static_assert(sizeof(Stats) == 24 * 8 + sizeof(Histogram));
+static_assert(sizeof(Stats) == 25 * 8 + sizeof(Histogram));
 
 // What is fixed when the supervisor makes a lambda's segment: its sizes. Kept apart from
 // the segment, in a sealed memfd (shm/segment.hpp) that nobody can change afterwards,

@@ -120,10 +120,15 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
   w.counter("sluice_records_dead_lettered_total", "Records whose dead letter the broker acknowledged",
             &LambdaReport::dead_lettered);
   w.counter("sluice_records_skipped_total", "Records skipped by on_failure = \"skip\"", &LambdaReport::skipped);
+  w.counter("sluice_records_filtered_total", "Records no [[lambda.filter]] admitted: committed without a handler call",
+            &LambdaReport::filtered);
   w.counter("sluice_records_revoked_total", "Records not handled because their partition was revoked",
             &LambdaReport::stale);
   w.counter("sluice_records_produced_total", "Outbound records the broker acknowledged", &LambdaReport::produced);
   w.counter("sluice_handler_invocations_total", "Handler calls (a batch is one call)", &LambdaReport::invocations);
+  w.counter("sluice_handler_split_calls_total",
+            "Handler calls made by splitting a batch that failed as a whole (bisect_batch_on_error); counted in invocations too",
+            &LambdaReport::split_calls);
   w.counter("sluice_handler_unavailable_total",
             "Handler calls that found the handler unavailable (refused, 429, 502-504): retried without counting an attempt",
             &LambdaReport::unavailable);

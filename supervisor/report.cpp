@@ -45,6 +45,7 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, Lam
   r.skipped = get(s.skipped);
   r.stale = get(s.stale);
   r.produced = get(s.produced);
+  r.filtered = get(s.filtered);
   r.commits = get(s.commits);
   r.commits_failed = get(s.commits_failed);
   r.assigns = get(s.assigns);
@@ -70,6 +71,7 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, Lam
     const shm::WorkerStats& ws = seg->worker_stats(w);
     r.invocations += get(ws.invocations);
     r.retried += get(ws.retried);
+    r.split_calls += get(ws.split_calls);
     r.unavailable += get(ws.unavailable);
     if (const std::uint64_t since = get(ws.unavailable_since_ns); since != 0) {
       ++r.workers_unavailable;
@@ -184,7 +186,7 @@ nlohmann::json to_json(const LambdaReport& r) {
     j["unavailable"] = {{"calls", r.unavailable}, {"workers", r.workers_unavailable}};
     j["records"] = {{"consumed", r.consumed},   {"handled", r.handled},   {"failed", r.failed},
                     {"retried", r.retried},     {"dead_lettered", r.dead_lettered}, {"skipped", r.skipped},
-                    {"produced", r.produced},   {"in_flight", r.in_flight}, {"backlog", r.backlog}};
+                    {"filtered", r.filtered},   {"produced", r.produced},   {"in_flight", r.in_flight}, {"backlog", r.backlog}};
     j["commits"] = {{"ok", r.commits}, {"failed", r.commits_failed}};
     if (r.last_commit_ms != 0) j["commits"]["last_ms"] = r.last_commit_ms;
     j["rebalances"] = {{"assigned", r.assigns}, {"revoked", r.revokes}};

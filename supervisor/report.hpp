@@ -51,7 +51,8 @@ struct LambdaReport {
   bool has_counters = false;  // false once a stopped lambda's segment is gone
   std::uint64_t consumed = 0, dispatched = 0, handled = 0, failed = 0, retried = 0, dead_lettered = 0, skipped = 0,
                 stale = 0, produced = 0, commits = 0, commits_failed = 0, assigns = 0, revokes = 0, pauses = 0,
-                offset_resets = 0, offsets_skipped = 0, fetch_restarts = 0, in_flight = 0, backlog = 0, invocations = 0;
+                offset_resets = 0, offsets_skipped = 0, fetch_restarts = 0, in_flight = 0, backlog = 0, invocations = 0,
+                filtered = 0, split_calls = 0;
   std::vector<double> ring_fill;  // per worker, 0..1
   HistogramReport handler_latency;
   HistogramReport queue_wait;

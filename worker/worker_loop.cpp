@@ -283,6 +283,7 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
     // Halving rather than one call per record: k bad records among n cost about
     // 2k·log2(n/k) calls instead of n.
     one_per_call_ = true;
+    shm::bump(wstats_.split_calls, std::uint64_t{2});
     std::fill_n(results_.begin() + static_cast<std::ptrdiff_t>(first), n, kNoOutcome);
     call(first, n / 2);
     call(first + n / 2, n - n / 2);

@@ -623,6 +623,43 @@ TEST_F(Http, TraceContextFollowsEachRecordIntoItsRequestOutboundRecordsAndDeadLe
   expect_clean_stop(d);
 }
 
+// [[lambda.filter]]: only records some filter admits reach the endpoint; the others are
+// counted and their offsets commit in order with the rest, to the end of every partition.
+TEST_F(Http, OnlyRecordsAFilterAdmitsReachTheHandlerAndEveryOffsetCommits) {
+  constexpr std::uint64_t kMessages = 1000;
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages, 100, 50, ~0ULL, 0, [](std::uint64_t seq) {
+    return R"({"seq":)" + std::to_string(seq) + R"(,"order":{"total":)" + std::to_string(seq) + "}}";
+  });
+  RecordingServer server([](const httplib::Request&, std::string&) { return 200; });
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "f", .topic = "events", .workers = 2,
+                                       .extra = "[[lambda.filter]]\nvalue.order.total = [{ numeric = [\"<\", 100] }]\n"
+                                                "[[lambda.filter]]\nkey = [\"k7\"]\n",
+                                       .handler = handler_toml(server.url("/f"))}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-f", kMessages, kPartitions); }, 120s))
+      << d.log();
+  std::set<std::uint64_t> want;
+  for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
+    if (seq < 100 || seq % 50 == 7) want.insert(seq);
+  }
+  std::set<std::uint64_t> got;
+  for (const auto& r : server.requests()) got.insert(std::stoull(r.headers.at("X-Kafka-Header-seq")));
+  EXPECT_EQ(got, want);
+  const std::string l = "{lambda=\"f\"}";
+  std::string metrics;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        metrics = admin(dir.path(), instance, "GET", "/metrics").body;
+        return sample(metrics, "sluice_records_filtered_total" + l) == static_cast<double>(kMessages - want.size());
+      },
+      30s))
+      << metrics;
+  EXPECT_EQ(sample(metrics, "sluice_records_handled_total" + l), static_cast<double>(want.size()));
+  EXPECT_EQ(sample(metrics, "sluice_records_consumed_total" + l), static_cast<double>(kMessages));
+  expect_clean_stop(d);
+}
+
 // A format that calls the handler once per record (raw) makes several calls per batch:
 // each record keeps the error text of its own call (the handler's texts last only until
 // its next call; the second call's text used to replace the first's).

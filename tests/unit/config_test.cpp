@@ -238,5 +238,67 @@ TEST(RedactUrl, HidesCredentialsAndQueryValuesOnly) {
   EXPECT_EQ(redact_url("not a url?secret=1"), "not a url?secret=***");
 }
 
+// [[lambda.filter]]: every mistake in a pattern is named at its own place in the file,
+// written in TOML or as AWS's JSON pattern string.
+TEST_F(ConfigTest, EveryBadFilterNamesFileLineColumnAndWhatIsWrong) {
+  const std::string head = "[kafka]\nbootstrap_servers = \"b:9092\"\n[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n"
+                           "[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n[[lambda.filter]]\n";
+  const std::vector<BadCase> cases = {
+      {"unknown matcher", head + "value.amount = [{ bigger = 3 }]\n",
+       "main.toml:10:28: lambda[0].filter[0].value.amount[0].bigger: \"bigger\" is not a matcher (prefix, suffix, "
+       "equals-ignore-case, anything-but, numeric, exists)"},
+      {"bad numeric op", head + "value.amount = [{ numeric = [\"~\", 3] }]\n",
+       "main.toml:10:30: lambda[0].filter[0].value.amount[0].numeric[0]: must be one of \"=\", \"<\", \"<=\", \">\", \">=\""},
+      {"empty range", head + "value.n = [{ numeric = [\">\", 5, \"<\", 5] }]\n",
+       "main.toml:10:24: lambda[0].filter[0].value.n[0].numeric: the range is empty: its lower bound is not below its upper bound"},
+      {"not a list", head + "key = \"user-1\"\n",
+       "main.toml:10:7: lambda[0].filter[0].key: must be a list of values or matchers, such as [\"a\", {\"prefix\": \"b\"}]"},
+      {"empty list", head + "headers.source = []\n",
+       "main.toml:10:18: lambda[0].filter[0].headers.source: an empty list matches nothing"},
+      {"unknown field", head + "partition = [1]\n",
+       "main.toml:10:13: lambda[0].filter[0].partition: \"partition\" is not a record field to filter on (topic, key, value, headers)"},
+      {"empty filter", head,
+       "main.toml:9:1: lambda[0].filter[0]: an empty filter would match every record; give topic, key, value or headers"},
+      {"bad prefix operand", head + "key = [{ prefix = 3 }]\n",
+       "main.toml:10:19: lambda[0].filter[0].key[0].prefix: prefix takes a string"},
+      {"json pattern", head + "pattern = '{\"value\": {\"id\": [{\"prefix\": 1}]}}'\n",
+       "main.toml:10:11: lambda[0].filter[0].pattern: prefix takes a string (at /value/id/0/prefix)"},
+      {"json not json", head + "pattern = '{\"value\": '\n", "main.toml:10:11: lambda[0].filter[0].pattern: is not JSON"},
+      {"pattern and more", head + "pattern = '{\"key\": [\"a\"]}'\nkey = [\"b\"]\n",
+       "main.toml:9:1: lambda[0].filter[0]: pattern is the whole filter: give it alone, or write the filter in TOML"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto errs = errors(write("main.toml", c.text));
+    ASSERT_FALSE(errs.empty()) << "accepted:\n" << c.text;
+    EXPECT_EQ(errs[0], c.expected);
+  }
+}
+
+TEST_F(ConfigTest, FiltersInTomlAndAsJsonPatternsCompileAndReachTheChildren) {
+  const auto main = write("main.toml",
+                          "[kafka]\nbootstrap_servers = \"b:9092\"\n[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n"
+                          "[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n"
+                          "[[lambda.filter]]\nvalue.order.total = [{ numeric = [\">=\", 100, \"<\", 1e6] }]\n"
+                          "headers.source = [\"web\", { prefix = \"app-\" }]\n"
+                          "[[lambda.filter]]\npattern = '{\"key\": [{\"anything-but\": [\"test\", null]}]}'\n");
+  const Config c = load(main);
+  ASSERT_EQ(c.lambdas.size(), 1U);
+  const auto& f = c.lambdas[0].filters;
+  ASSERT_EQ(f.size(), 2U);
+  ASSERT_EQ(f[0].all.size(), 2U);
+  EXPECT_EQ(f[0].all[0].field, Condition::Field::kHeader);
+  EXPECT_EQ(f[0].all[0].header, "source");
+  EXPECT_EQ(f[0].all[1].path, (std::vector<std::string>{"order", "total"}));
+  ASSERT_EQ(f[0].all[1].any[0].comparisons.size(), 2U);
+  EXPECT_EQ(f[0].all[1].any[0].comparisons[1].second, 1e6);
+  EXPECT_EQ(f[1].all[0].any[0].kind, Matcher::Kind::kAnythingBut);
+  EXPECT_EQ(f[1].all[0].any[0].literals[1].type, Literal::Type::kNull);
+  const Lambda back = lambda_from_json(to_json(c.lambdas[0]));
+  ASSERT_EQ(back.filters.size(), 2U) << "the consumer is told its filters";
+  EXPECT_EQ(back.filters[0].pattern, f[0].pattern);
+  EXPECT_EQ(back.filters[1].all[0].any[0].literals[0].text, "test");
+}
+
 }  // namespace
 }  // namespace sluice::config
