@@ -178,7 +178,6 @@ Filter compile_filter(std::string_view pattern_json) {
   if (!p.is_object()) fail("", "must be an object with topic, key, value or headers");
   if (p.empty()) fail("", "an empty filter would match every record; give topic, key, value or headers");
   Filter f;
-  f.pattern = p.dump();
   for (const auto& [name, v] : p.items()) {
     const std::string at = child("", name);
     if (name == "topic" || name == "key") {
@@ -199,6 +198,9 @@ Filter compile_filter(std::string_view pattern_json) {
       fail(at, "\"" + name + "\" is not a record field to filter on (topic, key, value, headers)");
     }
   }
+  // Only now: the grammar bounds a valid pattern's nesting, and dump() recurses (a
+  // pattern string nested 100,000 deep crashed `sluice validate` when dumped first).
+  f.pattern = p.dump();
   return f;
 }
 

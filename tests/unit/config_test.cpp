@@ -275,6 +275,20 @@ TEST_F(ConfigTest, EveryBadFilterNamesFileLineColumnAndWhatIsWrong) {
   }
 }
 
+// A JSON pattern nested far deeper than any filter is an error like any other, not a
+// crash of `sluice validate` (its text used to be re-serialized, recursively, first).
+TEST_F(ConfigTest, ADeeplyNestedJsonPatternIsAnErrorNotACrash) {
+  const std::string deep = "{\"key\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+  EXPECT_THROW(compile_filter(deep), FilterError);
+  const std::string deep_object = R"({"value": {"a": )" + std::string(200000, '[') + std::string(200000, ']') + "}}";
+  try {
+    compile_filter(deep_object);
+    FAIL() << "accepted";
+  } catch (const FilterError& e) {
+    EXPECT_EQ(e.pointer(), "/value/a/0");
+  }
+}
+
 TEST_F(ConfigTest, FiltersInTomlAndAsJsonPatternsCompileAndReachTheChildren) {
   const auto main = write("main.toml",
                           "[kafka]\nbootstrap_servers = \"b:9092\"\n[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n"
