@@ -31,7 +31,7 @@ void IncomingRecord::read(const rd_kafka_message_t& msg, const rd_kafka_headers_
        headers != nullptr && rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
     headers_.push_back({name, value, value != nullptr ? size : 0});
     headers_len_ += shm::encoded_header_size(headers_.back().name.size(), headers_.back().size);
-    traced = traced || (value != nullptr && headers_.back().name == shm::kTraceparent &&
+    traced = traced || (start_trace_ && value != nullptr && headers_.back().name == shm::kTraceparent &&
                         shm::valid_traceparent({static_cast<const char*>(value), size}));
   }
   if (start_trace_ && !traced) {

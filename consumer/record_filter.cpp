@@ -14,7 +14,6 @@ using config::Literal;
 using config::Matcher;
 using Scalar = RecordFilter::Scalar;
 
-
 // Text that came as bytes read as a number: the whole of it, finite.
 bool as_number(const Scalar& s, double& out) {
   if (s.type == Scalar::Type::kNumber) {
@@ -209,12 +208,8 @@ void RecordFilter::read_value(const rd_kafka_message_t& m) {
 bool RecordFilter::holds(const Condition& c, std::size_t value_index, std::string_view topic, const rd_kafka_message_t& m,
                          std::span<const FetchedHeader> headers) {
   switch (c.field) {
-    case Condition::Field::kTopic: {
-      Scalar s;
-      s.text = topic;
-      s.raw = true;
-      return any_matches(c, s) || presence_matches(c, true);
-    }
+    case Condition::Field::kTopic:
+      return any_matches(c, raw_text(topic.data(), topic.size())) || presence_matches(c, true);
     case Condition::Field::kKey:
       // A null key is no key: only {exists = false} matches it.
       if (m.key == nullptr) return presence_matches(c, false);

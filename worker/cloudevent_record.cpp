@@ -12,21 +12,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::string_view bytes_of(const void* p, std::size_t n) {
-  return p == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(p), n);
-}
-
-// Repeated attributes: the last value wins, as a CloudEvents SDK reading the headers in
-// order would leave it; the first one's position is kept.
-void set_attribute(CloudEvent& e, std::string name, std::string value) {
-  const auto it = std::ranges::find_if(e.attributes, [&](const auto& a) { return a.first == name; });
-  if (it != e.attributes.end()) {
-    it->second = std::move(value);
-  } else {
-    e.attributes.emplace_back(std::move(name), std::move(value));
-  }
-}
-
 bool has_required(const CloudEvent& e) {
   auto value_of = [&](std::string_view name) -> std::string_view {
     const auto it = std::ranges::find_if(e.attributes, [&](const auto& a) { return a.first == name; });
@@ -55,7 +40,7 @@ std::optional<CloudEvent> binary_mode(const sluice_record& r) {
     if (attribute == "datacontenttype") {
       ce_datacontenttype = std::string(value);
     } else {
-      set_attribute(e, std::move(attribute), std::string(value));
+      set_attribute(e.attributes, 0, std::move(attribute), std::string(value));
     }
   }
   if (!e.datacontenttype) e.datacontenttype = std::move(ce_datacontenttype);
@@ -104,7 +89,7 @@ std::optional<CloudEvent> structured_mode(const sluice_record& r) {
       if (name == "datacontenttype") {
         e.datacontenttype = std::move(*text);
       } else {
-        set_attribute(e, name, std::move(*text));
+        set_attribute(e.attributes, 0, name, std::move(*text));
       }
     }
   }
@@ -124,6 +109,17 @@ std::optional<CloudEvent> structured_mode(const sluice_record& r) {
 
 }  // namespace
 
+void set_attribute(std::vector<std::pair<std::string, std::string>>& list, std::size_t from, std::string name,
+                   std::string value) {
+  const auto begin = list.begin() + static_cast<std::ptrdiff_t>(from);
+  const auto it = std::find_if(begin, list.end(), [&](const auto& a) { return a.first == name; });
+  if (it != list.end()) {
+    it->second = std::move(value);
+  } else {
+    list.emplace_back(std::move(name), std::move(value));
+  }
+}
+
 bool valid_attribute_name(std::string_view name) {
   return !name.empty() && std::ranges::all_of(name, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
 }
@@ -135,10 +131,11 @@ std::optional<CloudEvent> cloudevent_of(const sluice_record& r) {
     const std::string name = ascii_lower({h.name, h.name_len});
     // The binding's rule: a content-type of the CloudEvents media type means structured
     // mode, whatever else the record carries.
-    if (name == "content-type" && h.value != nullptr &&
-        ascii_lower(bytes_of(h.value, h.value_len)).starts_with("application/cloudevents")) {
-      if (!ascii_lower(bytes_of(h.value, h.value_len)).starts_with("application/cloudevents+json")) return std::nullopt;
-      return structured_mode(r);
+    if (name == "content-type" && h.value != nullptr) {
+      const std::string type = ascii_lower(bytes_of(h.value, h.value_len));
+      if (type.starts_with("application/cloudevents")) {
+        return type.starts_with("application/cloudevents+json") ? structured_mode(r) : std::nullopt;
+      }
     }
     binary = binary || name == "ce_specversion";
   }

@@ -5,8 +5,10 @@
 // KafkaSource does, instead of wrapping it in a new `dev.knative.kafka.event`.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +29,12 @@ struct CloudEvent {
 // spec does not allow, undecodable data). Knative wraps an invalid event like any other
 // record; so does the `cloudevents` format, so nothing is lost.
 std::optional<CloudEvent> cloudevent_of(const sluice_record& r);
+
+// An event has one value per attribute: sets `name` in list[from, end) to `value`, at
+// the place where it first appeared (the last value wins, as a CloudEvents SDK reading
+// headers in order would leave it), or appends it.
+void set_attribute(std::vector<std::pair<std::string, std::string>>& list, std::size_t from, std::string name,
+                   std::string value);
 
 // A CloudEvents attribute name may hold only lower-case letters and digits.
 bool valid_attribute_name(std::string_view name);

@@ -1,6 +1,5 @@
 #include "worker/event_format.hpp"
 
-#include <algorithm>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
@@ -15,9 +14,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::string_view bytes_of(const void* p, std::size_t n) {
-  return p == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(p), n);
-}
 std::string_view key_of(const sluice_record& r) { return bytes_of(r.key, r.key_len); }
 std::string_view value_of(const sluice_record& r) { return bytes_of(r.value, r.value_len); }
 std::string_view topic_of(const sluice_record& r) { return {r.topic, r.topic_len}; }
@@ -112,7 +108,7 @@ std::string extension_name(std::string_view kafka_name) {
 
 // Knative KafkaSource's CloudEvents binary mode: the value is the body, the metadata are
 // ce-* headers, so a handler written for Knative runs unchanged.
-Event cloudevents_event(const sluice_record& r, const EventSource& src) {
+Event cloudevents_event(const sluice_record& r, const EventSource& src, const std::optional<TraceContext>& ctx) {
   if (auto ce = cloudevent_of(r)) return passed_through(std::move(*ce), r, src);
   Event e{std::string(value_of(r)), {}};
   const std::string p = std::to_string(r.partition);
@@ -129,7 +125,7 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src) {
   e.headers.emplace_back("ce-subject", "partition:" + p + "#" + o);
   if (has_timestamp(r)) e.headers.emplace_back("ce-time", rfc3339_ms(r.timestamp_ms));
   if (r.key != nullptr) e.headers.emplace_back("ce-key", percent_encode(key_of(r)));
-  if (const auto ctx = trace_context_of(r)) {  // the Distributed Tracing extension
+  if (ctx) {  // the Distributed Tracing extension
     e.headers.emplace_back("ce-traceparent", std::string(ctx->traceparent));
     if (!ctx->tracestate.empty()) e.headers.emplace_back("ce-tracestate", std::string(ctx->tracestate));
   }
@@ -141,15 +137,7 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src) {
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
     if (is_content_type(name_of(h))) continue;  // it is Content-Type (datacontenttype) already
-    std::string name = "ce-" + extension_name(name_of(h));
-    std::string value = percent_encode(value_of(h));
-    const auto begin = e.headers.begin() + static_cast<std::ptrdiff_t>(first_extension);
-    const auto same = std::find_if(begin, e.headers.end(), [&](const auto& hv) { return hv.first == name; });
-    if (same != e.headers.end()) {
-      same->second = std::move(value);
-    } else {
-      e.headers.emplace_back(std::move(name), std::move(value));
-    }
+    set_attribute(e.headers, first_extension, "ce-" + extension_name(name_of(h)), percent_encode(value_of(h)));
   }
   add_kafka_headers(e.headers, r, src);
   return e;
@@ -275,12 +263,13 @@ bool format_takes_batches(config::Format format) {
 
 namespace {
 
-Event formatted(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
+Event formatted(config::Format format, std::span<const sluice_record> records, const EventSource& source,
+                const std::optional<TraceContext>& ctx) {
   switch (format) {
     case config::Format::kRaw:
       return raw_event(records.front(), source);
     case config::Format::kCloudEvents:
-      return cloudevents_event(records.front(), source);
+      return cloudevents_event(records.front(), source, ctx);
     case config::Format::kJson:
       return json_event(records, source);
     case config::Format::kAws:
@@ -292,14 +281,14 @@ Event formatted(config::Format format, std::span<const sluice_record> records, c
 }  // namespace
 
 Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
-  Event e = formatted(format, records, source);
   // A request for one record continues that record's trace. A batch has no single parent:
   // each record's context stays in its own headers inside the body.
-  if (records.size() == 1) {
-    if (const auto ctx = trace_context_of(records.front())) {
-      e.headers.emplace_back(std::string(shm::kTraceparent), std::string(ctx->traceparent));
-      if (!ctx->tracestate.empty()) e.headers.emplace_back(std::string(shm::kTracestate), std::string(ctx->tracestate));
-    }
+  const std::optional<TraceContext> ctx =
+      records.size() == 1 ? trace_context_of(records.front()) : std::optional<TraceContext>{};
+  Event e = formatted(format, records, source, ctx);
+  if (ctx) {
+    e.headers.emplace_back(std::string(shm::kTraceparent), std::string(ctx->traceparent));
+    if (!ctx->tracestate.empty()) e.headers.emplace_back(std::string(shm::kTracestate), std::string(ctx->tracestate));
   }
   return e;
 }

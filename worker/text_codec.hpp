@@ -8,6 +8,12 @@
 
 namespace sluice::worker {
 
+// The bytes of a record's key, value or header value as the plugin ABI gives them
+// (nullptr: null, seen as empty).
+inline std::string_view bytes_of(const void* p, std::size_t n) {
+  return p == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(p), n);
+}
+
 // Well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool valid_utf8(std::string_view s);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shm/trace_context.hpp"
+#include "worker/text_codec.hpp"
 
 namespace sluice::worker {
 
@@ -13,7 +14,7 @@ std::optional<TraceContext> trace_context_of(const sluice_record& r) {
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
     const std::string_view name(h.name, h.name_len);
-    const std::string_view value = h.value == nullptr ? std::string_view{} : std::string_view(static_cast<const char*>(h.value), h.value_len);
+    const std::string_view value = bytes_of(h.value, h.value_len);
     if (name == shm::kTraceparent) {
       if (h.value != nullptr && shm::valid_traceparent(value)) {
         found = TraceContext{value, {}};

@@ -7,18 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "record_parts.hpp"
 #include "worker/event_format.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // Split the input at 0xFF bytes: value, key, then header names and values in turn.
-  std::vector<std::string> parts(1);
-  for (std::size_t i = 0; i < size && parts.size() < 12; ++i) {
-    if (data[i] == 0xFF) {
-      parts.emplace_back();
-    } else {
-      parts.back() += static_cast<char>(data[i]);
-    }
-  }
+  const std::vector<std::string> parts = record_parts(data, size);
   std::vector<sluice_header> headers;
   for (std::size_t i = 2; i + 1 < parts.size(); i += 2) {
     headers.push_back({parts[i].data(), parts[i].size(), parts[i + 1].data(), parts[i + 1].size()});

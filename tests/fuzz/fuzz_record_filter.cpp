@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "consumer/record_filter.hpp"
+#include "record_parts.hpp"
 
 namespace {
 
@@ -31,15 +32,7 @@ sluice::consumer::RecordFilter& filter() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // Split at 0xFF bytes: value, key, then header names and values in turn.
-  std::vector<std::string> parts(1);
-  for (std::size_t i = 0; i < size && parts.size() < 12; ++i) {
-    if (data[i] == 0xFF) {
-      parts.emplace_back();
-    } else {
-      parts.back() += static_cast<char>(data[i]);
-    }
-  }
+  std::vector<std::string> parts = record_parts(data, size);
   std::vector<sluice::consumer::FetchedHeader> headers;
   for (std::size_t i = 2; i + 1 < parts.size(); i += 2) {
     headers.push_back({parts[i], parts[i + 1].empty() ? nullptr : parts[i + 1].data(), parts[i + 1].size()});
