@@ -14,6 +14,8 @@ PACKAGES=(
   # tests and benchmarks (clang and its runtime for the libFuzzer harnesses)
   libgtest-dev libgmock-dev python3 python3-flask kcat procps curl clang libclang-rt-14-dev
   python3-confluent-kafka python3-kafka gnuplot-nox
+  # the byte-exactness tests run an endpoint on Node's http module too
+  nodejs
   # promtool (checks the shipped alert rules and the metrics exposition)
   prometheus
   # packages and their test: CPack's DEB and RPM generators, linters, a container systemd

@@ -75,7 +75,11 @@ void add_kafka_headers(HeaderList& out, const sluice_record& r, const EventSourc
   if (r.value == nullptr) out.emplace_back("X-Kafka-Tombstone", "true");
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
-    out.emplace_back("X-Kafka-Header-" + header_token(name_of(h)), percent_encode(value_of(h)));
+    std::string name = header_token(name_of(h));
+    out.emplace_back("X-Kafka-Header-" + name, percent_encode(value_of(h)));
+    // A null value and an empty one both send an empty field; the marker right after it
+    // tells them apart (servers keep the order of fields, so it marks this one).
+    if (h.value == nullptr) out.emplace_back("X-Kafka-Null-Header", std::move(name));
   }
 }
 

@@ -258,19 +258,19 @@ TEST_F(Exec, UnavailableHandlersAreRetriedWithoutSpendingAttempts) {
 }
 
 // The bytes a server that trims header values would lose (leading and trailing spaces,
-// NUL, 0xFF), a repeated header name and a non-ASCII one reach a Python f(event, context)
+// NUL, 0xFF), a repeated header name, a non-ASCII one and a null value (not an empty one) reach a Python f(event, context)
 // exactly: its context gives the key's and each header's bytes in the record's order.
 TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
   const std::string kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   DevBroker broker({"events:1"});
   produce_exact(broker.bootstrap(), "events", 0, "  spaced key  ", "text",
                 {{"bytes", std::string("\x00\xff ", 3)}, {"dup", "1"}, {"dup", "2"}, {"cl\xc3\xa9", "cl\xc3\xa9"},
-                 {"traceparent", kTraceparent}});
+                 {"h", std::nullopt}, {"h", ""}, {"traceparent", kTraceparent}});
   const fs::path out = dir.path() / "seen.json";
   std::ofstream(dir.path() / "bytes.py") << "import json, os\n"
                                             "def f(event, context):\n"
                                             "    with open(os.environ['OUT'], 'w') as o:\n"
-                                            "        json.dump({'key': list(context.key), 'headers': [[n, list(v)] for n, v in "
+                                            "        json.dump({'key': list(context.key), 'headers': [[n, None if v is None else list(v)] for n, v in "
                                             "context.kafka_headers], 'dup': context.headers['x-kafka-header-dup'], "
                                             "'trace': context.headers.get('traceparent')}, o)\n";
   Daemon d(dir.path(),
@@ -294,6 +294,8 @@ TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
                                                      nlohmann::json::array({"dup", bytes("1")}),
                                                      nlohmann::json::array({"dup", bytes("2")}),
                                                      nlohmann::json::array({"cl\xc3\xa9", bytes("cl\xc3\xa9")}),
+                                                     nlohmann::json::array({"h", nullptr}),
+                                                     nlohmann::json::array({"h", bytes("")}),
                                                      nlohmann::json::array({"traceparent", bytes(kTraceparent)})});
   EXPECT_EQ(seen["headers"], want);
   EXPECT_EQ(seen["dup"], "2") << "one value per name: the last, as in the json envelope and CloudEvents";

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "daemon_test.hpp"
+#include "harness/decoding.hpp"
 #include "metrics_text.hpp"
 
 namespace sluice::test {
@@ -475,19 +476,6 @@ TEST_F(Http, WithoutBisectABatchSharesItsFailure) {
   expect_clean_stop(d);
 }
 
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // The bytes a server that trims header values would lose (leading and trailing spaces,
 // NUL, 0xFF) survive cpp-httplib in the key and header values of raw and cloudevents
 // requests, and Content-Type keeps its inner space.
@@ -507,12 +495,12 @@ TEST_F(Http, KeyAndHeaderBytesSurviveAServerThatTrimsHeaderValues) {
   ASSERT_EQ(reqs.size(), 2U);
   for (const auto& r : reqs) {
     SCOPED_TRACE(r.path);
-    EXPECT_EQ(percent_decode(r.headers.at("X-Kafka-Key")), "  spaced key  ");
-    EXPECT_EQ(percent_decode(r.headers.at("X-Kafka-Header-bytes")), std::string("\x00\xff ", 3));
+    EXPECT_EQ(percent_decoded(r.headers.at("X-Kafka-Key")), "  spaced key  ");
+    EXPECT_EQ(percent_decoded(r.headers.at("X-Kafka-Header-bytes")), std::string("\x00\xff ", 3));
     EXPECT_EQ(r.headers.at("Content-Type"), "text/plain; charset=utf-8");
     if (r.path == "/ce") {
-      EXPECT_EQ(percent_decode(r.headers.at("ce-key")), "  spaced key  ");
-      EXPECT_EQ(percent_decode(r.headers.at("ce-kafkaheaderbytes")), std::string("\x00\xff ", 3));
+      EXPECT_EQ(percent_decoded(r.headers.at("ce-key")), "  spaced key  ");
+      EXPECT_EQ(percent_decoded(r.headers.at("ce-kafkaheaderbytes")), std::string("\x00\xff ", 3));
     }
   }
   expect_clean_stop(d);
@@ -545,14 +533,14 @@ TEST_F(Http, CloudEventRecordsArriveAsTheProducersEventsInBothModes) {
   EXPECT_EQ(binary.at("ce-id"), "order-7");
   EXPECT_EQ(binary.at("ce-source"), "/shop/orders");
   EXPECT_EQ(binary.at("ce-type"), "com.example.order.created");
-  EXPECT_EQ(percent_decode(binary.at("ce-subject")), " spaced ");
+  EXPECT_EQ(percent_decoded(binary.at("ce-subject")), " spaced ");
   EXPECT_EQ(binary.at("Content-Type"), "application/json");
   EXPECT_EQ(binary.count("ce-kafkaheadercespecversion"), 0U) << "the event is not wrapped";
   EXPECT_EQ(reqs[0].body, R"({"total":42})");
   const auto& structured = reqs[1].headers;
   EXPECT_EQ(structured.at("ce-id"), "e-1");
   EXPECT_EQ(structured.at("ce-type"), "com.example.blob");
-  EXPECT_EQ(percent_decode(structured.at("ce-tenant")), "a b");
+  EXPECT_EQ(percent_decoded(structured.at("ce-tenant")), "a b");
   EXPECT_EQ(structured.at("Content-Type"), "application/octet-stream");
   EXPECT_EQ(reqs[1].body, std::string("\x00\x01\xfe\xff", 4)) << "data_base64 is the body's bytes";
   const auto& wrapped = reqs[2].headers;

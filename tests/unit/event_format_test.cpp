@@ -117,6 +117,9 @@ std::vector<std::pair<std::string, TestRecord>> cases() {
   traced.headers = {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
                     {"tracestate", "congo=t61rcWkgMzE"}};
   c.emplace_back("traced", traced);
+  TestRecord nulls = basic();  // a null header value is not an empty one, repeats included
+  nulls.headers = {{"h", std::nullopt}, {"h", ""}, {"empty", ""}, {"none", std::nullopt}};
+  c.emplace_back("null_and_empty_headers", nulls);
   return c;
 }
 

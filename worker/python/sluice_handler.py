@@ -66,15 +66,22 @@ class Context:
     def __init__(self, header_list):
         headers = {}
         kafka_headers = []
+        marked = None  # the encoded name of the field just read, if it was a Kafka header
         for name, value in header_list:
-            headers[name.lower()] = value
-            if name.lower().startswith(_KAFKA_HEADER):
+            lower = name.lower()
+            headers[lower] = value
+            if lower.startswith(_KAFKA_HEADER):
                 kafka_headers.append((unquote_to_bytes(name[len(_KAFKA_HEADER):]).decode("utf-8", "replace"),
                                       unquote_to_bytes(value)))
+            elif lower == _NULL_HEADER and marked == value.lower():
+                # it marks the field just before it: that header's value was null, not empty
+                kafka_headers[-1] = (kafka_headers[-1][0], None)
+            marked = lower[len(_KAFKA_HEADER):] if lower.startswith(_KAFKA_HEADER) else None
         self.headers = headers
         key = headers.get("x-kafka-key")
         self.key = None if key is None else unquote_to_bytes(key)
-        # Every Kafka header in the record's order, repeats kept: (name, value bytes).
+        # Every Kafka header in the record's order, repeats kept: (name, value bytes or
+        # None for a null value).
         self.kafka_headers = kafka_headers
         self.topic = headers.get("x-kafka-topic")
         self.partition = _int_or_none(headers.get("x-kafka-partition"))
@@ -84,6 +91,7 @@ class Context:
 
 
 _KAFKA_HEADER = "x-kafka-header-"
+_NULL_HEADER = "x-kafka-null-header"
 
 
 def _int_or_none(text):
