@@ -14,6 +14,7 @@
 #include "worker/worker.hpp"
 #ifdef SLUICE_HTTP_WORKER
 #include "worker/http_handler.hpp"
+#include "worker/schema_decoder.hpp"
 #endif
 
 namespace {
@@ -60,7 +61,11 @@ int main(int argc, char** argv) {
   }
   sluice::app::init_logging("worker " + lambda + "/" + std::to_string(slot), log);
   try {
-    return sluice::worker::run_worker(lambda, segment_fd, layout_fd, slot, &make_handler);
+#ifdef SLUICE_HTTP_WORKER
+    return sluice::worker::run_worker(lambda, segment_fd, layout_fd, slot, &make_handler, &sluice::worker::make_schema_decoder);
+#else
+    return sluice::worker::run_worker(lambda, segment_fd, layout_fd, slot, &make_handler, nullptr);
+#endif
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

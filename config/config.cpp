@@ -35,6 +35,17 @@ const char* to_string(OnFailure o) {
   }
   return "?";
 }
+const char* to_string(SchemaFormat f) {
+  switch (f) {
+    case SchemaFormat::kNone: return "none";
+    case SchemaFormat::kAuto: return "auto";
+    case SchemaFormat::kAvro: return "avro";
+    case SchemaFormat::kProtobuf: return "protobuf";
+    case SchemaFormat::kJsonSchema: return "json_schema";
+  }
+  return "?";
+}
+
 const char* to_string(Format f) {
   switch (f) {
     case Format::kRaw: return "raw";
@@ -120,6 +131,38 @@ std::optional<std::string> not_executable(const std::string& cmd) {
   return "not found in PATH";
 }
 
+void read_schema_registry(const FileContext& ctx, const toml::table& t, const std::string& path, SchemaRegistry& s) {
+  TableReader r(ctx, t, path);
+  if (!r.str("url", s.url, true)) {
+    // required: reported by str()
+  } else if (!s.url.starts_with("http://") && !s.url.starts_with("https://")) {
+    r.error(t.get("url"), "url", "\"" + redact_url(s.url) + "\" must start with http:// or https://");
+  }
+  r.str("username", s.username);
+  r.str("password", s.password);
+  r.str("token", s.token);
+  if (!s.token.empty() && !s.username.empty()) r.error(t.get("token"), "token", "give either token or username, not both");
+  if (s.username.empty() != s.password.empty()) {
+    r.error(t.get(s.username.empty() ? "password" : "username"), s.username.empty() ? "password" : "username",
+            "username and password go together (basic auth)");
+  }
+  for (const auto& [key, file] : {std::pair<const char*, std::string*>{"ca_file", &s.ca_file},
+                                  {"client_cert", &s.client_cert},
+                                  {"client_key", &s.client_key}}) {
+    if (r.str(key, *file)) {
+      if (auto why = unreadable_file(*file)) r.error(t.get(key), key, "\"" + *file + "\": " + *why);
+    }
+  }
+  r.uint("timeout_ms", s.timeout_ms, 1, kMaxMs);
+  // Protobuf and JSON Schema are not accepted until their decoders exist: records would
+  // pass through undecoded. (`auto` sends a record of such a schema down the failure path.)
+  for (const auto& [key, format] : {std::pair<const char*, SchemaFormat*>{"value_format", &s.value_format},
+                                    {"key_format", &s.key_format}}) {
+    r.choice(key, *format, {{"none", SchemaFormat::kNone}, {"auto", SchemaFormat::kAuto}, {"avro", SchemaFormat::kAvro}});
+  }
+  r.finish();
+}
+
 // Reads the keys of one lambda table; `path` is its key path ("lambda" or "lambda[2]").
 Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::string& path, const Config& main,
                    const std::string& default_name) {
@@ -203,6 +246,8 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     r.error(nullptr, "kafka.bootstrap_servers",
             "no brokers: set [kafka] bootstrap_servers in the main file or the lambda, or KAFKA_BROKERS");
   }
+
+  if (const toml::table* st = r.table("schema_registry")) read_schema_registry(ctx, *st, path + ".schema_registry", l.schema_registry);
 
   if (const toml::table* ht = r.table("handler", true)) {
     TableReader h(ctx, *ht, path + ".handler");

@@ -21,12 +21,16 @@ enum class OnFailure { kDeadLetter, kSkip, kStop };
 enum class Format { kRaw, kJson, kAws, kCloudEvents };
 enum class HandlerType { kPlugin, kHttp, kExec };
 enum class OffsetReset { kEarliest, kLatest, kError };
+// How a record's key or value is decoded against a schema registry: kAuto decodes when
+// the bytes start with the Confluent wire format's magic byte, whatever the schema type.
+enum class SchemaFormat { kNone, kAuto, kAvro, kProtobuf, kJsonSchema };
 
 const char* to_string(Ordering);
 const char* to_string(OnFailure);
 const char* to_string(Format);
 const char* to_string(HandlerType);
 const char* to_string(OffsetReset);
+const char* to_string(SchemaFormat);
 
 struct Handler {
   HandlerType type = HandlerType::kPlugin;
@@ -41,6 +45,20 @@ struct Handler {
   std::map<std::string, std::string> options;  // plugin: passed to init
   std::uint32_t timeout_ms = 30000;
   std::uint32_t memory_limit_mb = 0;  // RLIMIT_AS of the worker (and its handler); 0 = none
+};
+
+// [lambda.schema_registry]: where Confluent-framed records' schemas come from.
+struct SchemaRegistry {
+  std::string url;  // "" = no registry: records reach handlers as they are
+  std::string username;  // basic auth (with password)
+  std::string password;
+  std::string token;     // bearer token (instead of basic auth)
+  std::string ca_file;
+  std::string client_cert;
+  std::string client_key;
+  std::uint32_t timeout_ms = 10000;
+  SchemaFormat value_format = SchemaFormat::kAuto;
+  SchemaFormat key_format = SchemaFormat::kNone;
 };
 
 // One problem found in a config file.
@@ -95,6 +113,7 @@ struct Lambda {
   // this long (0: only by `sluice resume`).
   std::uint32_t resume_stopped_after_s = 0;
   bool static_membership = true;       // group.instance.id from host + instance + lambda
+  SchemaRegistry schema_registry;
   Handler handler;
 };
 

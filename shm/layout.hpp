@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 8;
+inline constexpr std::uint32_t kSegmentVersion = 9;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -181,6 +181,10 @@ struct alignas(kCacheLine) WorkerStats {
   // Calls made by splitting a call of several records that failed as a whole
   // (bisect_batch_on_error): each half is one.
   std::atomic<std::uint64_t> split_calls;
+  // Rounds in which records waited because the schema registry could not be reached
+  // (not the handler's doing: kept apart from `unavailable`), and since when, as above.
+  std::atomic<std::uint64_t> registry_unavailable;
+  std::atomic<std::uint64_t> registry_unavailable_since_ns;
   Histogram handler_latency;               // per call
   // Per record, first attempt: from the consumer's enqueue (a clock read per batch it
   // takes from librdkafka) to the start of the handler call. The time sluice adds

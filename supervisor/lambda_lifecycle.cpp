@@ -135,7 +135,10 @@ void LambdaLifecycle::spawn_worker(std::uint32_t slot) {
   seg_->worker_slot(slot).reader_pid.store(0, std::memory_order_relaxed);
   // An outage the dead worker saw is for the new one to find again.
   seg_->worker_stats(slot).unavailable_since_ns.store(0, std::memory_order_relaxed);
-  const std::string& exe = cfg_.handler.type == config::HandlerType::kHttp ? exes_.http_worker : exes_.worker;
+  seg_->worker_stats(slot).registry_unavailable_since_ns.store(0, std::memory_order_relaxed);
+  // sluice-http-worker links libcurl: http handlers, and schema registries for any handler.
+  const bool needs_curl = cfg_.handler.type == config::HandlerType::kHttp || !cfg_.schema_registry.url.empty();
+  const std::string& exe = needs_curl ? exes_.http_worker : exes_.worker;
   std::vector<std::string> args{"--instance", daemon_.instance, "--lambda", cfg_.name, "--slot", std::to_string(slot),
                                 "--segment-fd", std::to_string(seg_->fd()), "--layout-fd", std::to_string(seg_->sealed_fd())};
   std::vector<int> inherit{seg_->fd(), seg_->sealed_fd()};

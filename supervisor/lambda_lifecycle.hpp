@@ -49,7 +49,8 @@
 namespace sluice::supervisor {
 
 // What the supervisor starts: `sluice consumer …` from the sluice executable, workers
-// from sluice-worker (plugin, exec) or sluice-http-worker (http).
+// from sluice-worker (plugin, exec) or sluice-http-worker (http, or any lambda that
+// decodes with a schema registry).
 struct Executables {
   std::string sluice;
   std::string worker;

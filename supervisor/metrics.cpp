@@ -135,6 +135,15 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
   w.gauge("sluice_workers_unavailable", "Workers whose handler is unavailable now", [&](const auto& r, const auto& l) {
     if (r.has_counters) w.out() << "sluice_workers_unavailable{" << l << "} " << r.workers_unavailable << "\n";
   });
+  w.counter("sluice_schema_registry_unavailable_total",
+            "Rounds in which records waited because the schema registry could not be reached (not counted as attempts)",
+            &LambdaReport::registry_unavailable);
+  w.gauge("sluice_workers_schema_registry_unavailable", "Workers whose records wait for the schema registry now",
+          [&](const auto& r, const auto& l) {
+            if (r.has_counters) {
+              w.out() << "sluice_workers_schema_registry_unavailable{" << l << "} " << r.workers_registry_unavailable << "\n";
+            }
+          });
   w.gauge("sluice_records_in_flight", "Records in the workers' rings, not yet completed", [&](const auto& r, const auto& l) {
     if (r.has_counters) w.out() << "sluice_records_in_flight{" << l << "} " << r.in_flight << "\n";
   });

@@ -77,6 +77,12 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, Lam
       ++r.workers_unavailable;
       r.unavailable_ms = std::max<std::uint64_t>(r.unavailable_ms, now_ns > since ? (now_ns - since) / 1'000'000 : 0);
     }
+    r.registry_unavailable += get(ws.registry_unavailable);
+    if (const std::uint64_t since = get(ws.registry_unavailable_since_ns); since != 0) {
+      ++r.workers_registry_unavailable;
+      r.registry_unavailable_ms =
+          std::max<std::uint64_t>(r.registry_unavailable_ms, now_ns > since ? (now_ns - since) / 1'000'000 : 0);
+    }
     r.handler_latency.add(ws.handler_latency);
     r.queue_wait.add(ws.queue_wait);
     const shm::RingView ring = seg->forward(w);
@@ -137,6 +143,11 @@ Health health_of(const LambdaReport& r) {
                         std::to_string(r.workers_unavailable) + " of " + std::to_string(r.workers) +
                         " worker(s) retrying without counting attempts; their partitions wait)");
   }
+  if (r.workers_registry_unavailable > 0) {
+    h.reasons.push_back("schema registry unavailable for " + std::to_string(r.registry_unavailable_ms / 1000) + " s (" +
+                        std::to_string(r.workers_registry_unavailable) + " of " + std::to_string(r.workers) +
+                        " worker(s) waiting to decode records; their partitions wait)");
+  }
   if (r.stopped_partitions > 0) {
     h.reasons.push_back(std::to_string(r.stopped_partitions) +
                         " partition(s) stopped at a record that failed (on_failure = \"stop\"); nothing past it is "
@@ -184,6 +195,7 @@ nlohmann::json to_json(const LambdaReport& r) {
   if (r.has_counters && r.brokers_reported) j["brokers"] = {{"up", r.brokers_up}, {"known", r.brokers_known}};
   if (r.has_counters) {
     j["unavailable"] = {{"calls", r.unavailable}, {"workers", r.workers_unavailable}};
+    j["schema_registry_unavailable"] = {{"rounds", r.registry_unavailable}, {"workers", r.workers_registry_unavailable}};
     j["records"] = {{"consumed", r.consumed},   {"handled", r.handled},   {"failed", r.failed},
                     {"retried", r.retried},     {"dead_lettered", r.dead_lettered}, {"skipped", r.skipped},
                     {"filtered", r.filtered},   {"produced", r.produced},   {"in_flight", r.in_flight}, {"backlog", r.backlog}};

@@ -75,6 +75,10 @@ struct LambdaReport {
   std::uint64_t unavailable = 0;
   std::uint64_t unavailable_ms = 0;
   std::uint32_t workers_unavailable = 0;
+  // The same for records waiting on the schema registry.
+  std::uint64_t registry_unavailable = 0;
+  std::uint64_t registry_unavailable_ms = 0;
+  std::uint32_t workers_registry_unavailable = 0;
   // The lambda's processes now: "consumer", or "worker" with its slot.
   struct Process {
     std::string role;

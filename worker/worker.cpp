@@ -60,7 +60,7 @@ std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::u
 }
 
 int run_worker(const std::string& lambda_name, int segment_fd, int layout_fd, std::uint32_t slot,
-               HandlerFactory make_handler) {
+               HandlerFactory make_handler, DecoderFactory make_decoder) {
   process::stop_on_request(g_stop);
   prefer_oom_kill();
   auto seg = shm::Segment::attach(segment_fd, layout_fd, "lambda " + lambda_name);
@@ -70,8 +70,15 @@ int run_worker(const std::string& lambda_name, int segment_fd, int layout_fd, st
   }
   const config::Lambda lambda = config::lambda_from_json(nlohmann::json::parse(seg.config_json()));
   apply_memory_limit(lambda);
+  std::unique_ptr<RecordDecoder> decoder;
+  if (!lambda.schema_registry.url.empty()) {
+    if (make_decoder == nullptr) {
+      throw std::runtime_error("lambda " + lambda.name + ": schema-registry decoding runs in sluice-http-worker");
+    }
+    decoder = make_decoder(lambda);
+  }
   auto handler = make_handler(lambda, slot);
-  WorkerLoop loop(seg, lambda, slot, *handler, g_stop);
+  WorkerLoop loop(seg, lambda, slot, *handler, decoder.get(), g_stop);
   loop.run();
   return loop.ring_corrupt() ? shm::kExitCorruptRing : 0;
 }

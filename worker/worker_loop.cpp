@@ -32,11 +32,12 @@ constexpr sluice_result kNoOutcome{SLUICE_FAIL, "handler set no outcome"};
 }  // namespace
 
 WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, std::uint32_t slot, Handler& handler,
-                       const std::atomic<bool>& stop)
+                       RecordDecoder* decoder, const std::atomic<bool>& stop)
     : seg_(seg),
       wstats_(seg.worker_stats(slot)),
       lambda_(lambda),
       handler_(handler),
+      decoder_(decoder),
       stop_(stop),
       slot_(slot),
       supervision_(seg.worker_slot(slot)),
@@ -154,6 +155,7 @@ bool WorkerLoop::run_todo() {
   const auto& topics = lambda_.topics;
   one_per_call_ = false;
   while (!todo_.empty()) {
+    decode_todo();
     records_.clear();
     headers_.clear();
     // Headers first, so the record pointers into headers_ stay valid.
@@ -175,6 +177,11 @@ bool WorkerLoop::run_todo() {
           (h->flags & shm::kFlagKeyNull) != 0 ? nullptr : shm::record_key(h), h->key_len,
           (h->flags & shm::kFlagValueNull) != 0 ? nullptr : shm::record_value(h), h->value_len,
           ranges_[i].second == 0 ? nullptr : headers_.data() + ranges_[i].first, ranges_[i].second, attempt});
+      if (i < decoded_for_.size()) {
+        sluice_record& r = records_.back();
+        if (const std::string* k = decoded_for_[i].key) r.key = k->data(), r.key_len = k->size();
+        if (const std::string* v = decoded_for_[i].value) r.value = v->data(), r.value_len = v->size();
+      }
     }
     results_.assign(todo_.size(), kNoOutcome);
     invoke();
@@ -206,18 +213,69 @@ bool WorkerLoop::run_todo() {
         fail(h, error.empty() ? "handler failed" : error);
       }
     }
-    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size() - unavailable));
+    std::size_t waiting = 0;
+    for (shm::RecordHeader* h : waiting_) {  // their decoding waits for the registry
+      if (too_old(*h)) {
+        fail(*h, waiting_why_ + "; and the record is older than max_record_age_s (" +
+                     std::to_string(lambda_.max_record_age_s) + " s)");
+        continue;
+      }
+      next_.push_back(h);
+      ++waiting;
+    }
+    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size() - unavailable - waiting));
     if (unavailable == 0 && unavailable_rounds_ != 0) available_again();
+    if (waiting_.empty() && registry_rounds_ != 0) registry_again();
     todo_.swap(next_);
     if (todo_.empty()) continue;
     if (unavailable != 0) {
       shm::bump(wstats_.unavailable);
       if (!wait_unavailable(unavailable_why)) return false;
+    } else if (waiting != 0) {
+      if (!wait_for_registry()) return false;
     } else if (!backoff(max_attempt)) {
       return false;
     }
   }
   return true;
+}
+
+void WorkerLoop::decode_todo() {
+  waiting_.clear();
+  decoded_for_.clear();
+  decoded_.clear();
+  if (decoder_ == nullptr) return;
+  std::size_t kept = 0;
+  std::string out;
+  std::string why;
+  for (shm::RecordHeader* h : todo_) {
+    if (!waiting_.empty()) {
+      waiting_.push_back(h);
+      continue;
+    }
+    Decoded d;
+    bool failed = false;
+    for (const bool key : {true, false}) {
+      const bool null = (h->flags & (key ? shm::kFlagKeyNull : shm::kFlagValueNull)) != 0;
+      const auto* bytes = reinterpret_cast<const char*>(null ? nullptr : key ? shm::record_key(h) : shm::record_value(h));
+      const auto result = decoder_->decode(bytes, key ? h->key_len : h->value_len, key, out, why);
+      if (result == RecordDecoder::Result::kDecoded) {
+        (key ? d.key : d.value) = &decoded_.emplace_back(std::move(out));
+      } else if (result == RecordDecoder::Result::kFailed) {
+        fail(*h, why);
+        failed = true;
+        break;
+      } else if (result == RecordDecoder::Result::kUnavailable) {
+        waiting_.push_back(h);
+        waiting_why_ = why;
+        break;
+      }
+    }
+    if (failed || !waiting_.empty()) continue;
+    todo_[kept++] = h;
+    decoded_for_.push_back(d);
+  }
+  todo_.resize(kept);
 }
 
 bool WorkerLoop::wait_unavailable(const std::string& why) {
@@ -233,6 +291,24 @@ bool WorkerLoop::wait_unavailable(const std::string& why) {
   const std::uint64_t asked = std::min<std::uint64_t>(handler_.retry_after_ms(), 600'000);
   return wait_until(std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(std::max(backoff_ms(unavailable_rounds_), asked)));
+}
+
+bool WorkerLoop::wait_for_registry() {
+  shm::bump(wstats_.registry_unavailable);
+  if (registry_rounds_++ == 0) {
+    registry_since_ns_ = shm::monotonic_ns();
+    wstats_.registry_unavailable_since_ns.store(registry_since_ns_, std::memory_order_relaxed);
+    spdlog::warn("lambda {}: worker {}: {}; records wait (no attempt counted), asking again with backoff up to {} ms",
+                 lambda_.name, slot_, waiting_why_, lambda_.retry_backoff_ms[1]);
+  }
+  return wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms(registry_rounds_)));
+}
+
+void WorkerLoop::registry_again() {
+  spdlog::info("lambda {}: worker {}: schema registry answering again after {} ms", lambda_.name, slot_,
+               (shm::monotonic_ns() - registry_since_ns_) / 1'000'000);
+  registry_rounds_ = 0;
+  wstats_.registry_unavailable_since_ns.store(0, std::memory_order_relaxed);
 }
 
 bool WorkerLoop::too_old(const shm::RecordHeader& h) const {

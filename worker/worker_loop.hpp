@@ -12,13 +12,15 @@
 #include "shm/ring.hpp"
 #include "shm/segment.hpp"
 #include "worker/handler.hpp"
+#include "worker/record_decoder.hpp"
 
 namespace sluice::worker {
 
 class WorkerLoop {
  public:
+  // decoder: what decodes keys and values before the call (schema registry), or nullptr.
   WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, std::uint32_t slot, Handler& handler,
-             const std::atomic<bool>& stop);
+             RecordDecoder* decoder, const std::atomic<bool>& stop);
   // Processes batches until stop is set, or until the ring turns out corrupt (then
   // ring_corrupt()); returns normally in every case.
   void run();
@@ -33,6 +35,11 @@ class WorkerLoop {
   // Invokes todo_ (with retries) until each record has an outcome; same return.
   bool run_todo();
   void fail(shm::RecordHeader& h, const std::string& reason);
+  // Runs the decoder over todo_: a record that cannot be decoded fails here; from the
+  // first one whose decoding must wait (registry down), it and every record after it
+  // wait (waiting_), so that nothing overtakes it. todo_ keeps the rest, decoded_for_
+  // their replacement bytes.
+  void decode_todo();
   // Calls the handler for records_ (in one call, or one per record), filling results_.
   void invoke();
   // One handler call for records_[first, first+n); split in two when it fails as a
@@ -51,12 +58,16 @@ class WorkerLoop {
   bool wait_unavailable(const std::string& why);
   bool wait_until(std::chrono::steady_clock::time_point until);
   void available_again();
+  // The same for records whose decoding waits for the schema registry.
+  bool wait_for_registry();
+  void registry_again();
   bool too_old(const shm::RecordHeader& h) const;  // past max_record_age_s (when set)
 
   const shm::Segment& seg_;
   shm::WorkerStats& wstats_;
   const config::Lambda& lambda_;
   Handler& handler_;
+  RecordDecoder* decoder_;
   const std::atomic<bool>& stop_;
   std::uint32_t slot_;
   std::string corrupt_;  // why the ring cannot be read on
@@ -73,6 +84,14 @@ class WorkerLoop {
   std::uint64_t ended_ns_ = 0;    // when the last handler call of process() ended; 0: none
   std::vector<std::pair<std::size_t, std::size_t>> ranges_;  // each record's run in headers_
   std::vector<sluice_record> records_;
+  struct Decoded {
+    const std::string* key = nullptr;    // replaces the key when set
+    const std::string* value = nullptr;  // replaces the value when set
+  };
+  std::vector<Decoded> decoded_for_;  // per todo_ entry, after decode_todo()
+  std::deque<std::string> decoded_;   // their bytes (a deque: pointers stay valid)
+  std::vector<shm::RecordHeader*> waiting_;
+  std::string waiting_why_;
   std::vector<sluice_header> headers_;
   std::vector<sluice_result> results_;
   std::deque<std::string> call_errors_;  // results_' error texts, copied after each call
@@ -83,6 +102,8 @@ class WorkerLoop {
   std::string outbound_error_;
   std::uint32_t unavailable_rounds_ = 0;  // calls in a row whose handler was unavailable
   std::uint64_t unavailable_since_ns_ = 0;
+  std::uint32_t registry_rounds_ = 0;  // rounds in a row in which records waited for the registry
+  std::uint64_t registry_since_ns_ = 0;
   std::minstd_rand rng_;
 };
 

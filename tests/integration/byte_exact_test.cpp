@@ -4,24 +4,20 @@
 // HTTP parsers trim from field values), NUL, 0xFF, a non-ASCII name, a name with spaces,
 // repeated names, and a null value told apart from an empty one. (cpp-httplib and the
 // exec runner are covered in http_handler_test.cpp and exec_handler_test.cpp.)
-#include <boost/process/child.hpp>
-#include <boost/process/io.hpp>
-#include <boost/process/pipe.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "daemon_test.hpp"
 #include "harness/decoding.hpp"
+#include "harness/script_server.hpp"
 
 namespace sluice::test {
 namespace {
 
-namespace bp = boost::process;
 using namespace std::chrono_literals;
 using Header = std::pair<std::string, std::optional<std::string>>;
 
-const std::string kHandlers = std::string(SLUICE_SOURCE_DIR) + "/tests/integration/handlers/";
 const std::string kKey = "  spaced key  ";
 const std::string kValue = " v a l ";
 const std::vector<Header> kHeaders = {{"bytes", std::string("\x00\xff ", 3)},
@@ -32,38 +28,18 @@ const std::vector<Header> kHeaders = {{"bytes", std::string("\x00\xff ", 3)},
                                       {"h", ""},
                                       {" sp ace ", "x"}};
 
-// A recording server script (handlers/recording_server.*) in its own process.
-class ScriptServer {
- public:
-  ScriptServer(const std::string& interpreter, const std::string& script, const fs::path& out) : out_(out) {
-    child_ = bp::child(interpreter, kHandlers + script, out.string(), bp::std_out > pipe_);
-    std::string line;
-    if (!std::getline(pipe_, line)) throw std::runtime_error(script + " did not start");
-    port_ = std::stoi(line);
+// path -> the request handlers/recording_server.* recorded for it in `file` (each lambda
+// here gets one record).
+std::map<std::string, nlohmann::json> recorded(const fs::path& file) {
+  std::map<std::string, nlohmann::json> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    const auto path = j["path"].get<std::string>();  // before j is moved from
+    out[path] = std::move(j);
   }
-  ~ScriptServer() {
-    std::error_code ec;
-    child_.terminate(ec);
-  }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  // path -> the request recorded for it (each lambda here gets one record).
-  std::map<std::string, nlohmann::json> requests() const {
-    std::map<std::string, nlohmann::json> out;
-    std::ifstream in(out_);
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line);
-      const auto path = j["path"].get<std::string>();  // before j is moved from
-      out[path] = std::move(j);
-    }
-    return out;
-  }
-
- private:
-  fs::path out_;
-  bp::ipstream pipe_;
-  bp::child child_;
-  int port_ = 0;
-};
+  return out;
+}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -101,8 +77,8 @@ class ByteExact : public DaemonTest {};
 TEST_F(ByteExact, KeyAndHeadersSurvivePythonAndNodeServersInEveryFormat) {
   DevBroker broker({"events:1"});
   produce_exact(broker.bootstrap(), "events", 0, kKey, kValue, kHeaders);
-  ScriptServer python("/usr/bin/python3", "recording_server.py", dir.path() / "python.jsonl");
-  ScriptServer node("/usr/bin/node", "recording_server.js", dir.path() / "node.jsonl");
+  ScriptServer python("/usr/bin/python3", "recording_server.py", {(dir.path() / "python.jsonl").string()});
+  ScriptServer node("/usr/bin/node", "recording_server.js", {(dir.path() / "node.jsonl").string()});
   const std::vector<std::string> formats = {"raw", "json", "cloudevents", "aws"};
   std::vector<LambdaSpec> lambdas;
   for (const auto* server : {&python, &node}) {
@@ -120,7 +96,7 @@ TEST_F(ByteExact, KeyAndHeadersSurvivePythonAndNodeServersInEveryFormat) {
   }
   for (const auto* server : {&python, &node}) {
     SCOPED_TRACE(server == &python ? "Python http.server" : "Node http");
-    const auto requests = server->requests();
+    const auto requests = recorded(dir.path() / (server == &python ? "python.jsonl" : "node.jsonl"));
     ASSERT_EQ(requests.size(), formats.size());
     for (const std::string format : {"raw", "cloudevents"}) {
       SCOPED_TRACE(format);

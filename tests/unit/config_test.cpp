@@ -43,6 +43,16 @@ class ConfigTest : public ::testing::Test {
     }
     return {};
   }
+  // Each case's file is refused, its first diagnostic exactly `expected`.
+  template <typename Cases>
+  void expect_first_errors(const Cases& cases) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.name);
+      const auto errs = errors(write("main.toml", c.text));
+      ASSERT_FALSE(errs.empty()) << "accepted:\n" << c.text;
+      EXPECT_EQ(errs[0], c.expected);
+    }
+  }
 };
 
 const char* kLambda = R"(
@@ -267,12 +277,33 @@ TEST_F(ConfigTest, EveryBadFilterNamesFileLineColumnAndWhatIsWrong) {
       {"pattern and more", head + "pattern = '{\"key\": [\"a\"]}'\nkey = [\"b\"]\n",
        "main.toml:9:1: lambda[0].filter[0]: pattern is the whole filter: give it alone, or write the filter in TOML"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const auto errs = errors(write("main.toml", c.text));
-    ASSERT_FALSE(errs.empty()) << "accepted:\n" << c.text;
-    EXPECT_EQ(errs[0], c.expected);
-  }
+  expect_first_errors(cases);
+}
+
+TEST_F(ConfigTest, EveryBadSchemaRegistryNamesFileLineColumnAndWhatIsWrong) {
+  const std::string head = "[kafka]\nbootstrap_servers = \"b:9092\"\n[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n"
+                           "[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n[lambda.schema_registry]\n";
+  const std::vector<BadCase> cases = {
+      {"no url", head + "value_format = \"avro\"\n", "main.toml:9:1: lambda[0].schema_registry.url: is required"},
+      {"not http", head + "url = \"ftp://r\"\n",
+       "main.toml:10:7: lambda[0].schema_registry.url: \"ftp://r\" must start with http:// or https://"},
+      {"not yet", head + "url = \"http://r\"\nvalue_format = \"protobuf\"\n",
+       "main.toml:11:16: lambda[0].schema_registry.value_format: \"protobuf\" is not one of \"none\", \"auto\", \"avro\""},
+      {"half basic auth", head + "url = \"http://r\"\nusername = \"u\"\n",
+       "main.toml:11:12: lambda[0].schema_registry.username: username and password go together (basic auth)"},
+      {"both auths", head + "url = \"http://r\"\nusername = \"u\"\npassword = \"p\"\ntoken = \"t\"\n",
+       "main.toml:13:9: lambda[0].schema_registry.token: give either token or username, not both"},
+      {"unknown key", head + "url = \"http://r\"\nsubject = \"x\"\n",
+       "main.toml:11:1: lambda[0].schema_registry.subject: unknown key"},
+  };
+  expect_first_errors(cases);
+  const auto good = write("main.toml", head + "url = \"https://r:8081/\"\ntoken = \"${REGISTRY_TOKEN:-t0}\"\nkey_format = \"avro\"\n");
+  const Config c = load(good);
+  const auto& r = c.lambdas.at(0).schema_registry;
+  EXPECT_EQ(r.token, "t0");
+  EXPECT_EQ(r.value_format, SchemaFormat::kAuto) << "a registry decodes values when they are framed, by default";
+  EXPECT_EQ(r.key_format, SchemaFormat::kAvro);
+  EXPECT_EQ(lambda_from_json(to_json(c.lambdas.at(0))).schema_registry.url, "https://r:8081/") << "it reaches the workers";
 }
 
 // A JSON pattern nested far deeper than any filter is an error like any other, not a

@@ -1,0 +1,199 @@
+// Schema-registry decoding against a registry the test runs (handlers/schema_registry.py,
+// answering GET /schemas/ids/<id> as Confluent's does) and records framed as Confluent's
+// Avro serializer frames them, encoded by python3-avro (handlers/avro_frame.py) — not by
+// the Avro C library sluice decodes with.
+#include <boost/process/io.hpp>
+#include <boost/process/system.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "daemon_test.hpp"
+#include "metrics_text.hpp"
+#include "harness/decoding.hpp"
+#include "harness/script_server.hpp"
+
+namespace sluice::test {
+namespace {
+
+namespace bp = boost::process;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kUser = R"({"type":"record","name":"User","namespace":"com.example","fields":[
+  {"name":"name","type":"string"},{"name":"age","type":"int"},
+  {"name":"email","type":["null","string"],"default":null},
+  {"name":"tags","type":{"type":"array","items":"string"}},
+  {"name":"address","type":{"type":"record","name":"Address","fields":[{"name":"city","type":"string"}]}}]})";
+// The same record, evolved: a field with a default added.
+const std::string kUserV2 = R"({"type":"record","name":"User","namespace":"com.example","fields":[
+  {"name":"name","type":"string"},{"name":"age","type":"int"},
+  {"name":"email","type":["null","string"],"default":null},
+  {"name":"tags","type":{"type":"array","items":"string"}},
+  {"name":"address","type":{"type":"record","name":"Address","fields":[{"name":"city","type":"string"}]}},
+  {"name":"plan","type":"string","default":"free"}]})";
+
+class SchemaRegistry : public DaemonTest {
+ protected:
+  // Confluent-framed Avro bytes for each (schema, id, datum), from python3-avro.
+  std::vector<std::string> frames(const json& jobs) {
+    const fs::path in = dir.path() / "frames.json";
+    const fs::path out = dir.path() / "frames.hex";
+    std::ofstream(in) << jobs.dump();
+    const int rc = bp::system("/usr/bin/python3", std::string(SLUICE_SOURCE_DIR) + "/tests/integration/handlers/avro_frame.py",
+                              bp::std_in < in.string(), bp::std_out > out.string());
+    if (rc != 0) throw std::runtime_error("avro_frame.py failed");
+    std::vector<std::string> framed;
+    std::ifstream hex(out);
+    for (std::string line; std::getline(hex, line);) framed.push_back(unhex(line));
+    return framed;
+  }
+
+  void write_schemas(const json& schemas) { std::ofstream(dir.path() / "schemas.json") << schemas.dump(); }
+
+  // Each request handlers/recording_server.py recorded, in order.
+  std::vector<json> recorded() const {
+    std::vector<json> out;
+    std::ifstream in(dir.path() / "endpoint.jsonl");
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+    return out;
+  }
+
+  std::vector<std::string> registry_log() const {
+    std::vector<std::string> out;
+    std::ifstream in(dir.path() / "registry.log");
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+  std::string lambda_toml(const ScriptServer& registry, const ScriptServer& endpoint) const {
+    return "type = \"http\"\nurl = \"" + endpoint.url("/decoded") + "\"\ntimeout_ms = 5000\n" +
+           "[lambda.schema_registry]\nurl = \"" + registry.url("/") + "\"\n";
+  }
+};
+
+// Each decodable record reaches the handler as JSON (Avro's JSON encoding), two schema
+// versions in one partition each by its own schema; a record that is not framed passes
+// as it is (value_format "auto"); each record that cannot be decoded takes the failure
+// path with its reason and its original bytes; each schema is fetched once.
+TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesAreDeadLettered) {
+  write_schemas({{"1", {{"schema", kUser}}},
+                 {"2", {{"schema", kUserV2}, {"schemaType", "AVRO"}}},
+                 {"3", {{"schema", "syntax = \"proto3\"; message M { string a = 1; }"}, {"schemaType", "PROTOBUF"}}}});
+  const json ann = {{"name", "ann"}, {"age", 41}, {"email", "a@x"}, {"tags", {"a", "b"}}, {"address", {{"city", "Oslo"}}}};
+  const json bob = {{"name", "bob"}, {"age", 7},           {"email", nullptr},
+                    {"tags", json::array()}, {"address", {{"city", "Rome"}}}, {"plan", "pro"}};
+  json ann_without_email = ann;
+  ann_without_email["email"] = nullptr;
+  const auto f = frames(json::array({{{"schema", kUser}, {"id", 1}, {"datum", ann}},
+                                     {{"schema", kUserV2}, {"id", 2}, {"datum", bob}},
+                                     {{"schema", kUser}, {"id", 99}, {"datum", ann}},
+                                     {{"schema", kUser}, {"id", 3}, {"datum", ann}},
+                                     {{"schema", kUser}, {"id", 1}, {"datum", ann_without_email}}}));
+  ASSERT_EQ(f.size(), 5U);
+  const std::string truncated = f[0].substr(0, f[0].size() - 3);
+  const std::string left_over = f[0] + "!";
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  const std::vector<std::string> values = {f[0], f[1], "plain text", f[2], truncated, f[3], left_over, f[4]};
+  for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k" + std::to_string(i), values[i], {});
+  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
+                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
+  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "avro", .topic = "events", .workers = 1,
+                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n",
+                                       .handler = lambda_toml(registry, endpoint)}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-avro", values.size(), 1); }, 60s)) << d.log();
+
+  std::map<std::int64_t, json> messages;  // offset -> the envelope's message
+  for (const auto& r : recorded()) {
+    const auto envelope = json::parse(unhex(r["body"].get<std::string>()));
+    messages[envelope["offset"].get<std::int64_t>()] = envelope["message"];
+  }
+  ASSERT_EQ(messages.size(), 4U) << d.log();
+  json ann_avro_json = ann;  // Avro's JSON encoding names a union's branch
+  ann_avro_json["email"] = {{"string", "a@x"}};
+  EXPECT_EQ(messages[0], ann_avro_json);
+  EXPECT_EQ(messages[1], bob) << "the second schema version decodes by its own schema";
+  EXPECT_EQ(messages[2], json({{"raw_message", "plain text"}})) << "an unframed value passes as it is";
+  EXPECT_EQ(messages[7], ann_without_email);
+
+  const auto dlq = read_topic(b, "events.dlq", 4, 30s);
+  ASSERT_EQ(dlq.size(), 4U);
+  std::map<std::int64_t, TopicMessage> dead;
+  for (const auto& m : dlq) dead[std::stoll(m.headers.at("sluice-source-offset"))] = m;
+  const std::map<std::int64_t, std::string> reasons = {
+      {3, "schema_decode: value schema 99: the schema registry has no schema 99"},
+      {4, "schema_decode: value schema 1: the bytes are not a datum of the schema"},
+      {5, "schema_decode: value schema 3: a PROTOBUF schema, which sluice does not decode yet"},
+      {6, "schema_decode: value schema 1: bytes left over after a datum of the schema"}};
+  for (const auto& [offset, reason] : reasons) {
+    SCOPED_TRACE(offset);
+    ASSERT_EQ(dead.count(offset), 1U);
+    EXPECT_NE(dead[offset].headers.at("sluice-error").find(reason), std::string::npos) << dead[offset].headers.at("sluice-error");
+    EXPECT_EQ(dead[offset].value, values[static_cast<std::size_t>(offset)]) << "the dead letter keeps the original bytes";
+  }
+  std::map<std::string, int> asked;
+  for (const auto& line : registry_log()) ++asked[line.substr(0, line.find(' '))];
+  EXPECT_EQ(asked["/schemas/ids/1"], 1) << "a schema is fetched once and kept";
+  EXPECT_EQ(asked["/schemas/ids/2"], 1);
+  EXPECT_EQ(asked["/schemas/ids/3"], 1);
+  expect_clean_stop(d);
+}
+
+// While the registry is down, records wait — none reaches the handler undecoded, none is
+// dead-lettered, nothing is committed past them — and once it is back every one is
+// decoded and delivered.
+TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUndecoded) {
+  constexpr int kRecords = 20;
+  write_schemas({{"1", {{"schema", kUser}}}});
+  json jobs = json::array();
+  for (int i = 0; i < kRecords; ++i) {
+    jobs.push_back({{"schema", kUser}, {"id", 1},
+                    {"datum", {{"name", "u" + std::to_string(i)}, {"age", i}, {"email", nullptr},
+                               {"tags", json::array()}, {"address", {{"city", "c"}}}}}});
+  }
+  const auto f = frames(jobs);
+  DevBroker broker({"events:2"});
+  const std::string b = broker.bootstrap();
+  for (int i = 0; i < kRecords; ++i) produce_exact(b, "events", i % 2, "k", f[static_cast<std::size_t>(i)], {});
+  const fs::path down = dir.path() / "down";
+  std::ofstream(down) << "down\n";
+  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
+                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string(), down.string()});
+  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "avro", .topic = "events", .workers = 2,
+                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\nmax_attempts = 1\n"
+                                                "retry_backoff_ms = [10, 100]\n",
+                                       .handler = lambda_toml(registry, endpoint)}}));
+  // Asked again after its first refusal: the records are waiting, not failed; and the
+  // signals say who is at fault: the registry, not the handler.
+  ASSERT_TRUE(wait_until([&] { return registry_log().size() >= 4; }, 60s)) << d.log();
+  auto health = [&] { return json::parse(admin(dir.path(), instance, "GET", "/healthz").body, nullptr, false); };
+  ASSERT_TRUE(wait_until([&] {
+    const auto h = health();
+    return h.is_object() && h["lambdas"]["avro"]["status"] == "degraded" &&
+           h["lambdas"]["avro"]["reasons"].dump().find("schema registry unavailable") != std::string::npos;
+  }, 60s)) << health().dump();
+  EXPECT_EQ(health()["lambdas"]["avro"]["reasons"].dump().find("handler unavailable"), std::string::npos);
+  const std::string metrics = admin(dir.path(), instance, "GET", "/metrics").body;
+  EXPECT_GT(sample(metrics, "sluice_schema_registry_unavailable_total{lambda=\"avro\"}"), 0) << metrics;
+  EXPECT_GT(sample(metrics, "sluice_workers_schema_registry_unavailable{lambda=\"avro\"}"), 0) << metrics;
+  EXPECT_EQ(sample(metrics, "sluice_handler_unavailable_total{lambda=\"avro\"}"), 0) << metrics;
+  EXPECT_TRUE(recorded().empty()) << "nothing reaches the handler undecoded";
+  for (const auto& [partition, offset] : committed_or_empty(b, "lambda-avro")) {
+    EXPECT_LE(offset, 0) << "partition " << partition << " committed past records that wait for the registry";
+  }
+  fs::remove(down);
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-avro", kRecords, 2); }, 60s)) << d.log();
+  std::set<std::string> names;
+  for (const auto& r : recorded()) names.insert(json::parse(unhex(r["body"].get<std::string>()))["message"]["name"]);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(kRecords)) << "every record, decoded";
+  EXPECT_TRUE(read_topic(b, "events.dlq", 1, 2s).empty()) << "nothing was dead-lettered for the outage";
+  ASSERT_TRUE(wait_until([&] { return health()["lambdas"]["avro"]["status"] == "ok"; }, 30s)) << health().dump();
+  expect_clean_stop(d);
+}
+
+}  // namespace
+}  // namespace sluice::test

@@ -1,0 +1,33 @@
+// One Avro schema from a registry, ready to turn binary-encoded data into JSON with
+// Debian's Avro C library.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sluice::worker {
+
+class AvroSchema {
+ public:
+  // Parses the schema's JSON text; throws std::runtime_error with Avro C's reason.
+  explicit AvroSchema(std::string_view schema_json);
+  ~AvroSchema();
+  AvroSchema(const AvroSchema&) = delete;
+  AvroSchema& operator=(const AvroSchema&) = delete;
+
+  // The datum in `bytes` (Avro binary encoding, no framing) as Avro's JSON encoding, in
+  // `json`; false with the reason in `error` when the bytes are not a datum of this schema
+  // (too short, a bad union branch or enum symbol, bytes left over).
+  bool to_json(std::string_view bytes, std::string& json, std::string& error);
+
+  // Longest datum of a recursive schema (a list or tree type) decoded: its nesting is
+  // bounded by its length only.
+  static constexpr std::size_t kMaxRecursiveBytes = 2048;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace sluice::worker

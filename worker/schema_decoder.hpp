@@ -1,0 +1,35 @@
+// Schema-registry decoding of Confluent-framed keys and values: magic byte 0, a 4-byte
+// big-endian schema id, then the data. Schemas are fetched once per id and kept for the
+// worker's life (a registry never changes what an id means).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "worker/avro_schema.hpp"
+#include "worker/record_decoder.hpp"
+#include "worker/schema_registry_client.hpp"
+
+namespace sluice::worker {
+
+class SchemaDecoder : public RecordDecoder {
+ public:
+  explicit SchemaDecoder(const config::SchemaRegistry& registry);
+  Result decode(const char* bytes, std::size_t len, bool key, std::string& out, std::string& why) override;
+
+ private:
+  // The schema with this id, fetched if need be; nullptr with `why` (and the result to
+  // give) when there is none to use.
+  AvroSchema* avro_schema(std::int32_t id, Result& result, std::string& why);
+
+  config::SchemaRegistry registry_;
+  SchemaRegistryClient client_;
+  std::unordered_map<std::int32_t, std::unique_ptr<AvroSchema>> avro_;
+  // Ids whose schema sluice cannot use (another type, a schema Avro C refuses): why.
+  std::unordered_map<std::int32_t, std::string> unusable_;
+};
+
+std::unique_ptr<RecordDecoder> make_schema_decoder(const config::Lambda& lambda);
+
+}  // namespace sluice::worker
