@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "daemon_test.hpp"
+#include "harness/avro_frames.hpp"
+#include "harness/script_server.hpp"
 
 namespace sluice::test {
 namespace {
@@ -166,6 +168,38 @@ TEST_F(Examples, AwsBatchLambdaDeadLettersExactlyItsFailures) {
     EXPECT_EQ(m.headers.at("sluice-attempts"), "2");
     ASSERT_TRUE(m.value.has_value());
     EXPECT_NE(m.value->find("invalid"), std::string::npos);
+  }
+}
+
+// examples/avro-python: Confluent-framed Avro records, decoded against a schema registry
+// before a Python `def f(event)` sees them as plain JSON.
+TEST_F(Examples, AvroRecordsReachAPythonFunctionAsJson) {
+  constexpr std::uint64_t kCount = 1000;
+  const std::string schema = R"({"type":"record","name":"Order","namespace":"shop","fields":[
+    {"name":"total","type":"long"},{"name":"note","type":"string"},{"name":"coupon","type":["null","string"],"default":null}]})";
+  nlohmann::json jobs = nlohmann::json::array();
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    jobs.push_back({{"schema", schema}, {"id", 42},
+                    {"datum", {{"total", s * 10}, {"note", seq_value_prefix(s) + "order"},
+                               {"coupon", s % 3 == 0 ? nlohmann::json("SAVE" + std::to_string(s)) : nlohmann::json(nullptr)}}}});
+  }
+  const auto framed = avro_frames(dir.path(), jobs);
+  std::ofstream(dir.path() / "schemas.json") << nlohmann::json({{"42", {{"schema", schema}}}}).dump();
+  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
+                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
+  install_example("avro-python", "avro");
+  const fs::path file = dir.path() / "lambdas.d" / "avro.toml";
+  const std::string text = replace_all(read_file(file), "http://localhost:8081", registry.url(""));
+  std::ofstream(file) << text;
+  value_of = [&](std::uint64_t s) { return framed.at(s); };
+  const std::string log = run_example("avro", kCount);
+  const auto seen = logged_records(log);
+  ASSERT_FALSE(seen.empty());
+  for (const auto& o : seen) {
+    const std::uint64_t s = seq_of(o.value);
+    const std::string line_end = " coupon=" + (s % 3 == 0 ? "SAVE" + std::to_string(s) : std::string("-")) +
+                                 " total=" + std::to_string(s * 10);
+    ASSERT_NE(log.find(o.value + line_end), std::string::npos) << "the decoded fields of record " << s;
   }
 }
 

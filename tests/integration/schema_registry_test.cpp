@@ -2,20 +2,18 @@
 // answering GET /schemas/ids/<id> as Confluent's does) and records framed as Confluent's
 // Avro serializer frames them, encoded by python3-avro (handlers/avro_frame.py) — not by
 // the Avro C library sluice decodes with.
-#include <boost/process/io.hpp>
-#include <boost/process/system.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "daemon_test.hpp"
 #include "metrics_text.hpp"
+#include "harness/avro_frames.hpp"
 #include "harness/decoding.hpp"
 #include "harness/script_server.hpp"
 
 namespace sluice::test {
 namespace {
 
-namespace bp = boost::process;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
@@ -34,19 +32,7 @@ const std::string kUserV2 = R"({"type":"record","name":"User","namespace":"com.e
 
 class SchemaRegistry : public DaemonTest {
  protected:
-  // Confluent-framed Avro bytes for each (schema, id, datum), from python3-avro.
-  std::vector<std::string> frames(const json& jobs) {
-    const fs::path in = dir.path() / "frames.json";
-    const fs::path out = dir.path() / "frames.hex";
-    std::ofstream(in) << jobs.dump();
-    const int rc = bp::system("/usr/bin/python3", std::string(SLUICE_SOURCE_DIR) + "/tests/integration/handlers/avro_frame.py",
-                              bp::std_in < in.string(), bp::std_out > out.string());
-    if (rc != 0) throw std::runtime_error("avro_frame.py failed");
-    std::vector<std::string> framed;
-    std::ifstream hex(out);
-    for (std::string line; std::getline(hex, line);) framed.push_back(unhex(line));
-    return framed;
-  }
+  std::vector<std::string> frames(const json& jobs) const { return avro_frames(dir.path(), jobs); }
 
   void write_schemas(const json& schemas) { std::ofstream(dir.path() / "schemas.json") << schemas.dump(); }
 
