@@ -297,7 +297,9 @@ TEST_F(Fault, ARevokeThatWaitsForASlowHandlerIsNotTakenForAStalledConsumer) {
     const std::int64_t committed = committed_offsets(bs, "lambda-v", "events")[moved];
     rd_kafka_consumer_close(member.get());
     expect_clean_stop(d);
-    if (mock_refused && attempt < 3) {
+    // Up to 6: the refusal is a race the test cannot arrange to lose, and three refused
+    // attempts in a row happened on a CI run (b5ecda0).
+    if (mock_refused && attempt < 6) {
       std::cerr << "attempt " << attempt << ": the mock cluster refused the member's SyncGroup; again\n";
       continue;
     }
