@@ -55,8 +55,13 @@ std::string guessed_content_type(std::string_view v) {
   return "application/octet-stream";
 }
 
-// The record's own content-type header if it has one, else a guess from the value.
-std::string content_type_of(const sluice_record& r) {
+bool value_decoded(const RecordSchemas* s) { return s != nullptr && s->value.decoded(); }
+
+// The record's own content-type header if it has one, else a guess from the value. A
+// decoded value is JSON whatever its record says (an `application/avro` header described
+// the bytes it replaced).
+std::string content_type_of(const sluice_record& r, const RecordSchemas* s) {
+  if (value_decoded(s)) return "application/json";
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
     if (is_content_type(name_of(h)) && h.value != nullptr) return field_value(value_of(h));
@@ -64,8 +69,15 @@ std::string content_type_of(const sluice_record& r) {
   return guessed_content_type(value_of(r));
 }
 
-// OpenLambda's synthetic request headers, plus key, timestamp and the Kafka headers.
-void add_kafka_headers(HeaderList& out, const sluice_record& r, const EventSource& src) {
+void add_schema_headers(HeaderList& out, const char* part, const SchemaRef& ref) {
+  if (!ref.decoded()) return;
+  out.emplace_back(std::string("X-Kafka-") + part + "-Schema-Id", std::to_string(ref.id));
+  out.emplace_back(std::string("X-Kafka-") + part + "-Data-Format", std::string(ref.data_format));
+}
+
+// OpenLambda's synthetic request headers, plus key, timestamp, decoding schemas and the
+// Kafka headers.
+void add_kafka_headers(HeaderList& out, const sluice_record& r, const EventSource& src, const RecordSchemas* s) {
   out.emplace_back("X-Kafka-Topic", std::string(topic_of(r)));
   out.emplace_back("X-Kafka-Partition", std::to_string(r.partition));
   out.emplace_back("X-Kafka-Offset", std::to_string(r.offset));
@@ -73,6 +85,10 @@ void add_kafka_headers(HeaderList& out, const sluice_record& r, const EventSourc
   if (r.key != nullptr) out.emplace_back("X-Kafka-Key", percent_encode(key_of(r)));
   if (has_timestamp(r)) out.emplace_back("X-Kafka-Timestamp", std::to_string(r.timestamp_ms));
   if (r.value == nullptr) out.emplace_back("X-Kafka-Tombstone", "true");
+  if (s != nullptr) {
+    add_schema_headers(out, "Key", s->key);
+    add_schema_headers(out, "Value", s->value);
+  }
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
     std::string name = header_token(name_of(h));
@@ -83,20 +99,20 @@ void add_kafka_headers(HeaderList& out, const sluice_record& r, const EventSourc
   }
 }
 
-Event raw_event(const sluice_record& r, const EventSource& src) {
+Event raw_event(const sluice_record& r, const EventSource& src, const RecordSchemas* s) {
   Event e{std::string(value_of(r)), {}};
-  e.headers.emplace_back("Content-Type", content_type_of(r));
-  add_kafka_headers(e.headers, r, src);
+  e.headers.emplace_back("Content-Type", content_type_of(r, s));
+  add_kafka_headers(e.headers, r, src, s);
   return e;
 }
 
 // A record that already is a CloudEvent goes as that event, in HTTP binary mode.
-Event passed_through(CloudEvent&& ce, const sluice_record& r, const EventSource& src) {
+Event passed_through(CloudEvent&& ce, const sluice_record& r, const EventSource& src, const RecordSchemas* s) {
   Event e{std::move(ce.data), {}};
   // No Content-Type when the event has no datacontenttype: the HTTP handler then sends none.
   if (ce.datacontenttype) e.headers.emplace_back("Content-Type", field_value(*ce.datacontenttype));
   for (const auto& [name, value] : ce.attributes) e.headers.emplace_back("ce-" + name, percent_encode(value));
-  add_kafka_headers(e.headers, r, src);
+  add_kafka_headers(e.headers, r, src, s);
   return e;
 }
 
@@ -112,14 +128,15 @@ std::string extension_name(std::string_view kafka_name) {
 
 // Knative KafkaSource's CloudEvents binary mode: the value is the body, the metadata are
 // ce-* headers, so a handler written for Knative runs unchanged.
-Event cloudevents_event(const sluice_record& r, const EventSource& src, const std::optional<TraceContext>& ctx) {
-  if (auto ce = cloudevent_of(r)) return passed_through(std::move(*ce), r, src);
+Event cloudevents_event(const sluice_record& r, const EventSource& src, const std::optional<TraceContext>& ctx,
+                        const RecordSchemas* s) {
+  if (auto ce = cloudevent_of(r)) return passed_through(std::move(*ce), r, src, s);
   Event e{std::string(value_of(r)), {}};
   const std::string p = std::to_string(r.partition);
   const std::string o = std::to_string(r.offset);
   // A value that claims the CloudEvents media type but is no valid event must not say so
   // over HTTP, where that type means "the body is the event" (structured mode).
-  std::string content_type = content_type_of(r);
+  std::string content_type = content_type_of(r, s);
   if (ascii_lower(content_type).starts_with("application/cloudevents")) content_type = guessed_content_type(value_of(r));
   e.headers.emplace_back("Content-Type", std::move(content_type));
   e.headers.emplace_back("ce-specversion", "1.0");
@@ -128,6 +145,9 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src, const st
   e.headers.emplace_back("ce-type", "dev.knative.kafka.event");
   e.headers.emplace_back("ce-subject", "partition:" + p + "#" + o);
   if (has_timestamp(r)) e.headers.emplace_back("ce-time", rfc3339_ms(r.timestamp_ms));
+  if (value_decoded(s) && !src.schema_registry.empty()) {
+    e.headers.emplace_back("ce-dataschema", src.schema_registry + "/schemas/ids/" + std::to_string(s->value.id));
+  }
   if (r.key != nullptr) e.headers.emplace_back("ce-key", percent_encode(key_of(r)));
   if (ctx) {  // the Distributed Tracing extension
     e.headers.emplace_back("ce-traceparent", std::string(ctx->traceparent));
@@ -143,11 +163,13 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src, const st
     if (is_content_type(name_of(h))) continue;  // it is Content-Type (datacontenttype) already
     set_attribute(e.headers, first_extension, "ce-" + extension_name(name_of(h)), percent_encode(value_of(h)));
   }
-  add_kafka_headers(e.headers, r, src);
+  add_kafka_headers(e.headers, r, src, s);
   return e;
 }
 
-ojson json_envelope_ordered(const sluice_record& r) {
+ojson json_schema_ref(const SchemaRef& ref) { return {{"data_format", ref.data_format}, {"schema_id", ref.id}}; }
+
+ojson json_envelope_ordered(const sluice_record& r, const RecordSchemas* s) {
   ojson j;
   j["topic"] = std::string(topic_of(r));
   j["partition"] = r.partition;
@@ -162,6 +184,7 @@ ojson json_envelope_ordered(const sluice_record& r) {
     j["key"] = nullptr;
     j["key_base64"] = base64(key);
   }
+  if (s != nullptr && s->key.decoded()) j["key_schema"] = json_schema_ref(s->key);
   const std::string_view value = value_of(r);
   // Parsed once; a discarded result means "not JSON".
   ojson parsed = !value.empty() && nesting_at_most(value, kMaxValueJsonDepth) ? ojson::parse(value, nullptr, false)
@@ -175,6 +198,7 @@ ojson json_envelope_ordered(const sluice_record& r) {
   } else {
     j["message"] = {{"raw_message_base64", base64(value)}};
   }
+  if (value_decoded(s)) j["value_schema"] = json_schema_ref(s->value);
   ojson headers = ojson::object();
   ojson binary = ojson::object();
   for (std::size_t i = 0; i < r.header_count; ++i) {
@@ -193,16 +217,21 @@ ojson json_envelope_ordered(const sluice_record& r) {
   return j;
 }
 
-Event json_event(std::span<const sluice_record> records, const EventSource& src) {
+// The schemas of records[i], or nullptr.
+const RecordSchemas* schemas_of(std::span<const RecordSchemas> schemas, std::size_t i) {
+  return i < schemas.size() ? &schemas[i] : nullptr;
+}
+
+Event json_event(std::span<const sluice_record> records, const EventSource& src, std::span<const RecordSchemas> schemas) {
   Event e;
   e.headers.emplace_back("Content-Type", "application/json");
   if (records.size() == 1) {
-    e.body = json_envelope_ordered(records.front()).dump();
-    add_kafka_headers(e.headers, records.front(), src);
+    e.body = json_envelope_ordered(records.front(), schemas_of(schemas, 0)).dump();
+    add_kafka_headers(e.headers, records.front(), src, schemas_of(schemas, 0));
     return e;
   }
   ojson all = ojson::array();
-  for (const auto& r : records) all.push_back(json_envelope_ordered(r));
+  for (std::size_t i = 0; i < records.size(); ++i) all.push_back(json_envelope_ordered(records[i], schemas_of(schemas, i)));
   e.body = all.dump();
   e.headers.emplace_back("X-Kafka-Group-Id", src.group_id);
   e.headers.emplace_back("X-Kafka-Record-Count", std::to_string(records.size()));
@@ -222,9 +251,10 @@ const char* aws_timestamp_type(std::int32_t t) {
 
 // AWS Lambda's Kafka event (MSK shape): records grouped by "<topic>-<partition>" in the
 // order they arrived, key and value base64, headers as {name: [byte values]}.
-Event aws_event(std::span<const sluice_record> records, const EventSource& src) {
+Event aws_event(std::span<const sluice_record> records, const EventSource& src, std::span<const RecordSchemas> schemas) {
   ojson by_partition = ojson::object();
-  for (const auto& r : records) {
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const sluice_record& r = records[i];
     ojson rec;
     rec["topic"] = std::string(topic_of(r));
     rec["partition"] = r.partition;
@@ -241,6 +271,12 @@ Event aws_event(std::span<const sluice_record> records, const EventSource& src) 
       headers.push_back({{json_key(name_of(h)), std::move(bytes)}});
     }
     rec["headers"] = std::move(headers);
+    // AWS's schema metadata, with the id as a string as AWS gives it.
+    if (const RecordSchemas* s = schemas_of(schemas, i)) {
+      for (const auto& [name, ref] : {std::pair{"keySchemaMetadata", s->key}, std::pair{"valueSchemaMetadata", s->value}}) {
+        if (ref.decoded()) rec[name] = {{"dataFormat", ref.data_format}, {"schemaId", std::to_string(ref.id)}};
+      }
+    }
     by_partition[std::string(topic_of(r)) + "-" + std::to_string(r.partition)].push_back(std::move(rec));
   }
   ojson j;
@@ -257,8 +293,27 @@ Event aws_event(std::span<const sluice_record> records, const EventSource& src) 
 
 }  // namespace
 
+namespace {
+// A registry URL as a schema's public name: credentials and query (an API key may sit in
+// either) are the operator's secret, not the handler's.
+std::string public_registry_url(std::string_view url) {
+  if (url.empty()) return "";
+  const auto scheme = url.find("://");
+  const std::size_t host = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const std::size_t end = std::min(url.find_first_of("?#", host), url.size());
+  std::string out(url.substr(0, host));
+  std::string_view rest = url.substr(host, end - host);
+  const std::string_view authority = rest.substr(0, std::min(rest.find('/'), rest.size()));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+  out += rest;
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out;
+}
+}  // namespace
+
 EventSource event_source_of(const config::Lambda& lambda) {
-  return {lambda.name, lambda.instance, lambda.group_id, lambda.bootstrap_servers};
+  return {lambda.name, lambda.instance, lambda.group_id, lambda.bootstrap_servers,
+          public_registry_url(lambda.schema_registry.url)};
 }
 
 bool format_takes_batches(config::Format format) {
@@ -268,28 +323,29 @@ bool format_takes_batches(config::Format format) {
 namespace {
 
 Event formatted(config::Format format, std::span<const sluice_record> records, const EventSource& source,
-                const std::optional<TraceContext>& ctx) {
+                const std::optional<TraceContext>& ctx, std::span<const RecordSchemas> schemas) {
   switch (format) {
     case config::Format::kRaw:
-      return raw_event(records.front(), source);
+      return raw_event(records.front(), source, schemas_of(schemas, 0));
     case config::Format::kCloudEvents:
-      return cloudevents_event(records.front(), source, ctx);
+      return cloudevents_event(records.front(), source, ctx, schemas_of(schemas, 0));
     case config::Format::kJson:
-      return json_event(records, source);
+      return json_event(records, source, schemas);
     case config::Format::kAws:
-      return aws_event(records, source);
+      return aws_event(records, source, schemas);
   }
-  return raw_event(records.front(), source);
+  return raw_event(records.front(), source, schemas_of(schemas, 0));
 }
 
 }  // namespace
 
-Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source) {
+Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source,
+                 std::span<const RecordSchemas> schemas) {
   // A request for one record continues that record's trace. A batch has no single parent:
   // each record's context stays in its own headers inside the body.
   const std::optional<TraceContext> ctx =
       records.size() == 1 ? trace_context_of(records.front()) : std::optional<TraceContext>{};
-  Event e = formatted(format, records, source, ctx);
+  Event e = formatted(format, records, source, ctx, schemas);
   if (ctx) {
     e.headers.emplace_back(std::string(shm::kTraceparent), std::string(ctx->traceparent));
     if (!ctx->tracestate.empty()) e.headers.emplace_back(std::string(shm::kTracestate), std::string(ctx->tracestate));

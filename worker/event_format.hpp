@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "sluice/plugin.h"
+#include "worker/schema_ref.hpp"
 
 namespace sluice::worker {
 
@@ -19,6 +20,9 @@ struct EventSource {
   std::string instance;
   std::string group_id;
   std::string bootstrap_servers;
+  // The schema registry's URL without credentials, query or trailing slash ("" if none):
+  // CloudEvents' dataschema is <it>/schemas/ids/<id>.
+  std::string schema_registry;
 };
 EventSource event_source_of(const config::Lambda& lambda);
 
@@ -35,7 +39,10 @@ struct Event {
 bool format_takes_batches(config::Format format);
 
 // The event for `records` (all of them for batch formats, exactly one otherwise).
-Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source);
+// `schemas` is empty or holds one entry per record: the schemas its key and value were
+// decoded with, which the event names.
+Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source,
+                 std::span<const RecordSchemas> schemas = {});
 
 // "<topic>-<partition>-<offset>", the identifier a `batchItemFailures` entry names.
 std::string aws_item_identifier(const sluice_record& r);

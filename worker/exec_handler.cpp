@@ -77,7 +77,7 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   // A child that died in an earlier call is replaced here; that call's attempt counted.
   // Failing to replace it throws: the worker exits and the supervisor takes over.
   if (!child_.running()) start_child();
-  Event event = make_event(lambda_.format, records, source_);
+  Event event = make_event(lambda_.format, records, source_, schemas());
   std::uint32_t attempt = 0;
   for (const auto& r : records) attempt = std::max(attempt, r.attempt);
   event.headers.emplace_back("X-Sluice-Attempt", std::to_string(attempt));

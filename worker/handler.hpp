@@ -8,16 +8,19 @@
 
 #include "sluice/plugin.h"
 #include "worker/outbound.hpp"
+#include "worker/schema_ref.hpp"
 
 namespace sluice::worker {
 
 class Handler {
  public:
   virtual ~Handler() = default;
-  // Calls handle(); afterwards failed_as_a_whole() says how it ended.
+  // Calls handle(); afterwards failed_as_a_whole() says how it ended. `schemas` is empty,
+  // or names each record's decoding schemas (what the event formats report).
   void call(std::span<const sluice_record> records, std::span<sluice_result> results,
-            std::vector<OutboundRecord>& produce) {
+            std::vector<OutboundRecord>& produce, std::span<const RecordSchemas> schemas = {}) {
     failed_whole_ = false;
+    schemas_ = schemas;
     handle(records, results, produce);
   }
   // Whether the last call failed as a whole (set_all(): an exception, a non-2xx answer,
@@ -38,6 +41,9 @@ class Handler {
   virtual void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
                       std::vector<OutboundRecord>& produce) = 0;
 
+  // The records' schemas during handle(): empty when nothing was decoded.
+  std::span<const RecordSchemas> schemas() const { return schemas_; }
+
   // The call failed as a whole: every result gets `outcome`, with `error` (kept in
   // `storage`, reserved by the caller so that the pointers handed out stay valid until
   // the next call).
@@ -50,6 +56,7 @@ class Handler {
 
  private:
   bool failed_whole_ = false;
+  std::span<const RecordSchemas> schemas_;
 };
 
 }  // namespace sluice::worker

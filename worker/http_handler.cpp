@@ -67,7 +67,7 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   errors_.clear();
   // At most one text per call; reserved so that pointers handed out stay valid.
   errors_.reserve(1);
-  const Event event = make_event(lambda_.format, records, source_);
+  const Event event = make_event(lambda_.format, records, source_, schemas());
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   const auto add = [&](const std::string& line) {
     curl_slist* next = curl_slist_append(headers.get(), line.c_str());

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "worker/schema_ref.hpp"
 
 namespace sluice::worker {
 
@@ -20,8 +21,10 @@ class RecordDecoder {
     kUnavailable,  // what decoding needs cannot be had now (a registry down): try again later
   };
   virtual ~RecordDecoder() = default;
-  // bytes: nullptr for a null key or value. `key` says which part it is.
-  virtual Result decode(const char* bytes, std::size_t len, bool key, std::string& out, std::string& why) = 0;
+  // bytes: nullptr for a null key or value. `key` says which part it is. On kDecoded,
+  // `ref` names the schema.
+  virtual Result decode(const char* bytes, std::size_t len, bool key, std::string& out, SchemaRef& ref,
+                        std::string& why) = 0;
 };
 
 using DecoderFactory = std::unique_ptr<RecordDecoder> (*)(const config::Lambda& lambda);

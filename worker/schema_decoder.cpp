@@ -51,7 +51,7 @@ AvroSchema* SchemaDecoder::avro_schema(std::int32_t id, Result& result, std::str
 }
 
 RecordDecoder::Result SchemaDecoder::decode(const char* bytes, std::size_t len, bool key, std::string& out,
-                                            std::string& why) {
+                                            SchemaRef& ref, std::string& why) {
   const config::SchemaFormat format = key ? registry_.key_format : registry_.value_format;
   if (format == config::SchemaFormat::kNone || bytes == nullptr) return Result::kAsIs;  // a null stays null
   const char* part = key ? "key" : "value";
@@ -73,6 +73,7 @@ RecordDecoder::Result SchemaDecoder::decode(const char* bytes, std::size_t len, 
     why = std::string("schema_decode: ") + part + " schema " + std::to_string(id) + ": " + why;
     return Result::kFailed;
   }
+  ref = {"AVRO", id};
   return Result::kDecoded;
 }
 

@@ -16,7 +16,8 @@ namespace sluice::worker {
 class SchemaDecoder : public RecordDecoder {
  public:
   explicit SchemaDecoder(const config::SchemaRegistry& registry);
-  Result decode(const char* bytes, std::size_t len, bool key, std::string& out, std::string& why) override;
+  Result decode(const char* bytes, std::size_t len, bool key, std::string& out, SchemaRef& ref,
+                std::string& why) override;
 
  private:
   // The schema with this id, fetched if need be; nullptr with `why` (and the result to

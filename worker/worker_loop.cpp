@@ -157,6 +157,7 @@ bool WorkerLoop::run_todo() {
   while (!todo_.empty()) {
     decode_todo();
     records_.clear();
+    schemas_.clear();
     headers_.clear();
     // Headers first, so the record pointers into headers_ stay valid.
     ranges_.clear();
@@ -181,6 +182,7 @@ bool WorkerLoop::run_todo() {
         sluice_record& r = records_.back();
         if (const std::string* k = decoded_for_[i].key) r.key = k->data(), r.key_len = k->size();
         if (const std::string* v = decoded_for_[i].value) r.value = v->data(), r.value_len = v->size();
+        schemas_.push_back(decoded_for_[i].schemas);
       }
     }
     results_.assign(todo_.size(), kNoOutcome);
@@ -258,7 +260,8 @@ void WorkerLoop::decode_todo() {
     for (const bool key : {true, false}) {
       const bool null = (h->flags & (key ? shm::kFlagKeyNull : shm::kFlagValueNull)) != 0;
       const auto* bytes = reinterpret_cast<const char*>(null ? nullptr : key ? shm::record_key(h) : shm::record_value(h));
-      const auto result = decoder_->decode(bytes, key ? h->key_len : h->value_len, key, out, why);
+      const auto result =
+          decoder_->decode(bytes, key ? h->key_len : h->value_len, key, out, key ? d.schemas.key : d.schemas.value, why);
       if (result == RecordDecoder::Result::kDecoded) {
         (key ? d.key : d.value) = &decoded_.emplace_back(std::move(out));
       } else if (result == RecordDecoder::Result::kFailed) {
@@ -344,7 +347,7 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
   supervision_.invocation_start_ns.store(call_start_ns_, std::memory_order_relaxed);
   produce_.clear();
   handler_.call(std::span<const sluice_record>(records_).subspan(first, n), std::span<sluice_result>(results_).subspan(first, n),
-                produce_);
+                produce_, schemas_.empty() ? std::span<const RecordSchemas>() : std::span<const RecordSchemas>(schemas_).subspan(first, n));
   const std::uint64_t end = shm::monotonic_ns();  // and the next call's start
   shm::bump(wstats_.invocations);
   wstats_.handler_latency.observe(end - call_start_ns_);

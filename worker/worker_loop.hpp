@@ -87,9 +87,11 @@ class WorkerLoop {
   struct Decoded {
     const std::string* key = nullptr;    // replaces the key when set
     const std::string* value = nullptr;  // replaces the value when set
+    RecordSchemas schemas;
   };
   std::vector<Decoded> decoded_for_;  // per todo_ entry, after decode_todo()
   std::deque<std::string> decoded_;   // their bytes (a deque: pointers stay valid)
+  std::vector<RecordSchemas> schemas_;  // per records_ entry when a decoder runs
   std::vector<shm::RecordHeader*> waiting_;
   std::string waiting_why_;
   std::vector<sluice_header> headers_;

@@ -25,11 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   records.back().offset = 43;
   records.back().value = nullptr;
   records.back().value_len = 0;
-  const sluice::worker::EventSource source{"lambda", "default", "lambda-lambda", "127.0.0.1:9092"};
+  const sluice::worker::EventSource source{"lambda", "default", "lambda-lambda", "127.0.0.1:9092", "http://registry:8081"};
+  // Half the inputs as if a registry had decoded the first record's key and value.
+  const bool decoded = size % 2 == 1;
+  const std::vector<sluice::worker::RecordSchemas> schemas{{{"AVRO", 1}, {"AVRO", 2}}, {}};
   for (const auto format : {sluice::config::Format::kRaw, sluice::config::Format::kJson, sluice::config::Format::kAws,
                             sluice::config::Format::kCloudEvents}) {
     const auto n = sluice::worker::format_takes_batches(format) ? records.size() : 1;
-    const auto event = sluice::worker::make_event(format, std::span(records).first(n), source);
+    const auto event = sluice::worker::make_event(format, std::span(records).first(n), source,
+                                                  decoded ? std::span(schemas).first(n) : std::span<const sluice::worker::RecordSchemas>());
     for (const auto& [name, v] : event.headers) {
       // Header values travel on one line (HTTP, the exec protocol).
       if (v.find('\n') != std::string::npos || v.find('\r') != std::string::npos) __builtin_trap();

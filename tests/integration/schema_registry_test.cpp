@@ -91,12 +91,24 @@ TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesA
                                        .handler = lambda_toml(registry, endpoint)}}));
   ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-avro", values.size(), 1); }, 60s)) << d.log();
 
-  std::map<std::int64_t, json> messages;  // offset -> the envelope's message
+  std::map<std::int64_t, json> messages;       // offset -> the envelope's message
+  std::map<std::int64_t, json> value_schemas;  // offset -> the envelope's value_schema
+  std::map<std::int64_t, std::string> schema_id_fields;  // offset -> X-Kafka-Value-Schema-Id
   for (const auto& r : recorded()) {
     const auto envelope = json::parse(unhex(r["body"].get<std::string>()));
-    messages[envelope["offset"].get<std::int64_t>()] = envelope["message"];
+    const auto offset = envelope["offset"].get<std::int64_t>();
+    messages[offset] = envelope["message"];
+    value_schemas[offset] = envelope.value("value_schema", json());
+    for (const auto& field : r["fields"]) {
+      if (field[0] == "X-Kafka-Value-Schema-Id") schema_id_fields[offset] = unhex(field[1].get<std::string>());
+    }
   }
   ASSERT_EQ(messages.size(), 4U) << d.log();
+  // The event says which values were decoded, and with which schema.
+  EXPECT_EQ(value_schemas[0], json({{"data_format", "AVRO"}, {"schema_id", 1}}));
+  EXPECT_EQ(value_schemas[1], json({{"data_format", "AVRO"}, {"schema_id", 2}}));
+  EXPECT_TRUE(value_schemas[2].is_null()) << "an undecoded value names no schema: " << value_schemas[2];
+  EXPECT_EQ(schema_id_fields, (std::map<std::int64_t, std::string>{{0, "1"}, {1, "2"}, {7, "1"}}));
   json ann_avro_json = ann;  // Avro's JSON encoding names a union's branch
   ann_avro_json["email"] = {{"string", "a@x"}};
   EXPECT_EQ(messages[0], ann_avro_json);

@@ -18,7 +18,8 @@ namespace sluice::worker {
 namespace {
 
 const std::string kTopic = "orders";
-const EventSource kSource{"billing", "prod", "lambda-billing", "broker-1:9092,broker-2:9092"};
+const EventSource kSource{"billing", "prod", "lambda-billing", "broker-1:9092,broker-2:9092",
+                          "https://registry.example:8081/sr"};
 
 // A record that owns its bytes; view() gives the ABI shape the formats read.
 struct TestRecord {
@@ -146,6 +147,47 @@ TEST(EventFormat, BatchesOfTwoPartitionsMatchTheirGoldenFiles) {
   for (auto& r : recs) views.push_back(r.view());
   expect_golden("aws_batch", make_event(config::Format::kAws, views, kSource));
   expect_golden("json_batch", make_event(config::Format::kJson, views, kSource));
+}
+
+// Records whose key and value a schema registry decoded: each format names the schemas
+// (AWS's metadata fields, X-Kafka-*-Schema-Id, dataschema), and the decoded value is JSON
+// whatever content-type the record's header gave its original bytes.
+TEST(EventFormat, DecodedRecordsNameTheirSchemasInEveryFormat) {
+  TestRecord decoded = basic();
+  decoded.key = R"({"id":"user-123"})";
+  decoded.value = R"({"user_id":"123","email":{"string":"a@x"}})";
+  decoded.headers = {{"content-type", "application/avro"}, {"source", "auth-service"}};
+  TestRecord value_only = decoded;
+  value_only.key = "user-123";
+  value_only.offset = 43;
+  const RecordSchemas both{{"AVRO", 3}, {"AVRO", 7}};
+  const RecordSchemas value{{}, {"AVRO", 8}};
+  for (const auto format : {config::Format::kRaw, config::Format::kJson, config::Format::kAws, config::Format::kCloudEvents}) {
+    const std::string name = format == config::Format::kRaw           ? "raw"
+                             : format == config::Format::kJson        ? "json"
+                             : format == config::Format::kAws         ? "aws"
+                                                                      : "cloudevents";
+    SCOPED_TRACE(name);
+    const sluice_record v = decoded.view();
+    expect_golden(name + "_schema_decoded", make_event(format, std::span(&v, 1), kSource, std::span(&both, 1)));
+  }
+  std::vector<sluice_record> views{decoded.view(), value_only.view()};
+  const std::vector<RecordSchemas> schemas{both, value};
+  expect_golden("aws_schema_decoded_batch", make_event(config::Format::kAws, views, kSource, schemas));
+  expect_golden("json_schema_decoded_batch", make_event(config::Format::kJson, views, kSource, schemas));
+}
+
+// The dataschema URI is public: the registry URL's credentials and query stay out of it.
+TEST(EventFormat, TheRegistryUrlLosesCredentialsAndQueryBeforeAHandlerSeesIt) {
+  config::Lambda lambda;
+  for (const auto& [url, want] : std::vector<std::pair<std::string, std::string>>{
+           {"https://user:s3cret@registry:8081/", "https://registry:8081"},
+           {"http://registry:8081/base//?api_key=s3cret#frag", "http://registry:8081/base"},
+           {"http://registry/a@b/c", "http://registry/a@b/c"},  // an @ in the path is no credential
+           {"", ""}}) {
+    lambda.schema_registry.url = url;
+    EXPECT_EQ(event_source_of(lambda).schema_registry, want) << url;
+  }
 }
 
 // Records that already are CloudEvents (the Kafka protocol binding's two modes), records

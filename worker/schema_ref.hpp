@@ -1,0 +1,22 @@
+// Which registry schema a record's key or value was decoded with: the event formats name
+// it (AWS's keySchemaMetadata/valueSchemaMetadata, X-Kafka-*-Schema-Id, CloudEvents'
+// dataschema) so that a handler can tell decoded JSON from a value that was JSON already.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace sluice::worker {
+
+struct SchemaRef {
+  std::string_view data_format;  // "AVRO", "PROTOBUF", "JSON" (AWS's names); empty: not decoded
+  std::int32_t id = 0;
+  bool decoded() const { return !data_format.empty(); }
+};
+
+struct RecordSchemas {
+  SchemaRef key;
+  SchemaRef value;
+};
+
+}  // namespace sluice::worker
