@@ -168,8 +168,18 @@ std::string bench_value(std::uint64_t seq, std::uint64_t sent_ns, std::size_t by
   return v;
 }
 
+void produce_values(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t count,
+                    const std::function<std::string(std::uint64_t)>& value_of) {
+  auto rk = bench_producer(bootstrap, "5");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    produce_one(rk.get(), topic, static_cast<int>(i % static_cast<std::uint64_t>(partitions)), value_of(i));
+  }
+  if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(topic + ": flush timed out");
+}
+
 void produce_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes) {
+  // Round robin by sequence number, as before `first` existed.
   auto rk = bench_producer(bootstrap, "5");
   for (std::uint64_t s = first; s < first + count; ++s) {
     produce_one(rk.get(), topic, static_cast<int>(s % static_cast<std::uint64_t>(partitions)), bench_value(s, 0, value_bytes));
@@ -179,19 +189,17 @@ void produce_backlog(const std::string& bootstrap, const std::string& topic, int
 
 void produce_json_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t count,
                           bool numbered_kind0) {
-  auto rk = bench_producer(bootstrap, "5");
   std::uint64_t kind0 = 0;
   std::uint64_t others = count;
-  for (std::uint64_t i = 0; i < count; ++i) {
+  produce_values(bootstrap, topic, partitions, count, [&](std::uint64_t i) {
     const std::uint64_t kind = i % 10;
     const std::uint64_t id = !numbered_kind0 ? i : kind == 0 ? kind0++ : others++;
     std::string v = "{\"id\":\"" + bench_value(id, 0, SLUICE_BENCH_PREFIX_BYTES) + "\",\"kind\":" + std::to_string(kind) +
                     ",\"pad\":\"";
     v.append(v.size() < 98 ? 98 - v.size() : 0, 'v');
     v += "\"}";
-    produce_one(rk.get(), topic, static_cast<int>(i % static_cast<std::uint64_t>(partitions)), v);
-  }
-  if (rd_kafka_flush(rk.get(), 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("json backlog: flush timed out");
+    return v;
+  });
 }
 
 double produce_paced(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,

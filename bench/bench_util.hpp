@@ -60,6 +60,9 @@ void stop_process(pid_t pid);
 
 // A value of `bytes` bytes (at least the 32-byte prefix) for sequence `seq`, sent at `sent_ns`.
 std::string bench_value(std::uint64_t seq, std::uint64_t sent_ns, std::size_t bytes);
+// Record i of [0, count) with value value_of(i), round robin over explicit partitions, flushed.
+void produce_values(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t count,
+                    const std::function<std::string(std::uint64_t)>& value_of);
 // Sequence numbers [first, first + count), round robin over explicit partitions, flushed.
 void produce_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes);

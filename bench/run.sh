@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark suite in one command: builds optimised, runs the ring against raw
 # cache-line probes, the end-to-end suite (sluice vs a bare librdkafka consumer and the
-# peers, handler-bound, open-loop latency, RSS, loss/duplicates) and the handler kinds,
+# peers, handler-bound, open-loop latency, RSS, loss/duplicates), the handler kinds and
+# schema-registry decoding,
 # and writes a markdown report and a PNG plot to build-bench/report/.
 #   bench/run.sh [--update-docs] [e2e_bench options, e.g. --runs 5]
 # --update-docs copies the report and plot to docs/benchmarks.md and docs/benchmarks.png.
@@ -15,7 +16,7 @@ for a in "$@"; do
 done
 bash scripts/install-deps.sh
 cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench --target ring_bench e2e_bench handler_bench >/dev/null
+cmake --build build-bench --target ring_bench e2e_bench handler_bench schema_bench >/dev/null
 out=build-bench/report
 mkdir -p "$out"
 report=$out/benchmarks.md
@@ -43,6 +44,12 @@ report=$out/benchmarks.md
   echo
 } >> "$report"
 ./build-bench/bench/handler_bench | tee "$out/handler.log" | sed -n '/^machine:/,$p' >> "$report"
+{
+  echo
+  echo "## Schema-registry decoding, 1 KiB Avro values"
+  echo
+} >> "$report"
+./build-bench/bench/schema_bench | tee "$out/schema.log" | sed -n '/^machine:/,$p' >> "$report"
 gnuplot -e "dir='$out'" bench/plot.gp
 echo "report: $report, plot: $out/benchmarks.png"
 if [ "$update_docs" = 1 ]; then

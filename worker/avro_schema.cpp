@@ -7,10 +7,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <unordered_set>
 #include <vector>
+
+#include "worker/json_text.hpp"
 
 namespace sluice::worker {
 
@@ -33,8 +34,6 @@ struct AvroSchema::State {
 };
 
 namespace {
-
-using ojson = nlohmann::ordered_json;
 
 // Deepest data nesting printed: a recursive schema lets data nest as deep as its bytes go.
 constexpr int kMaxDepth = 200;
@@ -155,54 +154,55 @@ std::string full_name(avro_schema_t s) {
 }
 
 // Avro C's own avro_value_to_json stops a bytes value at its first NUL and drops bytes
-// that are not UTF-8, so the value is walked here (the decoding is still Avro C's).
-bool to_ojson(avro_value_t& v, ojson& out, std::string& why, int depth) {
+// that are not UTF-8, so the value is walked here (the decoding is still Avro C's) and
+// printed straight to text.
+bool print(avro_value_t& v, std::string& out, std::string& why, int depth) {
   if (depth > kMaxDepth) {
     why = "the datum nests deeper than " + std::to_string(kMaxDepth) + " levels";
     return false;
   }
   switch (avro_value_get_type(&v)) {
-    case AVRO_NULL: out = nullptr; return true;
+    case AVRO_NULL:
+      out += "null";
+      return true;
     case AVRO_BOOLEAN: {
       int b = 0;
       avro_value_get_boolean(&v, &b);
-      out = b != 0;
+      out += b != 0 ? "true" : "false";
       return true;
     }
     case AVRO_INT32: {
       std::int32_t i = 0;
       avro_value_get_int(&v, &i);
-      out = i;
+      append_json_number(out, std::int64_t{i});
       return true;
     }
     case AVRO_INT64: {
       std::int64_t i = 0;
       avro_value_get_long(&v, &i);
-      out = i;
+      append_json_number(out, i);
       return true;
     }
-    case AVRO_FLOAT:
+    case AVRO_FLOAT: {
+      float f = 0;
+      avro_value_get_float(&v, &f);
+      append_json_number(out, f);
+      return true;
+    }
     case AVRO_DOUBLE: {
       double d = 0;
-      if (avro_value_get_type(&v) == AVRO_FLOAT) {
-        float f = 0;
-        avro_value_get_float(&v, &f);
-        d = f;
-      } else {
-        avro_value_get_double(&v, &d);
-      }
-      // JSON has no NaN or infinities: their names, as Avro's Java JSON encoder writes them.
-      if (std::isnan(d)) out = "NaN";
-      else if (std::isinf(d)) out = d > 0 ? "Infinity" : "-Infinity";
-      else out = d;
+      avro_value_get_double(&v, &d);
+      append_json_number(out, d);
       return true;
     }
     case AVRO_STRING: {
       const char* s = nullptr;
       std::size_t size = 0;
       avro_value_get_string(&v, &s, &size);
-      std::string text(s, size == 0 ? 0 : size - 1);  // Avro C counts the terminating NUL
-      out = std::move(text);
+      if (!append_json_string(out, {s, size == 0 ? 0 : size - 1})) {  // Avro C counts the terminating NUL
+        why = "a string of the datum is not UTF-8";
+        return false;
+      }
       return true;
     }
     case AVRO_BYTES:
@@ -211,7 +211,7 @@ bool to_ojson(avro_value_t& v, ojson& out, std::string& why, int depth) {
       std::size_t size = 0;
       if (avro_value_get_type(&v) == AVRO_BYTES) avro_value_get_bytes(&v, &b, &size);
       else avro_value_get_fixed(&v, &b, &size);
-      out = latin1_to_utf8(b, size);
+      append_json_string(out, latin1_to_utf8(b, size));  // always UTF-8
       return true;
     }
     case AVRO_ENUM: {
@@ -223,18 +223,17 @@ bool to_ojson(avro_value_t& v, ojson& out, std::string& why, int depth) {
       const char* name = symbol >= 0 && symbol < avro_schema_enum_number_of_symbols(schema)
                              ? avro_schema_enum_get(schema, symbol)
                              : nullptr;
-      if (name == nullptr) {
+      if (name == nullptr || !append_json_string(out, name)) {
         why = "enum symbol " + std::to_string(symbol) + " is not in the schema";
         return false;
       }
-      out = name;
       return true;
     }
     case AVRO_RECORD:
     case AVRO_MAP:
     case AVRO_ARRAY: {
       const bool array = avro_value_get_type(&v) == AVRO_ARRAY;
-      out = array ? ojson::array() : ojson::object();
+      out += array ? '[' : '{';
       std::size_t n = 0;
       avro_value_get_size(&v, &n);
       for (std::size_t i = 0; i < n; ++i) {
@@ -244,11 +243,17 @@ bool to_ojson(avro_value_t& v, ojson& out, std::string& why, int depth) {
           why = avro_error();
           return false;
         }
-        ojson c;
-        if (!to_ojson(child, c, why, depth + 1)) return false;
-        if (array) out.push_back(std::move(c));
-        else out[name != nullptr ? name : ""] = std::move(c);
+        if (i != 0) out += ',';
+        if (!array) {
+          if (!append_json_string(out, name != nullptr ? name : "")) {
+            why = "a map key of the datum is not UTF-8";
+            return false;
+          }
+          out += ':';
+        }
+        if (!print(child, out, why, depth + 1)) return false;
       }
+      out += array ? ']' : '}';
       return true;
     }
     case AVRO_UNION: {
@@ -260,14 +265,15 @@ bool to_ojson(avro_value_t& v, ojson& out, std::string& why, int depth) {
         return false;
       }
       if (avro_value_get_type(&branch) == AVRO_NULL) {
-        out = nullptr;
+        out += "null";
         return true;
       }
-      ojson inner;
-      if (!to_ojson(branch, inner, why, depth + 1)) return false;
       // A union's value is wrapped in an object naming its branch.
-      out = ojson::object();
-      out[full_name(avro_schema_union_branch(avro_value_get_schema(&v), index))] = std::move(inner);
+      out += '{';
+      append_json_string(out, full_name(avro_schema_union_branch(avro_value_get_schema(&v), index)));
+      out += ':';
+      if (!print(branch, out, why, depth + 1)) return false;
+      out += '}';
       return true;
     }
     default:
@@ -335,15 +341,8 @@ bool AvroSchema::to_json(std::string_view bytes, std::string& json, std::string&
       return false;
     }
   }
-  ojson j;
-  if (!to_ojson(s_->value, j, error, 0)) return false;
-  try {
-    json = j.dump();
-  } catch (const nlohmann::json::type_error&) {  // a string that is not UTF-8
-    error = "a string of the datum is not UTF-8";
-    return false;
-  }
-  return true;
+  json.clear();
+  return print(s_->value, json, error, 0);
 }
 
 }  // namespace sluice::worker
