@@ -35,16 +35,6 @@ const char* to_string(OnFailure o) {
   }
   return "?";
 }
-const char* to_string(SchemaFormat f) {
-  switch (f) {
-    case SchemaFormat::kNone: return "none";
-    case SchemaFormat::kAuto: return "auto";
-    case SchemaFormat::kAvro: return "avro";
-    case SchemaFormat::kProtobuf: return "protobuf";
-    case SchemaFormat::kJsonSchema: return "json_schema";
-  }
-  return "?";
-}
 
 const char* to_string(Format f) {
   switch (f) {
@@ -154,11 +144,13 @@ void read_schema_registry(const FileContext& ctx, const toml::table& t, const st
     }
   }
   r.uint("timeout_ms", s.timeout_ms, 1, kMaxMs);
-  // Protobuf and JSON Schema are not accepted until their decoders exist: records would
-  // pass through undecoded. (`auto` sends a record of such a schema down the failure path.)
+  // JSON Schema is not accepted until its decoder exists: records would pass through
+  // undecoded. (`auto` sends a record of such a schema down the failure path.)
   for (const auto& [key, format] : {std::pair<const char*, SchemaFormat*>{"value_format", &s.value_format},
                                     {"key_format", &s.key_format}}) {
-    r.choice(key, *format, {{"none", SchemaFormat::kNone}, {"auto", SchemaFormat::kAuto}, {"avro", SchemaFormat::kAvro}});
+    r.choice(key, *format,
+             {{"none", SchemaFormat::kNone}, {"auto", SchemaFormat::kAuto}, {"avro", SchemaFormat::kAvro},
+              {"protobuf", SchemaFormat::kProtobuf}});
   }
   r.finish();
 }

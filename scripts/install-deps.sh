@@ -10,12 +10,13 @@ PACKAGES=(
   # libraries
   librdkafka-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
-  libcpp-httplib-dev libsystemd-dev libsimdjson-dev libavro-dev
+  libcpp-httplib-dev libsystemd-dev libsimdjson-dev libavro-dev libprotobuf-dev libprotoc-dev
   # tests and benchmarks (clang and its runtime for the libFuzzer harnesses)
   libgtest-dev libgmock-dev python3 python3-flask kcat procps curl clang libclang-rt-14-dev
   python3-confluent-kafka python3-kafka gnuplot-nox
-  # the schema-registry tests encode Avro with a library other than the one sluice decodes with
-  python3-avro
+  # the schema-registry tests encode Avro and Protobuf with tools other than the code
+  # sluice decodes with
+  python3-avro protobuf-compiler
   # the byte-exactness tests run an endpoint on Node's http module too
   nodejs
   # promtool (checks the shipped alert rules and the metrics exposition)

@@ -17,11 +17,6 @@ std::size_t collect_body(char* data, std::size_t size, std::size_t n, void* out)
   return len;
 }
 
-std::string excerpt(const std::string& body) {
-  constexpr std::size_t kMax = 200;
-  return body.size() <= kMax ? body : body.substr(0, kMax) + "...";
-}
-
 }  // namespace
 
 sluice_outcome http_outcome(CURLcode rc, long status) {
@@ -42,23 +37,16 @@ sluice_outcome http_outcome(CURLcode rc, long status) {
 }
 
 HttpHandler::HttpHandler(const config::Lambda& lambda)
-    : lambda_(lambda), source_(event_source_of(lambda)), curl_(curl_easy_init()) {
-  if (!curl_) throw std::runtime_error("curl_easy_init failed");
+    : lambda_(lambda),
+      source_(event_source_of(lambda)),
+      curl_(new_curl_handle(static_cast<long>(lambda.handler.timeout_ms),
+                            {lambda.handler.ca_file, lambda.handler.client_cert, lambda.handler.client_key})) {
   CURL* c = curl_.get();
   curl_easy_setopt(c, CURLOPT_URL, lambda.handler.url.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM in a worker
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(lambda.handler.timeout_ms));
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response_);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "sluice");
-  // A redirect would turn the POST into a GET on most servers: report it instead.
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   const config::Handler& h = lambda.handler;
-  if (!h.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, h.ca_file.c_str());
-  if (!h.client_cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, h.client_cert.c_str());
-  if (!h.client_key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, h.client_key.c_str());
   for (const auto& [name, value] : h.headers) static_headers_.push_back(name + ": " + value);
 }
 
@@ -68,14 +56,8 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   // At most one text per call; reserved so that pointers handed out stay valid.
   errors_.reserve(1);
   const Event event = make_event(lambda_.format, records, source_, schemas());
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  const auto add = [&](const std::string& line) {
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-    if (next != nullptr) {
-      (void)headers.release();
-      headers.reset(next);
-    }
-  };
+  HeaderLines headers;
+  const auto add = [&](const std::string& line) { append_header(headers, line); };
   // curl drops a header with nothing after the colon; "Name;" sends it empty.
   for (const auto& [name, value] : event.headers) add(value.empty() ? name + ";" : name + ": " + value);
   for (const auto& line : static_headers_) add(line);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "worker/curl_easy.hpp"
 #include "worker/event_format.hpp"
 #include "worker/handler.hpp"
 
@@ -35,16 +36,9 @@ class HttpHandler final : public Handler {
               std::vector<OutboundRecord>& produce) override;
 
  private:
-  struct CurlDeleter {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
-  };
-  struct SlistDeleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-  };
-
   const config::Lambda& lambda_;
   EventSource source_;
-  std::unique_ptr<CURL, CurlDeleter> curl_;
+  CurlHandle curl_;
   std::vector<std::string> static_headers_;  // [lambda.handler.headers], "Name: value"
   std::string response_;
   std::uint64_t retry_after_ms_ = 0;

@@ -2,11 +2,23 @@
 
 #include <stdexcept>
 
+#include "worker/avro_schema.hpp"
+#include "worker/protobuf_schema.hpp"
+
 namespace sluice::worker {
 
 namespace {
 constexpr unsigned char kMagic = 0;
 constexpr std::size_t kFrameBytes = 5;  // magic byte + schema id
+
+// Whether a part configured as `format` may be decoded by a schema of this data format.
+bool format_allows(config::SchemaFormat format, std::string_view data_format) {
+  switch (format) {
+    case config::SchemaFormat::kAvro: return data_format == "AVRO";
+    case config::SchemaFormat::kProtobuf: return data_format == "PROTOBUF";
+    default: return true;
+  }
+}
 
 std::int32_t schema_id(const char* bytes) {
   std::uint32_t id = 0;
@@ -17,8 +29,8 @@ std::int32_t schema_id(const char* bytes) {
 
 SchemaDecoder::SchemaDecoder(const config::SchemaRegistry& registry) : registry_(registry), client_(registry) {}
 
-AvroSchema* SchemaDecoder::avro_schema(std::int32_t id, Result& result, std::string& why) {
-  if (const auto it = avro_.find(id); it != avro_.end()) return it->second.get();
+DatumSchema* SchemaDecoder::schema(std::int32_t id, Result& result, std::string& why) {
+  if (const auto it = schemas_.find(id); it != schemas_.end()) return it->second.get();
   if (const auto it = unusable_.find(id); it != unusable_.end()) {
     result = Result::kFailed;
     why = it->second;
@@ -36,14 +48,14 @@ AvroSchema* SchemaDecoder::avro_schema(std::int32_t id, Result& result, std::str
       result = Result::kUnavailable;
       return nullptr;
   }
-  if (schema.type != "AVRO") {
-    why = "a " + schema.type + " schema, which sluice does not decode yet";
-  } else {
-    try {
-      return avro_.emplace(id, std::make_unique<AvroSchema>(schema.text)).first->second.get();
-    } catch (const std::exception& e) {
-      why = e.what();
+  try {
+    if (schema.type == "AVRO") return schemas_.emplace(id, std::make_unique<AvroSchema>(schema.text)).first->second.get();
+    if (schema.type == "PROTOBUF") {
+      return schemas_.emplace(id, std::make_unique<ProtobufSchema>(schema.text)).first->second.get();
     }
+    why = "a " + schema.type + " schema, which sluice does not decode yet";
+  } catch (const std::exception& e) {
+    why = e.what();
   }
   unusable_.emplace(id, why);
   result = Result::kFailed;
@@ -63,18 +75,20 @@ RecordDecoder::Result SchemaDecoder::decode(const char* bytes, std::size_t len, 
   }
   const std::int32_t id = schema_id(bytes);
   Result result = Result::kFailed;
-  AvroSchema* schema = avro_schema(id, result, why);
-  if (schema == nullptr) {
-    why = std::string(result == Result::kFailed ? "schema_decode: " : "") + part + " schema " + std::to_string(id) +
-          ": " + why;
-    return result;
+  DatumSchema* found = schema(id, result, why);
+  if (found != nullptr && !format_allows(format, found->data_format())) {
+    why = std::string("a ") + std::string(found->data_format()) + " schema, and " + part + "_format is " +
+          (format == config::SchemaFormat::kAvro ? "avro" : "protobuf");
+    found = nullptr;
   }
-  if (!schema->to_json({bytes + kFrameBytes, len - kFrameBytes}, out, why)) {
-    why = std::string("schema_decode: ") + part + " schema " + std::to_string(id) + ": " + why;
-    return Result::kFailed;
+  if (found != nullptr && found->to_json({bytes + kFrameBytes, len - kFrameBytes}, out, why)) {
+    ref = {found->data_format(), id};
+    return Result::kDecoded;
   }
-  ref = {"AVRO", id};
-  return Result::kDecoded;
+  // A failure is the record's (schema_decode, the failure path); unavailability is not.
+  why = std::string(result == Result::kFailed ? "schema_decode: " : "") + part + " schema " + std::to_string(id) + ": " +
+        why;
+  return result;
 }
 
 std::unique_ptr<RecordDecoder> make_schema_decoder(const config::Lambda& lambda) {

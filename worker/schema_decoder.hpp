@@ -7,7 +7,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "worker/avro_schema.hpp"
+#include "worker/datum_schema.hpp"
 #include "worker/record_decoder.hpp"
 #include "worker/schema_registry_client.hpp"
 
@@ -22,12 +22,13 @@ class SchemaDecoder : public RecordDecoder {
  private:
   // The schema with this id, fetched if need be; nullptr with `why` (and the result to
   // give) when there is none to use.
-  AvroSchema* avro_schema(std::int32_t id, Result& result, std::string& why);
+  DatumSchema* schema(std::int32_t id, Result& result, std::string& why);
 
   config::SchemaRegistry registry_;
   SchemaRegistryClient client_;
-  std::unordered_map<std::int32_t, std::unique_ptr<AvroSchema>> avro_;
-  // Ids whose schema sluice cannot use (another type, a schema Avro C refuses): why.
+  std::unordered_map<std::int32_t, std::unique_ptr<DatumSchema>> schemas_;
+  // Ids whose schema sluice cannot use (a type it does not decode, a schema its library
+  // refuses): why.
   std::unordered_map<std::int32_t, std::string> unusable_;
 };
 

@@ -1,10 +1,10 @@
 #include "worker/schema_registry_client.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "worker/curl_easy.hpp"
 
 namespace sluice::worker {
 
@@ -22,57 +22,31 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
   return len;
 }
 
-std::string excerpt(const std::string& body) {
-  constexpr std::size_t kMax = 200;
-  return body.size() <= kMax ? body : body.substr(0, kMax) + "...";
-}
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
 }  // namespace
 
 struct SchemaRegistryClient::State {
   std::string base;  // url without a trailing '/'
-  std::unique_ptr<CURL, CurlDeleter> curl{curl_easy_init()};
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  CurlHandle curl;
+  HeaderLines headers;
   std::string body;
 };
 
 SchemaRegistryClient::SchemaRegistryClient(const config::SchemaRegistry& r) : s_(std::make_unique<State>()) {
-  if (!s_->curl) throw std::runtime_error("curl_easy_init failed");
+  // Credentials go to the configured host only: new_curl_handle follows no redirect.
+  s_->curl = new_curl_handle(static_cast<long>(r.timeout_ms), {r.ca_file, r.client_cert, r.client_key});
   s_->base = r.url;
   while (s_->base.ends_with('/')) s_->base.pop_back();
   CURL* c = s_->curl.get();
   curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout_ms));
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // credentials go to the configured host only
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "sluice");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &s_->body);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!r.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, r.ca_file.c_str());
-  if (!r.client_cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, r.client_cert.c_str());
-  if (!r.client_key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, r.client_key.c_str());
   if (!r.username.empty()) {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(c, CURLOPT_USERNAME, r.username.c_str());
     curl_easy_setopt(c, CURLOPT_PASSWORD, r.password.c_str());
   }
-  const auto add = [&](const std::string& line) {
-    if (curl_slist* next = curl_slist_append(s_->headers.get(), line.c_str()); next != nullptr) {
-      (void)s_->headers.release();
-      s_->headers.reset(next);
-    }
-  };
-  add("Accept: application/vnd.schemaregistry.v1+json, application/json");
-  if (!r.token.empty()) add("Authorization: Bearer " + r.token);
+  append_header(s_->headers, "Accept: application/vnd.schemaregistry.v1+json, application/json");
+  if (!r.token.empty()) append_header(s_->headers, "Authorization: Bearer " + r.token);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, s_->headers.get());
 }
 

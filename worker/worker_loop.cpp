@@ -170,8 +170,7 @@ bool WorkerLoop::run_todo() {
     }
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader* h = todo_[i];
-      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed) + 1;
-      h->attempts.store(attempt, std::memory_order_relaxed);  // one writer: this worker
+      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);  // charged by decode_todo()
       const std::string& topic = h->topic_index < topics.size() ? topics[h->topic_index] : topics.front();
       records_.push_back(sluice_record{
           topic.c_str(), topic.size(), h->partition, h->offset, h->timestamp_ms, h->timestamp_type,
@@ -246,15 +245,26 @@ void WorkerLoop::decode_todo() {
   waiting_.clear();
   decoded_for_.clear();
   decoded_.clear();
-  if (decoder_ == nullptr) return;
+  // One writer of attempts: this worker.
+  const auto charge = [](shm::RecordHeader* h) {
+    h->attempts.store(h->attempts.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  };
+  if (decoder_ == nullptr) {
+    for (shm::RecordHeader* h : todo_) charge(h);
+    return;
+  }
   std::size_t kept = 0;
   std::string out;
   std::string why;
   for (shm::RecordHeader* h : todo_) {
     if (!waiting_.empty()) {
-      waiting_.push_back(h);
+      waiting_.push_back(h);  // not charged: it was never tried
       continue;
     }
+    // Charged before decoding, not after: a record whose bytes take the worker down in
+    // the decoder (Avro C) must use up its attempts like one that crashes a handler,
+    // instead of being delivered again for ever.
+    charge(h);
     Decoded d;
     bool failed = false;
     for (const bool key : {true, false}) {
@@ -269,6 +279,8 @@ void WorkerLoop::decode_todo() {
         failed = true;
         break;
       } else if (result == RecordDecoder::Result::kUnavailable) {
+        // Not the record's doing: its attempt is given back.
+        h->attempts.store(h->attempts.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         waiting_.push_back(h);
         waiting_why_ = why;
         break;

@@ -35,10 +35,11 @@ class WorkerLoop {
   // Invokes todo_ (with retries) until each record has an outcome; same return.
   bool run_todo();
   void fail(shm::RecordHeader& h, const std::string& reason);
-  // Runs the decoder over todo_: a record that cannot be decoded fails here; from the
-  // first one whose decoding must wait (registry down), it and every record after it
-  // wait (waiting_), so that nothing overtakes it. todo_ keeps the rest, decoded_for_
-  // their replacement bytes.
+  // Charges each record of todo_ its attempt and runs the decoder over them: a record
+  // that cannot be decoded fails here; from the first one whose decoding must wait
+  // (registry down), it and every record after it wait (waiting_), attempts not
+  // charged, so that nothing overtakes it. todo_ keeps the rest, decoded_for_ their
+  // replacement bytes.
   void decode_todo();
   // Calls the handler for records_ (in one call, or one per record), filling results_.
   void invoke();

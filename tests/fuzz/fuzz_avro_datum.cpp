@@ -6,18 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "datum_fuzz.hpp"
 #include "worker/avro_schema.hpp"
 
-namespace {
-
-std::vector<std::unique_ptr<sluice::worker::AvroSchema>>& schemas() {
-  static std::vector<std::unique_ptr<sluice::worker::AvroSchema>> s = [] {
-    std::vector<std::unique_ptr<sluice::worker::AvroSchema>> v;
-    for (const char* text : {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static auto schemas = make_schemas<sluice::worker::AvroSchema>({
              R"({"type":"record","name":"Order","namespace":"n","fields":[{"name":"id","type":"long"},
                 {"name":"note","type":["null","string","bytes"]},
                 {"name":"state","type":{"type":"enum","name":"State","symbols":["NEW","PAID","SHIPPED"]}},
@@ -28,27 +24,7 @@ std::vector<std::unique_ptr<sluice::worker::AvroSchema>>& schemas() {
              R"({"type":"record","name":"Node","fields":[{"name":"v","type":"int"},{"name":"kids","type":{"type":"array","items":"Node"}},{"name":"next","type":["null","Node"]}]})",
              R"(["null","string",{"type":"map","values":{"type":"array","items":"bytes"}}])",
              R"("string")",
-         }) {
-      v.push_back(std::make_unique<sluice::worker::AvroSchema>(text));
-    }
-    return v;
-  }();
-  return s;
-}
-
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size == 0) return 0;
-  auto& all = schemas();
-  auto& schema = *all[data[0] % all.size()];
-  std::string json;
-  std::string why;
-  const std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  if (schema.to_json(bytes, json, why)) {
-    if (!nlohmann::json::accept(json)) __builtin_trap();
-  } else if (why.empty()) {
-    __builtin_trap();  // a refusal always says why
-  }
+  });
+  fuzz_datum(schemas, data, size);
   return 0;
 }

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "daemon_test.hpp"
-#include "harness/avro_frames.hpp"
+#include "harness/registry_frames.hpp"
 #include "harness/script_server.hpp"
 
 namespace sluice::test {

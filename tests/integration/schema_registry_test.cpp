@@ -7,7 +7,7 @@
 
 #include "daemon_test.hpp"
 #include "metrics_text.hpp"
-#include "harness/avro_frames.hpp"
+#include "harness/registry_frames.hpp"
 #include "harness/decoding.hpp"
 #include "harness/script_server.hpp"
 
@@ -33,6 +33,27 @@ const std::string kUserV2 = R"({"type":"record","name":"User","namespace":"com.e
 class SchemaRegistry : public DaemonTest {
  protected:
   std::vector<std::string> frames(const json& jobs) const { return avro_frames(dir.path(), jobs); }
+
+  // Each recorded request's JSON envelope by offset (format "json", one record a call).
+  std::map<std::int64_t, json> envelopes() const {
+    std::map<std::int64_t, json> out;
+    for (const auto& r : recorded()) {
+      json envelope = json::parse(unhex(r["body"].get<std::string>()));
+      const auto offset = envelope["offset"].get<std::int64_t>();
+      out[offset] = std::move(envelope);
+    }
+    return out;
+  }
+
+  // The dead letters of `topic` by source offset.
+  static std::map<std::int64_t, TopicMessage> dead_letters(const std::string& bootstrap, std::size_t n) {
+    std::map<std::int64_t, TopicMessage> dead;
+    for (auto& m : read_topic(bootstrap, "events.dlq", n, 30s)) {
+      const auto offset = std::stoll(m.headers.at("sluice-source-offset"));
+      dead[offset] = std::move(m);
+    }
+    return dead;
+  }
 
   void write_schemas(const json& schemas) { std::ofstream(dir.path() / "schemas.json") << schemas.dump(); }
 
@@ -64,7 +85,7 @@ class SchemaRegistry : public DaemonTest {
 TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesAreDeadLettered) {
   write_schemas({{"1", {{"schema", kUser}}},
                  {"2", {{"schema", kUserV2}, {"schemaType", "AVRO"}}},
-                 {"3", {{"schema", "syntax = \"proto3\"; message M { string a = 1; }"}, {"schemaType", "PROTOBUF"}}}});
+                 {"3", {{"schema", R"({"type":"object"})"}, {"schemaType", "JSON"}}}});
   const json ann = {{"name", "ann"}, {"age", 41}, {"email", "a@x"}, {"tags", {"a", "b"}}, {"address", {{"city", "Oslo"}}}};
   const json bob = {{"name", "bob"}, {"age", 7},           {"email", nullptr},
                     {"tags", json::array()}, {"address", {{"city", "Rome"}}}, {"plan", "pro"}};
@@ -123,7 +144,7 @@ TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesA
   const std::map<std::int64_t, std::string> reasons = {
       {3, "schema_decode: value schema 99: the schema registry has no schema 99"},
       {4, "schema_decode: value schema 1: the bytes are not a datum of the schema"},
-      {5, "schema_decode: value schema 3: a PROTOBUF schema, which sluice does not decode yet"},
+      {5, "schema_decode: value schema 3: a JSON schema, which sluice does not decode yet"},
       {6, "schema_decode: value schema 1: bytes left over after a datum of the schema"}};
   for (const auto& [offset, reason] : reasons) {
     SCOPED_TRACE(offset);
@@ -136,6 +157,65 @@ TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesA
   EXPECT_EQ(asked["/schemas/ids/1"], 1) << "a schema is fetched once and kept";
   EXPECT_EQ(asked["/schemas/ids/2"], 1);
   EXPECT_EQ(asked["/schemas/ids/3"], 1);
+  expect_clean_stop(d);
+}
+
+// Nested, oneof, enum, repeated, map and a well-known type (the unit tests' schema too).
+const std::string kOrderProto = [] {
+  std::ifstream f(std::string(SLUICE_SOURCE_DIR) + "/tests/golden/schemas/order.proto");
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}();
+
+// Protobuf records (encoded by protoc, framed with Confluent's message indexes) reach the
+// handler as protobuf's JSON mapping, each message type chosen by its indexes; a record
+// whose bytes are not a message of its type, or whose index names none, is dead-lettered
+// with the reason.
+TEST_F(SchemaRegistry, FramedProtobufRecordsReachTheHandlerAsJsonByTheirMessageIndexes) {
+  write_schemas({{"7", {{"schema", kOrderProto}, {"schemaType", "PROTOBUF"}}}});
+  const auto job = [](const std::string& type, json indexes, const std::string& text) {
+    return json{{"schema", kOrderProto}, {"id", 7}, {"type", type}, {"indexes", std::move(indexes)}, {"text", text}};
+  };
+  const auto f = protobuf_frames(
+      dir.path(), json::array({job("shop.Order", {0},
+                                   "id: 7 note: 'hi' tags: 'a' tags: 'b' status: PAID customer { name: 'ann' } voucher: 5 "
+                                   "counts { key: 'k' value: 3 } created { seconds: 1718687340 } lines { sku: 'x' qty: 2 }"),
+                               job("shop.Customer", {1}, "name: 'bob'"), job("shop.Order.Line", {0, 1}, "sku: 'y'"),
+                               job("shop.Customer", {5}, "name: 'eve'")}));
+  ASSERT_EQ(f.size(), 4U);
+  const std::string truncated = f[0].substr(0, f[0].size() - 3);
+  const std::vector<std::string> values = {f[0], f[1], f[2], truncated, f[3]};
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k" + std::to_string(i), values[i], {});
+  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
+                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
+  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "proto", .topic = "events", .workers = 1,
+                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n",
+                                       .handler = lambda_toml(registry, endpoint) + "value_format = \"protobuf\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-proto", values.size(), 1); }, 60s)) << d.log();
+
+  auto got = envelopes();
+  ASSERT_EQ(got.size(), 3U) << d.log();
+  EXPECT_EQ(got[0]["message"], json::parse(R"({"id":"7","note":"hi","tags":["a","b"],"status":"PAID",
+      "customer":{"name":"ann"},"voucher":5,"counts":{"k":3},"created":"2024-06-18T05:09:00Z",
+      "lines":[{"sku":"x","qty":2}]})"));
+  EXPECT_EQ(got[1]["message"], json::parse(R"({"name":"bob"})")) << "the second message type, by its index";
+  EXPECT_EQ(got[2]["message"], json::parse(R"({"sku":"y","qty":0})")) << "a nested message type, by its index path";
+  for (const auto& [offset, envelope] : got) {
+    EXPECT_EQ(envelope["value_schema"], json({{"data_format", "PROTOBUF"}, {"schema_id", 7}})) << offset;
+  }
+  auto dead = dead_letters(b, 2);
+  ASSERT_EQ(dead.size(), 2U);
+  EXPECT_NE(dead[3].headers.at("sluice-error").find("schema_decode: value schema 7: the bytes are not a shop.Order message"),
+            std::string::npos)
+      << dead[3].headers.at("sluice-error");
+  EXPECT_EQ(dead[3].value, truncated) << "the dead letter keeps the original bytes";
+  EXPECT_NE(dead[4].headers.at("sluice-error").find("schema_decode: value schema 7: message index 5 names no message"),
+            std::string::npos)
+      << dead[4].headers.at("sluice-error");
+  EXPECT_EQ(registry_log().size(), 1U) << "the schema is fetched once";
   expect_clean_stop(d);
 }
 
@@ -190,6 +270,50 @@ TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUnd
   EXPECT_EQ(names.size(), static_cast<std::size_t>(kRecords)) << "every record, decoded";
   EXPECT_TRUE(read_topic(b, "events.dlq", 1, 2s).empty()) << "nothing was dead-lettered for the outage";
   ASSERT_TRUE(wait_until([&] { return health()["lambdas"]["avro"]["status"] == "ok"; }, 30s)) << health().dump();
+  expect_clean_stop(d);
+}
+
+// A record whose decoding takes its worker down (here: the worker is killed while it
+// waits, inside the decoder, for a registry that never answers) uses up its attempts
+// like a record that crashes its handler, and takes the failure path; it is not
+// delivered again for ever while the records behind it wait.
+TEST_F(SchemaRegistry, ARecordWhoseDecodingKillsItsWorkerUsesUpItsAttempts) {
+  write_schemas({{"1", {{"schema", kUser}}}, {"5", {{"hang", true}}}});
+  const json ann = {{"name", "ann"}, {"age", 41}, {"email", nullptr}, {"tags", json::array()}, {"address", {{"city", "Oslo"}}}};
+  const auto f = frames(json::array({{{"schema", kUser}, {"id", 5}, {"datum", ann}}, {{"schema", kUser}, {"id", 1}, {"datum", ann}}}));
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  produce_exact(b, "events", 0, "k0", f[0], {});
+  produce_exact(b, "events", 0, "k1", f[1], {});
+  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
+                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
+  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "avro", .topic = "events", .workers = 1,
+                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\nmax_attempts = 2\n",
+                                       .handler = lambda_toml(registry, endpoint) + "timeout_ms = 600000\n"}}));
+  const auto asked_for_5 = [&] {
+    std::size_t n = 0;
+    for (const auto& line : registry_log()) n += line.starts_with("/schemas/ids/5 ") ? 1 : 0;
+    return n;
+  };
+  for (std::size_t attempt = 1; attempt <= 2; ++attempt) {
+    SCOPED_TRACE(attempt);
+    ASSERT_TRUE(wait_until([&] { return asked_for_5() == attempt; }, 60s)) << d.log();
+    const auto workers = d.children("worker");
+    ASSERT_EQ(workers.size(), 1U) << d.log();
+    ASSERT_EQ(::kill(workers[0], SIGKILL), 0);  // inside the decoder: the registry never answers
+  }
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-avro", 2, 1); }, 60s)) << d.log();
+  const auto dlq = read_topic(b, "events.dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U);
+  EXPECT_EQ(dlq[0].headers.at("sluice-source-offset"), "0");
+  EXPECT_EQ(dlq[0].headers.at("sluice-attempts"), "2");
+  EXPECT_NE(dlq[0].headers.at("sluice-error").find("SIGKILL"), std::string::npos) << dlq[0].headers.at("sluice-error");
+  EXPECT_EQ(asked_for_5(), 2U) << "not asked again after its attempts ran out";
+  const auto got = recorded();
+  ASSERT_EQ(got.size(), 1U) << "the record behind it, decoded";
+  EXPECT_EQ(json::parse(unhex(got[0]["body"].get<std::string>()))["offset"], 1);
   expect_clean_stop(d);
 }
 

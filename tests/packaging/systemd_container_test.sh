@@ -14,7 +14,7 @@ rpm=$(ls "$build"/sluice-*.rpm)
 sluice="$build/app/sluice"
 cache=${SLUICE_CONTAINER_CACHE:-/var/cache/sluice-test}
 # The package's run-time dependencies, preinstalled so dpkg -i needs no network.
-include="systemd,systemd-sysv,dbus,procps,librdkafka1,libcpp-httplib0.11,libcurl4,libfmt9,libspdlog1.10,libtomlplusplus3,libsimdjson14,libavro23,libsystemd0,python3,curl"
+include="systemd,systemd-sysv,dbus,procps,librdkafka1,libcpp-httplib0.11,libcurl4,libfmt9,libspdlog1.10,libtomlplusplus3,libsimdjson14,libavro23,libprotobuf32,libprotoc32,libsystemd0,python3,curl"
 work=$(mktemp -d /tmp/sluice-container.XXXXXX)
 broker_pid=""
 nspawn_pid=""

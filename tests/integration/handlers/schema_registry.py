@@ -2,14 +2,16 @@
 
 Usage: schema_registry.py SCHEMAS_JSON LOG [DOWN_FILE]
 Prints its port. SCHEMAS_JSON maps ids to {"schema": text, "schemaType": ...} and is read
-at every request (a test may register schemas while it runs). Every request's path is
-appended to LOG. While DOWN_FILE exists, every request gets 503 (the registry is down).
+at every request (a test may register schemas while it runs); an id mapped to
+{"hang": true} is never answered. Every request's path is appended to LOG. While
+DOWN_FILE exists, every request gets 503 (the registry is down).
 """
 
 import http.server
 import json
 import os
 import sys
+import time
 
 SCHEMAS, LOG = sys.argv[1], sys.argv[2]
 DOWN = sys.argv[3] if len(sys.argv) > 3 else None
@@ -38,6 +40,9 @@ class Registry(http.server.BaseHTTPRequestHandler):
             schemas = json.load(f)
         if parts[2] not in schemas:
             return self.answer(404, {"error_code": 40403, "message": "Schema %s not found" % parts[2]})
+        if schemas[parts[2]].get("hang"):
+            while True:  # the asking worker stays inside its decoding
+                time.sleep(60)
         return self.answer(200, schemas[parts[2]])
 
     def log_message(self, *args):
