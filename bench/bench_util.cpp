@@ -179,7 +179,8 @@ void produce_values(const std::string& bootstrap, const std::string& topic, int 
 
 void produce_backlog(const std::string& bootstrap, const std::string& topic, int partitions, std::uint64_t first,
                      std::uint64_t count, std::size_t value_bytes) {
-  // Round robin by sequence number, as before `first` existed.
+  // Partitioned by sequence number, not by position as produce_values() does: a backlog
+  // produced after another (first > 0) continues its round robin.
   auto rk = bench_producer(bootstrap, "5");
   for (std::uint64_t s = first; s < first + count; ++s) {
     produce_one(rk.get(), topic, static_cast<int>(s % static_cast<std::uint64_t>(partitions)), bench_value(s, 0, value_bytes));

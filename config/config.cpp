@@ -36,6 +36,17 @@ const char* to_string(OnFailure o) {
   return "?";
 }
 
+const char* to_string(SchemaFormat f) {
+  switch (f) {
+    case SchemaFormat::kNone: return "none";
+    case SchemaFormat::kAuto: return "auto";
+    case SchemaFormat::kAvro: return "avro";
+    case SchemaFormat::kProtobuf: return "protobuf";
+    case SchemaFormat::kJsonSchema: return "json_schema";
+  }
+  return "?";
+}
+
 const char* to_string(Format f) {
   switch (f) {
     case Format::kRaw: return "raw";

@@ -30,6 +30,7 @@ const char* to_string(OnFailure);
 const char* to_string(Format);
 const char* to_string(HandlerType);
 const char* to_string(OffsetReset);
+const char* to_string(SchemaFormat);
 
 struct Handler {
   HandlerType type = HandlerType::kPlugin;

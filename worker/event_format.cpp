@@ -291,9 +291,6 @@ Event aws_event(std::span<const sluice_record> records, const EventSource& src, 
   return e;
 }
 
-}  // namespace
-
-namespace {
 // A registry URL as a schema's public name: credentials and query (an API key may sit in
 // either) are the operator's secret, not the handler's.
 std::string public_registry_url(std::string_view url) {
@@ -309,6 +306,7 @@ std::string public_registry_url(std::string_view url) {
   while (!out.empty() && out.back() == '/') out.pop_back();
   return out;
 }
+
 }  // namespace
 
 EventSource event_source_of(const config::Lambda& lambda) {

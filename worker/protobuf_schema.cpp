@@ -106,8 +106,8 @@ bool ProtobufSchema::to_json(std::string_view data, std::string& json, std::stri
     error = "the message indexes after the schema id cannot be read";
     return false;
   }
-  s_->indexes.assign(1, 0);  // a count of 0: the schema's first message
-  if (count > 0) s_->indexes.clear();
+  s_->indexes.clear();
+  if (count == 0) s_->indexes.push_back(0);  // the schema's first message
   for (std::int64_t i = 0; i < count; ++i) {
     std::int64_t index = 0;
     if (!read_index(data, index)) {

@@ -78,7 +78,7 @@ RecordDecoder::Result SchemaDecoder::decode(const char* bytes, std::size_t len, 
   DatumSchema* found = schema(id, result, why);
   if (found != nullptr && !format_allows(format, found->data_format())) {
     why = std::string("a ") + std::string(found->data_format()) + " schema, and " + part + "_format is " +
-          (format == config::SchemaFormat::kAvro ? "avro" : "protobuf");
+          config::to_string(format);
     found = nullptr;
   }
   if (found != nullptr && found->to_json({bytes + kFrameBytes, len - kFrameBytes}, out, why)) {

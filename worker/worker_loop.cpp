@@ -157,7 +157,6 @@ bool WorkerLoop::run_todo() {
   while (!todo_.empty()) {
     decode_todo();
     records_.clear();
-    schemas_.clear();
     headers_.clear();
     // Headers first, so the record pointers into headers_ stay valid.
     ranges_.clear();
@@ -181,7 +180,6 @@ bool WorkerLoop::run_todo() {
         sluice_record& r = records_.back();
         if (const std::string* k = decoded_for_[i].key) r.key = k->data(), r.key_len = k->size();
         if (const std::string* v = decoded_for_[i].value) r.value = v->data(), r.value_len = v->size();
-        schemas_.push_back(decoded_for_[i].schemas);
       }
     }
     results_.assign(todo_.size(), kNoOutcome);
@@ -201,7 +199,7 @@ bool WorkerLoop::run_todo() {
       } else if (r.outcome == SLUICE_UNAVAILABLE) {
         // Not the record's doing: the attempt is given back, and it is called again for
         // as long as the outage lasts (or until max_record_age_s, if set, says it is too old).
-        h.attempts.store(h.attempts.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        give_back(h);
         next_.push_back(&h);
         ++unavailable;
         if (unavailable_why.empty()) unavailable_why = error.empty() ? "handler unavailable" : error;
@@ -241,16 +239,21 @@ bool WorkerLoop::run_todo() {
   return true;
 }
 
+void WorkerLoop::charge(shm::RecordHeader& h) {
+  h.attempts.store(h.attempts.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void WorkerLoop::give_back(shm::RecordHeader& h) {
+  h.attempts.store(h.attempts.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
 void WorkerLoop::decode_todo() {
   waiting_.clear();
   decoded_for_.clear();
   decoded_.clear();
-  // One writer of attempts: this worker.
-  const auto charge = [](shm::RecordHeader* h) {
-    h->attempts.store(h->attempts.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  };
+  schemas_.clear();
   if (decoder_ == nullptr) {
-    for (shm::RecordHeader* h : todo_) charge(h);
+    for (shm::RecordHeader* h : todo_) charge(*h);
     return;
   }
   std::size_t kept = 0;
@@ -264,14 +267,15 @@ void WorkerLoop::decode_todo() {
     // Charged before decoding, not after: a record whose bytes take the worker down in
     // the decoder (Avro C) must use up its attempts like one that crashes a handler,
     // instead of being delivered again for ever.
-    charge(h);
+    charge(*h);
     Decoded d;
+    RecordSchemas schemas;
     bool failed = false;
     for (const bool key : {true, false}) {
       const bool null = (h->flags & (key ? shm::kFlagKeyNull : shm::kFlagValueNull)) != 0;
       const auto* bytes = reinterpret_cast<const char*>(null ? nullptr : key ? shm::record_key(h) : shm::record_value(h));
       const auto result =
-          decoder_->decode(bytes, key ? h->key_len : h->value_len, key, out, key ? d.schemas.key : d.schemas.value, why);
+          decoder_->decode(bytes, key ? h->key_len : h->value_len, key, out, key ? schemas.key : schemas.value, why);
       if (result == RecordDecoder::Result::kDecoded) {
         (key ? d.key : d.value) = &decoded_.emplace_back(std::move(out));
       } else if (result == RecordDecoder::Result::kFailed) {
@@ -279,8 +283,7 @@ void WorkerLoop::decode_todo() {
         failed = true;
         break;
       } else if (result == RecordDecoder::Result::kUnavailable) {
-        // Not the record's doing: its attempt is given back.
-        h->attempts.store(h->attempts.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        give_back(*h);  // not the record's doing
         waiting_.push_back(h);
         waiting_why_ = why;
         break;
@@ -289,6 +292,7 @@ void WorkerLoop::decode_todo() {
     if (failed || !waiting_.empty()) continue;
     todo_[kept++] = h;
     decoded_for_.push_back(d);
+    schemas_.push_back(schemas);
   }
   todo_.resize(kept);
 }
@@ -358,8 +362,9 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
   // The supervisor measures timeout_ms from here.
   supervision_.invocation_start_ns.store(call_start_ns_, std::memory_order_relaxed);
   produce_.clear();
+  const auto schemas = schemas_.empty() ? std::span<const RecordSchemas>() : std::span(schemas_).subspan(first, n);
   handler_.call(std::span<const sluice_record>(records_).subspan(first, n), std::span<sluice_result>(results_).subspan(first, n),
-                produce_, schemas_.empty() ? std::span<const RecordSchemas>() : std::span<const RecordSchemas>(schemas_).subspan(first, n));
+                produce_, schemas);
   const std::uint64_t end = shm::monotonic_ns();  // and the next call's start
   shm::bump(wstats_.invocations);
   wstats_.handler_latency.observe(end - call_start_ns_);

@@ -35,6 +35,11 @@ class WorkerLoop {
   // Invokes todo_ (with retries) until each record has an outcome; same return.
   bool run_todo();
   void fail(shm::RecordHeader& h, const std::string& reason);
+  // A record's attempts: one is charged when it is tried, and given back when what
+  // stopped it was not its doing (an unavailable handler or registry). This worker is
+  // their one writer.
+  static void charge(shm::RecordHeader& h);
+  static void give_back(shm::RecordHeader& h);
   // Charges each record of todo_ its attempt and runs the decoder over them: a record
   // that cannot be decoded fails here; from the first one whose decoding must wait
   // (registry down), it and every record after it wait (waiting_), attempts not
@@ -88,11 +93,10 @@ class WorkerLoop {
   struct Decoded {
     const std::string* key = nullptr;    // replaces the key when set
     const std::string* value = nullptr;  // replaces the value when set
-    RecordSchemas schemas;
   };
   std::vector<Decoded> decoded_for_;  // per todo_ entry, after decode_todo()
   std::deque<std::string> decoded_;   // their bytes (a deque: pointers stay valid)
-  std::vector<RecordSchemas> schemas_;  // per records_ entry when a decoder runs
+  std::vector<RecordSchemas> schemas_;  // per todo_ entry too (so per records_ entry) when a decoder runs
   std::vector<shm::RecordHeader*> waiting_;
   std::string waiting_why_;
   std::vector<sluice_header> headers_;
