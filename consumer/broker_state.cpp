@@ -19,8 +19,8 @@ class BrokerCounter : public StatisticsSax {
     if (in_brokers_ && depth_ == 3) field_ = k;
     return true;
   }
-  bool start_object(std::size_t) override {
-    ++depth_;
+  bool start_object(std::size_t n) override {
+    StatisticsSax::start_object(n);
     if (in_brokers_ && depth_ == 2) found = true;
     if (in_brokers_ && depth_ == 3) broker_ = Broker{};
     return true;
@@ -30,16 +30,8 @@ class BrokerCounter : public StatisticsSax {
       if (broker_.state == "UP") ++counts.up;
       if (broker_.nodeid >= 0) ++counts.known;
     }
-    --depth_;
+    StatisticsSax::end_object();
     return !(in_brokers_ && depth_ == 1);  // the brokers are read: stop here
-  }
-  bool start_array(std::size_t) override {
-    ++depth_;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
   }
   bool string(string_t& v) override {
     if (in_brokers_ && depth_ == 3) {
@@ -63,7 +55,6 @@ class BrokerCounter : public StatisticsSax {
     std::string source;
     std::int64_t nodeid = -1;
   };
-  int depth_ = 0;
   bool in_brokers_ = false;
   std::string field_;
   Broker broker_;

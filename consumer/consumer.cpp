@@ -448,7 +448,9 @@ void Consumer::commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 
 int Consumer::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, shm::monotonic_ns());
+  const std::uint64_t now = shm::monotonic_ns();
+  if (const auto counts = count_brokers(std::string_view(json, len))) record_brokers(self->stats_, *counts, now);
+  if (const auto group = read_group_state(std::string_view(json, len))) self->group_.record(self->stats_, *group, now);
   self->gauges_->statistics(std::string_view(json, len));
   return 0;  // librdkafka frees the text
 }

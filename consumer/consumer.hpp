@@ -20,6 +20,7 @@
 #include "consumer/incoming_record.hpp"
 #include "consumer/record_filter.hpp"
 #include "consumer/fetch_control.hpp"
+#include "consumer/group_state.hpp"
 #include "consumer/outbound_sender.hpp"
 #include "consumer/offset_resets.hpp"
 #include "consumer/offset_tracker.hpp"
@@ -130,6 +131,7 @@ class Consumer {
   kafka::QueuePtr queue_;
   std::unique_ptr<PartitionGauges> gauges_;  // before rk_ goes: it joins its thread
   std::unique_ptr<FetchControl> fetch_;  // every pause, resume, assign and restart of a fetch
+  GroupWatch group_{lambda_.name, lambda_.group_id};
   bool shutting_down_ = false;
   std::unique_ptr<FailurePath> failures_;
   WorkerRings rings_;

@@ -18,8 +18,9 @@ class FetchStateReader : public StatisticsSax {
     keys_[static_cast<std::size_t>(depth_)] = k;
     return true;
   }
-  bool start_object(std::size_t) override {
-    if (++depth_ >= kDepth) return false;  // deeper than any report: not one
+  bool start_object(std::size_t n) override {
+    StatisticsSax::start_object(n);
+    if (depth_ >= kDepth) return false;  // deeper than any report: not one
     if (in_partition()) current_ = FetchState{};
     return true;
   }
@@ -30,14 +31,9 @@ class FetchStateReader : public StatisticsSax {
       const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), partition);
       if (ec == std::errc() && end == p.data() + p.size() && partition >= 0) states[{keys_[2], partition}] = current_;
     }
-    --depth_;
-    return true;
+    return StatisticsSax::end_object();
   }
-  bool start_array(std::size_t) override { return ++depth_ < kDepth; }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
+  bool start_array(std::size_t n) override { return StatisticsSax::start_array(n) && depth_ < kDepth; }
   bool string(string_t& v) override {
     if (in_partition_field("fetch_state")) current_.state = v;
     return true;
@@ -57,7 +53,6 @@ class FetchStateReader : public StatisticsSax {
   bool in_partition() const { return depth_ == 5 && keys_[1] == "topics" && keys_[3] == "partitions"; }
   bool in_partition_field(const char* name) const { return in_partition() && keys_[5] == name; }
 
-  int depth_ = 0;
   std::string keys_[kDepth + 1];  // the key last read at each depth
   FetchState current_;
 };

@@ -16,7 +16,7 @@ namespace sluice::shm {
 inline constexpr std::size_t kCacheLine = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x31454349554C53ULL;  // "SLUICE1"
-inline constexpr std::uint32_t kSegmentVersion = 9;
+inline constexpr std::uint32_t kSegmentVersion = 10;
 
 template <typename T>
 concept ShmAtomic = std::atomic<T>::is_always_lock_free && sizeof(T) <= 8;
@@ -242,9 +242,13 @@ struct Stats {
   std::atomic<std::uint64_t> brokers_seen_ns;  // CLOCK_MONOTONIC of that report; 0: none yet
   std::atomic<std::uint64_t> brokers_down_ns;  // since when none is up; 0: one is (or no report yet)
   std::atomic<std::uint64_t> last_commit_ms;   // wall clock of the last acknowledged commit; 0: none
+  // The consumer group as the same reports tell it (codes of shm/group_states.hpp).
+  std::atomic<std::uint64_t> group_state;
+  std::atomic<std::uint64_t> group_join_state;
+  std::atomic<std::uint64_t> group_unsettled_ns;  // since when not settled; 0: settled (or no report yet)
   Histogram commit_latency;              // commit request to the broker's answer
 };
-static_assert(sizeof(Stats) == 25 * 8 + sizeof(Histogram));
+static_assert(sizeof(Stats) == 28 * 8 + sizeof(Histogram));
 
 // What is fixed when the supervisor makes a lambda's segment: its sizes. Kept apart from
 // the segment, in a sealed memfd (shm/segment.hpp) that nobody can change afterwards,

@@ -35,7 +35,8 @@ void clear_assignment(const shm::Segment& seg) {
     seg.partition_stats(slot).stopped.store(0, std::memory_order_relaxed);
   }
   shm::Stats& s = seg.stats();
-  for (auto* gauge : {&s.stopped_partitions, &s.brokers_up, &s.brokers_known, &s.brokers_seen_ns, &s.brokers_down_ns}) {
+  for (auto* gauge : {&s.stopped_partitions, &s.brokers_up, &s.brokers_known, &s.brokers_seen_ns, &s.brokers_down_ns,
+                      &s.group_state, &s.group_join_state, &s.group_unsettled_ns}) {
     gauge->store(0, std::memory_order_relaxed);
   }
 }

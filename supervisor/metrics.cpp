@@ -102,6 +102,14 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
   w.gauge("sluice_brokers_up", "Broker connections of the lambda's consumer that are up", [&](const auto& r, const auto& l) {
     if (r.has_counters && r.brokers_reported) w.out() << "sluice_brokers_up{" << l << "} " << r.brokers_up << "\n";
   });
+  w.gauge("sluice_group_settled",
+          "1 while the lambda's consumer is settled in its consumer group (coordinator found, no join or rebalance under "
+          "way), 0 while it is not",
+          [&](const auto& r, const auto& l) {
+            if (r.has_counters && r.group_state != "unknown") {
+              w.out() << "sluice_group_settled{" << l << "} " << (r.group_unsettled_ms == 0 ? 1 : 0) << "\n";
+            }
+          });
   w.gauge("sluice_partitions_stopped", "Assigned partitions held at a record that failed (on_failure = \"stop\")",
           [&](const auto& r, const auto& l) {
             if (r.has_counters) w.out() << "sluice_partitions_stopped{" << l << "} " << r.stopped_partitions << "\n";

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "shm/group_states.hpp"
+
 namespace sluice::supervisor {
 
 std::int64_t PartitionReport::lag() const {
@@ -65,6 +67,11 @@ LambdaReport read_report(const config::Lambda& cfg, const shm::Segment* seg, Lam
     r.brokers_down_ms = std::max<std::uint64_t>((now_ns - down) / 1'000'000, 1);
   } else if (down != 0) {
     r.brokers_down_ms = 1;
+  }
+  r.group_state = shm::name_of(shm::kGroupStates, get(s.group_state));
+  r.group_join_state = shm::name_of(shm::kJoinStates, get(s.group_join_state));
+  if (const std::uint64_t since = get(s.group_unsettled_ns); since != 0) {
+    r.group_unsettled_ms = std::max<std::uint64_t>(now_ns > since ? (now_ns - since) / 1'000'000 : 0, 1);
   }
   r.commit_latency.add(s.commit_latency);
   for (std::uint32_t w = 0; w < seg->workers(); ++w) {
@@ -138,6 +145,11 @@ Health health_of(const LambdaReport& r) {
     h.reasons.push_back("no broker connection for " + std::to_string(r.brokers_down_ms / 1000) + " s (" +
                         std::to_string(r.brokers_known) + " broker(s) known, none up)");
   }
+  if (r.group_unsettled_ms * 1'000'000 >= shm::kUnsettledTooLongNs) {
+    h.reasons.push_back("not settled in consumer group " + r.group_id + " for " + std::to_string(r.group_unsettled_ms / 1000) +
+                        " s (group state " + r.group_state + ", join state " + r.group_join_state +
+                        "); partitions it has not been assigned are not consumed");
+  }
   if (r.workers_unavailable > 0) {
     h.reasons.push_back("handler unavailable for " + std::to_string(r.unavailable_ms / 1000) + " s (" +
                         std::to_string(r.workers_unavailable) + " of " + std::to_string(r.workers) +
@@ -193,6 +205,9 @@ nlohmann::json to_json(const LambdaReport& r) {
   j["health"] = {{"status", h.status}, {"reasons", h.reasons}};
   if (!r.failure.empty() && r.state == LambdaState::kFailed) j["failure"] = r.failure;
   if (r.has_counters && r.brokers_reported) j["brokers"] = {{"up", r.brokers_up}, {"known", r.brokers_known}};
+  if (r.has_counters) {
+    j["group"] = {{"state", r.group_state}, {"join_state", r.group_join_state}, {"unsettled_ms", r.group_unsettled_ms}};
+  }
   if (r.has_counters) {
     j["unavailable"] = {{"calls", r.unavailable}, {"workers", r.workers_unavailable}};
     j["schema_registry_unavailable"] = {{"rounds", r.registry_unavailable}, {"workers", r.workers_registry_unavailable}};

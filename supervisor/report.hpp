@@ -70,6 +70,9 @@ struct LambdaReport {
   std::uint64_t brokers_up = 0, brokers_known = 0;
   std::uint64_t brokers_down_ms = 0;  // how long none has been up; 0 while one is
   std::uint64_t last_commit_ms = 0;   // wall clock, ms since the epoch; 0: none by this consumer
+  // Its consumer group (librdkafka's names; "unknown" before the first report).
+  std::string group_state = "unknown", group_join_state = "unknown";
+  std::uint64_t group_unsettled_ms = 0;  // how long not settled; 0 while it is
   // From the workers: calls whose handler was unavailable (not counted as attempts), and
   // how long the longest current outage has lasted (0: none).
   std::uint64_t unavailable = 0;

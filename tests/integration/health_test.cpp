@@ -387,6 +387,39 @@ TEST_F(OperatorTruth, WhatAPluginWritesIsLoggedNamedEvenJustBeforeACrash) {
   expect_clean_stop(d, instance);
 }
 
+// A consumer that never completed its group join looked like a healthy one with nothing
+// to do: "running", health ok, not a line in the log (a CI run once waited 60 s on
+// one). The group's state comes from librdkafka's statistics: in the status at once,
+// and after 30 s unsettled a warning and a degraded lambda, until it settles.
+TEST_F(OperatorTruth, AConsumerThatCannotJoinItsGroupIsReportedUntilItDoes) {
+  DevBroker broker({"events:4"});
+  ASSERT_EQ(broker.control("errors JoinGroup COORDINATOR_LOAD_IN_PROGRESS 100000"), "ok");
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {{.name = "g", .topic = "events", .workers = 1}}));
+  auto group = [&] { return lambda("g")["group"]; };
+  ASSERT_TRUE(wait_until([&] { return group().is_object() && group()["state"] != "unknown"; }, 30s)) << lambda("g").dump();
+  EXPECT_NE(group()["join_state"], "steady") << group().dump();
+  EXPECT_GT(group()["unsettled_ms"].get<std::uint64_t>(), 0U) << group().dump();
+  EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_group_settled{lambda=\"g\"}"), 0);
+
+  ASSERT_TRUE(wait_until([&] { return health_of("g") == "degraded"; }, 90s)) << healthz().dump() << d.log();
+  const json h = healthz();
+  EXPECT_NE(h["lambdas"]["g"]["reasons"].dump().find("not settled in consumer group lambda-g for "), std::string::npos)
+      << h.dump();
+  ASSERT_TRUE(wait_until([&] { return d.log().find("lambda g: not settled in consumer group lambda-g for ") != std::string::npos; },
+                         30s))
+      << d.log();
+
+  ASSERT_EQ(broker.control("clear-errors JoinGroup"), "ok");
+  ASSERT_TRUE(wait_until([&] { return health_of("g") == "ok"; }, 60s)) << healthz().dump() << d.log();
+  EXPECT_EQ(group()["join_state"], "steady") << group().dump();
+  EXPECT_EQ(group()["unsettled_ms"], 0) << group().dump();
+  EXPECT_EQ(sample(call("GET", "/metrics").body, "sluice_group_settled{lambda=\"g\"}"), 1);
+  EXPECT_NE(d.log().find("lambda g: settled in consumer group lambda-g again after "), std::string::npos) << d.log();
+  produce(broker.bootstrap(), "events", kPartitions, 0, 20);
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-g", 20, kPartitions); }, 60s)) << d.log();
+  expect_clean_stop(d, instance);
+}
+
 // resume_stopped_after_s: a stopped partition retries its failed record by itself.
 TEST_F(OperatorTruth, AStoppedPartitionResumesByItselfWhenConfigured) {
   DevBroker broker({"events:4"});
@@ -395,7 +428,7 @@ TEST_F(OperatorTruth, AStoppedPartitionResumesByItselfWhenConfigured) {
                                      {{.name = "s", .topic = "events", .workers = 1,
                                        .extra = "max_attempts = 1\nresume_stopped_after_s = 1\n",
                                        .options = "fail_seqs = \"5\"\n"}}));
-  ASSERT_TRUE(wait_until([&] { return attempts_of_5() >= 3; }, 60s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return attempts_of_5() >= 3; }, 60s)) << lambda("s").dump() << "\n" << d.log();
   EXPECT_NE(d.log().find("resumed at offset 1 (resume_stopped_after_s)"), std::string::npos) << d.log();
   EXPECT_NE(d.log().find("it resumes by itself in 1 s"), std::string::npos);
   expect_clean_stop(d, instance);
