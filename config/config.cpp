@@ -155,13 +155,11 @@ void read_schema_registry(const FileContext& ctx, const toml::table& t, const st
     }
   }
   r.uint("timeout_ms", s.timeout_ms, 1, kMaxMs);
-  // JSON Schema is not accepted until its decoder exists: records would pass through
-  // undecoded. (`auto` sends a record of such a schema down the failure path.)
   for (const auto& [key, format] : {std::pair<const char*, SchemaFormat*>{"value_format", &s.value_format},
                                     {"key_format", &s.key_format}}) {
     r.choice(key, *format,
              {{"none", SchemaFormat::kNone}, {"auto", SchemaFormat::kAuto}, {"avro", SchemaFormat::kAvro},
-              {"protobuf", SchemaFormat::kProtobuf}});
+              {"protobuf", SchemaFormat::kProtobuf}, {"json_schema", SchemaFormat::kJsonSchema}});
   }
   r.finish();
 }

@@ -1,6 +1,6 @@
 // One schema from a registry, ready to turn the data of a framed record (what follows
 // the magic byte and the schema id) into JSON. One implementation per schema type:
-// worker/avro_schema.hpp, worker/protobuf_schema.hpp.
+// worker/avro_schema.hpp, worker/protobuf_schema.hpp, worker/json_schema.hpp.
 #pragma once
 
 #include <string>

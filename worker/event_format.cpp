@@ -169,36 +169,38 @@ Event cloudevents_event(const sluice_record& r, const EventSource& src, const st
 
 ojson json_schema_ref(const SchemaRef& ref) { return {{"data_format", ref.data_format}, {"schema_id", ref.id}}; }
 
-ojson json_envelope_ordered(const sluice_record& r, const RecordSchemas* s) {
-  ojson j;
-  j["topic"] = std::string(topic_of(r));
-  j["partition"] = r.partition;
-  j["offset"] = r.offset;
-  j["timestamp"] = has_timestamp(r) ? ojson(rfc3339_ms(r.timestamp_ms)) : ojson(nullptr);
+// The envelope's text. A value that is JSON goes in as the producer wrote it (white space
+// at its ends dropped): a parse and a dump turned an integer beyond 64 bits, or a
+// decimal with more digits than a double holds, into another number.
+std::string json_envelope(const sluice_record& r, const RecordSchemas* s) {
+  ojson head;
+  head["topic"] = std::string(topic_of(r));
+  head["partition"] = r.partition;
+  head["offset"] = r.offset;
+  head["timestamp"] = has_timestamp(r) ? ojson(rfc3339_ms(r.timestamp_ms)) : ojson(nullptr);
   const std::string_view key = key_of(r);
   if (r.key == nullptr) {
-    j["key"] = nullptr;
+    head["key"] = nullptr;
   } else if (valid_utf8(key)) {
-    j["key"] = std::string(key);
+    head["key"] = std::string(key);
   } else {
-    j["key"] = nullptr;
-    j["key_base64"] = base64(key);
+    head["key"] = nullptr;
+    head["key_base64"] = base64(key);
   }
-  if (s != nullptr && s->key.decoded()) j["key_schema"] = json_schema_ref(s->key);
+  if (s != nullptr && s->key.decoded()) head["key_schema"] = json_schema_ref(s->key);
   const std::string_view value = value_of(r);
-  // Parsed once; a discarded result means "not JSON".
-  ojson parsed = !value.empty() && nesting_at_most(value, kMaxValueJsonDepth) ? ojson::parse(value, nullptr, false)
-                                                                         : ojson(ojson::value_t::discarded);
+  std::string message;
   if (r.value == nullptr) {
-    j["message"] = nullptr;  // a tombstone
-  } else if (!parsed.is_discarded()) {
-    j["message"] = std::move(parsed);
+    message = "null";  // a tombstone
+  } else if (is_json(value)) {
+    message = trim_json_space(value);
   } else if (valid_utf8(value)) {
-    j["message"] = {{"raw_message", std::string(value)}};
+    message = ojson{{"raw_message", std::string(value)}}.dump();
   } else {
-    j["message"] = {{"raw_message_base64", base64(value)}};
+    message = ojson{{"raw_message_base64", base64(value)}}.dump();
   }
-  if (value_decoded(s)) j["value_schema"] = json_schema_ref(s->value);
+  ojson tail;
+  if (value_decoded(s)) tail["value_schema"] = json_schema_ref(s->value);
   ojson headers = ojson::object();
   ojson binary = ojson::object();
   for (std::size_t i = 0; i < r.header_count; ++i) {
@@ -212,9 +214,16 @@ ojson json_envelope_ordered(const sluice_record& r, const RecordSchemas* s) {
       binary[json_key(name_of(h))] = base64(v);
     }
   }
-  j["headers"] = std::move(headers);
-  if (!binary.empty()) j["binary_headers"] = std::move(binary);
-  return j;
+  tail["headers"] = std::move(headers);
+  if (!binary.empty()) tail["binary_headers"] = std::move(binary);
+  // head and tail are objects with members: {head...,"message":...,tail...}.
+  std::string out = head.dump();
+  out.back() = ',';
+  out += "\"message\":";
+  out += message;
+  out += ',';
+  out.append(tail.dump(), 1);
+  return out;
 }
 
 // The schemas of records[i], or nullptr.
@@ -226,13 +235,16 @@ Event json_event(std::span<const sluice_record> records, const EventSource& src,
   Event e;
   e.headers.emplace_back("Content-Type", "application/json");
   if (records.size() == 1) {
-    e.body = json_envelope_ordered(records.front(), schemas_of(schemas, 0)).dump();
+    e.body = json_envelope(records.front(), schemas_of(schemas, 0));
     add_kafka_headers(e.headers, records.front(), src, schemas_of(schemas, 0));
     return e;
   }
-  ojson all = ojson::array();
-  for (std::size_t i = 0; i < records.size(); ++i) all.push_back(json_envelope_ordered(records[i], schemas_of(schemas, i)));
-  e.body = all.dump();
+  e.body = "[";
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) e.body += ',';
+    e.body += json_envelope(records[i], schemas_of(schemas, i));
+  }
+  e.body += ']';
   e.headers.emplace_back("X-Kafka-Group-Id", src.group_id);
   e.headers.emplace_back("X-Kafka-Record-Count", std::to_string(records.size()));
   return e;

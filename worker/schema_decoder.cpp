@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "worker/avro_schema.hpp"
+#include "worker/json_schema.hpp"
 #include "worker/protobuf_schema.hpp"
 
 namespace sluice::worker {
@@ -16,6 +17,7 @@ bool format_allows(config::SchemaFormat format, std::string_view data_format) {
   switch (format) {
     case config::SchemaFormat::kAvro: return data_format == "AVRO";
     case config::SchemaFormat::kProtobuf: return data_format == "PROTOBUF";
+    case config::SchemaFormat::kJsonSchema: return data_format == "JSON";
     default: return true;
   }
 }
@@ -53,7 +55,8 @@ DatumSchema* SchemaDecoder::schema(std::int32_t id, Result& result, std::string&
     if (schema.type == "PROTOBUF") {
       return schemas_.emplace(id, std::make_unique<ProtobufSchema>(schema.text)).first->second.get();
     }
-    why = "a " + schema.type + " schema, which sluice does not decode yet";
+    if (schema.type == "JSON") return schemas_.emplace(id, std::make_unique<JsonSchema>(schema.text)).first->second.get();
+    why = "a " + schema.type + " schema, a type sluice does not decode";
   } catch (const std::exception& e) {
     why = e.what();
   }

@@ -149,6 +149,13 @@ std::string rfc3339_ms(std::int64_t epoch_ms) {
   return out + ms;
 }
 
+std::string_view trim_json_space(std::string_view s) {
+  static constexpr std::string_view kSpace = " \t\r\n";
+  const std::size_t first = s.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
+}
+
 bool nesting_at_most(std::string_view s, int max_depth) {
   int depth = 0;
   bool in_string = false;

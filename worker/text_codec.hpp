@@ -39,6 +39,9 @@ std::string rfc3339_ms(std::int64_t epoch_ms);
 // hostile value cannot exhaust the parser's stack; it does not validate the JSON).
 bool nesting_at_most(std::string_view s, int max_depth);
 
+// `s` without JSON's white space (space, tab, CR, LF) at its ends.
+std::string_view trim_json_space(std::string_view s);
+
 // Record values nested deeper than this are passed on as text rather than parsed.
 constexpr int kMaxValueJsonDepth = 256;
 

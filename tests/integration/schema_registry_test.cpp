@@ -144,7 +144,7 @@ TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesA
   const std::map<std::int64_t, std::string> reasons = {
       {3, "schema_decode: value schema 99: the schema registry has no schema 99"},
       {4, "schema_decode: value schema 1: the bytes are not a datum of the schema"},
-      {5, "schema_decode: value schema 3: a JSON schema, which sluice does not decode yet"},
+      {5, "schema_decode: value schema 3: the data is not JSON: "},  // Avro bytes under a JSON Schema id
       {6, "schema_decode: value schema 1: bytes left over after a datum of the schema"}};
   for (const auto& [offset, reason] : reasons) {
     SCOPED_TRACE(offset);
@@ -222,6 +222,54 @@ TEST_F(SchemaRegistry, FramedProtobufRecordsReachTheHandlerAsJsonByTheirMessageI
 // While the registry is down, records wait — none reaches the handler undecoded, none is
 // dead-lettered, nothing is committed past them — and once it is back every one is
 // decoded and delivered.
+// JSON Schema records are JSON after the frame: handed on as they are (every digit of a
+// number kept), each with its schema's metadata; a record that is not one well-formed
+// JSON value, one framed with a schema of another type, and one without a frame each
+// take the failure path with the reason.
+TEST_F(SchemaRegistry, FramedJsonSchemaRecordsReachTheHandlerAsTheyAreAndMalformedOnesAreDeadLettered) {
+  write_schemas({{"9", {{"schema", R"({"type":"object"})"}, {"schemaType", "JSON"}}}, {"3", {{"schema", kUser}}}});
+  const auto framed = [](std::uint8_t id, const std::string& text) { return std::string("\0\0\0\0", 4) + char(id) + text; };
+  const std::string big = R"({"id": 123456789012345678901234567890, "name": "ann"})";
+  const std::vector<std::string> values = {framed(9, big),         framed(9, R"({"id": 1)"), framed(3, "\x02"),
+                                           R"({"plain": true})",   framed(9, "[\"\xff\"]"), framed(9, " [1, 2]\n")};
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k", values[i], {});
+  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
+                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
+  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "js", .topic = "events", .workers = 1,
+                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n",
+                                       .handler = lambda_toml(registry, endpoint) + "value_format = \"json_schema\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-js", values.size(), 1); }, 60s)) << d.log();
+
+  const auto bodies = recorded();
+  ASSERT_EQ(bodies.size(), 2U) << d.log();
+  EXPECT_NE(unhex(bodies[0]["body"].get<std::string>()).find(R"("message":{"id": 123456789012345678901234567890, "name": "ann"})"),
+            std::string::npos)
+      << "the JSON text as the producer wrote it: " << unhex(bodies[0]["body"].get<std::string>());
+  auto got = envelopes();
+  EXPECT_EQ(got[5]["message"], json::parse("[1, 2]"));
+  for (const auto& [offset, envelope] : got) {
+    EXPECT_EQ(envelope["value_schema"], json({{"data_format", "JSON"}, {"schema_id", 9}})) << offset;
+  }
+  auto dead = dead_letters(b, 4);
+  ASSERT_EQ(dead.size(), 4U);
+  EXPECT_NE(dead[1].headers.at("sluice-error").find("schema_decode: value schema 9: the data is not JSON: "), std::string::npos)
+      << dead[1].headers.at("sluice-error");
+  EXPECT_EQ(dead[1].value, values[1]) << "the dead letter keeps the original bytes";
+  EXPECT_NE(dead[2].headers.at("sluice-error").find("schema_decode: value schema 3: a AVRO schema, and value_format is json_schema"),
+            std::string::npos)
+      << dead[2].headers.at("sluice-error");
+  EXPECT_NE(dead[3].headers.at("sluice-error").find("not in the schema registry's wire format"), std::string::npos)
+      << dead[3].headers.at("sluice-error");
+  EXPECT_NE(dead[4].headers.at("sluice-error").find("schema_decode: value schema 9: the data is not JSON: "), std::string::npos)
+      << "invalid UTF-8 in a string: " << dead[4].headers.at("sluice-error");
+  EXPECT_EQ(registry_log().size(), 2U) << "each schema is fetched once";
+  expect_clean_stop(d, instance);
+}
+
 TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUndecoded) {
   constexpr int kRecords = 20;
   write_schemas({{"1", {{"schema", kUser}}}});

@@ -287,8 +287,9 @@ TEST_F(ConfigTest, EveryBadSchemaRegistryNamesFileLineColumnAndWhatIsWrong) {
       {"no url", head + "value_format = \"avro\"\n", "main.toml:9:1: lambda[0].schema_registry.url: is required"},
       {"not http", head + "url = \"ftp://r\"\n",
        "main.toml:10:7: lambda[0].schema_registry.url: \"ftp://r\" must start with http:// or https://"},
-      {"not yet", head + "url = \"http://r\"\nvalue_format = \"json_schema\"\n",
-       "main.toml:11:16: lambda[0].schema_registry.value_format: \"json_schema\" is not one of \"none\", \"auto\", \"avro\", \"protobuf\""},
+      {"no such format", head + "url = \"http://r\"\nvalue_format = \"json\"\n",
+       "main.toml:11:16: lambda[0].schema_registry.value_format: \"json\" is not one of \"none\", \"auto\", \"avro\", "
+       "\"protobuf\", \"json_schema\""},
       {"half basic auth", head + "url = \"http://r\"\nusername = \"u\"\n",
        "main.toml:11:12: lambda[0].schema_registry.username: username and password go together (basic auth)"},
       {"both auths", head + "url = \"http://r\"\nusername = \"u\"\npassword = \"p\"\ntoken = \"t\"\n",

@@ -3,6 +3,8 @@
 // SLUICE_UPDATE_GOLDEN=1 rewrites the files (review the diff before committing it).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -152,6 +154,25 @@ TEST(EventFormat, BatchesOfTwoPartitionsMatchTheirGoldenFiles) {
 // Records whose key and value a schema registry decoded: each format names the schemas
 // (AWS's metadata fields, X-Kafka-*-Schema-Id, dataschema), and the decoded value is JSON
 // whatever content-type the record's header gave its original bytes.
+// The json envelope used to parse a JSON value and print it again, which turned an
+// integer beyond 64 bits or a decimal with more digits than a double into another
+// number. The value goes in as it was written, white space at its ends dropped.
+TEST(EventFormat, AJsonValueReachesTheJsonEnvelopeDigitForDigit) {
+  TestRecord r = basic();
+  const std::string value = R"({"n": 123456789012345678901234567890, "d": 0.10000000000000000000001})";
+  r.value = "\n " + value + " \r\n";
+  const Event single = one(config::Format::kJson, r);
+  EXPECT_NE(single.body.find(R"("message":)" + value + R"(,"headers":)"), std::string::npos) << single.body;
+  EXPECT_TRUE(nlohmann::json::accept(single.body)) << single.body;
+  TestRecord second = basic();  // kept: the views point into it
+  const sluice_record views[] = {r.view(), second.view()};
+  const Event batch = make_event(config::Format::kJson, views, kSource);
+  EXPECT_NE(batch.body.find(R"("message":)" + value + ","), std::string::npos) << batch.body;
+  const auto parsed = nlohmann::json::parse(batch.body);
+  ASSERT_EQ(parsed.size(), 2U);
+  EXPECT_EQ(parsed[1]["message"]["user_id"], "123");
+}
+
 TEST(EventFormat, DecodedRecordsNameTheirSchemasInEveryFormat) {
   TestRecord decoded = basic();
   decoded.key = R"({"id":"user-123"})";
