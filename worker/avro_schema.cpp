@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "worker/avro_references.hpp"
 #include "worker/json_text.hpp"
 
 namespace sluice::worker {
@@ -148,6 +149,8 @@ bool recursive(avro_schema_t s, std::vector<avro_schema_t>& path, std::unordered
 }
 
 std::string full_name(avro_schema_t s) {
+  // A use of a type defined earlier is a link, which has the name but not the namespace.
+  while (is_avro_link(s)) s = avro_schema_link_target(s);
   const char* ns = avro_schema_namespace(s);
   const std::string name = avro_schema_type_name(s);
   return ns != nullptr && *ns != '\0' ? std::string(ns) + "." + name : name;
@@ -284,9 +287,15 @@ bool print(avro_value_t& v, std::string& out, std::string& why, int depth) {
 
 }  // namespace
 
-AvroSchema::AvroSchema(std::string_view schema_json) : s_(std::make_unique<State>()) {
+AvroSchema::AvroSchema(std::string_view schema_json, std::span<const ReferencedSchema> references)
+    : s_(std::make_unique<State>()) {
   static std::once_flag installed;
   std::call_once(installed, [] { avro_set_allocator(&budgeted, nullptr); });
+  std::string whole;
+  if (!references.empty()) {
+    whole = inline_avro_references(schema_json, references);
+    schema_json = whole;
+  }
   if (avro_schema_from_json_length(schema_json.data(), schema_json.size(), &s_->schema) != 0) {
     throw std::runtime_error("not an Avro schema: " + avro_error());
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -13,7 +14,8 @@ namespace sluice::worker {
 class AvroSchema final : public DatumSchema {
  public:
   // Parses the schema's JSON text; throws std::runtime_error with Avro C's reason.
-  explicit AvroSchema(std::string_view schema_json);
+  // `references`: the types it uses that are registered on their own, by full name.
+  explicit AvroSchema(std::string_view schema_json, std::span<const ReferencedSchema> references = {});
   ~AvroSchema() override;
   AvroSchema(const AvroSchema&) = delete;
   AvroSchema& operator=(const AvroSchema&) = delete;

@@ -8,6 +8,13 @@
 
 namespace sluice::worker {
 
+// A schema that another one refers to, registered on its own: `name` is how the other
+// one names it (an Avro type's full name, a Protobuf import's file name).
+struct ReferencedSchema {
+  std::string name;
+  std::string text;
+};
+
 class DatumSchema {
  public:
   virtual ~DatumSchema() = default;

@@ -39,7 +39,7 @@ class BuildErrors final : public pb::DescriptorPool::ErrorCollector {
   void AddError(const std::string& /*filename*/, const std::string& element, const pb::Message* /*descriptor*/,
                 ErrorLocation location, const std::string& message) override {
     if (!first.empty()) return;
-    first = (location == IMPORT ? "an import of another schema (registry references are not resolved yet): " : "") +
+    first = (location == IMPORT ? "an import that is neither one of the schema's references nor a well-known type: " : "") +
             (element.empty() ? "" : element + ": ") + message;
   }
   std::string first;
@@ -66,6 +66,22 @@ bool read_index(std::string_view& data, std::int64_t& out) {
   return false;
 }
 
+// The .proto text as a file of the pool's, named `name`; throws with the parser's first
+// error, `what` naming the text.
+pb::FileDescriptorProto parse_proto(std::string_view text, const std::string& name, const std::string& what) {
+  pb::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+  ParseErrors parse_errors;
+  pb::io::Tokenizer tokenizer(&input, &parse_errors);
+  pb::compiler::Parser parser;
+  parser.RecordErrorsTo(&parse_errors);
+  pb::FileDescriptorProto proto;
+  if (!parser.Parse(&tokenizer, &proto) || !parse_errors.first.empty()) {
+    throw std::runtime_error(what + " is not a Protobuf schema: " + parse_errors.first);
+  }
+  proto.set_name(name);
+  return proto;
+}
+
 }  // namespace
 
 struct ProtobufSchema::State {
@@ -79,21 +95,22 @@ struct ProtobufSchema::State {
   std::vector<std::int64_t> indexes;
 };
 
-ProtobufSchema::ProtobufSchema(std::string_view proto_text) : s_(std::make_unique<State>()) {
+ProtobufSchema::ProtobufSchema(std::string_view proto_text, std::span<const ReferencedSchema> references)
+    : s_(std::make_unique<State>()) {
   static std::once_flag quiet;
   std::call_once(quiet, [] { pb::SetLogHandler(&quiet_log); });
-  pb::io::ArrayInputStream input(proto_text.data(), static_cast<int>(proto_text.size()));
-  ParseErrors parse_errors;
-  pb::io::Tokenizer tokenizer(&input, &parse_errors);
-  pb::compiler::Parser parser;
-  parser.RecordErrorsTo(&parse_errors);
-  pb::FileDescriptorProto proto;
-  if (!parser.Parse(&tokenizer, &proto) || !parse_errors.first.empty()) {
-    throw std::runtime_error("not a Protobuf schema: " + parse_errors.first);
+  // Each reference is the file its name imports, built before those that import it.
+  for (const auto& ref : references) {
+    if (s_->pool.FindFileByName(ref.name) != nullptr) continue;  // a well-known type's name, or a repeat
+    BuildErrors build_errors;
+    const std::string what = "the reference \"" + ref.name + "\"";
+    if (s_->pool.BuildFileCollectingErrors(parse_proto(ref.text, ref.name, what), &build_errors) == nullptr) {
+      throw std::runtime_error(what + " is not a usable Protobuf schema: " + build_errors.first);
+    }
   }
-  proto.set_name("sluice-registry-schema.proto");
   BuildErrors build_errors;
-  s_->file = s_->pool.BuildFileCollectingErrors(proto, &build_errors);
+  s_->file = s_->pool.BuildFileCollectingErrors(parse_proto(proto_text, "sluice-registry-schema.proto", "the schema"),
+                                                &build_errors);
   if (s_->file == nullptr) throw std::runtime_error("not a usable Protobuf schema: " + build_errors.first);
   if (s_->file->message_type_count() == 0) throw std::runtime_error("the Protobuf schema defines no message");
 }

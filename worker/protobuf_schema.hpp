@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,9 +15,9 @@ namespace sluice::worker {
 class ProtobufSchema final : public DatumSchema {
  public:
   // Parses the .proto text; throws std::runtime_error naming line, column and reason.
-  // Imports resolve to protobuf's well-known types only (google/protobuf/*.proto);
-  // another import (a registry reference) is an error until references are fetched.
-  explicit ProtobufSchema(std::string_view proto_text);
+  // Its imports resolve to `references` (by file name; each after those it imports) and
+  // to protobuf's well-known types (google/protobuf/*.proto).
+  explicit ProtobufSchema(std::string_view proto_text, std::span<const ReferencedSchema> references = {});
   ~ProtobufSchema() override;
   ProtobufSchema(const ProtobufSchema&) = delete;
   ProtobufSchema& operator=(const ProtobufSchema&) = delete;

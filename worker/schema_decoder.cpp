@@ -1,5 +1,6 @@
 #include "worker/schema_decoder.hpp"
 
+#include <set>
 #include <stdexcept>
 
 #include "worker/avro_schema.hpp"
@@ -22,6 +23,21 @@ bool format_allows(config::SchemaFormat format, std::string_view data_format) {
   }
 }
 
+// Whether the registry had what was asked for; when not, the result for the record.
+bool answered(SchemaRegistryClient::Status status, RecordDecoder::Result& result) {
+  switch (status) {
+    case SchemaRegistryClient::Status::kFound:
+      return true;
+    case SchemaRegistryClient::Status::kNotFound:
+      result = RecordDecoder::Result::kFailed;
+      return false;
+    case SchemaRegistryClient::Status::kUnavailable:
+      break;
+  }
+  result = RecordDecoder::Result::kUnavailable;
+  return false;
+}
+
 std::int32_t schema_id(const char* bytes) {
   std::uint32_t id = 0;
   for (int i = 1; i <= 4; ++i) id = (id << 8) | static_cast<unsigned char>(bytes[i]);
@@ -39,21 +55,18 @@ DatumSchema* SchemaDecoder::schema(std::int32_t id, Result& result, std::string&
     return nullptr;
   }
   RegistrySchema schema;
-  switch (client_.fetch(id, schema, why)) {
-    case SchemaRegistryClient::Status::kFound:
-      break;
-    case SchemaRegistryClient::Status::kNotFound:
-      // Not remembered: an id a record names before its schema is registered may come.
-      result = Result::kFailed;
-      return nullptr;
-    case SchemaRegistryClient::Status::kUnavailable:
-      result = Result::kUnavailable;
-      return nullptr;
+  std::vector<ReferencedSchema> refs;
+  // Not remembered when missing: an id (or a version it refers to) that a record names
+  // before it is registered may come. A JSON Schema's references are not needed: its
+  // data is not validated.
+  if (!answered(client_.fetch(id, schema, why), result) ||
+      (schema.type != "JSON" && !references(schema, refs, result, why))) {
+    return nullptr;
   }
   try {
-    if (schema.type == "AVRO") return schemas_.emplace(id, std::make_unique<AvroSchema>(schema.text)).first->second.get();
+    if (schema.type == "AVRO") return schemas_.emplace(id, std::make_unique<AvroSchema>(schema.text, refs)).first->second.get();
     if (schema.type == "PROTOBUF") {
-      return schemas_.emplace(id, std::make_unique<ProtobufSchema>(schema.text)).first->second.get();
+      return schemas_.emplace(id, std::make_unique<ProtobufSchema>(schema.text, refs)).first->second.get();
     }
     if (schema.type == "JSON") return schemas_.emplace(id, std::make_unique<JsonSchema>(schema.text)).first->second.get();
     why = "a " + schema.type + " schema, a type sluice does not decode";
@@ -63,6 +76,55 @@ DatumSchema* SchemaDecoder::schema(std::int32_t id, Result& result, std::string&
   unusable_.emplace(id, why);
   result = Result::kFailed;
   return nullptr;
+}
+
+bool SchemaDecoder::references(const RegistrySchema& top, std::vector<ReferencedSchema>& out, Result& result,
+                               std::string& why) {
+  // Depth first, each reference written out once all of its own are: a stack of the
+  // schemas being visited. `open` holds those on the stack, so that a cycle is refused
+  // rather than followed for ever.
+  using Key = std::pair<std::string, std::int64_t>;
+  struct Frame {
+    const RegistrySchema* schema;
+    std::size_t next = 0;  // its next reference to visit
+    Key key;
+    std::string name;
+  };
+  std::vector<Frame> stack{{&top, 0, {}, {}}};
+  std::set<Key> open, written;
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    if (f.next == f.schema->references.size()) {
+      if (stack.size() > 1) {  // the top one is the caller's
+        out.push_back({f.name, f.schema->text});
+        written.insert(f.key);
+        open.erase(f.key);
+      }
+      stack.pop_back();
+      continue;
+    }
+    const SchemaReference& ref = f.schema->references[f.next++];
+    Key key{ref.subject, ref.version};
+    if (written.count(key) != 0) continue;
+    result = Result::kFailed;
+    if (open.count(key) != 0) {
+      why = "its references form a cycle at subject \"" + ref.subject + "\" version " + std::to_string(ref.version);
+      return false;
+    }
+    if (written.size() + open.size() >= kMaxReferences) {
+      why = "it refers to more than " + std::to_string(kMaxReferences) + " schemas";
+      return false;
+    }
+    auto it = versions_.find(key);
+    if (it == versions_.end()) {
+      RegistrySchema s;
+      if (!answered(client_.fetch(ref, s, why), result)) return false;
+      it = versions_.emplace(key, std::move(s)).first;  // map nodes stay put: the stack may point at them
+    }
+    open.insert(key);
+    stack.push_back({&it->second, 0, std::move(key), ref.name});
+  }
+  return true;
 }
 
 RecordDecoder::Result SchemaDecoder::decode(const char* bytes, std::size_t len, bool key, std::string& out,

@@ -53,8 +53,45 @@ SchemaRegistryClient::SchemaRegistryClient(const config::SchemaRegistry& r) : s_
 SchemaRegistryClient::~SchemaRegistryClient() = default;
 
 SchemaRegistryClient::Status SchemaRegistryClient::fetch(std::int32_t id, RegistrySchema& out, std::string& why) {
+  return ask("/schemas/ids/" + std::to_string(id), "schema " + std::to_string(id), out, why);
+}
+
+SchemaRegistryClient::Status SchemaRegistryClient::fetch(const SchemaReference& ref, RegistrySchema& out, std::string& why) {
+  // A subject is any text: escaped, it stays one path segment.
+  char* subject = curl_easy_escape(s_->curl.get(), ref.subject.data(), static_cast<int>(ref.subject.size()));
+  if (subject == nullptr) {
+    why = "schema registry: cannot escape subject \"" + ref.subject + "\"";
+    return Status::kUnavailable;
+  }
+  const std::string path = "/subjects/" + std::string(subject) + "/versions/" + std::to_string(ref.version);
+  curl_free(subject);
+  return ask(path, "subject \"" + ref.subject + "\" version " + std::to_string(ref.version), out, why);
+}
+
+namespace {
+
+// The "references" of a registry answer; false when they are there but not references.
+bool read_references(const nlohmann::json& j, std::vector<SchemaReference>& out) {
+  out.clear();
+  if (!j.contains("references")) return true;
+  const auto& refs = j["references"];
+  if (!refs.is_array()) return false;
+  for (const auto& r : refs) {
+    if (!r.is_object() || !r.contains("name") || !r["name"].is_string() || !r.contains("subject") ||
+        !r["subject"].is_string() || !r.contains("version") || !r["version"].is_number_integer()) {
+      return false;
+    }
+    out.push_back({r["name"].get<std::string>(), r["subject"].get<std::string>(), r["version"].get<std::int64_t>()});
+  }
+  return true;
+}
+
+}  // namespace
+
+SchemaRegistryClient::Status SchemaRegistryClient::ask(const std::string& path, const std::string& what, RegistrySchema& out,
+                                                       std::string& why) {
   CURL* c = s_->curl.get();
-  const std::string url = s_->base + "/schemas/ids/" + std::to_string(id);
+  const std::string url = s_->base + path;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   s_->body.clear();
   const CURLcode rc = curl_easy_perform(c);
@@ -65,17 +102,21 @@ SchemaRegistryClient::Status SchemaRegistryClient::fetch(std::int32_t id, Regist
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status == 404) {
-    why = "the schema registry has no schema " + std::to_string(id) + " (404: " + excerpt(s_->body) + ")";
+    why = "the schema registry has no " + what + " (404: " + excerpt(s_->body) + ")";
     return Status::kNotFound;
   }
   if (status != 200) {
-    why = "schema registry answered " + std::to_string(status) + " for schema " + std::to_string(id) + ": " +
-          excerpt(s_->body);
+    why = "schema registry answered " + std::to_string(status) + " for " + what + ": " + excerpt(s_->body);
     return Status::kUnavailable;
   }
   const auto j = nlohmann::json::parse(s_->body, nullptr, false);
   if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string()) {
-    why = "schema registry's answer for schema " + std::to_string(id) + " has no \"schema\" text: " + excerpt(s_->body);
+    why = "schema registry's answer for " + what + " has no \"schema\" text: " + excerpt(s_->body);
+    return Status::kUnavailable;
+  }
+  if (!read_references(j, out.references)) {
+    why = "schema registry's answer for " + what + " has references that are not {name, subject, version}: " +
+          excerpt(s_->body);
     return Status::kUnavailable;
   }
   out.text = j["schema"].get<std::string>();

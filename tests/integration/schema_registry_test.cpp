@@ -3,6 +3,7 @@
 // Avro serializer frames them, encoded by python3-avro (handlers/avro_frame.py) — not by
 // the Avro C library sluice decodes with.
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "daemon_test.hpp"
@@ -72,6 +73,29 @@ class SchemaRegistry : public DaemonTest {
     return out;
   }
 
+  // The test's registry (schemas.json, logging to registry.log; `down`: while that file
+  // exists it answers 503) and the endpoint that records each call (endpoint.jsonl).
+  ScriptServer registry(const std::optional<fs::path>& down = std::nullopt) const {
+    std::vector<std::string> args = {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()};
+    if (down) args.push_back(down->string());
+    return ScriptServer("/usr/bin/python3", "schema_registry.py", args);
+  }
+  ScriptServer endpoint() const {
+    return ScriptServer("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
+  }
+
+  // One lambda `name` on events, format json, dead letters to events.dlq, decoding with
+  // `registry` and calling `endpoint`; `extra` and `handler_extra` are added to its
+  // table and its handler table.
+  std::string decoding_config(const std::string& name, const std::string& bootstrap, const ScriptServer& registry,
+                              const ScriptServer& endpoint, const std::string& handler_extra = "",
+                              const std::string& extra = "", int workers = 1) const {
+    return daemon_config(instance, dir.path(), bootstrap,
+                         {{.name = name, .topic = "events", .workers = workers,
+                           .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n" + extra,
+                           .handler = lambda_toml(registry, endpoint) + handler_extra}});
+  }
+
   std::string lambda_toml(const ScriptServer& registry, const ScriptServer& endpoint) const {
     return "type = \"http\"\nurl = \"" + endpoint.url("/decoded") + "\"\ntimeout_ms = 5000\n" +
            "[lambda.schema_registry]\nurl = \"" + registry.url("/") + "\"\n";
@@ -103,13 +127,9 @@ TEST_F(SchemaRegistry, FramedAvroRecordsReachTheHandlerAsJsonAndUndecodableOnesA
   const std::string b = broker.bootstrap();
   const std::vector<std::string> values = {f[0], f[1], "plain text", f[2], truncated, f[3], left_over, f[4]};
   for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k" + std::to_string(i), values[i], {});
-  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
-                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
-  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
-                                     {{.name = "avro", .topic = "events", .workers = 1,
-                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n",
-                                       .handler = lambda_toml(registry, endpoint)}}));
+  ScriptServer registry = this->registry();
+  ScriptServer endpoint = this->endpoint();
+  Daemon d(dir.path(), decoding_config("avro", b, registry, endpoint));
   ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-avro", values.size(), 1); }, 60s)) << d.log();
 
   std::map<std::int64_t, json> messages;       // offset -> the envelope's message
@@ -187,13 +207,9 @@ TEST_F(SchemaRegistry, FramedProtobufRecordsReachTheHandlerAsJsonByTheirMessageI
   DevBroker broker({"events:1"});
   const std::string b = broker.bootstrap();
   for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k" + std::to_string(i), values[i], {});
-  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
-                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
-  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
-                                     {{.name = "proto", .topic = "events", .workers = 1,
-                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n",
-                                       .handler = lambda_toml(registry, endpoint) + "value_format = \"protobuf\"\n"}}));
+  ScriptServer registry = this->registry();
+  ScriptServer endpoint = this->endpoint();
+  Daemon d(dir.path(), decoding_config("proto", b, registry, endpoint, "value_format = \"protobuf\"\n"));
   ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-proto", values.size(), 1); }, 60s)) << d.log();
 
   auto got = envelopes();
@@ -235,13 +251,9 @@ TEST_F(SchemaRegistry, FramedJsonSchemaRecordsReachTheHandlerAsTheyAreAndMalform
   DevBroker broker({"events:1"});
   const std::string b = broker.bootstrap();
   for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k", values[i], {});
-  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
-                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
-  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
-                                     {{.name = "js", .topic = "events", .workers = 1,
-                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\n",
-                                       .handler = lambda_toml(registry, endpoint) + "value_format = \"json_schema\"\n"}}));
+  ScriptServer registry = this->registry();
+  ScriptServer endpoint = this->endpoint();
+  Daemon d(dir.path(), decoding_config("js", b, registry, endpoint, "value_format = \"json_schema\"\n"));
   ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-js", values.size(), 1); }, 60s)) << d.log();
 
   const auto bodies = recorded();
@@ -270,6 +282,76 @@ TEST_F(SchemaRegistry, FramedJsonSchemaRecordsReachTheHandlerAsTheyAreAndMalform
   expect_clean_stop(d, instance);
 }
 
+// Schemas that use types registered under other subjects (references: Avro named types,
+// Protobuf imports) decode with them, each fetched once by subject and version, a
+// reference's own references too; a schema whose reference the registry does not have
+// fails its records with the reason, and so does one whose references refer back to it.
+TEST_F(SchemaRegistry, SchemasWithReferencesDecodeWithTheTypesTheyReferTo) {
+  const std::string country = R"({"type":"record","name":"Country","namespace":"geo","fields":[{"name":"code","type":"string"}]})";
+  const std::string address = R"({"type":"record","name":"Address","namespace":"com.example","fields":[
+      {"name":"city","type":"string"},{"name":"country","type":"geo.Country"}]})";
+  const std::string customer = R"({"type":"record","name":"Customer","namespace":"com.example","fields":[
+      {"name":"name","type":"string"},{"name":"home","type":"Address"}]})";
+  // The same schema in one document, for python3-avro to encode with.
+  const std::string whole = R"({"type":"record","name":"Customer","namespace":"com.example","fields":[
+      {"name":"name","type":"string"},{"name":"home","type":{"type":"record","name":"Address","fields":[
+        {"name":"city","type":"string"},{"name":"country","type":{"type":"record","name":"Country","namespace":"geo",
+          "fields":[{"name":"code","type":"string"}]}}]}}]})";
+  const std::string line_proto = "syntax = \"proto3\"; package shop; message Line { string sku = 1; int32 qty = 2; }";
+  const std::string cart_proto =
+      "syntax = \"proto3\"; package shop; import \"shop/line.proto\"; message Cart { repeated Line lines = 1; }";
+  const auto refs = [](const std::string& name, const std::string& subject) {
+    return json::array({{{"name", name}, {"subject", subject}, {"version", 1}}});
+  };
+  write_schemas({{"11", {{"schema", customer}, {"references", refs("com.example.Address", "address-value")}}},
+                 {"address-value/1", {{"schema", address}, {"references", refs("geo.Country", "country/value")}}},
+                 {"country/value/1", {{"schema", country}}},
+                 {"12", {{"schema", cart_proto}, {"schemaType", "PROTOBUF"}, {"references", refs("shop/line.proto", "line")}}},
+                 {"line/1", {{"schema", line_proto}, {"schemaType", "PROTOBUF"}}},
+                 {"13", {{"schema", customer}, {"references", refs("com.example.Address", "gone-value")}}},
+                 {"14", {{"schema", customer}, {"references", refs("com.example.Address", "cyc-a")}}},
+                 {"cyc-a/1", {{"schema", address}, {"references", refs("geo.Country", "cyc-b")}}},
+                 {"cyc-b/1", {{"schema", country}, {"references", refs("com.example.Address", "cyc-a")}}}});
+  const json ann = {{"name", "ann"}, {"home", {{"city", "Oslo"}, {"country", {{"code", "NO"}}}}}};
+  const auto avro = frames(json::array({{{"schema", whole}, {"id", 11}, {"datum", ann}},
+                                        {{"schema", whole}, {"id", 13}, {"datum", ann}},
+                                        {{"schema", whole}, {"id", 14}, {"datum", ann}}}));
+  const auto proto = protobuf_frames(dir.path(), json::array({{{"schema", cart_proto}, {"id", 12}, {"type", "shop.Cart"},
+                                                               {"indexes", {0}}, {"imports", {{"shop/line.proto", line_proto}}},
+                                                               {"text", "lines { sku: 'x' qty: 2 }"}}}));
+  const std::vector<std::string> values = {avro[0], proto[0], avro[1], avro[0], avro[2]};
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  for (std::size_t i = 0; i < values.size(); ++i) produce_exact(b, "events", 0, "k", values[i], {});
+  ScriptServer registry = this->registry();
+  ScriptServer endpoint = this->endpoint();
+  Daemon d(dir.path(), decoding_config("refs", b, registry, endpoint));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-refs", values.size(), 1); }, 60s)) << d.log();
+
+  auto got = envelopes();
+  ASSERT_EQ(got.size(), 3U) << d.log();
+  EXPECT_EQ(got[0]["message"], ann);
+  EXPECT_EQ(got[3]["message"], ann);
+  EXPECT_EQ(got[1]["message"], json::parse(R"({"lines":[{"sku":"x","qty":2}]})"));
+  auto dead = dead_letters(b, 2);
+  ASSERT_EQ(dead.size(), 2U);
+  EXPECT_NE(dead[4].headers.at("sluice-error").find(
+                "schema_decode: value schema 14: its references form a cycle at subject \"cyc-a\" version 1"),
+            std::string::npos)
+      << dead[4].headers.at("sluice-error");
+  EXPECT_NE(dead[2].headers.at("sluice-error").find(
+                "schema_decode: value schema 13: the schema registry has no subject \"gone-value\" version 1"),
+            std::string::npos)
+      << dead[2].headers.at("sluice-error");
+  std::map<std::string, int> asked;
+  for (const auto& line : registry_log()) ++asked[line.substr(0, line.find(' '))];
+  EXPECT_EQ(asked["/subjects/address-value/versions/1"], 1) << "a reference is fetched once";
+  EXPECT_EQ(asked["/subjects/country%2Fvalue/versions/1"], 1) << "a subject is one path segment";
+  EXPECT_EQ(asked["/subjects/line/versions/1"], 1);
+  EXPECT_EQ(asked["/schemas/ids/11"], 1);
+  expect_clean_stop(d, instance);
+}
+
 TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUndecoded) {
   constexpr int kRecords = 20;
   write_schemas({{"1", {{"schema", kUser}}}});
@@ -285,14 +367,9 @@ TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUnd
   for (int i = 0; i < kRecords; ++i) produce_exact(b, "events", i % 2, "k", f[static_cast<std::size_t>(i)], {});
   const fs::path down = dir.path() / "down";
   std::ofstream(down) << "down\n";
-  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
-                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string(), down.string()});
-  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
-                                     {{.name = "avro", .topic = "events", .workers = 2,
-                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\nmax_attempts = 1\n"
-                                                "retry_backoff_ms = [10, 100]\n",
-                                       .handler = lambda_toml(registry, endpoint)}}));
+  ScriptServer registry = this->registry(down);
+  ScriptServer endpoint = this->endpoint();
+  Daemon d(dir.path(), decoding_config("avro", b, registry, endpoint, "", "max_attempts = 1\nretry_backoff_ms = [10, 100]\n", 2));
   // Asked again after its first refusal: the records are waiting, not failed; and the
   // signals say who is at fault: the registry, not the handler.
   ASSERT_TRUE(wait_until([&] { return registry_log().size() >= 4; }, 60s)) << d.log();
@@ -333,13 +410,9 @@ TEST_F(SchemaRegistry, ARecordWhoseDecodingKillsItsWorkerUsesUpItsAttempts) {
   const std::string b = broker.bootstrap();
   produce_exact(b, "events", 0, "k0", f[0], {});
   produce_exact(b, "events", 0, "k1", f[1], {});
-  ScriptServer registry("/usr/bin/python3", "schema_registry.py",
-                        {(dir.path() / "schemas.json").string(), (dir.path() / "registry.log").string()});
-  ScriptServer endpoint("/usr/bin/python3", "recording_server.py", {(dir.path() / "endpoint.jsonl").string()});
-  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
-                                     {{.name = "avro", .topic = "events", .workers = 1,
-                                       .extra = "format = \"json\"\ndead_letter_topic = \"events.dlq\"\nmax_attempts = 2\n",
-                                       .handler = lambda_toml(registry, endpoint) + "timeout_ms = 600000\n"}}));
+  ScriptServer registry = this->registry();
+  ScriptServer endpoint = this->endpoint();
+  Daemon d(dir.path(), decoding_config("avro", b, registry, endpoint, "timeout_ms = 600000\n", "max_attempts = 2\n"));
   const auto asked_for_5 = [&] {
     std::size_t n = 0;
     for (const auto& line : registry_log()) n += line.starts_with("/schemas/ids/5 ") ? 1 : 0;

@@ -59,6 +59,29 @@ TEST(AvroSchema, DatumsBecomeAvrosJsonEncoding) {
   EXPECT_EQ(json::parse(out)["id"], 8);
 }
 
+// A registry schema names the types it uses from other subjects (its references, by full
+// name); each is put in where it is first used, a second use stays a name, a reference
+// may use another one, and a name relative to the schema's namespace finds its type.
+TEST(AvroSchema, ReferencedTypesAreDefinedWhereTheyAreFirstUsed) {
+  const std::vector<ReferencedSchema> refs = {
+      {"geo.Country", R"({"type":"record","name":"Country","namespace":"geo","fields":[{"name":"code","type":"string"}]})"},
+      {"com.example.Address",
+       R"({"type":"record","name":"Address","namespace":"com.example","fields":[{"name":"city","type":"string"},
+           {"name":"country","type":"geo.Country"}]})"}};
+  const std::string customer = R"({"type":"record","name":"Customer","namespace":"com.example","fields":[
+      {"name":"name","type":"string"},{"name":"home","type":"Address"},{"name":"work","type":["null","com.example.Address"]},
+      {"name":"born","type":"geo.Country"}]})";
+  AvroSchema schema(customer, refs);
+  const std::string address = str("Oslo") + str("NO");
+  std::string out, why;
+  ASSERT_TRUE(schema.to_json(str("ann") + address + varint(1) + str("Rome") + str("IT") + str("SE"), out, why)) << why;
+  EXPECT_EQ(json::parse(out), json::parse(R"({"name":"ann","home":{"city":"Oslo","country":{"code":"NO"}},
+      "work":{"com.example.Address":{"city":"Rome","country":{"code":"IT"}}},"born":{"code":"SE"}})"));
+  EXPECT_THROW(AvroSchema(customer, std::vector<ReferencedSchema>{refs[1]}), std::runtime_error)
+      << "geo.Country is missing: Avro C refuses the unknown name";
+  EXPECT_THROW(AvroSchema(customer, std::vector<ReferencedSchema>{{"geo.Country", "{"}}), std::runtime_error);
+}
+
 TEST(AvroSchema, BytesThatAreNotADatumOfTheSchemaAreRefusedWithAReason) {
   AvroSchema schema(kSchema);
   const std::string good = order(1, true);

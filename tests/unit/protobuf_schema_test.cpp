@@ -102,6 +102,34 @@ TEST(ProtobufSchema, Proto2RequiredFieldsMustBeThere) {
   EXPECT_EQ(why, "a string of the M message is not UTF-8");
 }
 
+// A registry reference is the file its name imports; references come each after those it
+// imports, and a message of the schema may hold messages of any of them.
+TEST(ProtobufSchema, ImportsResolveToTheSchemasReferences) {
+  const std::vector<ReferencedSchema> refs = {
+      {"geo/country.proto", "syntax = \"proto3\"; package geo; message Country { string code = 1; }"},
+      {"shop/address.proto",
+       "syntax = \"proto3\"; package shop; import \"geo/country.proto\"; message Address { string city = 1; "
+       "geo.Country country = 2; }"}};
+  ProtobufSchema schema("syntax = \"proto3\"; package shop; import \"shop/address.proto\"; "
+                        "message Customer { string name = 1; Address home = 2; }",
+                        refs);
+  // Customer{name: "ann", home: {city: "Oslo", country: {code: "NO"}}}
+  const std::string country = len_field(1, "NO");
+  const std::string address = len_field(1, "Oslo") + len_field(2, country);
+  std::string out, why;
+  ASSERT_TRUE(schema.to_json(std::string(1, '\0') + len_field(1, "ann") + len_field(2, address), out, why)) << why;
+  EXPECT_EQ(nlohmann::json::parse(out),
+            nlohmann::json::parse(R"({"name":"ann","home":{"city":"Oslo","country":{"code":"NO"}}})"));
+  try {
+    ProtobufSchema broken("syntax = \"proto3\"; import \"a.proto\"; message M { int32 x = 1; }",
+                          std::vector<ReferencedSchema>{{"a.proto", "syntax = \"proto3\"; message A { int32 x = 1 }"}});
+    FAIL() << "a reference that is not a schema";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the reference \"a.proto\" is not a Protobuf schema: line 1"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ProtobufSchema, ASchemaThatCannotBeUsedIsAnErrorNamingWhy) {
   const auto error_of = [](const std::string& text) {
     try {
@@ -112,9 +140,9 @@ TEST(ProtobufSchema, ASchemaThatCannotBeUsedIsAnErrorNamingWhy) {
     return std::string("no error");
   };
   EXPECT_EQ(error_of("syntax = \"proto3\";\nmessage M { int32 a = 1 }"),
-            "not a Protobuf schema: line 2, column 25: Expected \";\".");
+            "the schema is not a Protobuf schema: line 2, column 25: Expected \";\".");
   EXPECT_NE(error_of("syntax = \"proto3\"; import \"other.proto\"; message M { other.O o = 1; }")
-                .find("an import of another schema (registry references are not resolved yet)"),
+                .find("an import that is neither one of the schema's references nor a well-known type"),
             std::string::npos);
   EXPECT_NE(error_of("syntax = \"proto3\"; message M { Unknown u = 1; }").find("\"Unknown\" is not defined"),
             std::string::npos);

@@ -1,8 +1,9 @@
-"""A schema registry for tests: GET /schemas/ids/<id> as Confluent's registry answers it.
+"""A schema registry for tests: GET /schemas/ids/<id> and
+GET /subjects/<subject>/versions/<version> as Confluent's registry answers them.
 
 Usage: schema_registry.py SCHEMAS_JSON LOG [DOWN_FILE]
-Prints its port. SCHEMAS_JSON maps ids to {"schema": text, "schemaType": ...} and is read
-at every request (a test may register schemas while it runs); an id mapped to
+Prints its port. SCHEMAS_JSON maps ids, and "<subject>/<version>", to {"schema": text,
+"schemaType": ..., "references": [...]} and is read at every request (a test may register schemas while it runs); an id mapped to
 {"hang": true} is never answered. Every request's path is appended to LOG. While
 DOWN_FILE exists, every request gets 503 (the registry is down).
 """
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 
 SCHEMAS, LOG = sys.argv[1], sys.argv[2]
 DOWN = sys.argv[3] if len(sys.argv) > 3 else None
@@ -34,16 +36,20 @@ class Registry(http.server.BaseHTTPRequestHandler):
         if DOWN and os.path.exists(DOWN):
             return self.answer(503, {"error_code": 50301, "message": "down for the test"})
         parts = self.path.strip("/").split("/")
-        if len(parts) != 3 or parts[:2] != ["schemas", "ids"]:
+        if len(parts) == 3 and parts[:2] == ["schemas", "ids"]:
+            key = parts[2]
+        elif len(parts) == 4 and parts[0] == "subjects" and parts[2] == "versions":
+            key = urllib.parse.unquote(parts[1]) + "/" + parts[3]
+        else:
             return self.answer(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
         with open(SCHEMAS) as f:
             schemas = json.load(f)
-        if parts[2] not in schemas:
-            return self.answer(404, {"error_code": 40403, "message": "Schema %s not found" % parts[2]})
-        if schemas[parts[2]].get("hang"):
+        if key not in schemas:
+            return self.answer(404, {"error_code": 40403, "message": "Schema %s not found" % key})
+        if schemas[key].get("hang"):
             while True:  # the asking worker stays inside its decoding
                 time.sleep(60)
-        return self.answer(200, schemas[parts[2]])
+        return self.answer(200, schemas[key])
 
     def log_message(self, *args):
         pass
