@@ -46,6 +46,7 @@ PluginHandler::PluginHandler(const config::Lambda& lambda, std::uint32_t slot) :
   host_.log = &host_log;
   host_.host_data = this;
   host_.produce = &PluginHandler::host_produce;
+  host_.original = &PluginHandler::host_original;
   if (plugin_->init != nullptr) {
     if (int rc = plugin_->init(&host_, &state_); rc != 0) {
       throw std::runtime_error("plugin " + path + " init failed with status " + std::to_string(rc));
@@ -60,8 +61,27 @@ PluginHandler::~PluginHandler() {
 void PluginHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
                            std::vector<OutboundRecord>& produce) {
   produce_ = &produce;
+  call_size_ = records.size();
   plugin_->handle(state_, records.data(), records.size(), results.data());
   produce_ = nullptr;
+  call_size_ = 0;
+}
+
+int PluginHandler::host_original(const sluice_host* host, size_t index, int part, const void** bytes, size_t* len) noexcept {
+  auto* self = static_cast<PluginHandler*>(host->host_data);
+  if (self->produce_ == nullptr || index >= self->call_size_ || (part != SLUICE_PART_KEY && part != SLUICE_PART_VALUE) ||
+      bytes == nullptr || len == nullptr) {
+    return -1;
+  }
+  const auto schemas = self->schemas();
+  if (index >= schemas.size()) return 0;  // nothing of this call was decoded
+  const RecordSchemas& s = schemas[index];
+  const bool key = part == SLUICE_PART_KEY;
+  if (!(key ? s.key : s.value).decoded()) return 0;
+  const std::string_view original = key ? s.key_original : s.value_original;
+  *bytes = original.data();
+  *len = original.size();
+  return 1;
 }
 
 int PluginHandler::host_produce(const sluice_host* host, const sluice_outbound* record) noexcept {

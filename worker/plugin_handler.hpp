@@ -38,7 +38,9 @@ class PluginHandler final : public Handler {
   std::vector<sluice_option> options_;
   sluice_host host_{};
   std::vector<OutboundRecord>* produce_ = nullptr;  // set during handle() only
+  std::size_t call_size_ = 0;                       // the records of that call
   static int host_produce(const sluice_host* host, const sluice_outbound* record) noexcept;
+  static int host_original(const sluice_host* host, size_t index, int part, const void** bytes, size_t* len) noexcept;
 };
 
 }  // namespace sluice::worker

@@ -17,6 +17,10 @@ struct SchemaRef {
 struct RecordSchemas {
   SchemaRef key;
   SchemaRef value;
+  // The bytes each decoded part was decoded from (a plugin can ask for them); they live
+  // in the worker's ring until the record's outcome is written.
+  std::string_view key_original;
+  std::string_view value_original;
 };
 
 }  // namespace sluice::worker

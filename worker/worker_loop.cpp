@@ -278,6 +278,7 @@ void WorkerLoop::decode_todo() {
           decoder_->decode(bytes, key ? h->key_len : h->value_len, key, out, key ? schemas.key : schemas.value, why);
       if (result == RecordDecoder::Result::kDecoded) {
         (key ? d.key : d.value) = &decoded_.emplace_back(std::move(out));
+        (key ? schemas.key_original : schemas.value_original) = {bytes, key ? h->key_len : h->value_len};
       } else if (result == RecordDecoder::Result::kFailed) {
         fail(*h, why);
         failed = true;

@@ -82,6 +82,10 @@ typedef struct sluice_option {
 #define SLUICE_LOG_INFO 6
 #define SLUICE_LOG_DEBUG 7
 
+/* The part of a record host->original is asked for. */
+#define SLUICE_PART_KEY 0
+#define SLUICE_PART_VALUE 1
+
 /* A record to produce (host->produce). Pointers need only be valid during the call. */
 typedef struct sluice_outbound {
   const char* topic; /* NUL-terminated, not empty */
@@ -110,6 +114,15 @@ typedef struct sluice_host {
    * records that end otherwise are delivered again and produce anew. Returns 0, or -1
    * outside handle() or for a missing topic. */
   int (*produce)(const struct sluice_host* host, const sluice_outbound* record);
+  /* Appended after produce: use it only if struct_size reaches it. Callable during
+   * handle() only. With a [lambda.schema_registry], a record's key or value may arrive
+   * decoded to JSON; this gives the bytes it was decoded from, as they came from Kafka
+   * (the registry's framing included), for records[index] of the current call and
+   * `part` SLUICE_PART_KEY or SLUICE_PART_VALUE. Returns 1 and sets *bytes and *len
+   * (valid until handle() returns) when that part was decoded; 0 when it was not (the
+   * record holds the bytes as they came); -1 outside handle(), for an index past the
+   * call's records, or for another part. */
+  int (*original)(const struct sluice_host* host, size_t index, int part, const void** bytes, size_t* len);
 } sluice_host;
 
 typedef struct sluice_plugin {

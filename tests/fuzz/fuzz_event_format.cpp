@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const sluice::worker::EventSource source{"lambda", "default", "lambda-lambda", "127.0.0.1:9092", "http://registry:8081"};
   // Half the inputs as if a registry had decoded the first record's key and value.
   const bool decoded = size % 2 == 1;
-  const std::vector<sluice::worker::RecordSchemas> schemas{{{"AVRO", 1}, {"AVRO", 2}}, {}};
+  const std::vector<sluice::worker::RecordSchemas> schemas{{{"AVRO", 1}, {"AVRO", 2}, {}, {}}, {}};
   for (const auto format : {sluice::config::Format::kRaw, sluice::config::Format::kJson, sluice::config::Format::kAws,
                             sluice::config::Format::kCloudEvents}) {
     const auto n = sluice::worker::format_takes_batches(format) ? records.size() : 1;

@@ -352,6 +352,38 @@ TEST_F(SchemaRegistry, SchemasWithReferencesDecodeWithTheTypesTheyReferTo) {
   expect_clean_stop(d, instance);
 }
 
+// A plugin gets a decoded value as JSON, like every handler, and can ask the host for
+// the bytes it was decoded from (host->original); a value that was not decoded has none
+// to give, and neither does an index past the call or an unknown part.
+TEST_F(SchemaRegistry, APluginGetsDecodedValuesAndCanAskForTheBytesTheyWereDecodedFrom) {
+  write_schemas({{"1", {{"schema", kUser}}}});
+  const json ann = {{"name", "ann"}, {"age", 41}, {"email", nullptr}, {"tags", json::array()}, {"address", {{"city", "Oslo"}}}};
+  const auto f = frames(json::array({{{"schema", kUser}, {"id", 1}, {"datum", ann}}}));
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  produce_exact(b, "events", 0, "k", f[0], {});
+  produce_exact(b, "events", 0, "k", "plain text", {});
+  ScriptServer registry = this->registry();
+  const fs::path originals = dir.path() / "originals.txt";
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "plug", .topic = "events", .workers = 1,
+                                       .options = "originals_to = \"" + originals.string() +
+                                                  "\"\n[lambda.schema_registry]\nurl = \"" + registry.url("/") + "\"\n"}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-plug", 2, 1); }, 60s)) << d.log();
+  std::vector<std::string> lines;
+  std::ifstream in(originals);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2U) << d.log();
+  std::string hex;
+  for (const unsigned char c : f[0]) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+  EXPECT_EQ(lines[0], "0 1 0 -1 -1 " + hex) << "the value's framed bytes; the key was not decoded";
+  EXPECT_EQ(lines[1], "1 0 0 -1 -1 -") << "an undecoded value has no original";
+  const auto handled = read_outcomes(dir.path() / "outcomes", "plug");
+  ASSERT_EQ(handled.size(), 2U);
+  EXPECT_TRUE(handled[0].value.starts_with(R"({"name":"ann","age":41)")) << "the record holds the JSON: " << handled[0].value;
+  expect_clean_stop(d, instance);
+}
+
 TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUndecoded) {
   constexpr int kRecords = 20;
   write_schemas({{"1", {{"schema", kUser}}}});

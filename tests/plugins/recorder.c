@@ -16,7 +16,10 @@
  * so a test decides when records finish instead of guessing a sleep long enough;
  * and init_fail = "1" makes init() fail, as a handler that cannot start; say = "text"
  * makes init() print "text" to stdout and "text (stderr)" to stderr, and a crash print
- * "recorder: crashing on <seq>" to stderr just before it, as a plugin's own output. */
+ * "recorder: crashing on <seq>" to stderr just before it, as a plugin's own output;
+ * originals_to = "<path>" appends for each record "<offset> <value> <key> <past> <part>
+ * <hex>\n": what host->original answers for its value, for its key, for an index past
+ * the call and for a part that is neither, then the original value's bytes in hex. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ typedef struct state {
   const sluice_host* host;
   char produce_topic[128]; /* if set: each ok record produces "out-<value>" there (and "extra-" for seq % 10 == 0) */
   int fd;
+  int originals_fd; /* -1: not asked */
   long sleep_us;
   char hold_while[4096];
   char fail[256], retry[256], crash[256], hang[256], oom[256], corrupt[256], corrupt_mode[32], produce_big[256];
@@ -107,12 +111,45 @@ static int init(const sluice_host* host, void** out) {
     free(s);
     return 3;
   }
+  s->originals_fd = -1;
+  if ((v = option(host, "originals_to")) != NULL) {
+    if (host->struct_size < offsetof(sluice_host, original) + sizeof host->original || host->original == NULL) {
+      close(s->fd);
+      free(s);
+      return 6; /* this host has no originals to give */
+    }
+    s->originals_fd = open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
   if ((v = option(host, "say")) != NULL) {
     printf("%s\n", v);
     fprintf(stderr, "%s (stderr)\n", v);
   }
   *out = s;
   return 0;
+}
+
+/* One line of originals_to for records[i] of a call of n. */
+static void write_original(const state* s, const sluice_record* records, size_t n, size_t i) {
+  const void* value = NULL;
+  const void* other = NULL;
+  size_t value_len = 0, other_len = 0;
+  const int rv = s->host->original(s->host, i, SLUICE_PART_VALUE, &value, &value_len);
+  const int rk = s->host->original(s->host, i, SLUICE_PART_KEY, &other, &other_len);
+  const int past = s->host->original(s->host, n, SLUICE_PART_VALUE, &other, &other_len);
+  const int part = s->host->original(s->host, i, 7, &other, &other_len);
+  const size_t hex_len = rv == 1 ? 2 * value_len : 1;
+  char* line = malloc(hex_len + 96);
+  if (line == NULL) return;
+  int len = snprintf(line, 96, "%lld %d %d %d %d ", (long long)records[i].offset, rv, rk, past, part);
+  if (rv == 1) {
+    for (size_t b = 0; b < value_len; ++b) len += sprintf(line + len, "%02x", ((const unsigned char*)value)[b]);
+  } else {
+    line[len++] = '-';
+  }
+  line[len++] = '\n';
+  if (write(s->originals_fd, line, (size_t)len) != len) { /* the test sees the line missing */
+  }
+  free(line);
 }
 
 static void handle(void* st, const sluice_record* records, size_t n, sluice_result* results) {
@@ -128,6 +165,7 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
       struct timespec ts = {s->sleep_us / 1000000, (s->sleep_us % 1000000) * 1000};
       nanosleep(&ts, NULL);
     }
+    if (s->originals_fd >= 0) write_original(s, records, n, i);
     const long long seq = seq_of(r);
     const char* outcome = "ok";
     char* error = s->errors[i % 1024];
@@ -207,6 +245,7 @@ static void handle(void* st, const sluice_record* records, size_t n, sluice_resu
 static void shutdown(void* st) {
   state* s = st;
   close(s->fd);
+  if (s->originals_fd >= 0) close(s->originals_fd);
   free(s);
 }
 

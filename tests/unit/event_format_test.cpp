@@ -181,8 +181,8 @@ TEST(EventFormat, DecodedRecordsNameTheirSchemasInEveryFormat) {
   TestRecord value_only = decoded;
   value_only.key = "user-123";
   value_only.offset = 43;
-  const RecordSchemas both{{"AVRO", 3}, {"AVRO", 7}};
-  const RecordSchemas value{{}, {"AVRO", 8}};
+  const RecordSchemas both{{"AVRO", 3}, {"AVRO", 7}, {}, {}};
+  const RecordSchemas value{{}, {"AVRO", 8}, {}, {}};
   for (const auto format : {config::Format::kRaw, config::Format::kJson, config::Format::kAws, config::Format::kCloudEvents}) {
     const std::string name = format == config::Format::kRaw           ? "raw"
                              : format == config::Format::kJson        ? "json"
