@@ -22,7 +22,7 @@ std::string_view value_of(const sluice_header& h) { return bytes_of(h.value, h.v
 bool has_timestamp(const sluice_record& r) { return r.timestamp_type != 0 && r.timestamp_ms >= 0; }
 
 bool is_json(std::string_view s) {
-  return !s.empty() && nesting_at_most(s, kMaxValueJsonDepth) && ojson::accept(s);
+  return !s.empty() && nesting_at_most(s, kMaxValueJsonDepth) && one_json_value(s);
 }
 
 // Header names that are not UTF-8 cannot be JSON object keys; percent-encoding keeps them.

@@ -13,7 +13,11 @@ namespace {
 // message (it names the byte and what it expected, and refuses invalid UTF-8 inside
 // strings).
 bool well_formed(std::string_view text, std::string& error) {
-  if (nlohmann::json::accept(text.begin(), text.end())) return true;
+  if (one_json_value(text)) return true;
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    error = "a NUL byte at byte " + std::to_string(nul + 1);
+    return false;
+  }
   try {
     const auto parsed = nlohmann::json::parse(text.begin(), text.end());
     error = "refused by the JSON parser";  // not expected: accept() and parse() agree

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 namespace sluice::worker {
 
 bool valid_utf8(std::string_view s) {
@@ -147,6 +149,10 @@ std::string rfc3339_ms(std::int64_t epoch_ms) {
   char ms[8];
   std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>(epoch_ms % 1000));
   return out + ms;
+}
+
+bool one_json_value(std::string_view s) {
+  return s.find('\0') == std::string_view::npos && nlohmann::json::accept(s);
 }
 
 std::string_view trim_json_space(std::string_view s) {

@@ -39,6 +39,11 @@ std::string rfc3339_ms(std::int64_t epoch_ms);
 // hostile value cannot exhaust the parser's stack; it does not validate the JSON).
 bool nesting_at_most(std::string_view s, int max_depth);
 
+// True when `s` is one JSON value and nothing more. nlohmann's parser takes a NUL byte
+// for the end of its input, so "1\0anything" passed it; JSON text never holds one (a
+// string must escape it), so a NUL anywhere is refused first.
+bool one_json_value(std::string_view s);
+
 // `s` without JSON's white space (space, tab, CR, LF) at its ends.
 std::string_view trim_json_space(std::string_view s);
 

@@ -28,7 +28,8 @@ TEST(JsonSchema, DataThatIsNotOneJsonValueIsRefusedWithAReason) {
   JsonSchema schema(kSchema);
   std::string json = "untouched", error;
   for (const std::string& bad : {std::string(""), std::string("  "), std::string("{\"id\": 1"), std::string("{} {}"),
-                                std::string("{\"a\": \"\xff\"}"), std::string("[1,]"), std::string("\x00", 1)}) {
+                                std::string("{\"a\": \"\xff\"}"), std::string("[1,]"), std::string("\x00", 1),
+                                std::string("1\0, 2", 5)}) {
     error.clear();
     EXPECT_FALSE(schema.to_json(bad, json, error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;
