@@ -288,6 +288,8 @@ TEST(CloudEventRecord, AnythingTheSpecDisallowsMakesTheRecordAPlainOne) {
   EXPECT_FALSE(is_event(structured("{" + head + R"(,"data_base64":"not base64!"})")));
   EXPECT_FALSE(is_event(structured(R"({"specversion":"1.0","id":"","source":"/s","type":"t"})"))) << "empty id";
   EXPECT_FALSE(is_event(structured("[" + head + "]")));
+  EXPECT_FALSE(is_event(structured("{" + head + "}" + std::string("\0trailing bytes", 15))))
+      << "what follows a NUL byte is not to be dropped";
   TestRecord tombstone = structured("{" + head + "}");
   tombstone.value.reset();
   EXPECT_FALSE(is_event(tombstone));
