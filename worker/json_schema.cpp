@@ -9,9 +9,9 @@
 namespace sluice::worker {
 namespace {
 
-// accept() builds nothing; only a text it refuses is parsed again, for nlohmann's
-// message (it names the byte and what it expected, and refuses invalid UTF-8 inside
-// strings).
+// one_json_value() builds nothing; only a text it refuses is looked at again, for where
+// its NUL byte is or for nlohmann's message (which names the byte and what it expected,
+// and refuses invalid UTF-8 inside strings).
 bool well_formed(std::string_view text, std::string& error) {
   if (one_json_value(text)) return true;
   if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {

@@ -22,6 +22,22 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
   return len;
 }
 
+// The "references" of a registry answer; false when they are there but not references.
+bool read_references(const nlohmann::json& j, std::vector<SchemaReference>& out) {
+  out.clear();
+  if (!j.contains("references")) return true;
+  const auto& refs = j["references"];
+  if (!refs.is_array()) return false;
+  for (const auto& r : refs) {
+    if (!r.is_object() || !r.contains("name") || !r["name"].is_string() || !r.contains("subject") ||
+        !r["subject"].is_string() || !r.contains("version") || !r["version"].is_number_integer()) {
+      return false;
+    }
+    out.push_back({r["name"].get<std::string>(), r["subject"].get<std::string>(), r["version"].get<std::int64_t>()});
+  }
+  return true;
+}
+
 }  // namespace
 
 struct SchemaRegistryClient::State {
@@ -67,26 +83,6 @@ SchemaRegistryClient::Status SchemaRegistryClient::fetch(const SchemaReference& 
   curl_free(subject);
   return ask(path, "subject \"" + ref.subject + "\" version " + std::to_string(ref.version), out, why);
 }
-
-namespace {
-
-// The "references" of a registry answer; false when they are there but not references.
-bool read_references(const nlohmann::json& j, std::vector<SchemaReference>& out) {
-  out.clear();
-  if (!j.contains("references")) return true;
-  const auto& refs = j["references"];
-  if (!refs.is_array()) return false;
-  for (const auto& r : refs) {
-    if (!r.is_object() || !r.contains("name") || !r["name"].is_string() || !r.contains("subject") ||
-        !r["subject"].is_string() || !r.contains("version") || !r["version"].is_number_integer()) {
-      return false;
-    }
-    out.push_back({r["name"].get<std::string>(), r["subject"].get<std::string>(), r["version"].get<std::int64_t>()});
-  }
-  return true;
-}
-
-}  // namespace
 
 SchemaRegistryClient::Status SchemaRegistryClient::ask(const std::string& path, const std::string& what, RegistrySchema& out,
                                                        std::string& why) {
