@@ -66,8 +66,19 @@ BatchVerdict apply_batch_item_failures(std::string_view body, std::span<const sl
     for (auto& r : results) r = {SLUICE_OK, nullptr};
     return BatchVerdict::kAllOk;
   };
-  if (body.empty() || !nesting_at_most(body, 64)) return all_ok();
-  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (body.empty()) return all_ok();
+  // An answer that is not JSON (text such as "OK") completes every record, but one that
+  // names batchItemFailures meant to fail some: taking it as all ok would commit what
+  // the handler said had failed, so it fails as a whole, as AWS treats an invalid
+  // response. A NUL counts as not JSON (nlohmann's parser stops at one and would read
+  // only what precedes it), and so does nesting no answer needs (the parser recurses).
+  const bool names_failures = body.find("\"batchItemFailures\"") != std::string_view::npos;
+  const bool parsable = nesting_at_most(body, 64) && body.find('\0') == std::string_view::npos;
+  const auto j = parsable ? nlohmann::json::parse(body, nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
+  if (j.is_discarded() && names_failures) {
+    why = "the answer names batchItemFailures but is not JSON";
+    return BatchVerdict::kInvalid;
+  }
   if (j.is_discarded() || !j.is_object() || !j.contains("batchItemFailures")) return all_ok();
   const nlohmann::json& failures = j["batchItemFailures"];
   if (failures.is_null() || (failures.is_array() && failures.empty())) return all_ok();

@@ -47,7 +47,14 @@ bool parse_produce(std::string_view body, std::vector<OutboundRecord>& out, std:
     why = "produce: the answer is nested deeper than " + std::to_string(kMaxAnswerDepth) + " levels";
     return false;
   }
-  const json doc = json::parse(body, nullptr, false);
+  // It names "produce" but does not parse: records the handler asked for would be lost
+  // without a word, so the answer is refused (the call is retried). nlohmann's parser
+  // stops at a NUL, which would read a prefix of the answer as all of it.
+  const json doc = body.find('\0') == std::string_view::npos ? json::parse(body, nullptr, false) : json(json::value_t::discarded);
+  if (doc.is_discarded()) {
+    why = "produce: the answer names \"produce\" but is not JSON";
+    return false;
+  }
   if (!doc.is_object()) return true;
   const auto list = doc.find("produce");
   if (list == doc.end() || list->is_null()) return true;

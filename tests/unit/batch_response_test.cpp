@@ -74,5 +74,20 @@ TEST_F(BatchResponse, AnIdentifierThatNamesNothingFailsTheWholeBatch) {
   }
 }
 
+// An answer that names batchItemFailures but cannot be read meant to fail something:
+// taking it as "not JSON, so all ok" committed records the handler had failed. Before,
+// the NUL case read only the "[]" ahead of the NUL, and the truncated one was text.
+TEST_F(BatchResponse, AnAnswerThatNamesFailuresButIsNotJsonFailsTheWholeBatch) {
+  const std::string named = R"({"batchItemFailures": [{"itemIdentifier": "orders-eu-0-11"}]})";
+  for (const std::string& body : {named.substr(0, named.size() - 1), std::string(R"({"batchItemFailures": []})") + '\0' + named,
+                                  std::string(100, '[') + named + std::string(100, ']')}) {
+    SCOPED_TRACE(body);
+    results.assign(3, sluice_result{SLUICE_FAIL, "unset"});
+    why.clear();
+    EXPECT_EQ(apply(body), BatchVerdict::kInvalid);
+    EXPECT_EQ(why, "the answer names batchItemFailures but is not JSON");
+  }
+}
+
 }  // namespace
 }  // namespace sluice::worker

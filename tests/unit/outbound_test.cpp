@@ -64,6 +64,20 @@ TEST(Outbound, AMalformedListIsRejectedWholeWithTheReason) {
   }
 }
 
+// An answer that asks for records but cannot be read lost them without a word; now the
+// call is retried with the reason. Before, the NUL case produced nothing: the parser
+// read the empty list ahead of the NUL as the whole answer.
+TEST(Outbound, AnAnswerThatNamesProduceButIsNotJsonIsRefused) {
+  const std::string wanted = R"({"produce": [{"topic": "a", "value": "x"}]})";
+  for (const std::string& body : {wanted.substr(0, wanted.size() - 1), std::string(R"({"produce": []})") + '\0' + wanted}) {
+    std::vector<OutboundRecord> out;
+    std::string why;
+    EXPECT_FALSE(parse_produce(body, out, why)) << body;
+    EXPECT_EQ(why, "produce: the answer names \"produce\" but is not JSON") << body;
+    EXPECT_TRUE(out.empty()) << body;
+  }
+}
+
 // An answer nested 100,000 deep crashed the worker (its value printed back to text
 // recursively). Deep answers are refused with a reason, whatever their shape.
 TEST(Outbound, AnAnswerNestedTooDeepIsRefusedNotACrash) {
