@@ -35,6 +35,22 @@ std::uint64_t retry_after_seconds(std::string_view v) {
   return ec == std::errc{} && end == v.data() + v.size() ? std::min<std::uint64_t>(s, 86'400) : 0;
 }
 
+// Whether a ready frame's `Features` list (names separated by commas or spaces) holds
+// `name`. Features sluice does not know are ignored, so that a runner written for a later
+// sluice still starts.
+bool has_feature(const Frame& ready, std::string_view name) {
+  std::string_view list = ready.header("Features").value_or("");
+  while (!list.empty()) {
+    const std::size_t start = list.find_first_not_of(", \t");
+    if (start == std::string_view::npos) break;
+    list.remove_prefix(start);
+    const std::size_t end = std::min(list.find_first_of(", \t"), list.size());
+    if (list.substr(0, end) == name) return true;
+    list.remove_prefix(end);
+  }
+  return false;
+}
+
 }  // namespace
 
 ExecHandler::ExecHandler(const config::Lambda& lambda, std::uint32_t slot)
@@ -67,6 +83,20 @@ void ExecHandler::start_child() {
     throw std::runtime_error(what + " must first answer \"Status: ready\", not \"" +
                              std::string(ready.header("Status").value_or("")) + "\"");
   }
+  originals_ = has_feature(ready, "originals");
+}
+
+std::string ExecHandler::originals_section() const {
+  std::string out;
+  const auto all = schemas();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    for (const bool key : {true, false}) {
+      if (!(key ? all[i].key : all[i].value).decoded()) continue;
+      out += encode_frame({{"Record", std::to_string(i)}, {"Part", key ? "key" : "value"}},
+                          key ? all[i].key_original : all[i].value_original);
+    }
+  }
+  return out;
 }
 
 void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
@@ -81,6 +111,15 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   std::uint32_t attempt = 0;
   for (const auto& r : records) attempt = std::max(attempt, r.attempt);
   event.headers.emplace_back("X-Sluice-Attempt", std::to_string(attempt));
+  // A runner that asked for originals gets the bytes each decoded part came from after
+  // the event, in the same body, so that neither a header block's cap nor a second read
+  // protocol is involved; a runner that did not ask sees exactly what it always saw.
+  if (originals_) {
+    if (std::string section = originals_section(); !section.empty()) {
+      event.headers.emplace_back("X-Sluice-Originals", std::to_string(section.size()));
+      event.body += section;
+    }
+  }
   // The protocol promises handlers a header block of at most 64 KiB, and a record with
   // thousands of Kafka headers would break that promise (20,000 made ~500 KB): such a
   // record fails here, with the reason, rather than reaching a handler that may trust it.

@@ -31,12 +31,17 @@ class ExecHandler final : public Handler {
 
  private:
   void start_child();
+  // The originals section of a request (docs/exec-protocol.md): a frame for each decoded
+  // part, "Record: <index>" and "Part: key|value", the bytes it was decoded from as body.
+  std::string originals_section() const;
 
   const config::Lambda& lambda_;
   EventSource source_;
   ExecChild child_;
   std::vector<std::string> errors_;  // texts handed out in results, valid until the next call
   std::uint64_t retry_after_ms_ = 0;
+  // The running child's ready frame listed the `originals` feature: it can take them.
+  bool originals_ = false;
 };
 
 }  // namespace sluice::worker

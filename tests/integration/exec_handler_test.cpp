@@ -66,18 +66,29 @@ std::optional<Answer> read_answer(std::istream& in) {
   return a;
 }
 
+// The Python runner on `file`, speaking the protocol with the test over its stdin and stdout.
+struct PythonRunner {
+  boost::process::opstream to;
+  boost::process::ipstream from;
+  boost::process::child runner;
+  explicit PythonRunner(const fs::path& file)
+      : runner(boost::process::exe = "/usr/bin/python3",
+               boost::process::args = {"-m", "sluice_handler", file.string()}, boost::process::std_in < to,
+               boost::process::std_out > from, environment()) {}
+  static boost::process::environment environment() {
+    auto env = boost::this_process::environment();
+    env["PYTHONPATH"] = std::string(SLUICE_SOURCE_DIR) + "/worker/python";
+    return env;
+  }
+};
+
 // The Python runner died (exit 1, a restart for every attempt) on a raw record of
 // "[" * 50000: decoding it raised RecursionError outside its try. Whatever a record
 // holds is now that record's business: here the function gets the text.
 TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
   std::ofstream(dir.path() / "kind.py") << "def f(event):\n    return {'type': type(event).__name__}\n";
-  namespace bp = boost::process;
-  bp::opstream to;
-  bp::ipstream from;
-  auto env = boost::this_process::environment();
-  env["PYTHONPATH"] = std::string(SLUICE_SOURCE_DIR) + "/worker/python";
-  bp::child runner(bp::exe = "/usr/bin/python3", bp::args = {"-m", "sluice_handler", (dir.path() / "kind.py").string()},
-                   bp::std_in < to, bp::std_out > from, env);
+  PythonRunner r(dir.path() / "kind.py");
+  auto& [to, from, runner] = r;
   auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
   EXPECT_EQ(ready->headers, "Status: ready\n");
@@ -97,6 +108,56 @@ TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
 // ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:
 // outcomes and dead letters as the rules say, every killed child replaced, and SIGTERM
 // at shutdown reaches the children still running (lifespan end).
+// The originals section (docs/exec-protocol.md) as the Python runner reads it: a
+// function with a context asks for it in its ready frame, and gets the event without it
+// and each part's bytes by record index; a section that does not fit its body is that
+// request's retry, and the runner goes on.
+TEST_F(Exec, ThePythonRunnerSplitsTheOriginalsFromTheEvent) {
+  std::ofstream(dir.path() / "orig.py") << "def f(event, context):\n"
+                                           "    parts = [(i, p) for i in range(3) for p in ('key', 'value')]\n"
+                                           "    got = {'%d.%s' % (i, p): context.original(p, i).hex() for i, p in parts\n"
+                                           "           if context.original(p, i) is not None}\n"
+                                           "    return {'event': event, 'originals': got, 'default': (context.original() or b'').hex()}\n";
+  PythonRunner r(dir.path() / "orig.py");
+  auto& [to, from, runner] = r;
+  const auto ready = read_answer(from);
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: originals\n");
+  const std::string value0("\0\0\0\0\1\2ann", 9);
+  const std::string key2("\0\0\0\0\2\n\r\xff", 8);  // bytes a line reader would trip on
+  const std::string section = frame({{"Record", "0"}, {"Part", "value"}}, value0) +
+                              frame({{"Record", "2"}, {"Part", "key"}}, key2);
+  to << frame({{"X-Kafka-Record-Count", "3"}, {"X-Sluice-Originals", std::to_string(section.size())}},
+              R"([{"n": 1}, {"n": 2}, {"n": 3}])" + section)
+     << std::flush;
+  auto answer = read_answer(from);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->headers, "Status: ok\n");
+  EXPECT_EQ(nlohmann::json::parse(answer->body),
+            nlohmann::json::parse(R"({"event": [{"n": 1}, {"n": 2}, {"n": 3}],
+                                      "originals": {"0.value": "000000000102616e6e", "2.key": "00000000020a0dff"},
+                                      "default": "000000000102616e6e"})"))
+      << answer->body;
+  for (const char* size : {"99", "-1", "x"}) {
+    to << frame({{"X-Sluice-Originals", size}}, "{}") << std::flush;
+    answer = read_answer(from);
+    ASSERT_TRUE(answer.has_value()) << "the runner ended on X-Sluice-Originals: " << size;
+    EXPECT_TRUE(answer->headers.starts_with("Status: retry\nError: ValueError: X-Sluice-Originals")) << answer->headers;
+  }
+  to << frame({{"X-Sluice-Originals", "7"}}, "{}" + std::string("5 0\nRec")) << std::flush;
+  answer = read_answer(from);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_TRUE(answer->headers.starts_with("Status: retry\nError: ValueError: the originals section ends inside a frame"))
+      << answer->headers;
+  to << frame({}, "[]") << std::flush;
+  answer = read_answer(from);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->body, R"({"event": [], "originals": {}, "default": ""})") << "no section, no originals";
+  to.pipe().close();
+  runner.wait();
+  EXPECT_EQ(runner.exit_code(), 0);
+}
+
 TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   constexpr std::uint64_t kCount = 1000;
   // Seqs 17, 34, 51, 68, 85, 86 lie on partitions 1, 2, 3, 4, 5, 6.

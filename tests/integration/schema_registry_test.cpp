@@ -384,6 +384,50 @@ TEST_F(SchemaRegistry, APluginGetsDecodedValuesAndCanAskForTheBytesTheyWereDecod
   expect_clean_stop(d, instance);
 }
 
+// An exec runner that lists the `originals` feature in its ready frame gets, after the
+// event in the same body, the bytes each decoded key or value came from; the Python
+// runner hands them to f(event, context) as context.original(part, index), for every
+// record of a batch, and the event itself is the decoded JSON alone.
+TEST_F(SchemaRegistry, AnExecRunnerThatAsksGetsTheBytesEachDecodedPartCameFrom) {
+  write_schemas({{"1", {{"schema", kUser}}}});
+  const json ann = {{"name", "ann"}, {"age", 41}, {"email", nullptr}, {"tags", json::array()}, {"address", {{"city", "Oslo"}}}};
+  const auto f = frames(json::array({{{"schema", kUser}, {"id", 1}, {"datum", ann}}}));
+  DevBroker broker({"events:1"});
+  const std::string b = broker.bootstrap();
+  produce_exact(b, "events", 0, "k", f[0], {});         // value decoded
+  produce_exact(b, "events", 0, "k", "plain text", {});  // nothing decoded
+  produce_exact(b, "events", 0, f[0], "{\"x\": 1}", {});  // key decoded
+  ScriptServer registry = this->registry();
+  const fs::path seen = dir.path() / "seen.txt";
+  std::ofstream(dir.path() / "orig.py") << "import json\n"
+                                           "def f(event, context):\n"
+                                           "    records = event if isinstance(event, list) else [event]\n"
+                                           "    with open(" << json(seen.string()).dump() << ", 'a') as out:\n"
+                                           "        for i, r in enumerate(records):\n"
+                                           "            v, k = context.original('value', i), context.original('key', i)\n"
+                                           "            m = r['message']\n"
+                                           "            out.write('%d %s %s %s\\n' % (r['offset'], v.hex() if v else '-', "
+                                           "k.hex() if k else '-', m['name'] if isinstance(m, dict) and 'name' in m else '-'))\n";
+  const std::string handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" +
+                              (dir.path() / "orig.py").string() + "\"]\ntimeout_ms = 5000\n[lambda.schema_registry]\nurl = \"" +
+                              registry.url("/") + "\"\nkey_format = \"auto\"\n";
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), b,
+                                     {{.name = "ex", .topic = "events", .workers = 1,
+                                       .extra = "format = \"json\"\nbatch_size = 10\n", .handler = handler}}),
+           "run", {{"PYTHONPATH", std::string(SLUICE_SOURCE_DIR) + "/worker/python"}});
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(b, "lambda-ex", 3, 1); }, 60s)) << d.log();
+  std::map<int, std::string> lines;
+  std::ifstream in(seen);
+  for (std::string line; std::getline(in, line);) lines[std::stoi(line)] = line;
+  std::string hex;
+  for (const unsigned char c : f[0]) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+  ASSERT_EQ(lines.size(), 3U) << d.log();
+  EXPECT_EQ(lines[0], "0 " + hex + " - ann") << "the value's framed bytes, and the decoded record as the event";
+  EXPECT_EQ(lines[1], "1 - - -") << "nothing was decoded, so there is no original";
+  EXPECT_EQ(lines[2], "2 - " + hex + " -") << "the key's framed bytes, at the record's own index in the batch";
+  expect_clean_stop(d, instance);
+}
+
 TEST_F(SchemaRegistry, RecordsWaitForARegistryThatIsDownAndNoneIsLostOrPassedUndecoded) {
   constexpr int kRecords = 20;
   write_schemas({{"1", {{"schema", kUser}}}});

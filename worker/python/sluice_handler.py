@@ -61,9 +61,10 @@ class Context:
     """Where an event came from. ``headers`` maps lower-case header names to values as
     sent (the last of a repeated name, sluice's rule wherever a format has one value per
     name); ``key`` and ``kafka_headers`` are the record's own bytes (``raw`` and
-    ``cloudevents`` formats), every header kept."""
+    ``cloudevents`` formats), every header kept; ``original()`` gives the bytes a
+    schema-registry decoded key or value came from."""
 
-    def __init__(self, header_list):
+    def __init__(self, header_list, originals=None):
         headers = {}
         kafka_headers = []
         marked = None  # the encoded name of the field just read, if it was a Kafka header
@@ -88,9 +89,17 @@ class Context:
         self.offset = _int_or_none(headers.get("x-kafka-offset"))
         self.group_id = headers.get("x-kafka-group-id")
         self.attempt = _int_or_none(headers.get("x-sluice-attempt")) or 1
+        self._originals = originals or {}
+
+    def original(self, part="value", index=0):
+        """The bytes record ``index`` of the event (0 unless it is a batch) had as its
+        ``part`` ("key" or "value") before sluice decoded it with the schema registry,
+        framing included; None when that part was not decoded."""
+        return self._originals.get((index, part))
 
 
 _KAFKA_HEADER = "x-kafka-header-"
+_ORIGINALS = "x-sluice-originals"
 _NULL_HEADER = "x-kafka-null-header"
 
 
@@ -103,13 +112,22 @@ def _int_or_none(text):
 
 def read_frame(stream):
     """One frame as (headers, body), or None at end of input."""
+    try:
+        return _frame_from(stream)
+    except ValueError as exc:
+        raise SystemExit("sluice_handler: %s" % exc)
+
+
+def _frame_from(stream):
     line = stream.readline()
     if not line:
         return None
     try:
         header_len, body_len = (int(n) for n in line.split())
     except ValueError:
-        raise SystemExit("sluice_handler: bad frame length line %r" % line[:40])
+        raise ValueError("bad frame length line %r" % line[:40])
+    if header_len < 0 or body_len < 0:
+        raise ValueError("bad frame length line %r" % line[:40])
     block = stream.read(header_len)
     body = stream.read(body_len)
     if len(block) != header_len or len(body) != body_len:
@@ -123,6 +141,26 @@ def read_frame(stream):
             value = value[1:] if value.startswith(" ") else value
             headers.append((name, value[:-1] if value.endswith("\r") else value))
     return headers, body
+
+
+def split_originals(headers, body):
+    """The event's body, and {(record index, "key" or "value"): bytes} of the originals
+    sluice appended after it (X-Sluice-Originals: their size; docs/exec-protocol.md)."""
+    size = next((v for k, v in headers if k.lower() == _ORIGINALS), None)
+    if size is None:
+        return body, {}
+    n = _int_or_none(size)
+    if n is None or not 0 <= n <= len(body):
+        raise ValueError("X-Sluice-Originals: %r does not fit a body of %d bytes" % (size[:40], len(body)))
+    section = io.BytesIO(body[len(body) - n :])
+    originals = {}
+    while section.tell() < n:
+        frame = _frame_from(section)
+        if frame is None:
+            raise ValueError("the originals section ends inside a frame")
+        fields = {k.lower(): v for k, v in frame[0]}
+        originals[(_int_or_none(fields.get("record")), fields.get("part"))] = frame[1]
+    return body[: len(body) - n], originals
 
 
 def write_frame(stream, headers, body=b""):
@@ -181,7 +219,7 @@ def load(path, name):
 def wsgi_caller(app, path):
     """Calls a WSGI app with each event as an HTTP POST; returns (status line, headers, body)."""
 
-    def call(header_list, body):
+    def call(header_list, body, originals):
         environ = {
             "REQUEST_METHOD": "POST",
             "SCRIPT_NAME": "",
@@ -198,6 +236,8 @@ def wsgi_caller(app, path):
             "wsgi.multithread": False,
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
+            # what Context.original() gives a function
+            "sluice.original": lambda part="value", index=0: originals.get((index, part)),
         }
         for name, value in header_list:
             key = name.upper().replace("-", "_")
@@ -291,7 +331,12 @@ def main(argv=None):
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
     with_context = not wsgi and wants_context(fn)
     inp = sys.stdin.buffer
-    write_frame(out, [("Status", "ready")])
+    # Originals cost sluice a copy and the pipe their bytes: asked for only where the
+    # code can reach them (a context, a WSGI environ).
+    ready = [("Status", "ready")]
+    if with_context or call_wsgi is not None:
+        ready.append(("Features", "originals"))
+    write_frame(out, ready)
     while True:
         frame = read_frame(inp)
         if frame is None:
@@ -299,7 +344,8 @@ def main(argv=None):
         headers, body = frame
         if call_wsgi is not None:
             try:
-                status_line, answer_headers, answer = call_wsgi(headers, body)
+                event_body, originals = split_originals(headers, body)
+                status_line, answer_headers, answer = call_wsgi(headers, event_body, originals)
                 write_frame(out, wsgi_outcome(status_line, answer_headers, answer), answer)
             except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
                 write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
@@ -307,8 +353,9 @@ def main(argv=None):
         try:
             # Inside the try: whatever a record holds, it is that record's failure, never
             # the end of this process (which would cost a restart per attempt).
+            body, originals = split_originals(headers, body)
             event = decode_event(body)
-            result = fn(event, Context(headers)) if with_context else fn(event)
+            result = fn(event, Context(headers, originals)) if with_context else fn(event)
             answer = encode_result(result)
             write_frame(out, [("Status", "ok")], answer)
         except Fail as exc:
