@@ -71,10 +71,15 @@ struct PythonRunner {
   boost::process::opstream to;
   boost::process::ipstream from;
   boost::process::child runner;
-  explicit PythonRunner(const fs::path& file)
-      : runner(boost::process::exe = "/usr/bin/python3",
-               boost::process::args = {"-m", "sluice_handler", file.string()}, boost::process::std_in < to,
-               boost::process::std_out > from, environment()) {}
+  explicit PythonRunner(const fs::path& file, const std::vector<std::string>& options = {})
+      : runner(boost::process::exe = "/usr/bin/python3", boost::process::args = args(file, options),
+               boost::process::std_in < to, boost::process::std_out > from, environment()) {}
+  static std::vector<std::string> args(const fs::path& file, const std::vector<std::string>& options) {
+    std::vector<std::string> out = {"-m", "sluice_handler"};
+    out.insert(out.end(), options.begin(), options.end());
+    out.push_back(file.string());
+    return out;
+  }
   static boost::process::environment environment() {
     auto env = boost::this_process::environment();
     env["PYTHONPATH"] = std::string(SLUICE_SOURCE_DIR) + "/worker/python";
@@ -153,6 +158,30 @@ TEST_F(Exec, ThePythonRunnerSplitsTheOriginalsFromTheEvent) {
   answer = read_answer(from);
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->body, R"({"event": [], "originals": {}, "default": ""})") << "no section, no originals";
+  to.pipe().close();
+  runner.wait();
+  EXPECT_EQ(runner.exit_code(), 0);
+}
+
+// A WSGI app asks for originals too: its request body is the event alone, and
+// environ["sluice.original"] gives each part's bytes.
+TEST_F(Exec, AWsgiAppGetsTheEventAsItsBodyAndTheOriginalsBeside) {
+  std::ofstream(dir.path() / "app.py") << "def app(environ, start_response):\n"
+                                          "    body = environ['wsgi.input'].read()\n"
+                                          "    value = environ['sluice.original']('value', 0)\n"
+                                          "    start_response('200 OK', [])\n"
+                                          "    return [body + b' ' + value.hex().encode()]\n";
+  PythonRunner r(dir.path() / "app.py", {"--wsgi"});
+  auto& [to, from, runner] = r;
+  const auto ready = read_answer(from);
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: originals\n");
+  const std::string section = frame({{"Record", "0"}, {"Part", "value"}}, std::string("\0\0\0\0\7\xff", 6));
+  to << frame({{"X-Sluice-Originals", std::to_string(section.size())}}, R"({"n": 1})" + section) << std::flush;
+  const auto answer = read_answer(from);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->headers, "Status: ok\n");
+  EXPECT_EQ(answer->body, R"({"n": 1} 0000000007ff)");
   to.pipe().close();
   runner.wait();
   EXPECT_EQ(runner.exit_code(), 0);
