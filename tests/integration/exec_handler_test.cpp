@@ -80,6 +80,12 @@ struct PythonRunner {
     out.push_back(file.string());
     return out;
   }
+  // Closes its input, as sluice does at lifespan end, and waits: its exit code.
+  int end() {
+    to.pipe().close();
+    runner.wait();
+    return runner.exit_code();
+  }
   static boost::process::environment environment() {
     auto env = boost::this_process::environment();
     env["PYTHONPATH"] = std::string(SLUICE_SOURCE_DIR) + "/worker/python";
@@ -93,7 +99,8 @@ struct PythonRunner {
 TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
   std::ofstream(dir.path() / "kind.py") << "def f(event):\n    return {'type': type(event).__name__}\n";
   PythonRunner r(dir.path() / "kind.py");
-  auto& [to, from, runner] = r;
+  auto& to = r.to;
+  auto& from = r.from;
   auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
   EXPECT_EQ(ready->headers, "Status: ready\n");
@@ -105,14 +112,9 @@ TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
     EXPECT_EQ(answer->headers, "Status: ok\n");
     EXPECT_EQ(answer->body, "{\"type\": \"" + type + "\"}");
   }
-  to.pipe().close();
-  runner.wait();
-  EXPECT_EQ(runner.exit_code(), 0);
+  EXPECT_EQ(r.end(), 0);
 }
 
-// ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:
-// outcomes and dead letters as the rules say, every killed child replaced, and SIGTERM
-// at shutdown reaches the children still running (lifespan end).
 // The originals section (docs/exec-protocol.md) as the Python runner reads it: a
 // function with a context asks for it in its ready frame, and gets the event without it
 // and each part's bytes by record index; a section that does not fit its body is that
@@ -124,7 +126,8 @@ TEST_F(Exec, ThePythonRunnerSplitsTheOriginalsFromTheEvent) {
                                            "           if context.original(p, i) is not None}\n"
                                            "    return {'event': event, 'originals': got, 'default': (context.original() or b'').hex()}\n";
   PythonRunner r(dir.path() / "orig.py");
-  auto& [to, from, runner] = r;
+  auto& to = r.to;
+  auto& from = r.from;
   const auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
   EXPECT_EQ(ready->headers, "Status: ready\nFeatures: originals\n");
@@ -158,9 +161,7 @@ TEST_F(Exec, ThePythonRunnerSplitsTheOriginalsFromTheEvent) {
   answer = read_answer(from);
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->body, R"({"event": [], "originals": {}, "default": ""})") << "no section, no originals";
-  to.pipe().close();
-  runner.wait();
-  EXPECT_EQ(runner.exit_code(), 0);
+  EXPECT_EQ(r.end(), 0);
 }
 
 // A WSGI app asks for originals too: its request body is the event alone, and
@@ -172,7 +173,8 @@ TEST_F(Exec, AWsgiAppGetsTheEventAsItsBodyAndTheOriginalsBeside) {
                                           "    start_response('200 OK', [])\n"
                                           "    return [body + b' ' + value.hex().encode()]\n";
   PythonRunner r(dir.path() / "app.py", {"--wsgi"});
-  auto& [to, from, runner] = r;
+  auto& to = r.to;
+  auto& from = r.from;
   const auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
   EXPECT_EQ(ready->headers, "Status: ready\nFeatures: originals\n");
@@ -182,11 +184,12 @@ TEST_F(Exec, AWsgiAppGetsTheEventAsItsBodyAndTheOriginalsBeside) {
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->headers, "Status: ok\n");
   EXPECT_EQ(answer->body, R"({"n": 1} 0000000007ff)");
-  to.pipe().close();
-  runner.wait();
-  EXPECT_EQ(runner.exit_code(), 0);
+  EXPECT_EQ(r.end(), 0);
 }
 
+// ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:
+// outcomes and dead letters as the rules say, every killed child replaced, and SIGTERM
+// at shutdown reaches the children still running (lifespan end).
 TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   constexpr std::uint64_t kCount = 1000;
   // Seqs 17, 34, 51, 68, 85, 86 lie on partitions 1, 2, 3, 4, 5, 6.

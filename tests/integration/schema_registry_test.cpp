@@ -374,8 +374,7 @@ TEST_F(SchemaRegistry, APluginGetsDecodedValuesAndCanAskForTheBytesTheyWereDecod
   std::ifstream in(originals);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 2U) << d.log();
-  std::string hex;
-  for (const unsigned char c : f[0]) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+  const std::string hex = sluice::test::hex(f[0]);
   EXPECT_EQ(lines[0], "0 1 0 -1 -1 " + hex) << "the value's framed bytes; the key was not decoded";
   EXPECT_EQ(lines[1], "1 0 0 -1 -1 -") << "an undecoded value has no original";
   const auto handled = read_outcomes(dir.path() / "outcomes", "plug");
@@ -419,8 +418,7 @@ TEST_F(SchemaRegistry, AnExecRunnerThatAsksGetsTheBytesEachDecodedPartCameFrom) 
   std::map<int, std::string> lines;
   std::ifstream in(seen);
   for (std::string line; std::getline(in, line);) lines[std::stoi(line)] = line;
-  std::string hex;
-  for (const unsigned char c : f[0]) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+  const std::string hex = sluice::test::hex(f[0]);
   ASSERT_EQ(lines.size(), 3U) << d.log();
   EXPECT_EQ(lines[0], "0 " + hex + " - ann") << "the value's framed bytes, and the decoded record as the event";
   EXPECT_EQ(lines[1], "1 - - -") << "nothing was decoded, so there is no original";

@@ -21,6 +21,13 @@ inline std::string percent_decoded(const std::string& s) {
   return out;
 }
 
+// Lower-case hex, as Python's bytes.hex() writes it.
+inline std::string hex(std::string_view bytes) {
+  std::string out;
+  for (const unsigned char c : bytes) out += "0123456789abcdef"[c >> 4], out += "0123456789abcdef"[c & 15];
+  return out;
+}
+
 inline std::string unhex(const std::string& hex) {
   std::string out;
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
