@@ -33,14 +33,7 @@ class Admin : public DaemonTest {
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body, nullptr, false);
   }
-  std::string state_of(const std::string& name) {
-    const json j = lambdas();
-    if (!j.is_object()) return "?";
-    for (const auto& l : j["lambdas"]) {
-      if (l["name"] == name) return l["state"];
-    }
-    return "absent";
-  }
+  std::string state_of(const std::string& name) { return lambda_state(dir.path(), instance, name); }
   std::vector<pid_t> procs(Daemon& d, const std::string& lambda) {
     return d.children("--lambda " + lambda + " ");
   }

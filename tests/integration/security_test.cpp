@@ -30,15 +30,7 @@ class Security : public DaemonTest {
   AdminReply raw(const std::string& method, const std::string& path, const std::map<std::string, std::string>& headers = {}) {
     return admin_with(dir.path(), instance, method, path, headers);
   }
-  std::string state_of(const std::string& name) {
-    const auto r = admin(dir.path(), instance, "GET", "/lambdas");
-    const json j = json::parse(r.body, nullptr, false);
-    if (!j.is_object()) return "?";
-    for (const auto& l : j["lambdas"]) {
-      if (l["name"] == name) return l["state"];
-    }
-    return "absent";
-  }
+  std::string state_of(const std::string& name) { return lambda_state(dir.path(), instance, name); }
   CliResult sluice(const std::vector<std::string>& args) {
     std::vector<std::string> all = args;
     all.push_back("-c");

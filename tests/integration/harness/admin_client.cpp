@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 #include <thread>
 
@@ -50,6 +52,16 @@ AdminReply admin(const fs::path& dir, const std::string& instance, const std::st
   std::map<std::string, std::string> headers;
   if (!t.empty()) headers.emplace("Authorization", "Bearer " + t);
   return admin_with(dir, instance, method, path, headers);
+}
+
+std::string lambda_state(const fs::path& dir, const std::string& instance, const std::string& name) {
+  const auto r = admin(dir, instance, "GET", "/lambdas");
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (r.status != 200 || !j.is_object() || !j.contains("lambdas")) return "?";
+  for (const auto& l : j["lambdas"]) {
+    if (l.value("name", "") == name) return l.value("state", "?");
+  }
+  return "absent";
 }
 
 }  // namespace sluice::test

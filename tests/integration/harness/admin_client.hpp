@@ -25,6 +25,9 @@ AdminReply admin_with(const fs::path& dir, const std::string& instance, const st
                       const std::map<std::string, std::string>& headers);
 // "host:port" from <dir>/run/<instance>.admin (waits up to 30 s for it).
 std::string admin_address(const fs::path& dir, const std::string& instance);
+// A lambda's state as GET /lambdas names it: "absent" when it is not listed, "?" when the
+// daemon gave no list.
+std::string lambda_state(const fs::path& dir, const std::string& instance, const std::string& name);
 // The token the daemon made for this run, or "".
 std::string run_token(const fs::path& dir, const std::string& instance);
 
