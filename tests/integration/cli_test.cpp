@@ -91,7 +91,7 @@ TEST(Cli, VersionLogFormatAnywhereAndABadLogLevelIsReported) {
   std::ofstream(cfg, std::ios::trunc) << "runtime_dir = \"" << (dir.path() / "run").string()
                                       << "\"\nadmin_listen = \"\"\n[kafka]\nbootstrap_servers = \"" << broker << "\"\n";
   const auto log = dir.path() / "run.err";
-  bp::child c(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()}, bp::std_out > bp::null,
+  bp::child c(bp::exe = targets().sluice, bp::args = {"run", "-c", cfg.string()}, bp::std_out > bp::null,
               bp::std_err > log.string());
   ::unsetenv("SLUICE_LOG_LEVEL");
   // Before, a level spdlog did not know silenced everything: nothing would ever come.

@@ -65,7 +65,7 @@ class Examples : public DaemonTest {
     std::string text = read_file(fs::path(SLUICE_SOURCE_DIR) / "examples" / example / "lambda.toml");
     ASSERT_FALSE(text.empty()) << "no lambda.toml in examples/" << example;
     text = replace_all(text, "/usr/share/doc/sluice/examples", std::string(SLUICE_SOURCE_DIR) + "/examples");
-    text = replace_all(text, "/usr/lib/sluice/examples/liblog_plugin.so", LOG_PLUGIN);
+    text = replace_all(text, "/usr/lib/sluice/examples/liblog_plugin.so", targets().log_plugin);
     fs::create_directories(dir.path() / "lambdas.d");
     std::ofstream(dir.path() / "lambdas.d" / (name + ".toml")) << text;
   }

@@ -336,7 +336,7 @@ TEST_F(Fault, BadSighupReloadsKeepTheRunningConfig) {
     std::string s = good;
     return s.replace(s.find(from), from.size(), to);
   };
-  const std::string plugin_line = "path = \"" + std::string(RECORDER_PLUGIN) + "\"";
+  const std::string plugin_line = "path = \"" + targets().recorder_plugin + "\"";
   const std::string lambda_table = good.substr(good.find("[[lambda]]"));
   struct Bad {
     std::string what, text, expected;

@@ -8,3 +8,4 @@
 #include "harness/kafka_clients.hpp"
 #include "harness/oracle.hpp"
 #include "harness/processes.hpp"
+#include "harness/targets.hpp"

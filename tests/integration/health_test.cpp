@@ -304,7 +304,7 @@ TEST_F(OperatorTruth, APartitionLibrdkafkaStopsFetchingIsNoticedReportedAndResta
   DevBroker broker({"events:4"});
   const fs::path lose = dir.path() / "lose-resume";
   const std::map<std::string, std::string> env = {
-      {"LD_PRELOAD", LOSE_RESUME_SHIM},
+      {"LD_PRELOAD", targets().lose_resume},
       {"LOSE_RESUME_PARTITION", "events:1"},
       {"LOSE_RESUME_FILE", lose.string()},
       // A preloaded library comes before AddressSanitizer's runtime, which it refuses by default.

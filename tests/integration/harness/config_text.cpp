@@ -3,6 +3,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "harness/targets.hpp"
+
 namespace sluice::test {
 
 std::string with(std::string text, const std::string& from, const std::string& to) {
@@ -32,7 +34,7 @@ std::string daemon_config(const std::string& instance, const fs::path& dir, cons
       o << l.handler << "\n";
       continue;
     }
-    o << "type = \"plugin\"\npath = \"" << RECORDER_PLUGIN << "\"\n"
+    o << "type = \"plugin\"\npath = \"" << targets().recorder_plugin << "\"\n"
       << l.handler_extra << "\n[lambda.handler.options]\nlog_dir = \"" << (dir / "outcomes").string()
       << "\"\nsleep_us = \"" << l.sleep_us << "\"\n" << l.options << "\n";
   }

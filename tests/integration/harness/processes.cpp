@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "harness/targets.hpp"
+
 extern char** environ;
 
 namespace sluice::test {
@@ -52,7 +54,7 @@ DevBroker::DevBroker(const std::vector<std::string>& topics, int brokers) {
     args.push_back("--topic");
     args.push_back(t);
   }
-  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = args, bp::std_in < in_, bp::std_out > out_, bp::std_err > bp::null);
+  child_ = bp::child(bp::exe = targets().sluice, bp::args = args, bp::std_in < in_, bp::std_out > out_, bp::std_err > bp::null);
   if (!std::getline(out_, bootstrap_) || bootstrap_.empty()) {
     throw std::runtime_error("sluice dev-broker printed no bootstrap list");
   }
@@ -92,7 +94,7 @@ CliResult run_sluice(const fs::path& dir, const std::vector<std::string>& args) 
   // rest of the previous one.
   fs::remove(out);
   fs::remove(err);
-  bp::child c(bp::exe = SLUICE_BIN, bp::args = args, bp::std_out > out.string(), bp::std_err > err.string());
+  bp::child c(bp::exe = targets().sluice, bp::args = args, bp::std_out > out.string(), bp::std_err > err.string());
   c.wait();
   return {c.exit_code(), read_proc_file(out), read_proc_file(err)};
 }
@@ -113,7 +115,7 @@ Daemon::Daemon(const fs::path& dir, const std::string& config_text, const std::s
   std::vector<char*> envp;
   for (auto& entry : entries) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  child_ = bp::child(bp::exe = SLUICE_BIN, bp::args = {"run", "-c", cfg.string()},
+  child_ = bp::child(bp::exe = targets().sluice, bp::args = {"run", "-c", cfg.string()},
                      bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
                      bp::std_out > log_path_.string() + ".out", bp::std_err > log_path_.string(),
                      bp::extend::on_exec_setup([options](auto&) {
