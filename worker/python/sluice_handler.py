@@ -110,15 +110,21 @@ def _int_or_none(text):
         return None
 
 
-def read_frame(stream):
-    """One frame as (headers, body), or None at end of input."""
+def read_raw_frame(stream):
+    """One frame as (header block bytes, body), or None at end of input: the headers
+    unparsed, for a function that never looks at them."""
     try:
-        return _frame_from(stream)
+        return _raw_frame_from(stream)
     except ValueError as exc:
         raise SystemExit("sluice_handler: %s" % exc)
 
 
 def _frame_from(stream):
+    raw = _raw_frame_from(stream)
+    return None if raw is None else (parse_headers(raw[0]), raw[1])
+
+
+def _raw_frame_from(stream):
     line = stream.readline()
     if not line:
         return None
@@ -132,6 +138,10 @@ def _frame_from(stream):
     body = stream.read(body_len)
     if len(block) != header_len or len(body) != body_len:
         return None  # input ended mid-frame: sluice is gone
+    return block, body
+
+
+def parse_headers(block):
     headers = []
     for raw in block.decode("utf-8", "replace").split("\n"):
         if raw:
@@ -140,7 +150,7 @@ def _frame_from(stream):
             # (percent-encoded where it carries bytes), not trimmed.
             value = value[1:] if value.startswith(" ") else value
             headers.append((name, value[:-1] if value.endswith("\r") else value))
-    return headers, body
+    return headers
 
 
 def split_originals(headers, body):
@@ -161,6 +171,13 @@ def split_originals(headers, body):
         fields = {k.lower(): v for k, v in frame[0]}
         originals[(_int_or_none(fields.get("record")), fields.get("part"))] = frame[1]
     return body[: len(body) - n], originals
+
+
+def write_ok(stream, body):
+    """write_frame(stream, [("Status", "ok")], body), without building the header block
+    for every answer."""
+    stream.write(b"11 %d\nStatus: ok\n" % len(body) + body)
+    stream.flush()
 
 
 def write_frame(stream, headers, body=b""):
@@ -338,10 +355,13 @@ def main(argv=None):
         ready.append(("Features", "originals"))
     write_frame(out, ready)
     while True:
-        frame = read_frame(inp)
+        frame = read_raw_frame(inp)
         if frame is None:
             return 0
-        headers, body = frame
+        # f(event) never sees the headers, and no originals come unasked: its requests
+        # are not parsed past their sizes (that parsing was most of the runner's time).
+        headers = parse_headers(frame[0]) if with_context or call_wsgi is not None else None
+        body = frame[1]
         if call_wsgi is not None:
             try:
                 event_body, originals = split_originals(headers, body)
@@ -353,11 +373,12 @@ def main(argv=None):
         try:
             # Inside the try: whatever a record holds, it is that record's failure, never
             # the end of this process (which would cost a restart per attempt).
-            body, originals = split_originals(headers, body)
-            event = decode_event(body)
-            result = fn(event, Context(headers, originals)) if with_context else fn(event)
-            answer = encode_result(result)
-            write_frame(out, [("Status", "ok")], answer)
+            if with_context:
+                body, originals = split_originals(headers, body)
+                result = fn(decode_event(body), Context(headers, originals))
+            else:
+                result = fn(decode_event(body))
+            write_ok(out, encode_result(result))
         except Fail as exc:
             write_frame(out, [("Status", "fail"), ("Error", describe(exc))])
         except Unavailable as exc:
