@@ -8,11 +8,14 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +68,16 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
          "/worker/python\" }\n";
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item != "plugin" && item != "http" && item != "exec") throw std::runtime_error("--kinds: no handler kind " + item);
+    out.push_back(item);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,22 +86,23 @@ int main(int argc, char** argv) {
   std::uint64_t plugin_messages = 200'000;
   std::uint64_t messages = 20'000;
   std::size_t value_bytes = 100;
+  std::vector<std::string> kinds = {"plugin", "http", "exec"};  // --kinds http,exec: only those (to profile one)
   for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
     if (a[i] == "--runs") runs = std::stoi(a[i + 1]);
     if (a[i] == "--plugin-messages") plugin_messages = std::stoull(a[i + 1]);
     if (a[i] == "--messages") messages = std::stoull(a[i + 1]);
     if (a[i] == "--value-bytes") value_bytes = std::stoull(a[i + 1]);
+    if (a[i] == "--kinds") kinds = split_list(a[i + 1]);
   }
   const fs::path dir = fs::temp_directory_path() / ("sluice-handler-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
   pid_t broker = -1;
   const std::string p = std::to_string(kPartitions);
   const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p}, dir.string(), broker);
-  produce_backlog(bootstrap, "fast", kPartitions, 0, plugin_messages, value_bytes);
+  if (std::ranges::find(kinds, "plugin") != kinds.end()) produce_backlog(bootstrap, "fast", kPartitions, 0, plugin_messages, value_bytes);
   produce_backlog(bootstrap, "slow", kPartitions, 0, messages, value_bytes);
   CountingServer server;
 
-  const std::vector<std::string> kinds = {"plugin", "http", "exec"};
   std::map<std::string, std::vector<double>> tp, cpu;
   bool failed = false;
   for (int r = 0; r < runs; ++r) {
