@@ -68,8 +68,15 @@ TEST_F(Chaos, RandomKillsAndASecondDaemonBouncingLoseNothing) {
   DevBroker broker({"events:16"});
   const std::string bs = broker.bootstrap();
   const LambdaSpec spec{.name = "c", .topic = "events", .workers = 3, .sleep_us = 100, .extra = "max_in_flight = 100\n"};
-  const std::string cfg = daemon_config(instance, dir.path(), bs, {spec});
-  const std::string cfg_b = daemon_config(instance_b, dir_b.path(), bs, {spec});
+  // The kills are the test, not a crash loop to give up on: a soak makes hundreds
+  // (max_restarts counts until a whole restart_window_s runs without one), and a worker
+  // killed before it is up is a failed start, which under AddressSanitizer's slower
+  // starts can happen start_attempts times in a row.
+  const auto restarts = [](const std::string& c) {
+    return with(c, "max_restarts = 100", "max_restarts = 1000000\nstart_attempts = 1000000");
+  };
+  const std::string cfg = restarts(daemon_config(instance, dir.path(), bs, {spec}));
+  const std::string cfg_b = restarts(daemon_config(instance_b, dir_b.path(), bs, {spec}));
   Daemon a(dir.path(), cfg, "a");
   // ~5,000 records/s, under what three 100 µs workers can take; a soak produces less per
   // second so the backlog stays inside the mock's 5 MiB per partition.
