@@ -400,11 +400,11 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
 void WorkerLoop::send_outbound(std::size_t first, std::size_t n) {
   // The records belong to the call's ok records; the others will be called again, and
   // that call brings its own.
-  std::size_t leader = n;
+  std::optional<std::size_t> leader;  // an index into results_, so not compared with n
   for (std::size_t j = first; j < first + n; ++j) {
     if (results_[j].outcome == SLUICE_OK) leader = j;
   }
-  if (leader == n) return;
+  if (!leader) return;
   // They carry the context of the first ok record that has one (for a call of one record,
   // that record's), so a trace follows a record into what its handler produced.
   std::optional<TraceContext> ctx;
@@ -436,7 +436,7 @@ void WorkerLoop::send_outbound(std::size_t first, std::size_t n) {
       return;
     }
   }
-  const shm::RecordHeader& lead = *todo_[leader];
+  const shm::RecordHeader& lead = *todo_[*leader];
   const std::uint32_t attempt = lead.attempts.load(std::memory_order_relaxed);
   for (std::size_t k = 0; k < produce_.size(); ++k) {
     const auto& r = produce_[k];

@@ -25,7 +25,7 @@ std::uint64_t source_seq(const std::string& value) {
 }
 
 // Every output record matches its source; returns seq -> how many outputs it has.
-std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out) {
+std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out, int partitions = kPartitions) {
   std::map<std::uint64_t, int> per_seq;
   for (const auto& m : out) {
     EXPECT_TRUE(m.value.has_value());
@@ -34,7 +34,7 @@ std::map<std::uint64_t, int> check_outputs(const std::vector<TopicMessage>& out)
     ++per_seq[s];
     EXPECT_TRUE(m.value->starts_with("out-s") || m.value->starts_with("extra-s")) << *m.value;
     EXPECT_EQ(m.key, "k" + std::to_string(s % 50)) << "seq " << s;
-    const auto [partition, offset] = where(s, kPartitions);
+    const auto [partition, offset] = where(s, partitions);
     EXPECT_EQ(m.headers.at("source"), "events/" + std::to_string(partition) + "/" + std::to_string(offset));
   }
   return per_seq;
@@ -127,6 +127,47 @@ TEST_F(Outbound, BatchesShareTheirRecordsAndPartialFailuresProduceNothing) {
       EXPECT_FALSE(per_seq.contains(s)) << "seq " << s << " failed but produced";
     } else {
       ASSERT_GE(per_seq.count(s) ? per_seq.at(s) : 0, s % 10 == 0 ? 2 : 1) << "seq " << s << " lost its outbound records";
+    }
+  }
+  expect_clean_stop(d);
+}
+
+// A batch that fails as a whole is split down to the record at fault; each batch-mate that
+// then succeeds on its own produces its records. The one behind the bad record, alone in
+// the second half of a batch of two, once had them dropped while it was marked done: its
+// index in the batch equalled the size of its call, which was taken for "no ok record".
+TEST_F(Outbound, ARecordThatSucceedsAloneAfterItsBatchWasSplitProducesItsRecords) {
+  constexpr std::uint64_t kCount = 40;
+  DevBroker broker({"events:1", "events-out:1", "events-dlq:1"});
+  produce(broker.bootstrap(), "events", 1, 0, kCount);
+  // Batches of two, filled before they are called (the backlog is there): the even seqs
+  // lead their batches, and every tenth fails, taking its batch down with it.
+  std::set<std::uint64_t> bad;
+  std::string listed;
+  for (std::uint64_t s = 0; s < kCount; s += 10) {
+    bad.insert(s);
+    listed += (listed.empty() ? "" : ",") + std::to_string(s);
+  }
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "split", .topic = "events", .workers = 1,
+                           .extra = "format = \"aws\"\nbatch_size = 2\nbatch_window_ms = 5000\nmax_attempts = 1\n"
+                                    "on_failure = \"dead_letter\"\ndead_letter_topic = \"events-dlq\"\n",
+                           .handler = transform_handler("SPLIT_SEQS = \"" + listed + "\"\n")}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-split", kCount, 1); }, 60s))
+      << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events-dlq", bad.size(), 30s);
+  std::set<std::uint64_t> dead;
+  for (const auto& m : dlq) dead.insert(source_seq(*m.value));
+  EXPECT_EQ(dead, bad);
+  std::uint64_t expected_outputs = 0;
+  for (std::uint64_t s = 0; s < kCount; ++s) expected_outputs += bad.contains(s) ? 0 : s % 10 == 0 ? 2 : 1;
+  const auto per_seq = check_outputs(read_topic(broker.bootstrap(), "events-out", expected_outputs, 30s), 1);
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    if (bad.contains(s)) {
+      EXPECT_FALSE(per_seq.contains(s)) << "seq " << s << " failed but produced";
+    } else {
+      EXPECT_TRUE(per_seq.contains(s)) << "seq " << s << " was handled but its records were never produced\n" << d.log();
     }
   }
   expect_clean_stop(d);
