@@ -125,13 +125,42 @@ void ExecChild::start() {
 }
 
 ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_point deadline, Frame& response) {
+  static const std::atomic<bool> kNoStop{false};
+  const std::string_view one[] = {request};
+  std::size_t answered = 0;
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return pipeline(one, 1, std::max(timeout, std::chrono::milliseconds(0)), kNoStop,
+                  [&](std::size_t, Frame& f) { response = std::move(f); }, answered);
+}
+
+ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests, std::size_t window,
+                                      std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
+                                      const std::function<void(std::size_t, Frame&)>& on_answer, std::size_t& answered) {
   error_.clear();
-  std::size_t written = 0;
+  answered = 0;
+  std::size_t begun = requests.size();  // requests that will be written (fewer after a stop)
+  std::size_t sent = 0;                 // requests written whole
+  std::size_t offset = 0;               // bytes of requests[sent] written
+  auto deadline = Clock::now() + timeout;
   char buf[64 << 10];
   for (;;) {
+    if (offset == 0 && sent < begun && stop.load(std::memory_order_relaxed)) begun = sent;
+    if (offset == 0 && sent < begun && requests[sent].empty()) {  // nothing to write (a start-up's read)
+      ++sent;
+      continue;
+    }
+    if (answered == begun) {
+      if (reader_.buffered() != 0) {
+        // More than the answers asked for: the next call would read it as its own.
+        error_ = "more answers than requests";
+        kill_and_reap();
+        return Result::kMalformed;
+      }
+      return Result::kOk;
+    }
+    const bool writing = sent < begun && sent - answered < window;
     pollfd fds[2] = {{from_child_, POLLIN, 0}, {to_child_, POLLOUT, 0}};
-    const nfds_t nfds = written < request.size() ? 2 : 1;
-    const int rc = poll(fds, nfds, remaining_ms(deadline));
+    const int rc = poll(fds, writing ? 2 : 1, remaining_ms(deadline));
     if (rc < 0 && errno != EINTR) {
       error_ = std::string("poll: ") + std::strerror(errno);
       kill_and_reap();
@@ -141,13 +170,16 @@ ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_poin
       kill_and_reap();
       return Result::kTimeout;
     }
-    if (nfds == 2 && (fds[1].revents & (POLLOUT | POLLERR)) != 0) {
-      const ssize_t w = write(to_child_, request.data() + written, request.size() - written);
-      if (w > 0) {
-        written += static_cast<std::size_t>(w);
-      } else if (w < 0 && errno == EPIPE) {
-        // It stopped reading: it has ended or is ending. Its stdout says which.
-        written = request.size();
+    if (writing && (fds[1].revents & (POLLOUT | POLLERR)) != 0) {
+      const std::string_view r = requests[sent];
+      const ssize_t w = write(to_child_, r.data() + offset, r.size() - offset);
+      if (w > 0) offset += static_cast<std::size_t>(w);
+      // It stopped reading: it has ended or is ending, and its stdout will say which. The
+      // request it could not take is the one that ending is charged to, as in exchange().
+      if (w > 0 ? offset == r.size() : w < 0 && errno == EPIPE) {
+        ++sent;
+        offset = 0;
+        if (w < 0) begun = sent;
       }
     }
     if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
@@ -158,28 +190,25 @@ ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_poin
       return Result::kEnded;
     }
     if (r == 0) {
-      // Closed stdout: usually it exited. Give it a moment to, then make sure it has.
       if (!reap_within(1000)) kill_and_reap();
       return Result::kEnded;
     }
-    switch (reader_.feed(std::string_view(buf, static_cast<std::size_t>(r)))) {
-      case FrameReader::State::kNeedMore:
-        break;
-      case FrameReader::State::kMalformed:
-        error_ = reader_.error();
+    auto state = reader_.feed(std::string_view(buf, static_cast<std::size_t>(r)));
+    while (state == FrameReader::State::kComplete) {
+      if (answered >= sent) {
+        error_ = "answered before reading the whole request";
         kill_and_reap();
         return Result::kMalformed;
-      case FrameReader::State::kComplete:
-        if (reader_.excess() != 0 || written < request.size()) {
-          // An answer before the whole request, or more than one answer: out of step
-          // for good, since the next request would read this one's leftovers.
-          error_ = reader_.excess() != 0 ? "more than one frame in answer to one request"
-                                         : "answered before reading the whole request";
-          kill_and_reap();
-          return Result::kMalformed;
-        }
-        response = reader_.take();
-        return Result::kOk;
+      }
+      Frame f = reader_.take();
+      on_answer(answered++, f);
+      deadline = Clock::now() + timeout;
+      state = reader_.feed({});  // another answer may have come in the same read
+    }
+    if (state == FrameReader::State::kMalformed) {
+      error_ = reader_.error();
+      kill_and_reap();
+      return Result::kMalformed;
     }
   }
 }

@@ -1,14 +1,19 @@
 // One long-lived handler process of an exec handler, with its stdin and stdout as pipes.
-// The worker is its only user: one request at a time, each with a deadline.
+// The worker is its only user: one request at a time, each with a deadline, or (a child
+// that can take them) a window of requests ahead of their answers.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <span>
 #include <stop_token>
 #include <thread>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "worker/exec_frame.hpp"
@@ -33,10 +38,19 @@ class ExecChild {
   // Starts the process. Throws std::runtime_error when it cannot be executed.
   void start();
   bool running() const { return pid_ > 0; }
-  // Writes `request` (may be empty) and reads one frame back by `deadline`. Reading goes
-  // on while writing, so a child that answers before it has read everything cannot
-  // deadlock with us on full pipes.
+  // Writes `request` (may be empty) and reads one frame back by `deadline`: pipeline()
+  // with one request. Reading goes on while writing, so a child that answers before it
+  // has read everything cannot deadlock with us on full pipes.
   Result exchange(std::string_view request, Clock::time_point deadline, Frame& response);
+  // For a child that listed the `pipeline` feature: writes `requests` in order, at most
+  // `window` of them unanswered at a time, and reads their answers in order while writing,
+  // calling on_answer(i, frame) for each. Each answer is due `timeout` after the one before
+  // it (the first, after the call starts), since the child takes requests in turn. Once
+  // `stop` is set no further request is begun. `answered` counts the answers; a result
+  // other than kOk is about request `answered`, which then has none (the child is gone).
+  Result pipeline(std::span<const std::string_view> requests, std::size_t window, std::chrono::milliseconds timeout,
+                  const std::atomic<bool>& stop, const std::function<void(std::size_t, Frame&)>& on_answer,
+                  std::size_t& answered);
   // Lifespan end: SIGTERM, close its stdin, SIGKILL after `grace`, reap.
   void stop(std::chrono::milliseconds grace);
   // Raw wait status of the last process that ended.

@@ -37,6 +37,8 @@ class FrameReader {
   const std::string& error() const { return error_; }
   // Bytes received past the end of the complete frame (a child that answered twice).
   std::size_t excess() const { return frame_end_ == 0 ? 0 : buffer_.size() - frame_end_; }
+  // Bytes held that are not yet taken (a partial frame, or the excess).
+  std::size_t buffered() const { return buffer_.size(); }
   void reset();
 
  private:

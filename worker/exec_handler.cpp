@@ -84,11 +84,11 @@ void ExecHandler::start_child() {
                              std::string(ready.header("Status").value_or("")) + "\"");
   }
   originals_ = has_feature(ready, "originals");
+  pipeline_ = has_feature(ready, "pipeline");
 }
 
-std::string ExecHandler::originals_section() const {
+std::string ExecHandler::originals_section(std::span<const RecordSchemas> all) {
   std::string out;
-  const auto all = schemas();
   for (std::size_t i = 0; i < all.size(); ++i) {
     for (const bool key : {true, false}) {
       if (!(key ? all[i].key : all[i].value).decoded()) continue;
@@ -99,15 +99,9 @@ std::string ExecHandler::originals_section() const {
   return out;
 }
 
-void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
-                      std::vector<OutboundRecord>& produce) {
-  errors_.clear();
-  errors_.reserve(1);  // pointers into it are handed out
-  retry_after_ms_ = 0;
-  // A child that died in an earlier call is replaced here; that call's attempt counted.
-  // Failing to replace it throws: the worker exits and the supervisor takes over.
-  if (!child_.running()) start_child();
-  Event event = make_event(lambda_.format, records, source_, schemas());
+std::optional<std::string> ExecHandler::request_for(std::span<const sluice_record> records, std::span<sluice_result> results,
+                                                    std::span<const RecordSchemas> schemas) {
+  Event event = make_event(lambda_.format, records, source_, schemas);
   std::uint32_t attempt = 0;
   for (const auto& r : records) attempt = std::max(attempt, r.attempt);
   event.headers.emplace_back("X-Sluice-Attempt", std::to_string(attempt));
@@ -115,7 +109,7 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   // the event, in the same body, so that neither a header block's cap nor a second read
   // protocol is involved; a runner that did not ask sees exactly what it always saw.
   if (originals_) {
-    if (std::string section = originals_section(); !section.empty()) {
+    if (std::string section = originals_section(schemas); !section.empty()) {
       event.headers.emplace_back("X-Sluice-Originals", std::to_string(section.size()));
       event.body += section;
     }
@@ -130,24 +124,30 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
             "exec: the request's headers take " + std::to_string(header_bytes) + " bytes, more than the protocol's " +
                 std::to_string(kMaxFrameHeaderBytes) + " (the record has " + std::to_string(records.front().header_count) +
                 " Kafka headers; format = \"json\" carries them in the body)");
-    return;
+    return std::nullopt;
   }
-  Frame response;
-  const auto deadline = ExecChild::Clock::now() + std::chrono::milliseconds(lambda_.handler.timeout_ms);
-  switch (child_.exchange(encode_frame(event.headers, event.body), deadline, response)) {
+  return encode_frame(event.headers, event.body);
+}
+
+void ExecHandler::no_answer(ExecChild::Result why, std::span<sluice_result> results) {
+  switch (why) {
     case ExecChild::Result::kOk:
       break;
     case ExecChild::Result::kTimeout:
       set_all(results, SLUICE_RETRY, errors_,
               "exec: handler timed out after " + std::to_string(lambda_.handler.timeout_ms) + " ms (killed)");
-      return;
+      break;
     case ExecChild::Result::kEnded:
       set_all(results, SLUICE_RETRY, errors_, process::describe_exit("exec: handler", child_.exit_status()));
-      return;
+      break;
     case ExecChild::Result::kMalformed:
       set_all(results, SLUICE_RETRY, errors_, "exec: malformed response (handler killed): " + child_.error());
-      return;
+      break;
   }
+}
+
+void ExecHandler::read_answer(const Frame& response, std::span<const sluice_record> records,
+                              std::span<sluice_result> results, std::vector<OutboundRecord>& produce) {
   const std::string_view status = response.header("Status").value_or("");
   const std::string error(response.header("Error").value_or(""));
   if (status == "retry" || status == "fail") {
@@ -170,6 +170,65 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   if (!read_ok_answer(lambda_.format, response.body, records, results, produce, why)) {
     set_all(results, SLUICE_RETRY, errors_, "exec: " + why);
   }
+}
+
+void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+                      std::vector<OutboundRecord>& produce) {
+  errors_.clear();
+  errors_.reserve(1);  // pointers into it are handed out
+  retry_after_ms_ = 0;
+  // A child that died in an earlier call is replaced here; that call's attempt counted.
+  // Failing to replace it throws: the worker exits and the supervisor takes over.
+  if (!child_.running()) start_child();
+  const auto request = request_for(records, results, schemas());
+  if (!request) return;
+  Frame response;
+  const auto deadline = ExecChild::Clock::now() + std::chrono::milliseconds(lambda_.handler.timeout_ms);
+  if (const auto r = child_.exchange(*request, deadline, response); r != ExecChild::Result::kOk) return no_answer(r, results);
+  read_answer(response, records, results, produce);
+}
+
+std::size_t ExecHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                                     std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop,
+                                     const std::function<void(std::size_t)>& answered) {
+  if (!child_.running()) start_child();
+  // A replacement that no longer lists the feature is called in turn.
+  if (!pipeline_) return Handler::handle_each(records, results, produce, stop, answered);
+  errors_.clear();
+  errors_.reserve(records.size());  // at most one text per record; pointers are handed out
+  retry_after_ms_ = 0;
+  const auto all = schemas();
+  std::vector<std::string> requests;
+  std::vector<std::size_t> record_of;  // the record each request carries
+  requests.reserve(records.size());
+  record_of.reserve(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    auto request = request_for(records.subspan(i, 1), results.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
+    if (!request) {
+      answered(i);  // failed without reaching the handler
+      continue;
+    }
+    requests.push_back(std::move(*request));
+    record_of.push_back(i);
+  }
+  const std::vector<std::string_view> views(requests.begin(), requests.end());
+  std::size_t got = 0;
+  const auto r = child_.pipeline(
+      views, kPipelineWindow, std::chrono::milliseconds(lambda_.handler.timeout_ms), stop,
+      [&](std::size_t j, Frame& response) {
+        const std::size_t i = record_of[j];
+        read_answer(response, records.subspan(i, 1), results.subspan(i, 1), produce);
+        answered(i);
+      },
+      got);
+  if (r != ExecChild::Result::kOk) {
+    // The request it ended on is that record's attempt; the ones behind it never reached it.
+    const std::size_t i = record_of[got];
+    no_answer(r, results.subspan(i, 1));
+    answered(i);
+    return i + 1;
+  }
+  return got < requests.size() ? record_of[got] : records.size();
 }
 
 }  // namespace sluice::worker

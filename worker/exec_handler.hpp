@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,16 +25,32 @@ class ExecHandler final : public Handler {
   ~ExecHandler() override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
   std::uint64_t retry_after_ms() const override { return retry_after_ms_; }
+  // A child that listed `pipeline` gets up to kPipelineWindow requests ahead of its answers.
+  std::size_t window() const override { return pipeline_ ? kPipelineWindow : 1; }
+
+  static constexpr std::size_t kPipelineWindow = 16;
 
  protected:
   void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
               std::vector<OutboundRecord>& produce) override;
+  std::size_t handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                          std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop,
+                          const std::function<void(std::size_t)>& answered) override;
 
  private:
   void start_child();
+  // The request frame of one call over `records` (whose schemas are `schemas`), or
+  // nullopt after failing them (a header block over the protocol's cap).
+  std::optional<std::string> request_for(std::span<const sluice_record> records, std::span<sluice_result> results,
+                                         std::span<const RecordSchemas> schemas);
+  // The outcome of a call that ended without an answer.
+  void no_answer(ExecChild::Result why, std::span<sluice_result> results);
+  // The outcome of a call from its answer.
+  void read_answer(const Frame& response, std::span<const sluice_record> records, std::span<sluice_result> results,
+                   std::vector<OutboundRecord>& produce);
   // The originals section of a request (docs/exec-protocol.md): a frame for each decoded
   // part, "Record: <index>" and "Part: key|value", the bytes it was decoded from as body.
-  std::string originals_section() const;
+  static std::string originals_section(std::span<const RecordSchemas> schemas);
 
   const config::Lambda& lambda_;
   EventSource source_;
@@ -42,6 +59,8 @@ class ExecHandler final : public Handler {
   std::uint64_t retry_after_ms_ = 0;
   // The running child's ready frame listed the `originals` feature: it can take them.
   bool originals_ = false;
+  // ... and `pipeline`: it reads requests while answers are owed, and answers in order.
+  bool pipeline_ = false;
 };
 
 }  // namespace sluice::worker

@@ -2,6 +2,9 @@
 // sees records in the plugin ABI's shape, so there is one record representation.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,6 +35,23 @@ class Handler {
   // After a call that ended SLUICE_UNAVAILABLE: how long the handler asked sluice to wait
   // before the next one (an http 429's Retry-After), 0 when it did not say.
   virtual std::uint64_t retry_after_ms() const { return 0; }
+  // How many one-record requests call_each() keeps outstanding; 1 (the default) means it
+  // has nothing over calling each record in turn, and the worker does not use it.
+  virtual std::size_t window() const { return 1; }
+
+  // Each record as a call of its own, in order, with up to window() of them sent before
+  // their answers (an exec handler that listed `pipeline`). `answered(i)` runs as record
+  // i gets its outcome. Returns how many records, from the first, were called: after a
+  // handler's end (a crash, a timeout) the records behind the one it ended on were never
+  // seen by it, and keep no outcome of their own; once `stop` is set, no further record
+  // is begun. `produce` takes every ok record's records to produce.
+  std::size_t call_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                        std::vector<OutboundRecord>& produce, std::span<const RecordSchemas> schemas,
+                        const std::atomic<bool>& stop, const std::function<void(std::size_t)>& answered) {
+    failed_whole_ = false;
+    schemas_ = schemas;
+    return handle_each(records, results, produce, stop, answered);
+  }
 
  protected:
   // results arrive pre-filled with {SLUICE_FAIL, "handler set no outcome"}; `produce`
@@ -40,6 +60,21 @@ class Handler {
   // last until the next call (the worker copies them).
   virtual void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
                       std::vector<OutboundRecord>& produce) = 0;
+
+  // The default: handle() per record, in turn.
+  virtual std::size_t handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                                  std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop,
+                                  const std::function<void(std::size_t)>& answered) {
+    const auto all = schemas_;
+    std::size_t i = 0;
+    for (; i < records.size() && !stop.load(std::memory_order_relaxed); ++i) {
+      schemas_ = all.empty() ? all : all.subspan(i, 1);
+      handle(records.subspan(i, 1), results.subspan(i, 1), produce);
+      answered(i);
+    }
+    schemas_ = all;
+    return i;
+  }
 
   // The records' schemas during handle(): empty when nothing was decoded.
   std::span<const RecordSchemas> schemas() const { return schemas_; }

@@ -45,6 +45,8 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       reply_(seg.reply(slot)),
       rng_(static_cast<unsigned>(getpid())) {
   done_ = in_.cursor();
+  const bool one_by_one = !handler_.takes_batches() || lambda_.batch_size == 1;
+  round_size_ = one_by_one ? std::max<std::size_t>(lambda_.batch_size, handler_.window()) : lambda_.batch_size;
   supervision_.reader_pid.store(getpid(), std::memory_order_relaxed);
   supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
   if (const int st = supervision_.last_exit_status.load(std::memory_order_acquire); st != 0) {
@@ -96,7 +98,7 @@ void WorkerLoop::flush() {
 void WorkerLoop::collect() {
   batch_.clear();
   std::uint64_t deadline = 0;
-  while (batch_.size() < lambda_.batch_size) {
+  while (batch_.size() < round_size_) {
     shm::RecordHeader* h = in_.peek();
     if (h == nullptr && in_.corrupt()) {
       corrupt_ = in_.corruption();
@@ -188,10 +190,19 @@ bool WorkerLoop::run_todo() {
     next_.clear();
     std::uint32_t max_attempt = 0;
     std::size_t unavailable = 0;
+    std::size_t not_called = 0;
     std::string unavailable_why;
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader& h = *todo_[i];
       const sluice_result& r = results_[i];
+      if (i >= reached_) {
+        // Behind the record its handler ended on: never tried, so its attempt is given
+        // back (or one poison record would use up its window-mates' attempts too).
+        give_back(h);
+        next_.push_back(&h);
+        ++not_called;
+        continue;
+      }
       const std::string error = r.error != nullptr ? std::string(r.error) : "";
       if (r.outcome == SLUICE_UNAVAILABLE && too_old(h)) {
         fail(h, (error.empty() ? std::string("handler unavailable") : error) + "; and the record is older than max_record_age_s (" +
@@ -222,11 +233,16 @@ bool WorkerLoop::run_todo() {
       next_.push_back(h);
       ++waiting;
     }
-    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size() - unavailable - waiting));
+    shm::bump(wstats_.retried, static_cast<std::uint64_t>(next_.size() - unavailable - waiting - not_called));
     if (unavailable == 0 && unavailable_rounds_ != 0) available_again();
     if (waiting_.empty() && registry_rounds_ != 0) registry_again();
     todo_.swap(next_);
     if (todo_.empty()) continue;
+    if (todo_.size() == not_called) {
+      // Only records never tried: nothing to back off from, unless a stop left them.
+      if (stop_.load(std::memory_order_relaxed)) return false;
+      continue;
+    }
     if (unavailable != 0) {
       shm::bump(wstats_.unavailable);
       if (!wait_unavailable(unavailable_why)) return false;
@@ -344,8 +360,20 @@ void WorkerLoop::available_again() {
 
 void WorkerLoop::invoke() {
   call_errors_.clear();
-  const std::size_t step = handler_.takes_batches() && !one_per_call_ ? records_.size() : 1;
+  reached_ = records_.size();
+  const std::size_t step = handler_.takes_batches() && !one_per_call_ ? lambda_.batch_size : 1;
   call_start_ns_ = shm::monotonic_ns();
+  if (step == 1 && records_.size() > 1 && handler_.window() > 1) {
+    for (std::size_t j = 0; j < records_.size(); ++j) {
+      if (records_[j].attempt == 1 && call_start_ns_ > todo_[j]->enqueue_ns) {
+        wstats_.queue_wait.observe(call_start_ns_ - todo_[j]->enqueue_ns);
+      }
+    }
+    call_each();
+    supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
+    ended_ns_ = call_start_ns_;
+    return;
+  }
   for (std::size_t i = 0; i < records_.size(); i += step) {
     const std::size_t n = std::min(step, records_.size() - i);
     for (std::size_t j = i; j < i + n; ++j) {
@@ -395,6 +423,32 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
     send_outbound(first, n);
     call_start_ns_ = shm::monotonic_ns();  // it may have waited for room: not the next call's time
   }
+}
+
+void WorkerLoop::call_each() {
+  supervision_.invocation_start_ns.store(call_start_ns_, std::memory_order_relaxed);
+  produce_.clear();
+  std::uint64_t last = call_start_ns_;
+  reached_ = handler_.call_each(records_, results_, produce_, schemas_, stop_, [&](std::size_t i) {
+    // The handler takes the records in turn: one's call ends where the next one's begins,
+    // and that is where the supervisor's hung-handler clock starts again.
+    const std::uint64_t end = shm::monotonic_ns();
+    shm::bump(wstats_.invocations);
+    wstats_.handler_latency.observe(end - last);
+    last = end;
+    supervision_.invocation_start_ns.store(end, std::memory_order_relaxed);
+    // The handler's texts last only until its next call.
+    if (results_[i].error != nullptr) {
+      results_[i].error = call_errors_.emplace_back(results_[i].error, ::strnlen(results_[i].error, kMaxErrorText)).c_str();
+    }
+    // Each record's own, with its trace context, as a call of one record would send them.
+    if (!produce_.empty()) {
+      send_outbound(i, 1);
+      produce_.clear();
+      last = shm::monotonic_ns();  // it may have waited for room: not the next record's time
+    }
+  });
+  call_start_ns_ = last;
 }
 
 void WorkerLoop::send_outbound(std::size_t first, std::size_t n) {

@@ -51,6 +51,9 @@ class WorkerLoop {
   // One handler call for records_[first, first+n); split in two when it fails as a
   // whole (bisect_batch_on_error).
   void call(std::size_t first, std::size_t n);
+  // Every record of records_ as a call of its own, through the handler's window
+  // (Handler::call_each); sets reached_.
+  void call_each();
   // Writes the outbound records a call over records_[first, first+n) asked for (see
   // shm/records.hpp); retries the call's ok records if one cannot be carried.
   void send_outbound(std::size_t first, std::size_t n);
@@ -103,6 +106,12 @@ class WorkerLoop {
   std::vector<sluice_result> results_;
   std::deque<std::string> call_errors_;  // results_' error texts, copied after each call
   std::uint64_t call_start_ns_ = 0;
+  // Records a round takes from the ring: batch_size, or the handler's window when it
+  // calls records one by one and can have several outstanding.
+  std::size_t round_size_ = 1;
+  // records_[reached_, end) were never seen by the handler (it ended at an earlier one, or
+  // a stop came first): no outcome, no attempt.
+  std::size_t reached_ = 0;
   bool one_per_call_ = false;  // a call of this run_todo() was split: the rest go alone
   std::vector<OutboundRecord> produce_;
   std::vector<std::byte> encoded_headers_;

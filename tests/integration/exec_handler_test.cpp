@@ -103,7 +103,7 @@ TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
   auto& from = r.from;
   auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
-  EXPECT_EQ(ready->headers, "Status: ready\n");
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline\n");
   for (const auto& [body, type] : std::vector<std::pair<std::string, std::string>>{
            {std::string(50'000, '['), "str"}, {std::string(5'000, '[') + std::string(5'000, ']'), "str"}, {"{\"a\": 1}", "dict"}}) {
     to << frame({{"X-Kafka-Topic", "t"}}, body) << std::flush;
@@ -130,7 +130,7 @@ TEST_F(Exec, ThePythonRunnerSplitsTheOriginalsFromTheEvent) {
   auto& from = r.from;
   const auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
-  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: originals\n");
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline, originals\n");
   const std::string value0("\0\0\0\0\1\2ann", 9);
   const std::string key2("\0\0\0\0\2\n\r\xff", 8);  // bytes a line reader would trip on
   const std::string section = frame({{"Record", "0"}, {"Part", "value"}}, value0) +
@@ -177,7 +177,7 @@ TEST_F(Exec, AWsgiAppGetsTheEventAsItsBodyAndTheOriginalsBeside) {
   auto& from = r.from;
   const auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
-  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: originals\n");
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline, originals\n");
   const std::string section = frame({{"Record", "0"}, {"Part", "value"}}, std::string("\0\0\0\0\7\xff", 6));
   to << frame({{"X-Sluice-Originals", std::to_string(section.size())}}, R"({"n": 1})" + section) << std::flush;
   const auto answer = read_answer(from);
@@ -185,6 +185,82 @@ TEST_F(Exec, AWsgiAppGetsTheEventAsItsBodyAndTheOriginalsBeside) {
   EXPECT_EQ(answer->headers, "Status: ok\n");
   EXPECT_EQ(answer->body, R"({"n": 1} 0000000007ff)");
   EXPECT_EQ(r.end(), 0);
+}
+
+// A handler that lists `pipeline` has the next requests written while it handles one,
+// so neither side waits for the other between records; one that does not list it never
+// sees a request before it has answered the one before (the protocol as it always was).
+TEST_F(Exec, RequestsArriveAheadOnlyForAHandlerThatListsPipeline) {
+  constexpr std::uint64_t kCount = 300;
+  DevBroker broker({"piped:1", "plain:1"});
+  produce(broker.bootstrap(), "piped", 1, 0, kCount);
+  produce(broker.bootstrap(), "plain", 1, 0, kCount);
+  const auto probe = [&](const std::string& name, bool pipeline) {
+    return LambdaSpec{.name = name, .topic = name, .workers = 1,
+                      .handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"" + kHandlers +
+                                 "pipeline_probe.py\"]\n[lambda.handler.env]\nPROBE_LOG = \"" +
+                                 (dir.path() / (name + ".log")).string() + "\"\nPIPELINE = \"" + (pipeline ? "1" : "0") +
+                                 "\"\n"};
+  };
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {probe("piped", true), probe("plain", false)}));
+  for (const char* name : {"piped", "plain"}) {
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), std::string("lambda-") + name, kCount, 1, name); }, 60s))
+        << name << "\n" << d.log();
+  }
+  const auto ahead_of = [&](const std::string& name) {
+    std::ifstream in(dir.path() / (name + ".log"));
+    std::size_t ahead = 0, lines = 0;
+    std::int64_t last = -1;
+    int partition = 0, flag = 0;
+    std::int64_t offset = 0;
+    while (in >> partition >> offset >> flag) {
+      EXPECT_EQ(offset, last + 1) << name << ": requests out of order or repeated";
+      last = offset;
+      ++lines;
+      ahead += static_cast<std::size_t>(flag);
+    }
+    EXPECT_EQ(lines, kCount) << name;
+    return ahead;
+  };
+  EXPECT_GT(ahead_of("piped"), 0U) << "no request was written before the answer to the one before";
+  EXPECT_EQ(ahead_of("plain"), 0U) << "a handler without the feature got a request before it had answered";
+  expect_clean_stop(d);
+}
+
+// A record that takes a pipelining runner down (a crash, a hang) is the one charged: the
+// requests written behind it never reached the function, so they come again as first
+// attempts, and only the bad records take the failure path.
+TEST_F(Exec, ARunnerThatEndsMidWindowIsChargedOnlyTheRecordItEndedOn) {
+  constexpr std::uint64_t kCount = 300;
+  DevBroker broker({"events:1", "events-dlq:1"});
+  produce(broker.bootstrap(), "events", 1, 0, kCount);
+  const std::string handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" + kHandlers +
+                              "exec_recorder.py\"]\ntimeout_ms = 1000\n[lambda.handler.env]\nOUTCOMES_DIR = \"" +
+                              outcomes().string() + "\"\nCRASH_SEQS = \"40,41,150\"\nHANG_SEQS = \"200\"\n";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "x", .topic = "events", .workers = 1,
+                           .extra = "max_attempts = 2\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
+                                    "dead_letter_topic = \"events-dlq\"\n",
+                           .handler = handler}}),
+           "run", python_env());
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", kCount, 1); }, 120s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events-dlq", 4, 30s);
+  std::map<std::string, std::string> attempts;
+  for (const auto& m : dlq) attempts[m.headers.at("sluice-source-offset")] = m.headers.at("sluice-attempts");
+  const std::map<std::string, std::string> want{{"40", "2"}, {"41", "2"}, {"150", "2"}, {"200", "2"}};
+  EXPECT_EQ(attempts, want) << d.log();
+  std::map<std::uint64_t, std::vector<std::uint32_t>> seen;
+  for (const auto& o : read_outcomes(outcomes(), "x")) seen[seq_of(o.value)].push_back(o.attempt);
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    std::ranges::sort(seen[s]);  // a crash's attempts are in the logs of two runner processes
+    if (s == 40 || s == 41 || s == 150 || s == 200) {
+      EXPECT_EQ(seen[s], (std::vector<std::uint32_t>{1, 2})) << "seq " << s;
+    } else {
+      EXPECT_EQ(seen[s], std::vector<std::uint32_t>{1}) << "seq " << s << ": handled again, or charged for a neighbour";
+    }
+  }
+  expect_clean_stop(d);
 }
 
 // ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:

@@ -348,12 +348,14 @@ def main(argv=None):
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
     with_context = not wsgi and wants_context(fn)
     inp = sys.stdin.buffer
-    # Originals cost sluice a copy and the pipe their bytes: asked for only where the
-    # code can reach them (a context, a WSGI environ).
-    ready = [("Status", "ready")]
+    # pipeline: this loop takes requests in turn and answers each before reading on, so
+    # sluice may write the next ones while one is being handled. Originals cost sluice a
+    # copy and the pipe their bytes: asked for only where the code can reach them (a
+    # context, a WSGI environ).
+    features = ["pipeline"]
     if with_context or call_wsgi is not None:
-        ready.append(("Features", "originals"))
-    write_frame(out, ready)
+        features.append("originals")
+    write_frame(out, [("Status", "ready"), ("Features", ", ".join(features))])
     while True:
         frame = read_raw_frame(inp)
         if frame is None:
