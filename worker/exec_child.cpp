@@ -190,6 +190,7 @@ ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests
       return Result::kEnded;
     }
     if (r == 0) {
+      // Closed stdout: usually it exited. Give it a moment to, then make sure it has.
       if (!reap_within(1000)) kill_and_reap();
       return Result::kEnded;
     }

@@ -364,11 +364,7 @@ void WorkerLoop::invoke() {
   const std::size_t step = handler_.takes_batches() && !one_per_call_ ? lambda_.batch_size : 1;
   call_start_ns_ = shm::monotonic_ns();
   if (step == 1 && records_.size() > 1 && handler_.window() > 1) {
-    for (std::size_t j = 0; j < records_.size(); ++j) {
-      if (records_[j].attempt == 1 && call_start_ns_ > todo_[j]->enqueue_ns) {
-        wstats_.queue_wait.observe(call_start_ns_ - todo_[j]->enqueue_ns);
-      }
-    }
+    for (std::size_t j = 0; j < records_.size(); ++j) observe_queue_wait(j);
     call_each();
     supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
     ended_ns_ = call_start_ns_;
@@ -376,15 +372,22 @@ void WorkerLoop::invoke() {
   }
   for (std::size_t i = 0; i < records_.size(); i += step) {
     const std::size_t n = std::min(step, records_.size() - i);
-    for (std::size_t j = i; j < i + n; ++j) {
-      const shm::RecordHeader& h = *todo_[j];
-      // Retries and redeliveries would add their backoff and the dead worker's time.
-      if (records_[j].attempt == 1 && call_start_ns_ > h.enqueue_ns) wstats_.queue_wait.observe(call_start_ns_ - h.enqueue_ns);
-    }
+    for (std::size_t j = i; j < i + n; ++j) observe_queue_wait(j);
     call(i, n);
   }
   supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
   ended_ns_ = call_start_ns_;
+}
+
+void WorkerLoop::observe_queue_wait(std::size_t j) {
+  // Retries and redeliveries would add their backoff and the dead worker's time.
+  const shm::RecordHeader& h = *todo_[j];
+  if (records_[j].attempt == 1 && call_start_ns_ > h.enqueue_ns) wstats_.queue_wait.observe(call_start_ns_ - h.enqueue_ns);
+}
+
+void WorkerLoop::keep_error(std::size_t j) {
+  if (results_[j].error == nullptr) return;
+  results_[j].error = call_errors_.emplace_back(results_[j].error, ::strnlen(results_[j].error, kMaxErrorText)).c_str();
 }
 
 void WorkerLoop::call(std::size_t first, std::size_t n) {
@@ -414,11 +417,7 @@ void WorkerLoop::call(std::size_t first, std::size_t n) {
     call(first + n / 2, n - n / 2);
     return;
   }
-  // The handler's texts last only until its next call.
-  for (std::size_t j = first; j < first + n; ++j) {
-    if (results_[j].error == nullptr) continue;
-    results_[j].error = call_errors_.emplace_back(results_[j].error, ::strnlen(results_[j].error, kMaxErrorText)).c_str();
-  }
+  for (std::size_t j = first; j < first + n; ++j) keep_error(j);
   if (!produce_.empty()) {
     send_outbound(first, n);
     call_start_ns_ = shm::monotonic_ns();  // it may have waited for room: not the next call's time
@@ -437,10 +436,7 @@ void WorkerLoop::call_each() {
     wstats_.handler_latency.observe(end - last);
     last = end;
     supervision_.invocation_start_ns.store(end, std::memory_order_relaxed);
-    // The handler's texts last only until its next call.
-    if (results_[i].error != nullptr) {
-      results_[i].error = call_errors_.emplace_back(results_[i].error, ::strnlen(results_[i].error, kMaxErrorText)).c_str();
-    }
+    keep_error(i);
     // Each record's own, with its trace context, as a call of one record would send them.
     if (!produce_.empty()) {
       send_outbound(i, 1);

@@ -51,6 +51,11 @@ class WorkerLoop {
   // One handler call for records_[first, first+n); split in two when it fails as a
   // whole (bisect_batch_on_error).
   void call(std::size_t first, std::size_t n);
+  // Records queue_wait for records_[j] as its call starts (call_start_ns_).
+  void observe_queue_wait(std::size_t j);
+  // Copies results_[j]'s error text into call_errors_: the handler's texts last only
+  // until its next call.
+  void keep_error(std::size_t j);
   // Every record of records_ as a call of its own, through the handler's window
   // (Handler::call_each); sets reached_.
   void call_each();

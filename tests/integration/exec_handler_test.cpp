@@ -41,7 +41,16 @@ std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> dead_
   return out;
 }
 
-class Exec : public DaemonTest {};
+class Exec : public DaemonTest {
+ protected:
+  // The Python recorder (handlers/exec_recorder.py) behind the runner, timeout_ms 1000,
+  // with `env` (TOML lines: which seqs crash, hang, ...) added to its environment.
+  std::string recorder_handler(const std::string& env) {
+    return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" + kHandlers +
+           "exec_recorder.py\"]\ntimeout_ms = 1000\n[lambda.handler.env]\nOUTCOMES_DIR = \"" + outcomes().string() + "\"\n" +
+           env;
+  }
+};
 
 // Frames to and from a handler process, by the protocol (docs/exec-protocol.md).
 std::string frame(const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
@@ -234,9 +243,7 @@ TEST_F(Exec, ARunnerThatEndsMidWindowIsChargedOnlyTheRecordItEndedOn) {
   constexpr std::uint64_t kCount = 300;
   DevBroker broker({"events:1", "events-dlq:1"});
   produce(broker.bootstrap(), "events", 1, 0, kCount);
-  const std::string handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" + kHandlers +
-                              "exec_recorder.py\"]\ntimeout_ms = 1000\n[lambda.handler.env]\nOUTCOMES_DIR = \"" +
-                              outcomes().string() + "\"\nCRASH_SEQS = \"40,41,150\"\nHANG_SEQS = \"200\"\n";
+  const std::string handler = recorder_handler("CRASH_SEQS = \"40,41,150\"\nHANG_SEQS = \"200\"\n");
   Daemon d(dir.path(),
            daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "x", .topic = "events", .workers = 1,
@@ -271,11 +278,8 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   // Seqs 17, 34, 51, 68, 85, 86 lie on partitions 1, 2, 3, 4, 5, 6.
   DevBroker broker({"events:8", "events-dlq:1"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
-  const std::string handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" + kHandlers +
-                              "exec_recorder.py\"]\ntimeout_ms = 1000\n[lambda.handler.env]\nOUTCOMES_DIR = \"" +
-                              outcomes().string() +
-                              "\"\nCRASH_SEQS = \"17\"\nHANG_SEQS = \"34\"\nRETRY_SEQS = \"51\"\nFAIL_SEQS = \"68\"\n"
-                              "FLAKY_SEQS = \"85,86\"\n";
+  const std::string handler = recorder_handler(
+      "CRASH_SEQS = \"17\"\nHANG_SEQS = \"34\"\nRETRY_SEQS = \"51\"\nFAIL_SEQS = \"68\"\nFLAKY_SEQS = \"85,86\"\n");
   Daemon d(dir.path(),
            daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "x", .topic = "events", .workers = 2,
