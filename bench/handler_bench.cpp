@@ -1,15 +1,20 @@
 // Messages per second through ONE worker, per handler kind, in one run: a no-op C
-// plugin, an http handler POSTing to a local keep-alive server (cpp-httplib in this
-// process), and an exec handler running a Python `def f(event)` through sluice_handler.
-// Interleaved runs, each in its own consumer group, format raw, timed from the first to
-// the last message handled; exactly the expected count must arrive.
+// plugin; an http handler POSTing to a local keep-alive server (cpp-httplib in this
+// process) with the default max_concurrency ("http") and with one request at a time
+// ("http1"); the same endpoint adding --latency-ms to each request, with ordering "none"
+// and max_concurrency 64 ("http-slow"); and an exec handler running a Python
+// `def f(event)` through sluice_handler. Interleaved runs, each in its own consumer
+// group, format raw, timed from the first to the last message handled; exactly the
+// expected count must arrive.
 //
 //   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--value-bytes 100]
+//                 [--kinds plugin,http,http1,http-slow,exec] [--latency-ms 10]
 #include <httplib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,12 +33,17 @@ using namespace sluice::bench;
 
 constexpr int kPartitions = 8;
 
-// The http contender's endpoint: counts requests into whichever Counters is current.
+// The http contenders' endpoint: counts requests into whichever Counters is current;
+// "/slow" first takes latency_ms, as an endpoint doing real work would.
 class CountingServer {
  public:
-  CountingServer() {
-    server_.set_keep_alive_max_count(1 << 30);  // one connection per worker, kept
-    server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) {
+  explicit CountingServer(int latency_ms) {
+    server_.set_keep_alive_max_count(1 << 30);  // connections are kept
+    server_.set_tcp_nodelay(true);
+    // A thread per connection: http-slow keeps 64 requests (so connections) busy at once.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(96); };
+    server_.Post("/(slow)?", [this, latency_ms](const httplib::Request& req, httplib::Response& res) {
+      if (req.path == "/slow") std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
       if (sluice_bench_counters* c = current_.load()) {
         const std::uint64_t now = now_ns();
         sluice_bench_mark(c, req.body.data(), req.body.size(), now);
@@ -62,7 +72,10 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
   if (kind == "plugin") {
     return "type = \"plugin\"\npath = \"" NOOP_PLUGIN "\"\noptions = { stats_file = \"" + stats + "\" }\n";
   }
-  if (kind == "http") return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(http_port) + "/\"\n";
+  const std::string url = "url = \"http://127.0.0.1:" + std::to_string(http_port);
+  if (kind == "http") return "type = \"http\"\n" + url + "/\"\n";
+  if (kind == "http1") return "type = \"http\"\n" + url + "/\"\nmax_concurrency = 1\n";
+  if (kind == "http-slow") return "type = \"http\"\n" + url + "/slow\"\nmax_concurrency = 64\n";
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
          "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\", PYTHONPATH = \"" SLUICE_SOURCE_DIR
          "/worker/python\" }\n";
@@ -72,7 +85,7 @@ std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
-    if (item != "plugin" && item != "http" && item != "exec") throw std::runtime_error("--kinds: no handler kind " + item);
+    if (item != "plugin" && item != "http" && item != "http1" && item != "http-slow" && item != "exec") throw std::runtime_error("--kinds: no handler kind " + item);
     out.push_back(item);
   }
   return out;
@@ -86,13 +99,15 @@ int main(int argc, char** argv) {
   std::uint64_t plugin_messages = 200'000;
   std::uint64_t messages = 20'000;
   std::size_t value_bytes = 100;
-  std::vector<std::string> kinds = {"plugin", "http", "exec"};  // --kinds http,exec: only those (to profile one)
+  std::vector<std::string> kinds = {"plugin", "http", "http1", "http-slow", "exec"};  // --kinds http,exec: only those
+  int latency_ms = 10;
   for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
     if (a[i] == "--runs") runs = std::stoi(a[i + 1]);
     if (a[i] == "--plugin-messages") plugin_messages = std::stoull(a[i + 1]);
     if (a[i] == "--messages") messages = std::stoull(a[i + 1]);
     if (a[i] == "--value-bytes") value_bytes = std::stoull(a[i + 1]);
     if (a[i] == "--kinds") kinds = split_list(a[i + 1]);
+    if (a[i] == "--latency-ms") latency_ms = std::stoi(a[i + 1]);
   }
   const fs::path dir = fs::temp_directory_path() / ("sluice-handler-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -101,7 +116,7 @@ int main(int argc, char** argv) {
   const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p}, dir.string(), broker);
   if (std::ranges::find(kinds, "plugin") != kinds.end()) produce_backlog(bootstrap, "fast", kPartitions, 0, plugin_messages, value_bytes);
   produce_backlog(bootstrap, "slow", kPartitions, 0, messages, value_bytes);
-  CountingServer server;
+  CountingServer server(latency_ms);
 
   std::map<std::string, std::vector<double>> tp, cpu;
   bool failed = false;
@@ -110,14 +125,14 @@ int main(int argc, char** argv) {
       const std::string stats = (dir / (kind + std::to_string(r))).string();
       const std::uint64_t expect = kind == "plugin" ? plugin_messages : messages;
       CountersFile c(stats + ".counters", expect);
-      server.count_into(kind == "http" ? c.get() : nullptr);
+      server.count_into(kind.starts_with("http") ? c.get() : nullptr);
       std::ofstream(stats + ".toml")
           << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
           << "/run\"\n[kafka]\nbootstrap_servers = \"" << bootstrap
           << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
              "\"heartbeat.interval.ms\" = \"500\"\n[[lambda]]\nname = \""
           << kind << "\"\ntopics = [\"" << (kind == "plugin" ? "fast" : "slow") << "\"]\ngroup_id = \"" << kind << "-" << r
-          << "\"\nworkers = 1\n[lambda.handler]\n" << handler_toml(kind, c.path(), server.port());
+          << "\"\nworkers = 1\n" << (kind == "http-slow" ? "ordering = \"none\"\n" : "") << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port());
       const pid_t pid = spawn({SLUICE_BIN, "run", "-c", stats + ".toml"}, stats + ".out");
       const Result res = finish(pid, c, expect, true, kind);
       server.count_into(nullptr);
@@ -139,8 +154,11 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(messages), runs);
   std::printf("| handler | median msg/s per worker | median CPU us/msg (sluice's processes%s) |\n|---|---|---|\n",
               ", with the Python child for exec; the http server's own CPU is not counted");
-  const std::map<std::string, std::string> label = {{"plugin", "plugin (no-op C, bench/noop_plugin.c)"},
-                                                     {"http", "http (local cpp-httplib keep-alive server)"},
+  const std::map<std::string, std::string> label = {
+      {"plugin", "plugin (no-op C, bench/noop_plugin.c)"},
+      {"http", "http (local cpp-httplib keep-alive server, default max_concurrency 16)"},
+      {"http1", "http, max_concurrency 1 (one request at a time)"},
+      {"http-slow", "http, endpoint adding " + std::to_string(latency_ms) + " ms, ordering none, max_concurrency 64"},
                                                      {"exec", "exec (Python def f(event), bench/count_handler.py)"}};
   for (const auto& kind : kinds) {
     std::printf("| %s | %.0f | %.2f |\n", label.at(kind).c_str(), median(tp[kind]), median(cpu[kind]));

@@ -257,6 +257,9 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     if (!typed && !h.has("type")) h.error(nullptr, "type", "is required (\"plugin\", \"http\" or \"exec\")");
     h.uint("timeout_ms", l.handler.timeout_ms, 1, kMaxMs);
     h.uint("memory_limit_mb", l.handler.memory_limit_mb, 0, 1 << 20);
+    h.uint("max_concurrency", l.handler.max_concurrency, 1, 1024);
+    h.choice("http_version", l.handler.http_version,
+             {{"auto", HttpVersion::kAuto}, {"1.1", HttpVersion::kHttp1}, {"2", HttpVersion::kHttp2}});
     h.str("path", l.handler.path);
     h.str("url", l.handler.url);
     h.scalar_map("headers", l.handler.headers);
@@ -270,6 +273,13 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     h.str_list("command", l.handler.command);
     h.scalar_map("env", l.handler.env);
     h.scalar_map("options", l.handler.options);
+    if (typed && l.handler.type == HandlerType::kPlugin && h.has("max_concurrency")) {
+      h.error(ht->get("max_concurrency"), "max_concurrency",
+              "is for http and exec handlers: a worker calls its plugin one call at a time (use more workers)");
+    }
+    if (typed && l.handler.type != HandlerType::kHttp && h.has("http_version")) {
+      h.error(ht->get("http_version"), "http_version", "is for http handlers");
+    }
     if (typed) {
       switch (l.handler.type) {
         case HandlerType::kPlugin:

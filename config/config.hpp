@@ -20,6 +20,9 @@ enum class Ordering { kPartition, kKey, kNone };
 enum class OnFailure { kDeadLetter, kSkip, kStop };
 enum class Format { kRaw, kJson, kAws, kCloudEvents };
 enum class HandlerType { kPlugin, kHttp, kExec };
+// kAuto: HTTP/2 where TLS's ALPN offers it, else HTTP/1.1; kHttp2: HTTP/2 only, on
+// plain http:// with prior knowledge (h2c).
+enum class HttpVersion { kAuto, kHttp1, kHttp2 };
 enum class OffsetReset { kEarliest, kLatest, kError };
 // How a record's key or value is decoded against a schema registry: kAuto decodes when
 // the bytes start with the Confluent wire format's magic byte, whatever the schema type.
@@ -45,6 +48,12 @@ struct Handler {
   std::map<std::string, std::string> options;  // plugin: passed to init
   std::uint32_t timeout_ms = 30000;
   std::uint32_t memory_limit_mb = 0;  // RLIMIT_AS of the worker (and its handler); 0 = none
+  // http: requests in flight per worker; exec: requests written ahead of their answers
+  // (to a runner that listed `pipeline`). Records that must keep their order
+  // (`ordering`) are never in flight together.
+  std::uint32_t max_concurrency = 16;
+  // http: which HTTP the requests speak.
+  HttpVersion http_version = HttpVersion::kAuto;
 };
 
 // [lambda.schema_registry]: where Confluent-framed records' schemas come from.

@@ -6,6 +6,7 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Ordering, {{Ordering::kPartition, "partition"}, {Or
 NLOHMANN_JSON_SERIALIZE_ENUM(OnFailure, {{OnFailure::kDeadLetter, "dead_letter"}, {OnFailure::kSkip, "skip"}, {OnFailure::kStop, "stop"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(Format, {{Format::kRaw, "raw"}, {Format::kJson, "json"}, {Format::kAws, "aws"}, {Format::kCloudEvents, "cloudevents"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(HandlerType, {{HandlerType::kPlugin, "plugin"}, {HandlerType::kHttp, "http"}, {HandlerType::kExec, "exec"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(HttpVersion, {{HttpVersion::kAuto, "auto"}, {HttpVersion::kHttp1, "1.1"}, {HttpVersion::kHttp2, "2"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(SchemaFormat, {{SchemaFormat::kNone, "none"}, {SchemaFormat::kAuto, "auto"}, {SchemaFormat::kAvro, "avro"},
                                             {SchemaFormat::kProtobuf, "protobuf"}, {SchemaFormat::kJsonSchema, "json_schema"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(OffsetReset, {{OffsetReset::kEarliest, "earliest"}, {OffsetReset::kLatest, "latest"}, {OffsetReset::kError, "error"}})
@@ -15,7 +16,7 @@ void to_json(nlohmann::json& j, const Filter& f) { j = f.pattern; }
 void from_json(const nlohmann::json& j, Filter& f) { f = compile_filter(j.get<std::string>()); }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, headers, ca_file, client_cert, client_key, command, env, options,
-                                   timeout_ms, memory_limit_mb)
+                                   timeout_ms, memory_limit_mb, max_concurrency, http_version)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SchemaRegistry, url, username, password, token, ca_file, client_cert, client_key,
                                    timeout_ms, value_format, key_format)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Lambda, name, source, line, column, instance, topics, group_id, bootstrap_servers,

@@ -19,6 +19,8 @@ PACKAGES=(
   python3-avro protobuf-compiler
   # the byte-exactness tests run an endpoint on Node's http module too
   nodejs
+  # an HTTP/2 server for the multiplexing test, and openssl for its certificate
+  nghttp2-server openssl
   # promtool (checks the shipped alert rules and the metrics exposition)
   prometheus
   # packages and their test: CPack's DEB and RPM generators, linters, a container systemd

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
+#include <utility>
 
 #include "process/exit_status.hpp"
 #include "worker/batch_response.hpp"
@@ -188,9 +189,8 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   read_answer(response, records, results, produce);
 }
 
-std::size_t ExecHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
-                                     std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop,
-                                     const std::function<void(std::size_t)>& answered) {
+void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                              std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
   if (!child_.running()) start_child();
   // A replacement that no longer lists the feature is called in turn.
   if (!pipeline_) return Handler::handle_each(records, results, produce, stop, answered);
@@ -205,30 +205,34 @@ std::size_t ExecHandler::handle_each(std::span<const sluice_record> records, std
   for (std::size_t i = 0; i < records.size(); ++i) {
     auto request = request_for(records.subspan(i, 1), results.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
     if (!request) {
-      answered(i);  // failed without reaching the handler
+      answered(i, 0);  // failed without reaching the handler
       continue;
     }
     requests.push_back(std::move(*request));
     record_of.push_back(i);
   }
   const std::vector<std::string_view> views(requests.begin(), requests.end());
+  // The runner works through the requests in turn: one's time runs from the answer before.
+  std::uint64_t last = shm::monotonic_ns();
+  const auto took = [&last] {
+    const std::uint64_t now = shm::monotonic_ns();
+    return now - std::exchange(last, now);
+  };
   std::size_t got = 0;
   const auto r = child_.pipeline(
-      views, kPipelineWindow, std::chrono::milliseconds(lambda_.handler.timeout_ms), stop,
+      views, window(), std::chrono::milliseconds(lambda_.handler.timeout_ms), stop,
       [&](std::size_t j, Frame& response) {
         const std::size_t i = record_of[j];
         read_answer(response, records.subspan(i, 1), results.subspan(i, 1), produce);
-        answered(i);
+        answered(i, took());
       },
       got);
   if (r != ExecChild::Result::kOk) {
     // The request it ended on is that record's attempt; the ones behind it never reached it.
     const std::size_t i = record_of[got];
     no_answer(r, results.subspan(i, 1));
-    answered(i);
-    return i + 1;
+    answered(i, took());
   }
-  return got < requests.size() ? record_of[got] : records.size();
 }
 
 }  // namespace sluice::worker

@@ -25,17 +25,14 @@ class ExecHandler final : public Handler {
   ~ExecHandler() override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
   std::uint64_t retry_after_ms() const override { return retry_after_ms_; }
-  // A child that listed `pipeline` gets up to kPipelineWindow requests ahead of its answers.
-  std::size_t window() const override { return pipeline_ ? kPipelineWindow : 1; }
-
-  static constexpr std::size_t kPipelineWindow = 16;
+  // A child that listed `pipeline` gets up to max_concurrency requests ahead of its answers.
+  std::size_t window() const override { return pipeline_ ? lambda_.handler.max_concurrency : 1; }
 
  protected:
   void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
               std::vector<OutboundRecord>& produce) override;
-  std::size_t handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
-                          std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop,
-                          const std::function<void(std::size_t)>& answered) override;
+  void handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                   std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) override;
 
  private:
   void start_child();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "shm/clock.hpp"
 #include "sluice/plugin.h"
 #include "worker/outbound.hpp"
 #include "worker/schema_ref.hpp"
@@ -39,18 +40,21 @@ class Handler {
   // has nothing over calling each record in turn, and the worker does not use it.
   virtual std::size_t window() const { return 1; }
 
-  // Each record as a call of its own, in order, with up to window() of them sent before
-  // their answers (an exec handler that listed `pipeline`). `answered(i)` runs as record
-  // i gets its outcome. Returns how many records, from the first, were called: after a
-  // handler's end (a crash, a timeout) the records behind the one it ended on were never
-  // seen by it, and keep no outcome of their own; once `stop` is set, no further record
-  // is begun. `produce` takes every ok record's records to produce.
-  std::size_t call_each(std::span<const sluice_record> records, std::span<sluice_result> results,
-                        std::vector<OutboundRecord>& produce, std::span<const RecordSchemas> schemas,
-                        const std::atomic<bool>& stop, const std::function<void(std::size_t)>& answered) {
+  // `answered(i, latency_ns)` runs as record i gets its outcome, with how long its call took.
+  using Answered = std::function<void(std::size_t, std::uint64_t)>;
+
+  // Each record as a call of its own, with up to window() of them outstanding (an exec
+  // handler that listed `pipeline` answers them in order; an http handler's requests
+  // complete in any order, records that must keep their order never outstanding together).
+  // A record that is never answered was never seen by the handler (it ended on an earlier
+  // one, or `stop` came first: once set, no further record is begun) and keeps no outcome.
+  // `produce` holds, while `answered` runs, the records that record's answer asks to produce.
+  void call_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                 std::vector<OutboundRecord>& produce, std::span<const RecordSchemas> schemas,
+                 const std::atomic<bool>& stop, const Answered& answered) {
     failed_whole_ = false;
     schemas_ = schemas;
-    return handle_each(records, results, produce, stop, answered);
+    handle_each(records, results, produce, stop, answered);
   }
 
  protected:
@@ -62,18 +66,16 @@ class Handler {
                       std::vector<OutboundRecord>& produce) = 0;
 
   // The default: handle() per record, in turn.
-  virtual std::size_t handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
-                                  std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop,
-                                  const std::function<void(std::size_t)>& answered) {
+  virtual void handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                           std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
     const auto all = schemas_;
-    std::size_t i = 0;
-    for (; i < records.size() && !stop.load(std::memory_order_relaxed); ++i) {
+    for (std::size_t i = 0; i < records.size() && !stop.load(std::memory_order_relaxed); ++i) {
       schemas_ = all.empty() ? all : all.subspan(i, 1);
+      const std::uint64_t start = shm::monotonic_ns();
       handle(records.subspan(i, 1), results.subspan(i, 1), produce);
-      answered(i);
+      answered(i, shm::monotonic_ns() - start);
     }
     schemas_ = all;
-    return i;
   }
 
   // The records' schemas during handle(): empty when nothing was decoded.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string_view>
+
+#include "shm/clock.hpp"
 
 #include "worker/batch_response.hpp"
 
@@ -37,25 +40,63 @@ sluice_outcome http_outcome(CURLcode rc, long status) {
 }
 
 HttpHandler::HttpHandler(const config::Lambda& lambda)
-    : lambda_(lambda),
-      source_(event_source_of(lambda)),
-      curl_(new_curl_handle(static_cast<long>(lambda.handler.timeout_ms),
-                            {lambda.handler.ca_file, lambda.handler.client_cert, lambda.handler.client_key})) {
-  CURL* c = curl_.get();
-  curl_easy_setopt(c, CURLOPT_URL, lambda.handler.url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response_);
-  const config::Handler& h = lambda.handler;
-  for (const auto& [name, value] : h.headers) static_headers_.push_back(name + ": " + value);
+    : lambda_(lambda), source_(event_source_of(lambda)), multi_(curl_multi_init()) {
+  if (!multi_) throw std::runtime_error("curl_multi_init failed");
+  // libcurl before 7.89 fails every request after the first on a reused prior-knowledge
+  // connection ("Error in the HTTP2 framing layer", curl issue 10634): every record
+  // would fail. Refused at start rather than dead-lettering a topic.
+  const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
+  if (lambda.handler.http_version == config::HttpVersion::kHttp2 && lambda.handler.url.starts_with("http://") &&
+      curl->version_num < 0x075900) {
+    throw std::runtime_error(std::string("http_version = \"2\" on an http:// url (h2c) needs libcurl 7.89 or later; this is ") +
+                             curl->version + ", which cannot reuse such a connection. Use https:// (HTTP/2 by ALPN) or "
+                             "http_version = \"1.1\"");
+  }
+  // One connection per request in flight over HTTP/1.1, kept for the next ones; over
+  // HTTP/2 they share one (libcurl multiplexes by default).
+  const long limit = static_cast<long>(lambda.handler.max_concurrency);
+  curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, limit);
+  curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, limit);
+  for (const auto& [name, value] : lambda.handler.headers) static_headers_.push_back(name + ": " + value);
 }
 
-void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
-                      std::vector<OutboundRecord>& produce) {
-  errors_.clear();
-  // At most one text per call; reserved so that pointers handed out stay valid.
-  errors_.reserve(1);
-  const Event event = make_event(lambda_.format, records, source_, schemas());
+HttpHandler::~HttpHandler() {
+  // Transfers still in the multi handle (a stop mid-flight) leave it before it is cleaned up.
+  for (const auto& t : transfers_) curl_multi_remove_handle(multi_.get(), t->easy.get());
+}
+
+HttpHandler::Transfer& HttpHandler::idle() {
+  if (!idle_.empty()) {
+    Transfer* t = idle_.back();
+    idle_.pop_back();
+    return *t;
+  }
+  const config::Handler& h = lambda_.handler;
+  auto t = std::make_unique<Transfer>();
+  t->easy = new_curl_handle(static_cast<long>(h.timeout_ms), {h.ca_file, h.client_cert, h.client_key});
+  CURL* c = t->easy.get();
+  curl_easy_setopt(c, CURLOPT_URL, h.url.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->response);
+  curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
+  switch (h.http_version) {
+    case config::HttpVersion::kAuto: curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS); break;
+    case config::HttpVersion::kHttp1: curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1); break;
+    case config::HttpVersion::kHttp2: curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE); break;
+  }
+  // A request waits for a connection that may turn out to multiplex (HTTP/2) rather than
+  // open one of its own; over TLS the handshake says, on plain http:// only prior
+  // knowledge does (otherwise it would wait for a whole response: HTTP/1.1 is known only
+  // then, and an endpoint that answers once several requests arrived would never answer).
+  const bool may_multiplex = h.http_version == config::HttpVersion::kHttp2 ||
+                             (h.http_version == config::HttpVersion::kAuto && h.url.starts_with("https://"));
+  if (may_multiplex) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+  return *transfers_.emplace_back(std::move(t));
+}
+
+void HttpHandler::start(Transfer& t, std::span<const sluice_record> records, std::span<const RecordSchemas> schemas) {
+  Event event = make_event(lambda_.format, records, source_, schemas);
   HeaderLines headers;
   const auto add = [&](const std::string& line) { append_header(headers, line); };
   // curl drops a header with nothing after the colon; "Name;" sends it empty.
@@ -71,14 +112,42 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   for (const auto& r : records) attempt = std::max(attempt, r.attempt);
   add("X-Sluice-Attempt: " + std::to_string(attempt));
   add("Expect:");  // no 100-continue round trip for larger bodies
-  CURL* c = curl_.get();
-  response_.clear();
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(event.body.size()));
-  const CURLcode rc = curl_easy_perform(c);
+  t.headers = std::move(headers);
+  t.body = std::move(event.body);  // POSTFIELDS is not copied: it lives as long as the transfer
+  t.response.clear();
+  CURL* c = t.easy.get();
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, t.headers.get());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, t.body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.body.size()));
+  t.started_ns = shm::monotonic_ns();
+  curl_multi_add_handle(multi_.get(), c);
+}
+
+template <typename OnDone>
+void HttpHandler::step(OnDone&& on_done) {
+  int running = 0;
+  curl_multi_perform(multi_.get(), &running);
+  bool ended = false;
+  int left = 0;
+  while (CURLMsg* m = curl_multi_info_read(multi_.get(), &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    // The message is gone once its handle leaves the multi handle: read it first.
+    CURL* c = m->easy_handle;
+    const CURLcode rc = m->data.result;
+    curl_multi_remove_handle(multi_.get(), c);
+    Transfer* t = nullptr;
+    curl_easy_getinfo(c, CURLINFO_PRIVATE, &t);
+    ended = true;
+    on_done(*t, rc);
+  }
+  if (!ended && running > 0) curl_multi_poll(multi_.get(), nullptr, 0, 100, nullptr);
+}
+
+void HttpHandler::conclude(Transfer& t, CURLcode rc, std::span<const sluice_record> records,
+                           std::span<sluice_result> results, std::vector<OutboundRecord>& produce) {
+  CURL* c = t.easy.get();
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-  retry_after_ms_ = 0;
+  t.headers.reset();
   long status = 0;
   if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   const sluice_outcome outcome = http_outcome(rc, status);
@@ -89,17 +158,89 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
   }
   if (outcome == SLUICE_OK) {
     std::string why;
-    if (!read_ok_answer(lambda_.format, response_, records, results, produce, why)) set_all(results, SLUICE_RETRY, errors_, "http: " + why);
+    if (!read_ok_answer(lambda_.format, t.response, records, results, produce, why)) set_all(results, SLUICE_RETRY, errors_, "http: " + why);
     return;
   }
   if (outcome == SLUICE_UNAVAILABLE) {
     curl_off_t seconds = 0;  // curl reads both forms: seconds, or an HTTP date
     if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0) {
-      retry_after_ms_ = static_cast<std::uint64_t>(seconds) * 1000;
+      retry_after_ms_ = std::max(retry_after_ms_, static_cast<std::uint64_t>(seconds) * 1000);
     }
   }
-  const std::string what = "http: status " + std::to_string(status) + (response_.empty() ? "" : ": " + excerpt(response_));
+  const std::string what = "http: status " + std::to_string(status) + (t.response.empty() ? "" : ": " + excerpt(t.response));
   set_all(results, outcome, errors_, what);
+}
+
+void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluice_result> results,
+                         std::vector<OutboundRecord>& produce) {
+  errors_.clear();
+  // At most one text per call; reserved so that pointers handed out stay valid.
+  errors_.reserve(1);
+  retry_after_ms_ = 0;
+  Transfer& t = idle();
+  start(t, records, schemas());
+  bool done = false;
+  while (!done) {
+    step([&](Transfer& ended, CURLcode rc) {
+      conclude(ended, rc, records, results, produce);
+      idle_.push_back(&ended);
+      done = true;
+    });
+  }
+}
+
+void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                              std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
+  errors_.clear();
+  errors_.reserve(records.size());  // at most one text per record; pointers are handed out
+  retry_after_ms_ = 0;
+  busy_.clear();
+  const auto all = schemas();
+  std::vector<char> started(records.size(), 0);
+  std::size_t first = 0;  // every record before it has started
+  std::size_t in_flight = 0;
+  const std::size_t limit = window();
+  const auto start_what_may = [&] {
+    if (stop.load(std::memory_order_relaxed)) return;  // what is in flight ends; nothing new begins
+    // In record order, so that of the records waiting for one gate the first goes first.
+    for (std::size_t i = first; i < records.size() && in_flight < limit; ++i) {
+      if (started[i] != 0) continue;
+      const auto gate = gate_of(records[i]);
+      if (gate && busy_.contains(*gate)) continue;  // waits for the one ahead of it
+      Transfer& t = idle();
+      t.record = i;
+      t.gate = gate;
+      if (gate) busy_.insert(*gate);
+      start(t, records.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
+      started[i] = 1;
+      ++in_flight;
+    }
+    while (first < records.size() && started[first] != 0) ++first;
+  };
+  for (start_what_may(); in_flight > 0; start_what_may()) {
+    step([&](Transfer& t, CURLcode rc) {
+      const std::size_t i = t.record;
+      conclude(t, rc, records.subspan(i, 1), results.subspan(i, 1), produce);
+      if (t.gate) busy_.erase(*t.gate);
+      idle_.push_back(&t);
+      --in_flight;
+      answered(i, shm::monotonic_ns() - t.started_ns);
+    });
+  }
+}
+
+std::optional<std::uint64_t> HttpHandler::gate_of(const sluice_record& r) const {
+  const std::hash<std::string_view> hash;
+  switch (lambda_.ordering) {
+    case config::Ordering::kNone: return std::nullopt;
+    case config::Ordering::kKey:
+      // As the consumer routes them: a record without a key keeps its partition's order.
+      if (r.key != nullptr) return hash({static_cast<const char*>(r.key), r.key_len});
+      [[fallthrough]];
+    case config::Ordering::kPartition:
+      return hash({r.topic, r.topic_len}) * 31 + static_cast<std::uint32_t>(r.partition);
+  }
+  return std::nullopt;
 }
 
 }  // namespace sluice::worker

@@ -1,11 +1,16 @@
-// The `http` handler: each event is a POST through one kept-alive libcurl handle per
-// worker. With format "aws" a 2xx body may name failed records (batchItemFailures).
+// The `http` handler: each event is a POST. Requests go through one libcurl multi handle
+// per worker, which keeps its connections alive and, over HTTP/2, multiplexes them onto
+// one; up to max_concurrency requests are in flight, never two whose records must keep
+// their order. With format "aws" a 2xx body may name failed records (batchItemFailures).
 #pragma once
 
 #include <curl/curl.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
@@ -25,24 +30,61 @@ namespace sluice::worker {
 //  * fail: any other status (4xx: the request itself is refused).
 sluice_outcome http_outcome(CURLcode rc, long status);
 
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+using CurlMulti = std::unique_ptr<CURLM, MultiDeleter>;
+
 class HttpHandler final : public Handler {
  public:
   explicit HttpHandler(const config::Lambda& lambda);
+  ~HttpHandler() override;
   bool takes_batches() const override { return format_takes_batches(lambda_.format); }
   std::uint64_t retry_after_ms() const override { return retry_after_ms_; }
+  std::size_t window() const override { return lambda_.handler.max_concurrency; }
 
  protected:
   void handle(std::span<const sluice_record> records, std::span<sluice_result> results,
               std::vector<OutboundRecord>& produce) override;
+  void handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
+                   std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) override;
 
  private:
+  // One request: its handle (kept for the next one) and what must outlive the transfer.
+  struct Transfer {
+    CurlHandle easy;
+    HeaderLines headers;
+    std::string body;
+    std::string response;
+    std::size_t record = 0;  // handle_each(): the index of its record
+    std::uint64_t started_ns = 0;
+    std::optional<std::uint64_t> gate;
+  };
+  // An idle transfer (a new one when every one is busy).
+  Transfer& idle();
+  // Starts a POST of the event of `records` (whose schemas are `schemas`).
+  void start(Transfer& t, std::span<const sluice_record> records, std::span<const RecordSchemas> schemas);
+  // Lets libcurl work; calls on_done(transfer, result) for each request that ended, and
+  // when none did, waits (up to 100 ms) for one of them to make progress.
+  template <typename OnDone>
+  void step(OnDone&& on_done);
+  // The records' outcomes from how their request ended.
+  void conclude(Transfer& t, CURLcode rc, std::span<const sluice_record> records, std::span<sluice_result> results,
+                std::vector<OutboundRecord>& produce);
+  // What record r must not be in flight alongside (a hash of its partition, or of its key
+  // with ordering = "key"); nothing with ordering = "none". A collision of two hashes
+  // only keeps their records from running together.
+  std::optional<std::uint64_t> gate_of(const sluice_record& r) const;
+
   const config::Lambda& lambda_;
   EventSource source_;
-  CurlHandle curl_;
+  CurlMulti multi_;
+  std::vector<std::unique_ptr<Transfer>> transfers_;
+  std::vector<Transfer*> idle_;
+  std::unordered_set<std::uint64_t> busy_;  // gates of the records in flight
   std::vector<std::string> static_headers_;  // [lambda.handler.headers], "Name: value"
-  std::string response_;
   std::uint64_t retry_after_ms_ = 0;
-  // Error texts handed out in results stay valid until the next handle() call.
+  // Error texts handed out in results stay valid until the next call.
   std::vector<std::string> errors_;
 };
 

@@ -195,9 +195,9 @@ bool WorkerLoop::run_todo() {
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader& h = *todo_[i];
       const sluice_result& r = results_[i];
-      if (i >= reached_) {
-        // Behind the record its handler ended on: never tried, so its attempt is given
-        // back (or one poison record would use up its window-mates' attempts too).
+      if (called_[i] == 0) {
+        // Never tried (its handler ended on another record, or a stop came), so its
+        // attempt is given back: one poison record must not use up its window-mates'.
         give_back(h);
         next_.push_back(&h);
         ++not_called;
@@ -360,16 +360,17 @@ void WorkerLoop::available_again() {
 
 void WorkerLoop::invoke() {
   call_errors_.clear();
-  reached_ = records_.size();
   const std::size_t step = handler_.takes_batches() && !one_per_call_ ? lambda_.batch_size : 1;
   call_start_ns_ = shm::monotonic_ns();
   if (step == 1 && records_.size() > 1 && handler_.window() > 1) {
     for (std::size_t j = 0; j < records_.size(); ++j) observe_queue_wait(j);
+    called_.assign(records_.size(), 0);
     call_each();
     supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
     ended_ns_ = call_start_ns_;
     return;
   }
+  called_.assign(records_.size(), 1);
   for (std::size_t i = 0; i < records_.size(); i += step) {
     const std::size_t n = std::min(step, records_.size() - i);
     for (std::size_t j = i; j < i + n; ++j) observe_queue_wait(j);
@@ -428,20 +429,19 @@ void WorkerLoop::call_each() {
   supervision_.invocation_start_ns.store(call_start_ns_, std::memory_order_relaxed);
   produce_.clear();
   std::uint64_t last = call_start_ns_;
-  reached_ = handler_.call_each(records_, results_, produce_, schemas_, stop_, [&](std::size_t i) {
-    // The handler takes the records in turn: one's call ends where the next one's begins,
-    // and that is where the supervisor's hung-handler clock starts again.
-    const std::uint64_t end = shm::monotonic_ns();
+  handler_.call_each(records_, results_, produce_, schemas_, stop_, [&](std::size_t i, std::uint64_t latency_ns) {
+    called_[i] = 1;
     shm::bump(wstats_.invocations);
-    wstats_.handler_latency.observe(end - last);
-    last = end;
-    supervision_.invocation_start_ns.store(end, std::memory_order_relaxed);
+    wstats_.handler_latency.observe(latency_ns);
+    // An answer shows the handler is not stuck: the supervisor's hung-handler clock starts
+    // again (each request's own timeout_ms is the handler's to enforce).
+    last = shm::monotonic_ns();
+    supervision_.invocation_start_ns.store(last, std::memory_order_relaxed);
     keep_error(i);
     // Each record's own, with its trace context, as a call of one record would send them.
     if (!produce_.empty()) {
       send_outbound(i, 1);
       produce_.clear();
-      last = shm::monotonic_ns();  // it may have waited for room: not the next record's time
     }
   });
   call_start_ns_ = last;

@@ -57,7 +57,7 @@ class WorkerLoop {
   // until its next call.
   void keep_error(std::size_t j);
   // Every record of records_ as a call of its own, through the handler's window
-  // (Handler::call_each); sets reached_.
+  // (Handler::call_each); sets called_.
   void call_each();
   // Writes the outbound records a call over records_[first, first+n) asked for (see
   // shm/records.hpp); retries the call's ok records if one cannot be carried.
@@ -114,9 +114,9 @@ class WorkerLoop {
   // Records a round takes from the ring: batch_size, or the handler's window when it
   // calls records one by one and can have several outstanding.
   std::size_t round_size_ = 1;
-  // records_[reached_, end) were never seen by the handler (it ended at an earlier one, or
-  // a stop came first): no outcome, no attempt.
-  std::size_t reached_ = 0;
+  // Per records_ entry: whether the handler saw it. One it did not (its handler ended at
+  // another, or a stop came first) has no outcome and gets its attempt back.
+  std::vector<char> called_;
   bool one_per_call_ = false;  // a call of this run_todo() was split: the rest go alone
   std::vector<OutboundRecord> produce_;
   std::vector<std::byte> encoded_headers_;

@@ -112,6 +112,12 @@ TEST_F(ConfigTest, EveryBadFileNamesFileLineColumnAndKey) {
        "main.toml:9:11: lambda[0].handler.ca_file: \"/no/ca.pem\": no such file"},
       {"http CA file given as a bare name", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"http\"\nurl = \"https://h/f\"\nca_file = \"no-such-ca.pem\"\n",
        "main.toml:9:11: lambda[0].handler.ca_file: \"no-such-ca.pem\": no such file"},
+      {"max_concurrency out of range", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"http\"\nurl = \"http://h/f\"\nmax_concurrency = 0\n",
+       "main.toml:9:19: lambda[0].handler.max_concurrency: must be between 1 and 1024, not 0"},
+      {"max_concurrency for a plugin", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\nmax_concurrency = 4\n",
+       "main.toml:9:19: lambda[0].handler.max_concurrency: is for http and exec handlers"},
+      {"http_version for exec", head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\n[lambda.handler]\ntype = \"exec\"\ncommand = [\"sh\"]\nhttp_version = \"2\"\n",
+       "main.toml:9:16: lambda[0].handler.http_version: is for http handlers"},
       {"drain longer than shutdown", "shutdown_timeout_ms = 5000\n" + head + "[[lambda]]\nname = \"a\"\ntopics = [\"t\"]\ndrain_timeout_ms = 5000\n[lambda.handler]\ntype = \"plugin\"\npath = \"libx.so\"\n",
        "main.toml:7:20: lambda[0].drain_timeout_ms: must be less than shutdown_timeout_ms (5000)"},
   };
@@ -192,6 +198,8 @@ TEST_F(ConfigTest, DefaultsEnvAndFallbacks) {
   EXPECT_EQ(b.group_id, "custom");
   EXPECT_EQ(b.workers, 4U);
   EXPECT_EQ(b.ordering, Ordering::kKey);
+  EXPECT_EQ(o.handler.max_concurrency, 16U) << "http requests in flight / exec requests ahead, per worker";
+  EXPECT_EQ(o.handler.http_version, HttpVersion::kAuto);
   EXPECT_EQ(c.lambdas_dir, (dir / "lambdas.d").string());
   unsetenv("SLUICE_TEST_DIR");
 }
