@@ -1,11 +1,11 @@
 // Messages per second through ONE worker, per handler kind, in one run: a no-op C
 // plugin; an http handler POSTing to a local keep-alive server (cpp-httplib in this
 // process) with the default max_concurrency ("http") and with one request at a time
-// ("http1"); the same endpoint adding --latency-ms to each request, with ordering "none"
-// and max_concurrency 64 ("http-slow"); and an exec handler running a Python
-// `def f(event)` through sluice_handler. Interleaved runs, each in its own consumer
-// group, format raw, timed from the first to the last message handled; exactly the
-// expected count must arrive.
+// ("http1"); an endpoint answering each request after --latency-ms (one epoll thread,
+// bench/delayed_endpoint.cpp) with ordering "none" and max_concurrency 64 ("http-slow");
+// and an exec handler running a Python `def f(event)` through sluice_handler.
+// Interleaved runs, each in its own consumer group, format raw, timed from the first to
+// the last message handled; exactly the expected count must arrive.
 //
 //   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--value-bytes 100]
 //                 [--kinds plugin,http,http1,http-slow,exec] [--latency-ms 10]
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "delayed_endpoint.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -33,17 +34,13 @@ using namespace sluice::bench;
 
 constexpr int kPartitions = 8;
 
-// The http contenders' endpoint: counts requests into whichever Counters is current;
-// "/slow" first takes latency_ms, as an endpoint doing real work would.
+// The http contenders' endpoint: counts requests into whichever Counters is current.
 class CountingServer {
  public:
-  explicit CountingServer(int latency_ms) {
+  CountingServer() {
     server_.set_keep_alive_max_count(1 << 30);  // connections are kept
     server_.set_tcp_nodelay(true);
-    // A thread per connection: http-slow keeps 64 requests (so connections) busy at once.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(96); };
-    server_.Post("/(slow)?", [this, latency_ms](const httplib::Request& req, httplib::Response& res) {
-      if (req.path == "/slow") std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
+    server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) {
       if (sluice_bench_counters* c = current_.load()) {
         const std::uint64_t now = now_ns();
         sluice_bench_mark(c, req.body.data(), req.body.size(), now);
@@ -68,14 +65,16 @@ class CountingServer {
   std::thread thread_;
 };
 
-std::string handler_toml(const std::string& kind, const std::string& stats, int http_port) {
+std::string handler_toml(const std::string& kind, const std::string& stats, int http_port, int slow_port) {
   if (kind == "plugin") {
     return "type = \"plugin\"\npath = \"" NOOP_PLUGIN "\"\noptions = { stats_file = \"" + stats + "\" }\n";
   }
   const std::string url = "url = \"http://127.0.0.1:" + std::to_string(http_port);
   if (kind == "http") return "type = \"http\"\n" + url + "/\"\n";
   if (kind == "http1") return "type = \"http\"\n" + url + "/\"\nmax_concurrency = 1\n";
-  if (kind == "http-slow") return "type = \"http\"\n" + url + "/slow\"\nmax_concurrency = 64\n";
+  if (kind == "http-slow") {
+    return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";
+  }
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
          "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\", PYTHONPATH = \"" SLUICE_SOURCE_DIR
          "/worker/python\" }\n";
@@ -116,7 +115,8 @@ int main(int argc, char** argv) {
   const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p}, dir.string(), broker);
   if (std::ranges::find(kinds, "plugin") != kinds.end()) produce_backlog(bootstrap, "fast", kPartitions, 0, plugin_messages, value_bytes);
   produce_backlog(bootstrap, "slow", kPartitions, 0, messages, value_bytes);
-  CountingServer server(latency_ms);
+  CountingServer server;
+  DelayedEndpoint slow(latency_ms);
 
   std::map<std::string, std::vector<double>> tp, cpu;
   bool failed = false;
@@ -125,17 +125,19 @@ int main(int argc, char** argv) {
       const std::string stats = (dir / (kind + std::to_string(r))).string();
       const std::uint64_t expect = kind == "plugin" ? plugin_messages : messages;
       CountersFile c(stats + ".counters", expect);
-      server.count_into(kind.starts_with("http") ? c.get() : nullptr);
+      server.count_into(kind == "http" || kind == "http1" ? c.get() : nullptr);
+      slow.count_into(kind == "http-slow" ? c.get() : nullptr);
       std::ofstream(stats + ".toml")
           << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
           << "/run\"\n[kafka]\nbootstrap_servers = \"" << bootstrap
           << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
              "\"heartbeat.interval.ms\" = \"500\"\n[[lambda]]\nname = \""
           << kind << "\"\ntopics = [\"" << (kind == "plugin" ? "fast" : "slow") << "\"]\ngroup_id = \"" << kind << "-" << r
-          << "\"\nworkers = 1\n" << (kind == "http-slow" ? "ordering = \"none\"\n" : "") << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port());
+          << "\"\nworkers = 1\n" << (kind == "http-slow" ? "ordering = \"none\"\n" : "") << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port(), slow.port());
       const pid_t pid = spawn({SLUICE_BIN, "run", "-c", stats + ".toml"}, stats + ".out");
       const Result res = finish(pid, c, expect, true, kind);
       server.count_into(nullptr);
+      slow.count_into(nullptr);
       tp[kind].push_back(res.msgs_per_s);
       cpu[kind].push_back(res.cpu_us_per_msg);
       std::printf("run %d %-6s %10.0f msg/s  %8.2f CPU us/msg  missing %llu duplicates %llu\n", r, kind.c_str(), res.msgs_per_s,
@@ -158,7 +160,7 @@ int main(int argc, char** argv) {
       {"plugin", "plugin (no-op C, bench/noop_plugin.c)"},
       {"http", "http (local cpp-httplib keep-alive server, default max_concurrency 16)"},
       {"http1", "http, max_concurrency 1 (one request at a time)"},
-      {"http-slow", "http, endpoint adding " + std::to_string(latency_ms) + " ms, ordering none, max_concurrency 64"},
+      {"http-slow", "http, epoll endpoint answering after " + std::to_string(latency_ms) + " ms, ordering none, max_concurrency 64"},
                                                      {"exec", "exec (Python def f(event), bench/count_handler.py)"}};
   for (const auto& kind : kinds) {
     std::printf("| %s | %.0f | %.2f |\n", label.at(kind).c_str(), median(tp[kind]), median(cpu[kind]));
