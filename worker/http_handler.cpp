@@ -196,7 +196,11 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
   retry_after_ms_ = 0;
   busy_.clear();
   const auto all = schemas();
-  std::vector<char> started(records.size(), 0);
+  // Each record's gate once: a record waiting behind a busy gate is looked at again on
+  // every pass below.
+  gates_.clear();
+  for (const auto& r : records) gates_.push_back(gate_of(r));
+  started_.assign(records.size(), 0);
   std::size_t first = 0;  // every record before it has started
   std::size_t in_flight = 0;
   const std::size_t limit = window();
@@ -204,24 +208,23 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
     if (stop.load(std::memory_order_relaxed)) return;  // what is in flight ends; nothing new begins
     // In record order, so that of the records waiting for one gate the first goes first.
     for (std::size_t i = first; i < records.size() && in_flight < limit; ++i) {
-      if (started[i] != 0) continue;
-      const auto gate = gate_of(records[i]);
+      if (started_[i] != 0) continue;
+      const auto& gate = gates_[i];
       if (gate && busy_.contains(*gate)) continue;  // waits for the one ahead of it
       Transfer& t = idle();
       t.record = i;
-      t.gate = gate;
       if (gate) busy_.insert(*gate);
       start(t, records.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
-      started[i] = 1;
+      started_[i] = 1;
       ++in_flight;
     }
-    while (first < records.size() && started[first] != 0) ++first;
+    while (first < records.size() && started_[first] != 0) ++first;
   };
   for (start_what_may(); in_flight > 0; start_what_may()) {
     step([&](Transfer& t, CURLcode rc) {
       const std::size_t i = t.record;
       conclude(t, rc, records.subspan(i, 1), results.subspan(i, 1), produce);
-      if (t.gate) busy_.erase(*t.gate);
+      if (const auto& gate = gates_[i]) busy_.erase(*gate);
       idle_.push_back(&t);
       --in_flight;
       answered(i, shm::monotonic_ns() - t.started_ns);

@@ -58,7 +58,6 @@ class HttpHandler final : public Handler {
     std::string response;
     std::size_t record = 0;  // handle_each(): the index of its record
     std::uint64_t started_ns = 0;
-    std::optional<std::uint64_t> gate;
   };
   // An idle transfer (a new one when every one is busy).
   Transfer& idle();
@@ -81,6 +80,9 @@ class HttpHandler final : public Handler {
   CurlMulti multi_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<Transfer*> idle_;
+  // handle_each()'s per-record state, kept between calls so a round allocates nothing.
+  std::vector<std::optional<std::uint64_t>> gates_;  // gate_of() each record
+  std::vector<char> started_;
   std::unordered_set<std::uint64_t> busy_;  // gates of the records in flight
   std::vector<std::string> static_headers_;  // [lambda.handler.headers], "Name: value"
   std::uint64_t retry_after_ms_ = 0;
