@@ -84,12 +84,13 @@ CountersFile::~CountersFile() {
   if (getenv("SLUICE_BENCH_KEEP") == nullptr) unlink(path_.c_str());  // kept: a run's timeline to look at
 }
 
+bool CountersFile::seen(std::uint64_t seq) const {
+  return (__atomic_load_n(&sluice_bench_seen(c_)[seq >> 6], __ATOMIC_RELAXED) & (1ULL << (seq & 63))) != 0;
+}
+
 std::uint64_t CountersFile::missing(std::uint64_t from, std::uint64_t to) const {
-  const std::uint64_t* seen = sluice_bench_seen(c_);
   std::uint64_t n = 0;
-  for (std::uint64_t s = from; s < to; ++s) {
-    if ((__atomic_load_n(&seen[s >> 6], __ATOMIC_RELAXED) & (1ULL << (s & 63))) == 0) ++n;
-  }
+  for (std::uint64_t s = from; s < to; ++s) n += seen(s) ? 0 : 1;
   return n;
 }
 
@@ -115,26 +116,53 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
 
 Result finish(pid_t pid, const CountersFile& c, std::uint64_t expect, bool signal_stop, const std::string& what,
               int limit_s, const std::function<void()>& before_stop) {
+  return finish(pid, std::vector<const CountersFile*>{&c}, expect, signal_stop, what, limit_s, before_stop);
+}
+
+Result finish(pid_t pid, const std::vector<const CountersFile*>& files, std::uint64_t expect, bool signal_stop,
+              const std::string& what, int limit_s, const std::function<void()>& before_stop) {
+  const auto count = [&] {
+    std::uint64_t n = 0;
+    for (const CountersFile* c : files) n += c->count();
+    return n;
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
-  while (c.count() < expect && std::chrono::steady_clock::now() < deadline) {
+  while (count() < expect && std::chrono::steady_clock::now() < deadline) {
     int st = 0;
     if (waitpid(pid, &st, WNOHANG) == pid) throw std::runtime_error(what + " ended before it handled everything");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  const bool complete = c.count() >= expect;
-  if (!complete) std::fprintf(stderr, "%s: only %" PRIu64 " of %" PRIu64 " handled in %d s\n", what.c_str(), c.count(), expect, limit_s);
+  const bool complete = count() >= expect;
+  if (!complete) std::fprintf(stderr, "%s: only %" PRIu64 " of %" PRIu64 " handled in %d s\n", what.c_str(), count(), expect, limit_s);
   if (complete && before_stop) before_stop();
   if (signal_stop || !complete) kill(pid, SIGTERM);
   int status = 0;
   rusage ru{};
   wait4(pid, &status, 0, &ru);
   if (complete && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) throw std::runtime_error(what + " did not exit 0");
-  const sluice_bench_counters* k = c.get();
-  const double secs = static_cast<double>(k->last_ns - k->first_ns) / 1e9;
+  std::uint64_t first = UINT64_MAX;
+  std::uint64_t last = 0;
+  std::uint64_t duplicates = 0;
+  for (const CountersFile* c : files) {
+    const sluice_bench_counters* k = c->get();
+    if (k->malformed != 0) throw std::runtime_error(what + ": " + std::to_string(k->malformed) + " values without a benchmark prefix");
+    if (k->count == 0) continue;
+    first = std::min(first, k->first_ns);
+    last = std::max(last, k->last_ns);
+    duplicates += k->duplicates;
+  }
+  // Each file counts its own writer's duplicates; one seen in two files is one more.
+  std::uint64_t missing = 0;
+  for (std::uint64_t s = 0; s < expect; ++s) {
+    std::uint64_t seen = 0;
+    for (const CountersFile* c : files) seen += c->seen(s) ? 1 : 0;
+    if (seen == 0) ++missing;
+    if (seen > 1) duplicates += seen - 1;
+  }
+  const double secs = static_cast<double>(last - std::min(first, last)) / 1e9;
   const double cpu_us = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-  if (k->malformed != 0) throw std::runtime_error(what + ": " + std::to_string(k->malformed) + " values without a benchmark prefix");
-  return {static_cast<double>(expect) / secs, cpu_us / static_cast<double>(expect), c.missing(0, expect), k->duplicates};
+  return {static_cast<double>(expect) / secs, cpu_us / static_cast<double>(expect), missing, duplicates};
 }
 
 std::string start_broker(const std::string& sluice_bin, const std::vector<std::string>& topics, const std::string& dir,

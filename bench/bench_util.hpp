@@ -27,6 +27,7 @@ class CountersFile {
   const std::string& path() const { return path_; }
   sluice_bench_counters* get() const { return c_; }
   std::uint64_t count() const { return __atomic_load_n(&c_->count, __ATOMIC_ACQUIRE); }
+  bool seen(std::uint64_t seq) const;
   // Distinct sequence numbers in [from, to) not seen yet.
   std::uint64_t missing(std::uint64_t from, std::uint64_t to) const;
   // Latencies (ns) of the first deliveries of [from, to).
@@ -52,6 +53,11 @@ struct Result {
 // delivered twice. before_stop runs once everything arrived, before the SIGTERM.
 Result finish(pid_t pid, const CountersFile& c, std::uint64_t expect, bool signal_stop, const std::string& what,
               int limit_s = 300, const std::function<void()>& before_stop = {});
+// The same for a contender whose processes each report into a file of their own (a
+// Python Counters is not safe to share between processes): counts add up, a record seen
+// in two files is a duplicate.
+Result finish(pid_t pid, const std::vector<const CountersFile*>& files, std::uint64_t expect, bool signal_stop,
+              const std::string& what, int limit_s = 300, const std::function<void()>& before_stop = {});
 
 // `sluice dev-broker` with topics given as "NAME:PARTITIONS"; returns its bootstrap address.
 std::string start_broker(const std::string& sluice_bin, const std::vector<std::string>& topics, const std::string& dir,

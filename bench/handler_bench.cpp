@@ -3,12 +3,18 @@
 // process) with the default max_concurrency ("http") and with one request at a time
 // ("http1"); an endpoint answering each request after --latency-ms (one epoll thread,
 // bench/delayed_endpoint.cpp) with ordering "none" and max_concurrency 64 ("http-slow");
-// and an exec handler running a Python `def f(event)` through sluice_handler.
-// Interleaved runs, each in its own consumer group, format raw, timed from the first to
-// the last message handled; exactly the expected count must arrive.
+// an exec handler running a Python `def f(event)` through sluice_handler ("exec");
+// and, on JSON values with format json, the same f under sluice with one worker
+// ("python") and one worker per core ("python-cores") next to the loop a Python user
+// would write by hand with confluent-kafka-python (bench/peers.py confluent-json,
+// "python-loop"), which runs f in-process. Interleaved runs, each in its own consumer
+// group, timed from the first to the last message handled; exactly the expected count
+// must arrive.
 //
-//   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--value-bytes 100]
-//                 [--kinds plugin,http,http1,http-slow,exec] [--latency-ms 10]
+//   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--python-messages 200000]
+//                 [--value-bytes 100]
+//                 [--kinds plugin,http,http1,http-slow,exec,python,python-cores,python-loop]
+//                 [--latency-ms 10]
 #include <httplib.h>
 #include <unistd.h>
 
@@ -19,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -33,6 +40,10 @@ namespace fs = std::filesystem;
 using namespace sluice::bench;
 
 constexpr int kPartitions = 8;
+const std::vector<std::string> kKinds = {"plugin", "http", "http1", "http-slow", "exec", "python", "python-cores", "python-loop"};
+
+bool is_python(const std::string& kind) { return kind.starts_with("python"); }
+const char* topic_of(const std::string& kind) { return kind == "plugin" ? "fast" : is_python(kind) ? "json" : "slow"; }
 
 // The http contenders' endpoint: counts requests into whichever Counters is current.
 class CountingServer {
@@ -66,6 +77,7 @@ class CountingServer {
 };
 
 std::string handler_toml(const std::string& kind, const std::string& stats, int http_port, int slow_port) {
+  const std::string per_worker = kind == "python-cores" ? ", STATS_PER_WORKER = \"1\"" : "";
   if (kind == "plugin") {
     return "type = \"plugin\"\npath = \"" NOOP_PLUGIN "\"\noptions = { stats_file = \"" + stats + "\" }\n";
   }
@@ -76,7 +88,7 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
     return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";
   }
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
-         "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\", PYTHONPATH = \"" SLUICE_SOURCE_DIR
+         "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\"" + per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR
          "/worker/python\" }\n";
 }
 
@@ -84,7 +96,7 @@ std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
-    if (item != "plugin" && item != "http" && item != "http1" && item != "http-slow" && item != "exec") throw std::runtime_error("--kinds: no handler kind " + item);
+    if (std::ranges::find(kKinds, item) == kKinds.end()) throw std::runtime_error("--kinds: no handler kind " + item);
     out.push_back(item);
   }
   return out;
@@ -97,13 +109,15 @@ int main(int argc, char** argv) {
   int runs = 3;
   std::uint64_t plugin_messages = 200'000;
   std::uint64_t messages = 20'000;
+  std::uint64_t python_messages = 200'000;  // the loop runs at ~300 k msg/s: 20,000 would be 0.07 s
   std::size_t value_bytes = 100;
-  std::vector<std::string> kinds = {"plugin", "http", "http1", "http-slow", "exec"};  // --kinds http,exec: only those
+  std::vector<std::string> kinds = kKinds;  // --kinds http,exec: only those
   int latency_ms = 10;
   for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
     if (a[i] == "--runs") runs = std::stoi(a[i + 1]);
     if (a[i] == "--plugin-messages") plugin_messages = std::stoull(a[i + 1]);
     if (a[i] == "--messages") messages = std::stoull(a[i + 1]);
+    if (a[i] == "--python-messages") python_messages = std::stoull(a[i + 1]);
     if (a[i] == "--value-bytes") value_bytes = std::stoull(a[i + 1]);
     if (a[i] == "--kinds") kinds = split_list(a[i + 1]);
     if (a[i] == "--latency-ms") latency_ms = std::stoi(a[i + 1]);
@@ -112,7 +126,8 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   pid_t broker = -1;
   const std::string p = std::to_string(kPartitions);
-  const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p}, dir.string(), broker);
+  const std::string bootstrap = start_broker(SLUICE_BIN, {"fast:" + p, "slow:" + p, "json:" + p}, dir.string(), broker);
+  if (std::ranges::any_of(kinds, is_python)) produce_json_backlog(bootstrap, "json", kPartitions, python_messages, false);
   if (std::ranges::find(kinds, "plugin") != kinds.end()) produce_backlog(bootstrap, "fast", kPartitions, 0, plugin_messages, value_bytes);
   produce_backlog(bootstrap, "slow", kPartitions, 0, messages, value_bytes);
   CountingServer server;
@@ -123,19 +138,34 @@ int main(int argc, char** argv) {
   for (int r = 0; r < runs; ++r) {
     for (const auto& kind : kinds) {
       const std::string stats = (dir / (kind + std::to_string(r))).string();
-      const std::uint64_t expect = kind == "plugin" ? plugin_messages : messages;
+      const std::uint64_t expect = kind == "plugin" ? plugin_messages : is_python(kind) ? python_messages : messages;
       CountersFile c(stats + ".counters", expect);
+      const unsigned workers = kind == "python-cores" ? std::max(1u, std::thread::hardware_concurrency()) : 1;
+      std::vector<std::unique_ptr<CountersFile>> per_worker;  // python-cores: one file per worker's child
+      std::vector<const CountersFile*> files{&c};
+      if (kind == "python-cores") {
+        files.clear();
+        for (unsigned w = 0; w < workers; ++w) {
+          files.push_back(per_worker.emplace_back(std::make_unique<CountersFile>(c.path() + "." + std::to_string(w), expect)).get());
+        }
+      }
       server.count_into(kind == "http" || kind == "http1" ? c.get() : nullptr);
       slow.count_into(kind == "http-slow" ? c.get() : nullptr);
+      const std::string group = kind + "-" + std::to_string(r);
       std::ofstream(stats + ".toml")
           << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
           << "/run\"\n[kafka]\nbootstrap_servers = \"" << bootstrap
           << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
              "\"heartbeat.interval.ms\" = \"500\"\n[[lambda]]\nname = \""
-          << kind << "\"\ntopics = [\"" << (kind == "plugin" ? "fast" : "slow") << "\"]\ngroup_id = \"" << kind << "-" << r
-          << "\"\nworkers = 1\n" << (kind == "http-slow" ? "ordering = \"none\"\n" : "") << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port(), slow.port());
-      const pid_t pid = spawn({SLUICE_BIN, "run", "-c", stats + ".toml"}, stats + ".out");
-      const Result res = finish(pid, c, expect, true, kind);
+          << kind << "\"\ntopics = [\"" << topic_of(kind) << "\"]\ngroup_id = \"" << group << "\"\nworkers = " << workers
+          << "\n" << (kind == "http-slow" ? "ordering = \"none\"\n" : "") << (is_python(kind) ? "format = \"json\"\n" : "")
+          << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port(), slow.port());
+      const pid_t pid =
+          kind == "python-loop"
+              ? spawn({"/usr/bin/python3", SLUICE_SOURCE_DIR "/bench/peers.py", "confluent-json", bootstrap, "json", group, c.path()},
+                      stats + ".out")
+              : spawn({SLUICE_BIN, "run", "-c", stats + ".toml"}, stats + ".out");
+      const Result res = finish(pid, files, expect, true, kind);
       server.count_into(nullptr);
       slow.count_into(nullptr);
       tp[kind].push_back(res.msgs_per_s);
@@ -150,10 +180,10 @@ int main(int argc, char** argv) {
   if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
 
   std::printf("\n%s\n", machine_line().c_str());
-  std::printf("setup: one worker per lambda, format raw, %zu-byte values, %d partitions; plugin %llu messages, http and exec "
-              "%llu each; %d interleaved run(s)\n",
+  std::printf("setup: one worker per lambda (python-cores: one per core), format raw (python kinds: json, ~100-byte JSON values), %zu-byte values, %d partitions; plugin %llu messages, http and exec "
+              "%llu each, python kinds %llu; %d interleaved run(s)\n",
               value_bytes, kPartitions, static_cast<unsigned long long>(plugin_messages),
-              static_cast<unsigned long long>(messages), runs);
+              static_cast<unsigned long long>(messages), static_cast<unsigned long long>(python_messages), runs);
   std::printf("| handler | median msg/s per worker | median CPU us/msg (sluice's processes%s) |\n|---|---|---|\n",
               ", with the Python child for exec; the http server's own CPU is not counted");
   const std::map<std::string, std::string> label = {
@@ -161,9 +191,19 @@ int main(int argc, char** argv) {
       {"http", "http (local cpp-httplib keep-alive server, default max_concurrency 16)"},
       {"http1", "http, max_concurrency 1 (one request at a time)"},
       {"http-slow", "http, epoll endpoint answering after " + std::to_string(latency_ms) + " ms, ordering none, max_concurrency 64"},
-                                                     {"exec", "exec (Python def f(event), bench/count_handler.py)"}};
+      {"exec", "exec (Python def f(event), bench/count_handler.py)"},
+      {"python", "exec, format json, Python def f(event), 1 worker"},
+      {"python-cores", "exec, format json, Python def f(event), one worker per core"},
+      {"python-loop", "hand-written confluent-kafka-python loop: consume(1000), json.loads, the same f, store_offsets (not sluice)"}};
   for (const auto& kind : kinds) {
     std::printf("| %s | %.0f | %.2f |\n", label.at(kind).c_str(), median(tp[kind]), median(cpu[kind]));
+  }
+  // Ratios within each run (interleaved, so they share the machine's state), then the median.
+  for (const char* ours : {"python", "python-cores"}) {
+    if (!tp.contains(ours) || !tp.contains("python-loop")) continue;
+    std::vector<double> ratios;
+    for (std::size_t r = 0; r < tp[ours].size(); ++r) ratios.push_back(tp[ours][r] / tp["python-loop"][r]);
+    std::printf("%s / python-loop: median %.2fx of %zu runs\n", ours, median(ratios), ratios.size());
   }
   return failed ? 1 : 0;
 }

@@ -1,11 +1,16 @@
 """Peer consumers for the benchmark, each with a no-op callback and at-least-once
 commits, reporting every record into the counters file (bench/bench_counters.h):
 
-  peers.py confluent|kafka-python BOOTSTRAP TOPIC GROUP COUNTERS_FILE
+  peers.py confluent|confluent-json|kafka-python BOOTSTRAP TOPIC GROUP COUNTERS_FILE
 
 confluent-kafka-python does what the bare C consumer does (store each offset after its
 callback, auto-commit every second); kafka-python auto-commits what poll() returned once
-the callbacks for it ran (its documented at-least-once pattern). Both stop on SIGTERM.
+the callbacks for it ran (its documented at-least-once pattern). All stop on SIGTERM.
+
+confluent-json is the loop a Python user would write by hand instead of running a
+`def f(event)` under sluice: consume(1000), json.loads each value, call f (the same work
+as bench/count_handler.py's f with sluice's json format), store its offset. The values
+are JSON objects whose "id" is the benchmark prefix (bench_util's produce_json_backlog).
 """
 
 import mmap
@@ -78,20 +83,7 @@ def stop(*_):
 def run_confluent(bootstrap, topic, group, counters):
     from confluent_kafka import Consumer
 
-    c = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "auto.offset.reset": "earliest",
-        "enable.auto.offset.store": False,
-        "enable.auto.commit": True,
-        "auto.commit.interval.ms": 1000,
-        "fetch.wait.max.ms": 10,
-        "fetch.error.backoff.ms": 10,
-        "socket.nagle.disable": True,
-        "queued.min.messages": 1000000,
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 500,
-    })
+    c = Consumer(_confluent_settings(bootstrap, group))
     c.subscribe([topic])
     while running:
         batch = c.consume(num_messages=1000, timeout=0.1)
@@ -105,6 +97,44 @@ def run_confluent(bootstrap, topic, group, counters):
             counters.mark(m.value(), now)
             c.store_offsets(message=m)
         counters.publish(now)
+    c.close()
+
+
+def _confluent_settings(bootstrap, group):
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.offset.store": False,
+        "enable.auto.commit": True,
+        "auto.commit.interval.ms": 1000,
+        "fetch.wait.max.ms": 10,
+        "fetch.error.backoff.ms": 10,
+        "socket.nagle.disable": True,
+        "queued.min.messages": 1000000,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+    }
+
+
+def run_confluent_json(bootstrap, topic, group, counters):
+    import json
+
+    from confluent_kafka import Consumer
+
+    def f(event):
+        now = time.monotonic_ns()
+        counters.mark(event["id"].encode(), now)
+        counters.publish(now)
+
+    c = Consumer(_confluent_settings(bootstrap, group))
+    c.subscribe([topic])
+    while running:
+        for m in c.consume(num_messages=1000, timeout=0.1):
+            if m.error():
+                continue
+            f(json.loads(m.value()))
+            c.store_offsets(message=m)
     c.close()
 
 
@@ -141,7 +171,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     counters = Counters(path)
-    {"confluent": run_confluent, "kafka-python": run_kafka_python}[kind](bootstrap, topic, group, counters)
+    {"confluent": run_confluent, "confluent-json": run_confluent_json, "kafka-python": run_kafka_python}[kind](bootstrap, topic, group, counters)
 
 
 if __name__ == "__main__":
