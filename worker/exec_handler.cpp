@@ -24,6 +24,10 @@ std::map<std::string, std::string> child_env(const config::Lambda& lambda, std::
   env["SLUICE_WORKER"] = std::to_string(slot);
   env["SLUICE_FORMAT"] = config::to_string(lambda.format);
   env["SLUICE_GROUP_ID"] = lambda.group_id;
+  // What this sluice understands, so that a runner only uses a feature whose rules the
+  // worker keeps (a runner holding answers back for an older worker would get records
+  // charged for a neighbour's crash).
+  env["SLUICE_EXEC_FEATURES"] = "pipeline, originals, coalesce";
   return env;
 }
 
@@ -86,6 +90,7 @@ void ExecHandler::start_child() {
   }
   originals_ = has_feature(ready, "originals");
   pipeline_ = has_feature(ready, "pipeline");
+  coalesce_ = pipeline_ && has_feature(ready, "coalesce");
 }
 
 std::string ExecHandler::originals_section(std::span<const RecordSchemas> all) {
@@ -192,8 +197,9 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
 void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
                               std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
   if (!child_.running()) start_child();
-  // A replacement that no longer lists the feature is called in turn.
-  if (!pipeline_) return Handler::handle_each(records, results, produce, stop, answered);
+  // A replacement that no longer lists the feature is called in turn; so are the records
+  // a coalescing child left unanswered when it ended (below).
+  if (!pipeline_ || std::exchange(in_turn_, false)) return Handler::handle_each(records, results, produce, stop, answered);
   errors_.clear();
   errors_.reserve(records.size());  // at most one text per record; pointers are handed out
   retry_after_ms_ = 0;
@@ -227,6 +233,18 @@ void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<
         answered(i, took());
       },
       got);
+  if (r == ExecChild::Result::kEnded || r == ExecChild::Result::kTimeout) {
+    if (coalesce_ && requests.size() - got > 1) {
+      // A coalescing child may have finished requests whose answers it still held: which
+      // one it ended on is not known. Nobody is charged; the unanswered records are sent
+      // again one at a time (the next call is in turn), where the one that ends the
+      // child is the only one in flight.
+      spdlog::info("lambda {}: exec handler ended with {} answers owed; calling them again one at a time", lambda_.name,
+                   requests.size() - got);
+      in_turn_ = true;
+      return;
+    }
+  }
   if (r != ExecChild::Result::kOk) {
     // The request it ended on is that record's attempt; the ones behind it never reached it.
     const std::size_t i = record_of[got];

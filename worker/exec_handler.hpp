@@ -58,6 +58,11 @@ class ExecHandler final : public Handler {
   bool originals_ = false;
   // ... and `pipeline`: it reads requests while answers are owed, and answers in order.
   bool pipeline_ = false;
+  // ... and `coalesce`: it may hold answers back and write several at once, so when it
+  // ends with more than one owed, its position is unknown.
+  bool coalesce_ = false;
+  // The next handle_each() calls its records in turn: the last window ended ambiguously.
+  bool in_turn_ = false;
 };
 
 }  // namespace sluice::worker

@@ -2,6 +2,7 @@
 
     python3 -m sluice_handler /path/to/lambda.py [FUNCTION]
     python3 -m sluice_handler --wsgi /path/to/app.py [APP]
+    (either with --no-coalesce: below)
 
 loads the file, then calls FUNCTION (default ``f``) once per event, as OpenLambda does:
 
@@ -28,6 +29,11 @@ success, 429, 502, 503 and 504 are "unavailable" (retried without counting attem
 honouring a ``Retry-After`` of whole seconds), other 5xx are retried, and any other status
 fails the record.
 
+Answers to requests that arrive together are written together (sluice's ``coalesce``
+feature): much less work per record, at a price when the process dies (a crash in C
+code, ``os._exit``, a kill for a timeout): records it had finished but not yet answered
+are handled again. ``--no-coalesce`` answers each record at once instead.
+
 Only the standard library is used. The protocol is in sluice's docs/exec-protocol.md.
 """
 
@@ -38,6 +44,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from urllib.parse import unquote_to_bytes
 
@@ -110,30 +117,27 @@ def _int_or_none(text):
         return None
 
 
-def read_raw_frame(stream):
-    """One frame as (header block bytes, body), or None at end of input: the headers
-    unparsed, for a function that never looks at them."""
-    try:
-        return _raw_frame_from(stream)
-    except ValueError as exc:
-        raise SystemExit("sluice_handler: %s" % exc)
-
-
 def _frame_from(stream):
     raw = _raw_frame_from(stream)
     return None if raw is None else (parse_headers(raw[0]), raw[1])
 
 
-def _raw_frame_from(stream):
-    line = stream.readline()
-    if not line:
-        return None
+def _lengths(line):
+    """A frame's "<H> <B>" line as two sizes; ValueError when it is not one."""
     try:
         header_len, body_len = (int(n) for n in line.split())
     except ValueError:
         raise ValueError("bad frame length line %r" % line[:40])
     if header_len < 0 or body_len < 0:
         raise ValueError("bad frame length line %r" % line[:40])
+    return header_len, body_len
+
+
+def _raw_frame_from(stream):
+    line = stream.readline()
+    if not line:
+        return None
+    header_len, body_len = _lengths(line)
     block = stream.read(header_len)
     body = stream.read(body_len)
     if len(block) != header_len or len(body) != body_len:
@@ -177,13 +181,82 @@ def write_ok(stream, body):
     """write_frame(stream, [("Status", "ok")], body), without building the header block
     for every answer."""
     stream.write(b"11 %d\nStatus: ok\n" % len(body) + body)
-    stream.flush()
 
 
 def write_frame(stream, headers, body=b""):
     block = "".join("%s: %s\n" % (k, _one_line(v)) for k, v in headers).encode("utf-8")
     stream.write(b"%d %d\n" % (len(block), len(body)) + block + body)
-    stream.flush()
+
+
+class Requests:
+    """Request frames from a file descriptor, read in as large pieces as the pipe holds:
+    sluice writes requests ahead of their answers (`pipeline`), and one read takes all
+    that are waiting. frame() returns None when no whole frame is buffered; fill() then
+    waits for more and returns False at end of input."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = bytearray()
+        self.at = 0  # where the next frame starts in buf
+
+    def frame(self):
+        nl = self.buf.find(b"\n", self.at)
+        if nl < 0:
+            return None
+        try:
+            header_len, body_len = _lengths(bytes(self.buf[self.at : nl]))
+        except ValueError as exc:
+            raise SystemExit("sluice_handler: %s" % exc)
+        start = nl + 1
+        end = start + header_len + body_len
+        if end > len(self.buf):
+            return None
+        self.at = end
+        with memoryview(self.buf) as view:
+            return bytes(view[start : start + header_len]), bytes(view[start + header_len : end])
+
+    def fill(self):
+        # Only what is left of a frame not yet whole is kept, so a large body read in
+        # pieces is appended to, not copied again at every piece.
+        del self.buf[: self.at]
+        self.at = 0
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+
+class Answers:
+    """Where answers go. With `coalesce` (sluice lists it in SLUICE_EXEC_FEATURES) they are
+    held while more requests are already buffered and written together before the runner
+    waits for input: one write and one wake-up of the worker for a run of requests instead
+    of one each. An answer is never held longer than HOLD_S after the first one held, past
+    the record being handled then, so a slow record does not make its predecessors' answers
+    late; if the process ends holding answers, sluice calls the records again one at a time
+    (docs/exec-protocol.md)."""
+
+    HOLD_S = 0.001
+
+    def __init__(self, stream, coalesce):
+        self.stream = stream
+        self.coalesce = coalesce
+        self.since = None  # when the first answer still held was written
+
+    def wrote(self):
+        """After each answer."""
+        if not self.coalesce:
+            self.stream.flush()
+            return
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        elif now - self.since >= self.HOLD_S:
+            self.flush()
+
+    def flush(self):
+        self.stream.flush()
+        self.since = None
 
 
 def _one_line(text):
@@ -329,9 +402,10 @@ def main(argv=None):
         at = argv.index("--path")
         path = argv[at + 1] if at + 1 < len(argv) else "/"
         del argv[at : at + 2]
-    argv = [a for a in argv if a != "--wsgi"]
+    no_coalesce = "--no-coalesce" in argv
+    argv = [a for a in argv if a not in ("--wsgi", "--no-coalesce")]
     if not argv or argv[0] in ("-h", "--help"):
-        sys.stderr.write("usage: python3 -m sluice_handler [--wsgi [--path P]] FILE [FUNCTION or APP]\n")
+        sys.stderr.write("usage: python3 -m sluice_handler [--wsgi [--path P]] [--no-coalesce] FILE [FUNCTION or APP]\n")
         return 2
     # The protocol owns stdout: keep a private copy of it and point fd 1 (print(), and C
     # code writing to stdout) at stderr, which sluice logs.
@@ -347,7 +421,7 @@ def main(argv=None):
     fn = load(argv[0], argv[1] if len(argv) > 1 else ("app" if wsgi else "f"))
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
     with_context = not wsgi and wants_context(fn)
-    inp = sys.stdin.buffer
+    inp = Requests(0)
     # pipeline: this loop takes requests in turn and answers each before reading on, so
     # sluice may write the next ones while one is being handled. Originals cost sluice a
     # copy and the pipe their bytes: asked for only where the code can reach them (a
@@ -355,11 +429,19 @@ def main(argv=None):
     features = ["pipeline"]
     if with_context or call_wsgi is not None:
         features.append("originals")
+    coalesce = not no_coalesce and "coalesce" in os.environ.get("SLUICE_EXEC_FEATURES", "").replace(",", " ").split()
+    if coalesce:
+        features.append("coalesce")
     write_frame(out, [("Status", "ready"), ("Features", ", ".join(features))])
+    out.flush()
+    answers = Answers(out, coalesce)
     while True:
-        frame = read_raw_frame(inp)
+        frame = inp.frame()
         if frame is None:
-            return 0
+            answers.flush()  # before waiting for more requests
+            if not inp.fill():
+                return 0
+            continue
         # f(event) never sees the headers, and no originals come unasked: its requests
         # are not parsed past their sizes (that parsing was most of the runner's time).
         headers = parse_headers(frame[0]) if with_context or call_wsgi is not None else None
@@ -371,6 +453,7 @@ def main(argv=None):
                 write_frame(out, wsgi_outcome(status_line, answer_headers, answer), answer)
             except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
                 write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
+            answers.wrote()
             continue
         try:
             # Inside the try: whatever a record holds, it is that record's failure, never
@@ -387,6 +470,7 @@ def main(argv=None):
             write_frame(out, unavailable_frame(describe(exc), exc.retry_after))
         except Exception as exc:  # noqa: BLE001 - any failure of the lambda is a retry
             write_frame(out, [("Status", "retry"), ("Error", describe(exc))])
+        answers.wrote()
 
 
 if __name__ == "__main__":
