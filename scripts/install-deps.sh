@@ -12,7 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
   libcpp-httplib-dev libsystemd-dev libsimdjson-dev libavro-dev libprotobuf-dev libprotoc-dev
   # tests and benchmarks (clang and its runtime for the libFuzzer harnesses)
-  libgtest-dev libgmock-dev python3 python3-flask kcat procps curl clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev python3 python3-flask python3-fastapi kcat procps curl clang libclang-rt-14-dev
   python3-confluent-kafka python3-kafka gnuplot-nox
   # the schema-registry tests encode Avro and Protobuf with tools other than the code
   # sluice decodes with

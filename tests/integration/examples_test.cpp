@@ -16,13 +16,6 @@ namespace {
 using namespace std::chrono_literals;
 constexpr int kPartitions = 8;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
   return s;
@@ -81,7 +74,9 @@ class Examples : public DaemonTest {
   // value says "invalid"), and a clean stop. Returns the daemon's log.
   std::string run_example(const std::string& name, std::uint64_t count,
                           const std::set<std::pair<int, std::int64_t>>& dead_lettered = {}) {
-    DevBroker broker({"events:8", "events-dlq:1"});
+    std::vector<std::string> topics = {"events:8", "events-dlq:1"};
+    topics.insert(topics.end(), more_topics.begin(), more_topics.end());
+    DevBroker broker(topics);
     produce(broker.bootstrap(), "events", kPartitions, 0, count, 100, 50, ~0ULL, 0, value_of);
     Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(), {}), "run", python_env());
     const bool done = wait_until(
@@ -104,6 +99,10 @@ class Examples : public DaemonTest {
               "");
     // Read for more than is expected (until the limit): an extra dead letter must show.
     last_bootstrap_dlq = read_topic(broker.bootstrap(), "events-dlq", dead_lettered.size() + 1, dead_lettered.empty() ? 1s : 10s);
+    if (!more_topics.empty()) {
+      const std::string topic = more_topics.front().substr(0, more_topics.front().find(':'));
+      produced = read_topic(broker.bootstrap(), topic, count - dead_lettered.size() + 1, 5s);
+    }
     std::set<std::pair<int, std::int64_t>> got;
     for (const auto& m : last_bootstrap_dlq) {
       got.emplace(std::stoi(m.headers.at("sluice-source-partition")), std::stoll(m.headers.at("sluice-source-offset")));
@@ -111,11 +110,13 @@ class Examples : public DaemonTest {
     EXPECT_EQ(got, dead_lettered) << "the dead-letter topic must hold exactly the records named as failed";
     EXPECT_EQ(last_bootstrap_dlq.size(), dead_lettered.size()) << "a record was dead-lettered twice";
     expect_clean_stop(d);
-    return log;
+    return d.log();  // with what the handlers wrote while they stopped
   }
 
   std::function<std::string(std::uint64_t)> value_of;
   std::vector<TopicMessage> last_bootstrap_dlq;
+  std::vector<std::string> more_topics;  // "NAME:PARTITIONS" the example produces to
+  std::vector<TopicMessage> produced;    // what it produced to the first of them, read before the stop
 };
 
 // examples/log-plugin: the C plugin, two workers, key ordering.
@@ -139,11 +140,8 @@ TEST_F(Examples, PythonFunctionGetsTheJsonEnvelope) {
   }
 }
 
-// examples/flask-app: a Flask app written for OpenLambda, hosted by the exec handler,
-// reading X-Kafka-Topic / -Partition / -Offset / -Key.
-TEST_F(Examples, FlaskAppReadsTheKafkaHeaders) {
-  install_example("flask-app", "web");
-  const std::string log = run_example("web", 1000);
+// What an app reading X-Kafka-Topic / -Partition / -Key logged agrees with each record.
+void expect_headers_read(const std::string& log) {
   const auto seen = logged_records(log);
   ASSERT_FALSE(seen.empty());
   for (const auto& o : seen) {
@@ -152,6 +150,52 @@ TEST_F(Examples, FlaskAppReadsTheKafkaHeaders) {
     ASSERT_EQ(o.partition, static_cast<int>(s % kPartitions)) << "X-Kafka-Partition disagrees with the record";
     ASSERT_EQ(o.key, "k" + std::to_string(s % 50));
   }
+}
+
+// examples/flask-app: a Flask app written for OpenLambda, hosted by the exec handler,
+// reading X-Kafka-Topic / -Partition / -Offset / -Key.
+TEST_F(Examples, FlaskAppReadsTheKafkaHeaders) {
+  install_example("flask-app", "web");
+  expect_headers_read(run_example("web", 1000));
+}
+
+// examples/fastapi-app: a FastAPI app hosted as ASGI by the exec handler, reading the
+// same headers; its startup and shutdown handlers run once for each of its two runners.
+TEST_F(Examples, FastApiAppReadsTheKafkaHeadersAndRunsItsLifespan) {
+  install_example("fastapi-app", "api");
+  const std::string log = run_example("api", 1000);
+  expect_headers_read(log);
+  EXPECT_EQ(count_of(log, "fastapi-app: lifespan startup"), 2U) << log.substr(0, 20000);
+  EXPECT_EQ(count_of(log, "fastapi-app: lifespan shutdown after"), 2U) << log.substr(log.size() > 20000 ? log.size() - 20000 : 0);
+}
+
+// examples/amgi-app: an AMGI app hosted natively: acked orders each produce one
+// "accepted" record (before their commit), nacked ones are dead-lettered with the app's
+// reason and produce nothing; lifespan once per runner.
+TEST_F(Examples, AmgiAppAcksSendsAndNacksThroughSluice) {
+  install_example("amgi-app", "amgi");
+  constexpr std::uint64_t kCount = 1000;
+  value_of = [](std::uint64_t s) { return seq_value_prefix(s) + (s % 97 == 13 ? "invalid-order" : "order"); };
+  std::set<std::pair<int, std::int64_t>> expected;
+  for (std::uint64_t s = 13; s < kCount; s += 97) expected.insert(where(s));
+  more_topics = {"orders-accepted:2"};
+  const std::string log = run_example("amgi", kCount, expected);
+  for (const auto& m : last_bootstrap_dlq) {
+    EXPECT_NE(m.headers.at("sluice-error").find("amgi: nack: order 's"), std::string::npos) << m.headers.at("sluice-error");
+    EXPECT_EQ(m.headers.at("sluice-attempts"), "2");
+  }
+  std::map<std::uint64_t, int> accepted;
+  for (const auto& m : produced) {
+    ASSERT_TRUE(m.value.has_value());
+    const auto order = nlohmann::json::parse(*m.value);
+    ++accepted[seq_of(order.at("order").get<std::string>())];
+    EXPECT_EQ(order.at("status"), "accepted");
+  }
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    EXPECT_EQ(accepted[s], s % 97 == 13 ? 0 : 1) << "seq " << s;
+  }
+  EXPECT_EQ(count_of(log, "amgi-app: lifespan startup"), count_of(log, "amgi-app: lifespan shutdown")) << log.substr(0, 20000);
+  EXPECT_GE(count_of(log, "amgi-app: lifespan startup"), 1U);
 }
 
 // examples/aws-batch: AWS's Kafka event in batches; the records the function names in

@@ -199,6 +199,97 @@ TEST_F(Exec, AWsgiAppGetsTheEventAsItsBodyAndTheOriginalsBeside) {
   EXPECT_EQ(r.end(), 0);
 }
 
+std::string hex_of(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : bytes) {
+    out += kHex[static_cast<unsigned char>(c) >> 4];
+    out += kHex[static_cast<unsigned char>(c) & 15];
+  }
+  return out;
+}
+
+// An ASGI app (--asgi) gets each event as the POST sluice's http handler would send:
+// every header as written (names lower-cased, values untouched), the body byte for byte
+// with its content-length, the state its lifespan startup left; lifespan startup runs
+// before the ready frame and shutdown at the end of input, once each; statuses follow the
+// http handler's rules.
+TEST_F(Exec, AnAsgiAppGetsEveryHeaderAndByteAndItsLifespanOnce) {
+  const fs::path lifespan = dir.path() / "lifespan.log";
+  std::ofstream(dir.path() / "app.py")
+      << "import json\n"
+         "async def app(scope, receive, send):\n"
+         "    if scope['type'] == 'lifespan':\n"
+         "        while True:\n"
+         "            m = await receive()\n"
+         "            with open('" << lifespan.string() << "', 'a') as f:\n"
+         "                f.write(m['type'] + '\\n')\n"
+         "            if m['type'] == 'lifespan.startup':\n"
+         "                scope['state']['stage'] = 'started'\n"
+         "                await send({'type': 'lifespan.startup.complete'})\n"
+         "            else:\n"
+         "                await send({'type': 'lifespan.shutdown.complete'})\n"
+         "                return\n"
+         "    m = await receive()\n"
+         "    out = json.dumps({'method': scope['method'], 'path': scope['path'], 'state': scope['state'],\n"
+         "                      'headers': [[k.hex(), v.hex()] for k, v in scope['headers']],\n"
+         "                      'body': m['body'].hex(), 'more': m['more_body']})\n"
+         "    status = 503 if m['body'] == b'down' else 200\n"
+         "    await send({'type': 'http.response.start', 'status': status, 'headers': [(b'retry-after', b'3')]})\n"
+         "    await send({'type': 'http.response.body', 'body': out.encode()})\n";
+  PythonRunner r(dir.path() / "app.py", {"--asgi"});
+  const auto ready = read_answer(r.from);
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline, originals\n");
+  EXPECT_EQ(read_file(lifespan), "lifespan.startup\n") << "startup must be over before the runner is ready";
+
+  std::string body;
+  for (int b = 0; b < 256; ++b) body += static_cast<char>(b);
+  const std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/octet-stream"},
+                                                                    {"X-Kafka-Topic", "orders"},
+                                                                    {"X-Kafka-Key", "%00%FFk%20"},
+                                                                    {"X-Kafka-Header-trace%20id", "a%0Ab"},
+                                                                    {"X-Sluice-Attempt", "1"}};
+  r.to << frame(headers, body) << std::flush;
+  const auto answer = read_answer(r.from);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->headers, "Status: ok\n");
+  const auto seen = nlohmann::json::parse(answer->body);
+  EXPECT_EQ(seen["method"], "POST");
+  EXPECT_EQ(seen["path"], "/");
+  EXPECT_EQ(seen["state"], nlohmann::json({{"stage", "started"}}));
+  nlohmann::json want = nlohmann::json::array();
+  for (const auto& [name, value] : headers) {
+    std::string lower = name;
+    std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    want.push_back({hex_of(lower), hex_of(value)});
+  }
+  want.push_back({hex_of("content-length"), hex_of("256")});
+  EXPECT_EQ(seen["headers"], want);
+  EXPECT_EQ(seen["body"], hex_of(body));
+  EXPECT_EQ(seen["more"], false);
+
+  r.to << frame({}, "down") << std::flush;
+  const auto down = read_answer(r.from);
+  ASSERT_TRUE(down.has_value());
+  EXPECT_TRUE(down->headers.starts_with("Status: unavailable\nError: asgi: status 503: ")) << down->headers;
+  EXPECT_TRUE(down->headers.ends_with("\nRetry-After: 3\n")) << down->headers;
+
+  EXPECT_EQ(r.end(), 0);
+  EXPECT_EQ(read_file(lifespan), "lifespan.startup\nlifespan.shutdown\n");
+}
+
+// An ASGI app whose lifespan startup fails is a handler that cannot start: the runner
+// exits before its ready frame, saying why.
+TEST_F(Exec, AnAsgiAppWhoseStartupFailsNeverReportsReady) {
+  std::ofstream(dir.path() / "app.py") << "async def app(scope, receive, send):\n"
+                                          "    await receive()\n"
+                                          "    await send({'type': 'lifespan.startup.failed', 'message': 'no database'})\n";
+  PythonRunner r(dir.path() / "app.py", {"--asgi"});
+  EXPECT_FALSE(read_answer(r.from).has_value());
+  EXPECT_EQ(r.end(), 1);
+}
+
 // A handler that lists `pipeline` has the next requests written while it handles one,
 // so neither side waits for the other between records; one that does not list it never
 // sees a request before it has answered the one before (the protocol as it always was).
@@ -356,6 +447,73 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   std::size_t ended = 0;
   for (const auto& e : fs::directory_iterator(outcomes())) ended += e.path().filename().string().starts_with("lifespan-end.");
   EXPECT_EQ(ended, 2U) << "each worker's last child must get SIGTERM at shutdown";
+}
+
+// An AMGI app (--amgi, format raw) gets each record as a message scope; ack, nack and
+// silence take sluice's paths (a nack and silence are retried, then dead-lettered with
+// the reason), a message.send is produced only for an acked record, a runner that dies
+// mid-record has it delivered again, and each runner's lifespan starts once and, unless
+// it died, stops once.
+TEST_F(Exec, AnAmgiAppsAcksNacksAndSendsTakeSluicesPaths) {
+  constexpr std::uint64_t kCount = 400;
+  constexpr std::uint64_t kCrash = 55;
+  DevBroker broker({"events:4", "out:1", "events-dlq:1"});
+  produce(broker.bootstrap(), "events", 4, 0, kCount);
+  const std::string handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"--amgi\", \"" +
+                              kHandlers + "amgi_recorder.py\"]\ntimeout_ms = 5000\n[lambda.handler.env]\nOUTCOMES_DIR = \"" +
+                              outcomes().string() + "\"\nCRASH_SEQ = \"" + std::to_string(kCrash) + "\"\n";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "x", .topic = "events", .workers = 2,
+                           .extra = "format = \"raw\"\nmax_attempts = 2\nretry_backoff_ms = [10, 50]\n"
+                                    "on_failure = \"dead_letter\"\ndead_letter_topic = \"events-dlq\"\n",
+                           .handler = handler}}),
+           "run", python_env());
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", kCount, 4); }, 120s)) << d.log();
+  std::size_t failing = 0;
+  for (std::uint64_t s = 0; s < kCount; ++s) failing += s % 10 == 3 || s % 10 == 7;
+  std::map<std::uint64_t, std::pair<std::string, std::string>> dead;  // seq -> (error, attempts)
+  // Everything was produced before the commits: a short wait shows one too many.
+  for (const auto& m : read_topic(broker.bootstrap(), "events-dlq", failing + 1, 5s)) {
+    ASSERT_TRUE(m.value.has_value());
+    dead[seq_of(*m.value)] = {m.headers.at("sluice-error"), m.headers.at("sluice-attempts")};
+  }
+  EXPECT_EQ(dead.size(), failing) << d.log();
+  for (const auto& [s, why] : dead) {
+    const std::string want = s % 10 == 3 ? "amgi: nack: order " + std::to_string(s) + " is invalid"
+                                         : "amgi: the app neither acked nor nacked the message";
+    EXPECT_EQ(why, std::make_pair(want, std::string("2"))) << "seq " << s;
+  }
+  // Sends: exactly one per acked record (an answer lost with a dead runner never reached
+  // sluice, so its records were never produced), none for a nacked one.
+  std::map<std::uint64_t, int> sent;
+  for (const auto& m : read_topic(broker.bootstrap(), "out", kCount - failing + 1, 5s)) {
+    ASSERT_TRUE(m.value.has_value());
+    const std::uint64_t s = seq_of(*m.value);
+    ++sent[s];
+    EXPECT_EQ(m.headers.contains("source-seq") ? m.headers.at("source-seq") : "", std::to_string(s));
+    EXPECT_EQ(m.key, "k" + std::to_string(s % 50)) << "the record's key, passed back through bindings.kafka.key";
+  }
+  for (std::uint64_t s = 0; s < kCount; ++s) {
+    EXPECT_EQ(sent[s], s % 10 == 3 || s % 10 == 7 ? 0 : 1) << "seq " << s;
+  }
+  EXPECT_TRUE(fs::exists(outcomes() / "crashed-once")) << "seq " << kCrash << " never reached the app";
+  expect_clean_stop(d);
+  // Two runners, and the one that replaced the runner that died: each started once; the
+  // two still running at the stop each stopped once.
+  std::map<std::string, std::string> started, stopped;  // pid -> file content
+  for (const auto& e : fs::directory_iterator(outcomes())) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("lifespan-start.")) started[name.substr(15)] = read_file(e.path());
+    if (name.starts_with("lifespan-stop.")) stopped[name.substr(14)] = read_file(e.path());
+  }
+  EXPECT_EQ(started.size(), 3U);
+  EXPECT_EQ(stopped.size(), 2U);
+  for (const auto& [pid, marks] : started) EXPECT_EQ(marks, "x\n") << "runner " << pid << " started more than once";
+  for (const auto& [pid, marks] : stopped) {
+    EXPECT_EQ(marks, "x\n") << "runner " << pid << " stopped more than once";
+    EXPECT_TRUE(started.contains(pid)) << "runner " << pid << " stopped without starting";
+  }
 }
 
 // A handler in another language (bash): garbage answers and exits mid-call are retried

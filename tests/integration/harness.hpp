@@ -5,6 +5,7 @@
 
 #include "harness/admin_client.hpp"
 #include "harness/config_text.hpp"
+#include "harness/files.hpp"
 #include "harness/kafka_clients.hpp"
 #include "harness/oracle.hpp"
 #include "harness/processes.hpp"

@@ -20,13 +20,6 @@ namespace bp = boost::process;
 
 const fs::path kMonitoring = fs::path(SLUICE_SOURCE_DIR) / "packaging" / "monitoring";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 struct Run {
   int status;
   std::string out;

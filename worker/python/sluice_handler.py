@@ -2,7 +2,9 @@
 
     python3 -m sluice_handler /path/to/lambda.py [FUNCTION]
     python3 -m sluice_handler --wsgi /path/to/app.py [APP]
-    (either with --no-coalesce: below)
+    python3 -m sluice_handler --asgi /path/to/app.py [APP]
+    python3 -m sluice_handler --amgi /path/to/app.py [APP]
+    (each with --no-coalesce: below)
 
 loads the file, then calls FUNCTION (default ``f``) once per event, as OpenLambda does:
 
@@ -28,6 +30,10 @@ event body, ``X-Kafka-*`` headers. As with sluice's ``http`` handler, a 2xx stat
 success, 429, 502, 503 and 504 are "unavailable" (retried without counting attempts,
 honouring a ``Retry-After`` of whole seconds), other 5xx are retried, and any other status
 fails the record.
+
+With ``--asgi``, APP is an ASGI 3 application (FastAPI, Starlette) called the same way;
+with ``--amgi``, an AMGI application getting each record as a message scope (format
+"raw"). Their lifespan runs once per process (sluice_async.py).
 
 Answers to requests that arrive together are written together (sluice's ``coalesce``
 feature): much less work per record, at a price when the process dies (a crash in C
@@ -370,15 +376,15 @@ def unavailable_frame(error, retry_after):
     return headers
 
 
-def wsgi_outcome(status_line, answer_headers, body):
-    """The frame headers for a WSGI answer, by the http handler's status rules."""
+def http_outcome(status_line, answer_headers, body, kind="wsgi"):
+    """The frame headers for a WSGI or ASGI (kind) answer, by the http handler's status rules."""
     try:
         code = int(status_line.split()[0])
     except (IndexError, ValueError):
-        return [("Status", "retry"), ("Error", "wsgi: bad status line %r" % status_line)]
+        return [("Status", "retry"), ("Error", "%s: bad status line %r" % (kind, status_line))]
     if 200 <= code < 300:
         return [("Status", "ok")]
-    what = "wsgi: status %s: %s" % (status_line, body[:200].decode("utf-8", "replace"))
+    what = "%s: status %s: %s" % (kind, status_line, body[:200].decode("utf-8", "replace"))
     if code in (429, 502, 503, 504):
         retry_after = next((v for k, v in answer_headers if k.lower() == "retry-after"), None)
         return unavailable_frame(what, retry_after)
@@ -397,15 +403,17 @@ def wants_context(fn):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     wsgi = "--wsgi" in argv
+    asgi = "--asgi" in argv
+    amgi = "--amgi" in argv
     path = "/"
     if "--path" in argv:
         at = argv.index("--path")
         path = argv[at + 1] if at + 1 < len(argv) else "/"
         del argv[at : at + 2]
     no_coalesce = "--no-coalesce" in argv
-    argv = [a for a in argv if a not in ("--wsgi", "--no-coalesce")]
-    if not argv or argv[0] in ("-h", "--help"):
-        sys.stderr.write("usage: python3 -m sluice_handler [--wsgi [--path P]] [--no-coalesce] FILE [FUNCTION or APP]\n")
+    argv = [a for a in argv if a not in ("--wsgi", "--asgi", "--amgi", "--no-coalesce")]
+    if not argv or argv[0] in ("-h", "--help") or wsgi + asgi + amgi > 1:
+        sys.stderr.write("usage: python3 -m sluice_handler [--wsgi | --asgi [--path P] | --amgi] [--no-coalesce] FILE [FUNCTION or APP]\n")
         return 2
     # The protocol owns stdout: keep a private copy of it and point fd 1 (print(), and C
     # code writing to stdout) at stderr, which sluice logs.
@@ -418,17 +426,39 @@ def main(argv=None):
     sys.stdout = sys.stderr = log
     # sluice ends us with SIGTERM (or by closing stdin); Ctrl-C is the daemon's business.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fn = load(argv[0], argv[1] if len(argv) > 1 else ("app" if wsgi else "f"))
+    if amgi and os.environ.get("SLUICE_FORMAT", "raw") != "raw":
+        # The message's payload and headers are the record's own only in raw requests.
+        raise SystemExit('sluice_handler: --amgi needs the lambda\'s format = "raw", not "%s"' % os.environ["SLUICE_FORMAT"])
+    fn = load(argv[0], argv[1] if len(argv) > 1 else ("app" if wsgi or asgi or amgi else "f"))
+    asgi_host = amgi_host = None
+    if asgi or amgi:
+        import sluice_async
+
+        if asgi:
+            asgi_host = sluice_async.AsgiHost(fn, path)
+        else:
+            amgi_host = sluice_async.AmgiHost(fn)
+        lifespan = (asgi_host or amgi_host).lifespan
+        why = lifespan.startup()
+        if why is not None:
+            # Before the ready frame: sluice reports a handler that cannot start.
+            raise SystemExit("sluice_handler: the app's lifespan startup failed: %s" % why)
+        # sluice stops a handler with SIGTERM, then closes its stdin: the end of input is
+        # where lifespan shutdown runs, so SIGTERM itself must not end the process first.
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda *_: None)
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
-    with_context = not wsgi and wants_context(fn)
+    with_context = not (wsgi or asgi or amgi) and wants_context(fn)
     inp = Requests(0)
     # pipeline: this loop takes requests in turn and answers each before reading on, so
     # sluice may write the next ones while one is being handled. Originals cost sluice a
     # copy and the pipe their bytes: asked for only where the code can reach them (a
     # context, a WSGI environ).
     features = ["pipeline"]
-    if with_context or call_wsgi is not None:
+    http_app = call_wsgi is not None or asgi_host is not None
+    if with_context or http_app:
         features.append("originals")
+    parse = with_context or http_app or amgi_host is not None
     coalesce = not no_coalesce and "coalesce" in os.environ.get("SLUICE_EXEC_FEATURES", "").replace(",", " ").split()
     if coalesce:
         features.append("coalesce")
@@ -440,19 +470,41 @@ def main(argv=None):
         if frame is None:
             answers.flush()  # before waiting for more requests
             if not inp.fill():
+                if asgi or amgi:
+                    why = lifespan.shutdown()
+                    if why is not None:
+                        sys.stderr.write("sluice_handler: the app's lifespan shutdown failed: %s\n" % why)
+                        return 1
                 return 0
             continue
         # f(event) never sees the headers, and no originals come unasked: its requests
         # are not parsed past their sizes (that parsing was most of the runner's time).
-        headers = parse_headers(frame[0]) if with_context or call_wsgi is not None else None
+        headers = parse_headers(frame[0]) if parse else None
         body = frame[1]
         if call_wsgi is not None:
             try:
                 event_body, originals = split_originals(headers, body)
                 status_line, answer_headers, answer = call_wsgi(headers, event_body, originals)
-                write_frame(out, wsgi_outcome(status_line, answer_headers, answer), answer)
+                write_frame(out, http_outcome(status_line, answer_headers, answer), answer)
             except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
                 write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
+            answers.wrote()
+            continue
+        if amgi_host is not None:
+            try:
+                answer_headers, answer = amgi_host.call(headers, body)
+                write_frame(out, answer_headers, answer)
+            except Exception as exc:  # noqa: BLE001 - the app failed on this record: retry
+                write_frame(out, [("Status", "retry"), ("Error", "amgi: " + describe(exc))])
+            answers.wrote()
+            continue
+        if asgi_host is not None:
+            try:
+                event_body, originals = split_originals(headers, body)
+                status_line, answer_headers, answer = asgi_host.call(frame[0], event_body, originals)
+                write_frame(out, http_outcome(status_line, answer_headers, answer, "asgi"), answer)
+            except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
+                write_frame(out, [("Status", "retry"), ("Error", "asgi: " + describe(exc))])
             answers.wrote()
             continue
         try:
