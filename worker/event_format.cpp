@@ -195,9 +195,10 @@ std::string json_envelope(const sluice_record& r, const RecordSchemas* s) {
   }
   const std::string_view key = key_of(r);
   out += ",\"key\":";
-  if (r.key == nullptr || !append_json_string(out, key)) out += "null";
-  if (r.key != nullptr && !valid_utf8(key)) {
-    out += ",\"key_base64\":";
+  if (r.key == nullptr) {
+    out += "null";
+  } else if (!append_json_string(out, key)) {  // not UTF-8: nothing appended
+    out += "null,\"key_base64\":";
     string(out, base64(key));
   }
   if (s != nullptr && s->key.decoded()) out += ",\"key_schema\":" + json_schema_ref(s->key).dump();
@@ -207,13 +208,14 @@ std::string json_envelope(const sluice_record& r, const RecordSchemas* s) {
     out += "null";  // a tombstone
   } else if (is_json(value)) {
     out += trim_json_space(value);
-  } else if (valid_utf8(value)) {
-    out += "{\"raw_message\":";
-    string(out, value);
-    out += '}';
   } else {
-    out += "{\"raw_message_base64\":";
-    string(out, base64(value));
+    const std::size_t at = out.size();
+    out += "{\"raw_message\":";
+    if (!append_json_string(out, value)) {  // not UTF-8: nothing appended
+      out.resize(at);
+      out += "{\"raw_message_base64\":";
+      string(out, base64(value));
+    }
     out += '}';
   }
   if (value_decoded(s)) out += ",\"value_schema\":" + json_schema_ref(s->value).dump();
@@ -224,16 +226,16 @@ std::string json_envelope(const sluice_record& r, const RecordSchemas* s) {
   std::vector<std::pair<std::string, std::string>> binary;
   for (std::size_t i = 0; i < r.header_count; ++i) {
     const sluice_header& h = r.headers[i];
-    const std::string_view v = value_of(h);
-    const bool utf8 = h.value == nullptr || valid_utf8(v);
-    auto& into = utf8 ? text : binary;
-    std::string name = json_key(name_of(h));
     std::string item;
+    bool bytes = false;
     if (h.value == nullptr) {
       item = "null";
-    } else {
-      string(item, utf8 ? v : std::string_view(base64(v)));
+    } else if (!append_json_string(item, value_of(h))) {  // not UTF-8: nothing appended
+      bytes = true;
+      string(item, base64(value_of(h)));
     }
+    auto& into = bytes ? binary : text;
+    std::string name = json_key(name_of(h));
     const auto same = std::ranges::find(into, name, &std::pair<std::string, std::string>::first);
     if (same != into.end()) {
       same->second = std::move(item);

@@ -448,17 +448,31 @@ def main(argv=None):
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, lambda *_: None)
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
-    with_context = not (wsgi or asgi or amgi) and wants_context(fn)
+    # An app's call: (the answer's frame headers, its body) for a request's raw header
+    # block, parsed headers and body; whatever it raises is that record's retry.
+    call_app = None
+    kind = "wsgi" if wsgi else "asgi" if asgi else "amgi"
+    if wsgi or asgi:
+        def call_app(block, headers, body):
+            event_body, originals = split_originals(headers, body)
+            if wsgi:
+                status_line, answer_headers, answer = call_wsgi(headers, event_body, originals)
+            else:
+                status_line, answer_headers, answer = asgi_host.call(block, event_body, originals)
+            return http_outcome(status_line, answer_headers, answer, kind), answer
+    elif amgi:
+        def call_app(block, headers, body):
+            return amgi_host.call(headers, body)
+    with_context = call_app is None and wants_context(fn)
     inp = Requests(0)
     # pipeline: this loop takes requests in turn and answers each before reading on, so
     # sluice may write the next ones while one is being handled. Originals cost sluice a
     # copy and the pipe their bytes: asked for only where the code can reach them (a
     # context, a WSGI environ).
     features = ["pipeline"]
-    http_app = call_wsgi is not None or asgi_host is not None
-    if with_context or http_app:
+    if with_context or wsgi or asgi:
         features.append("originals")
-    parse = with_context or http_app or amgi_host is not None
+    parse = with_context or call_app is not None
     coalesce = not no_coalesce and "coalesce" in os.environ.get("SLUICE_EXEC_FEATURES", "").replace(",", " ").split()
     if coalesce:
         features.append("coalesce")
@@ -481,30 +495,12 @@ def main(argv=None):
         # are not parsed past their sizes (that parsing was most of the runner's time).
         headers = parse_headers(frame[0]) if parse else None
         body = frame[1]
-        if call_wsgi is not None:
+        if call_app is not None:
             try:
-                event_body, originals = split_originals(headers, body)
-                status_line, answer_headers, answer = call_wsgi(headers, event_body, originals)
-                write_frame(out, http_outcome(status_line, answer_headers, answer), answer)
-            except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
-                write_frame(out, [("Status", "retry"), ("Error", "wsgi: " + describe(exc))])
-            answers.wrote()
-            continue
-        if amgi_host is not None:
-            try:
-                answer_headers, answer = amgi_host.call(headers, body)
+                answer_headers, answer = call_app(frame[0], headers, body)
                 write_frame(out, answer_headers, answer)
-            except Exception as exc:  # noqa: BLE001 - the app failed on this record: retry
-                write_frame(out, [("Status", "retry"), ("Error", "amgi: " + describe(exc))])
-            answers.wrote()
-            continue
-        if asgi_host is not None:
-            try:
-                event_body, originals = split_originals(headers, body)
-                status_line, answer_headers, answer = asgi_host.call(frame[0], event_body, originals)
-                write_frame(out, http_outcome(status_line, answer_headers, answer, "asgi"), answer)
             except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
-                write_frame(out, [("Status", "retry"), ("Error", "asgi: " + describe(exc))])
+                write_frame(out, [("Status", "retry"), ("Error", "%s: %s" % (kind, describe(exc)))])
             answers.wrote()
             continue
         try:
