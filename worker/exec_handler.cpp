@@ -24,6 +24,9 @@ std::map<std::string, std::string> child_env(const config::Lambda& lambda, std::
   env["SLUICE_WORKER"] = std::to_string(slot);
   env["SLUICE_FORMAT"] = config::to_string(lambda.format);
   env["SLUICE_GROUP_ID"] = lambda.group_id;
+  // Which of the requests written ahead may run together: a runner hosting an async app
+  // overlaps them by the same rule the http handler keeps.
+  env["SLUICE_ORDERING"] = config::to_string(lambda.ordering);
   // What this sluice understands, so that a runner only uses a feature whose rules the
   // worker keeps (a runner holding answers back for an older worker would get records
   // charged for a neighbour's crash).

@@ -83,9 +83,10 @@ struct PythonRunner {
   boost::process::opstream to;
   boost::process::ipstream from;
   boost::process::child runner;
-  explicit PythonRunner(const fs::path& file, const std::vector<std::string>& options = {})
+  explicit PythonRunner(const fs::path& file, const std::vector<std::string>& options = {},
+                        const std::map<std::string, std::string>& env = {})
       : runner(boost::process::exe = "/usr/bin/python3", boost::process::args = args(file, options),
-               boost::process::std_in < to, boost::process::std_out > from, environment()) {}
+               boost::process::std_in < to, boost::process::std_out > from, environment(env)) {}
   static std::vector<std::string> args(const fs::path& file, const std::vector<std::string>& options) {
     std::vector<std::string> out = {"-m", "sluice_handler"};
     out.insert(out.end(), options.begin(), options.end());
@@ -98,9 +99,10 @@ struct PythonRunner {
     runner.wait();
     return runner.exit_code();
   }
-  static boost::process::environment environment() {
+  static boost::process::environment environment(const std::map<std::string, std::string>& more) {
     auto env = boost::this_process::environment();
     env["PYTHONPATH"] = std::string(SLUICE_SOURCE_DIR) + "/worker/python";
+    for (const auto& [name, value] : more) env[name] = value;
     return env;
   }
 };
@@ -277,6 +279,57 @@ TEST_F(Exec, AnAsgiAppGetsEveryHeaderAndByteAndItsLifespanOnce) {
 
   EXPECT_EQ(r.end(), 0);
   EXPECT_EQ(read_file(lifespan), "lifespan.startup\nlifespan.shutdown\n");
+}
+
+// Requests written ahead to an AMGI app run together on its event loop where the
+// lambda's ordering lets them, and one after another where it does not; answers keep
+// request order. Run one at a time, as they were, the first record would wait in vain for
+// its neighbour (handlers/amgi_overlap.py).
+TEST_F(Exec, AnAmgiAppRunsRequestsTogetherOnlyWhereTheOrderingAllows) {
+  struct Request {
+    std::string partition, key, payload;
+  };
+  const std::vector<std::pair<std::string, std::vector<Request>>> cases = {
+      {"partition",
+       {{"0", "k1", R"({"id": "a", "beside": ["b"]})"},
+        {"1", "k1", R"({"id": "b", "beside": ["a"]})"},
+        {"0", "k2", R"({"id": "c", "after": ["a"]})"},
+        {"1", "k2", R"({"id": "d", "after": ["b"]})"}}},
+      {"key",
+       {{"0", "k1", R"({"id": "a", "beside": ["b"]})"},
+        {"0", "k2", R"({"id": "b", "beside": ["a"]})"},
+        {"0", "k1", R"({"id": "c", "after": ["a"]})"},
+        {"0", "k2", R"({"id": "d", "after": ["b"]})"}}},
+      {"none",
+       {{"0", "k1", R"({"id": "a", "beside": ["b", "c"]})"},
+        {"0", "k1", R"({"id": "b", "beside": ["a", "c"]})"},
+        {"0", "k1", R"({"id": "c", "beside": ["a", "b"]})"}}},
+  };
+  for (const auto& [ordering, requests] : cases) {
+    SCOPED_TRACE("ordering = " + ordering);
+    PythonRunner r(kHandlers + "amgi_overlap.py", {"--amgi"},
+                   {{"SLUICE_EXEC_FEATURES", "pipeline, originals, coalesce"},
+                    {"SLUICE_ORDERING", ordering},
+                    {"SLUICE_FORMAT", "raw"}});
+    const auto ready = read_answer(r.from);
+    ASSERT_TRUE(ready.has_value());
+    EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline, coalesce\n");
+    std::string window;  // written at once, as sluice writes a window
+    for (const auto& q : requests) {
+      window += frame({{"X-Kafka-Topic", "events"},
+                       {"X-Kafka-Partition", q.partition},
+                       {"X-Kafka-Key", q.key},
+                       {"X-Sluice-Attempt", "1"}},
+                      q.payload);
+    }
+    r.to << window << std::flush;
+    for (const auto& q : requests) {
+      const auto answer = read_answer(r.from);
+      ASSERT_TRUE(answer.has_value());
+      EXPECT_EQ(answer->headers, "Status: ok\n") << q.payload;
+    }
+    EXPECT_EQ(r.end(), 0);
+  }
 }
 
 // An ASGI app whose lifespan startup fails is a handler that cannot start: the runner

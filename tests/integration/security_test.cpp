@@ -488,6 +488,7 @@ TEST_F(Security, HandlersAndWorkersSeeNoneOfTheDaemonsCredentials) {
   EXPECT_EQ(handler.find("SLUICE_TEST_SECRET"), std::string::npos) << handler;
   EXPECT_NE(handler.find("\nHANDLER_SETTING=given\n"), std::string::npos) << handler;
   EXPECT_NE(handler.find("\nSLUICE_LAMBDA=x\n"), std::string::npos) << handler;
+  EXPECT_NE(handler.find("\nSLUICE_ORDERING=partition\n"), std::string::npos) << handler;
   EXPECT_NE(handler.find("\nPATH="), std::string::npos) << handler;
   EXPECT_NE(handler.find("\nLC_ALL=C.UTF-8\n"), std::string::npos) << handler;
   // x's handler can write its environment before the supervisor has even started p's

@@ -14,6 +14,11 @@
   the lambda's on_failure), neither a failure saying so; ``message.send`` becomes a
   record sluice produces, and commits the source record only after the broker has it.
 
+With sluice's coalesced answers (SLUICE_EXEC_FEATURES lists `coalesce`), the requests
+sluice writes ahead of their answers run concurrently on the app's event loop, where the
+lambda's ordering (SLUICE_ORDERING) lets them: one at a time per partition, or per key,
+or all together (``serve``). Answers still go back in request order.
+
 For both, the app's lifespan runs once per runner process: startup before the runner
 reports ready (a failed startup is a handler that cannot start), shutdown when sluice
 stops it. An app that does not take part in lifespan (it raises on the scope, or returns
@@ -24,6 +29,7 @@ Only the standard library is used.
 
 import asyncio
 import base64
+import collections
 import json
 import sys
 from urllib.parse import unquote_to_bytes
@@ -125,9 +131,9 @@ class AsgiHost:
 
     def call(self, block, body, originals):
         """One event as a POST; returns (status line, [(name, value)] as str, body)."""
-        return self.loop.run_until_complete(self._request(block, body, originals))
+        return self.loop.run_until_complete(self.request(block, body, originals))
 
-    async def _request(self, block, body, originals):
+    async def request(self, block, body, originals):
         headers = asgi_headers(block)
         if not any(name == b"content-length" for name, _ in headers):
             headers.append((b"content-length", str(len(body)).encode()))
@@ -250,9 +256,9 @@ class AmgiHost:
 
     def call(self, header_list, body):
         """One record as a message scope; returns (frame headers, answer body)."""
-        return self.loop.run_until_complete(self._message(header_list, body))
+        return self.loop.run_until_complete(self.message(header_list, body))
 
-    async def _message(self, header_list, body):
+    async def message(self, header_list, body):
         fields = {name.lower(): value for name, value in header_list}
         key = fields.get("x-kafka-key")
         tombstone = fields.get("x-kafka-tombstone") == "true"
@@ -290,3 +296,89 @@ class AmgiHost:
             # Its sends go with it: only an acked record's are produced.
             return [("Status", "retry"), ("Error", "amgi: nack: %s" % outcome[0].get("message", ""))], b""
         return [("Status", "ok")], json.dumps({"produce": produce}).encode() if produce else b""
+
+
+def order_chain(header_list, ordering):
+    """Which requests must not overlap this one, by the rule sluice's http handler keeps:
+    requests with the same chain run one after another, in request order; None runs
+    beside anything. `partition`: its topic and partition; `key`: its key (a record
+    without one keeps its partition's order); `none`: None. A request without a partition
+    header (a batch of records) runs alone among such requests."""
+    if ordering == "none":
+        return None
+    fields = {name.lower(): value for name, value in header_list}
+    if ordering == "key" and "x-kafka-key" in fields:
+        return ("key", fields["x-kafka-key"])
+    return ("partition", fields.get("x-kafka-topic"), fields.get("x-kafka-partition"))
+
+
+async def _after(before, call, frame, headers):
+    if before is not None:
+        await asyncio.wait({before})  # its outcome is its own; only its end matters here
+    return await call(frame[0], headers, frame[1])
+
+
+async def serve(inp, parse, chain_of, call, write, flush):
+    """Reads requests from `inp` (sluice_handler.Requests) until the end of input and runs
+    each as a task, `call(block, parsed headers, body)` -> (frame headers, body); those
+    with the same `chain_of(parsed headers)` wait for each other. Answers are written in
+    request order, because that is how sluice matches them, so an answer done early waits
+    for the ones before it; what is due is written and flushed before every wait.
+
+    sluice writes at most `max_concurrency` requests ahead, which bounds the tasks. If the
+    process ends with answers owed, sluice (coalesce) charges nobody and calls those
+    records again one at a time. `call` turns the app's exceptions into answers; anything
+    that escapes it (SystemExit, os._exit) ends the runner, as it would one at a time."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    eof = False
+
+    def readable():
+        nonlocal eof
+        if not inp.fill():  # the fd is readable: this read does not block
+            eof = True
+            loop.remove_reader(inp.fd)
+        wake.set()
+
+    loop.add_reader(inp.fd, readable)
+    pending = collections.deque()  # (task, chain), in request order
+    tails = {}  # chain -> its last task
+    answering = True  # until sluice stops reading (a broken pipe at its stop)
+    try:
+        while True:
+            frame = inp.frame()
+            while frame is not None:
+                headers = parse(frame[0])
+                chain = chain_of(headers)
+                task = loop.create_task(_after(tails.get(chain) if chain is not None else None, call, frame, headers))
+                task.add_done_callback(lambda _: wake.set())
+                if chain is not None:
+                    tails[chain] = task
+                pending.append((task, chain))
+                frame = inp.frame()
+            wrote = False
+            while pending and pending[0][0].done():
+                task, chain = pending.popleft()
+                if tails.get(chain) is task:
+                    del tails[chain]
+                answer = task.result()  # SystemExit and the like end the runner here
+                if answering:
+                    try:
+                        write(*answer)
+                        wrote = True
+                    except BrokenPipeError:
+                        answering = False
+            if wrote:
+                try:
+                    flush()
+                except BrokenPipeError:
+                    answering = False
+            if eof and not pending:
+                return
+            # Callbacks run only while this waits, so nothing is missed between the
+            # checks above and the clear.
+            wake.clear()
+            await wake.wait()
+    finally:
+        if not eof:
+            loop.remove_reader(inp.fd)

@@ -400,6 +400,15 @@ def wants_context(fn):
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
+def end_lifespan(lifespan):
+    """At the end of input: the app's lifespan shutdown, and the runner's exit code."""
+    why = lifespan.shutdown()
+    if why is not None:
+        sys.stderr.write("sluice_handler: the app's lifespan shutdown failed: %s\n" % why)
+        return 1
+    return 0
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     wsgi = "--wsgi" in argv
@@ -452,17 +461,24 @@ def main(argv=None):
     # block, parsed headers and body; whatever it raises is that record's retry.
     call_app = None
     kind = "wsgi" if wsgi else "asgi" if asgi else "amgi"
-    if wsgi or asgi:
+    if wsgi:
         def call_app(block, headers, body):
             event_body, originals = split_originals(headers, body)
-            if wsgi:
-                status_line, answer_headers, answer = call_wsgi(headers, event_body, originals)
-            else:
-                status_line, answer_headers, answer = asgi_host.call(block, event_body, originals)
+            status_line, answer_headers, answer = call_wsgi(headers, event_body, originals)
             return http_outcome(status_line, answer_headers, answer, kind), answer
-    elif amgi:
+    elif asgi or amgi:
+        async def call_async(block, headers, body):
+            try:
+                if amgi:
+                    return await amgi_host.message(headers, body)
+                event_body, originals = split_originals(headers, body)
+                status_line, answer_headers, answer = await asgi_host.request(block, event_body, originals)
+                return http_outcome(status_line, answer_headers, answer, kind), answer
+            except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
+                return [("Status", "retry"), ("Error", "%s: %s" % (kind, describe(exc)))], b""
+
         def call_app(block, headers, body):
-            return amgi_host.call(headers, body)
+            return lifespan.loop.run_until_complete(call_async(block, headers, body))
     with_context = call_app is None and wants_context(fn)
     inp = Requests(0)
     # pipeline: this loop takes requests in turn and answers each before reading on, so
@@ -478,18 +494,21 @@ def main(argv=None):
         features.append("coalesce")
     write_frame(out, [("Status", "ready"), ("Features", ", ".join(features))])
     out.flush()
+    ordering = os.environ.get("SLUICE_ORDERING")
+    if (asgi or amgi) and coalesce and ordering in ("partition", "key", "none"):
+        # Only with coalesce: sluice then charges no neighbour when the process ends with
+        # several requests under way (docs/exec-protocol.md).
+        lifespan.loop.run_until_complete(sluice_async.serve(
+            inp, parse_headers, lambda headers: sluice_async.order_chain(headers, ordering), call_async,
+            lambda headers, body: write_frame(out, headers, body), out.flush))
+        return end_lifespan(lifespan)
     answers = Answers(out, coalesce)
     while True:
         frame = inp.frame()
         if frame is None:
             answers.flush()  # before waiting for more requests
             if not inp.fill():
-                if asgi or amgi:
-                    why = lifespan.shutdown()
-                    if why is not None:
-                        sys.stderr.write("sluice_handler: the app's lifespan shutdown failed: %s\n" % why)
-                        return 1
-                return 0
+                return end_lifespan(lifespan) if asgi or amgi else 0
             continue
         # f(event) never sees the headers, and no originals come unasked: its requests
         # are not parsed past their sizes (that parsing was most of the runner's time).
@@ -499,7 +518,7 @@ def main(argv=None):
             try:
                 answer_headers, answer = call_app(frame[0], headers, body)
                 write_frame(out, answer_headers, answer)
-            except Exception as exc:  # noqa: BLE001 - a crashing app is an HTTP 500: retry
+            except Exception as exc:  # noqa: BLE001 - a crashing WSGI app is an HTTP 500: retry
                 write_frame(out, [("Status", "retry"), ("Error", "%s: %s" % (kind, describe(exc)))])
             answers.wrote()
             continue
