@@ -312,18 +312,26 @@ def order_chain(header_list, ordering):
     return ("partition", fields.get("x-kafka-topic"), fields.get("x-kafka-partition"))
 
 
-async def _after(before, call, frame, headers):
-    if before is not None:
-        await asyncio.wait({before})  # its outcome is its own; only its end matters here
-    return await call(frame[0], headers, frame[1])
+class _Request:
+    """One request between its arrival and its answer: its task once started."""
+
+    __slots__ = ("chain", "frame", "headers", "task")
+
+    def __init__(self, chain, frame, headers):
+        self.chain = chain
+        self.frame = frame
+        self.headers = headers
+        self.task = None
 
 
 async def serve(inp, parse, chain_of, call, write, flush):
     """Reads requests from `inp` (sluice_handler.Requests) until the end of input and runs
-    each as a task, `call(block, parsed headers, body)` -> (frame headers, body); those
-    with the same `chain_of(parsed headers)` wait for each other. Answers are written in
-    request order, because that is how sluice matches them, so an answer done early waits
-    for the ones before it; what is due is written and flushed before every wait.
+    each as a task, `call(block, parsed headers, body)` -> (frame headers, body); of those
+    with the same `chain_of(parsed headers)`, one runs at a time, in request order (the
+    next is started when the one before ends: a task per waiting request that awaited its
+    predecessor cost more than the app). Answers are written in request order, because
+    that is how sluice matches them, so an answer done early waits for the ones before
+    it; what is due is written and flushed before every wait.
 
     sluice writes at most `max_concurrency` requests ahead, which bounds the tasks. If the
     process ends with answers owed, sluice (coalesce) charges nobody and calls those
@@ -340,28 +348,44 @@ async def serve(inp, parse, chain_of, call, write, flush):
             loop.remove_reader(inp.fd)
         wake.set()
 
+    pending = collections.deque()  # every _Request, in request order
+    waiting = {}  # chain -> deque of _Requests not started, while one of the chain runs
+
+    def ended(request):
+        wake.set()
+        queue = waiting.get(request.chain)
+        if queue is None:
+            return
+        if queue:
+            start(queue.popleft())
+        else:
+            del waiting[request.chain]
+
+    def start(request):
+        request.task = loop.create_task(call(request.frame[0], request.headers, request.frame[1]))
+        request.task.add_done_callback(lambda _: ended(request))
+        request.frame = request.headers = None
+
     loop.add_reader(inp.fd, readable)
-    pending = collections.deque()  # (task, chain), in request order
-    tails = {}  # chain -> its last task
     answering = True  # until sluice stops reading (a broken pipe at its stop)
     try:
         while True:
             frame = inp.frame()
             while frame is not None:
                 headers = parse(frame[0])
-                chain = chain_of(headers)
-                task = loop.create_task(_after(tails.get(chain) if chain is not None else None, call, frame, headers))
-                task.add_done_callback(lambda _: wake.set())
-                if chain is not None:
-                    tails[chain] = task
-                pending.append((task, chain))
+                request = _Request(chain_of(headers), frame, headers)
+                pending.append(request)
+                if request.chain is None:
+                    start(request)
+                elif request.chain in waiting:
+                    waiting[request.chain].append(request)
+                else:
+                    waiting[request.chain] = collections.deque()  # the chain is busy
+                    start(request)
                 frame = inp.frame()
             wrote = False
-            while pending and pending[0][0].done():
-                task, chain = pending.popleft()
-                if tails.get(chain) is task:
-                    del tails[chain]
-                answer = task.result()  # SystemExit and the like end the runner here
+            while pending and pending[0].task is not None and pending[0].task.done():
+                answer = pending.popleft().task.result()  # SystemExit and the like end the runner here
                 if answering:
                     try:
                         write(*answer)
