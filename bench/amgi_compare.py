@@ -2,11 +2,11 @@
 natively by sluice's Python runner (--amgi, format raw) and behind an AWS-style adaptor
 (bench/aws_amgi_adaptor.py, format aws, batches of 100), on one dev broker, interleaved:
 
-  /usr/bin/python3 bench/amgi_compare.py SLUICE_BIN [--runs 3] [--messages 50000] [--kill-after 2000]
+  /usr/bin/python3 bench/amgi_compare.py SLUICE_BIN [--runs 3] [--messages 50000] [--kill-after 2050] [--window 16]
 
 Each run gets its own consumer group and output topic. records/s is taken from the
 output records' broker timestamps (first to last send), so start-up and the group join
-are not in it. With --kill-after N the app's first process ends itself after its N-th
+are not in it; the CPU each role of process used per record is read from /proc. With --kill-after N the app's first process ends itself after its N-th
 message (see the app); the run then counts, on the output topic, the sends made more
 than once (duplicates) and the input records never sent (missing)."""
 
@@ -38,10 +38,11 @@ def produce_input(bootstrap, topic, count):
     p.flush(60)
 
 
-def lambda_toml(kind, bootstrap, group, out_topic, rundir, kill_after, marker):
+def lambda_toml(kind, bootstrap, group, out_topic, rundir, kill_after, marker, native_window):
     env = {"OUT_TOPIC": out_topic, "PYTHONPATH": os.path.join(SOURCE, "worker", "python")}
     if kill_after:
         env.update({"KILL_AFTER": str(kill_after), "KILL_MARKER": marker})
+    window = "max_concurrency = %d\n" % native_window if kind == "native" else ""
     if kind == "native":
         command = ["/usr/bin/python3", "-m", "sluice_handler", "--amgi", os.path.join(HERE, "amgi_count_app.py")]
         shape = 'format = "raw"\n'
@@ -53,8 +54,51 @@ def lambda_toml(kind, bootstrap, group, out_topic, rundir, kill_after, marker):
     return ('instance = "amgi%d%s"\nruntime_dir = "%s"\n[kafka]\nbootstrap_servers = "%s"\n'
             '[kafka.properties]\n"fetch.wait.max.ms" = "10"\n'
             '[[lambda]]\nname = "%s"\ntopics = ["orders"]\ngroup_id = "%s"\nworkers = 1\n%s'
-            'max_attempts = 5\n[lambda.handler]\ntype = "exec"\ntimeout_ms = 30000\ncommand = %s\nenv = { %s }\n'
-            % (os.getpid(), kind, rundir, bootstrap, kind, group, shape, json.dumps(command), env_toml))
+            'max_attempts = 5\n[lambda.handler]\ntype = "exec"\ntimeout_ms = 30000\n%scommand = %s\nenv = { %s }\n'
+            % (os.getpid(), kind, rundir, bootstrap, kind, group, shape, window, json.dumps(command), env_toml))
+
+
+def descendants(pid):
+    """{pid: command line} of every process under `pid`."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        for c in children.get(p, []):
+            try:
+                with open("/proc/%d/cmdline" % c, "rb") as f:
+                    out[c] = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            todo.append(c)
+    return out
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_role(daemon_pid):
+    """CPU seconds so far of the daemon's processes, by role."""
+    roles = {"supervisor": cpu_seconds(daemon_pid)}
+    for pid, cmd in descendants(daemon_pid).items():
+        program = os.path.basename(cmd.split(" ")[0])
+        role = "consumer" if " consumer " in cmd else "worker" if program.endswith("worker") else "handler"
+        try:
+            roles[role] = roles.get(role, 0.0) + cpu_seconds(pid)
+        except OSError:
+            pass
+    return roles
 
 
 def read_output(bootstrap, topic, want, deadline_s):
@@ -97,6 +141,7 @@ def main():
     runs = int(opts.get("--runs", 3))
     count = int(opts.get("--messages", 50000))
     kill_after = int(opts.get("--kill-after", 0))
+    window = int(opts.get("--window", 16))  # the native runner's max_concurrency
     work = tempfile.mkdtemp(prefix="sluice-amgi-bench-")
     topics = ["orders:%d" % PARTITIONS] + ["out-%s-%d:1" % (k, r) for k in KINDS for r in range(runs)]
     broker_out = open(os.path.join(work, "broker.out"), "w+")
@@ -115,10 +160,11 @@ def main():
                 config = os.path.join(rundir, "sluice.toml")
                 with open(config, "w") as f:
                     f.write(lambda_toml(kind, bootstrap, "amgi-%s-%d" % (kind, r), out_topic, rundir, kill_after,
-                                        os.path.join(rundir, "killed")))
+                                        os.path.join(rundir, "killed"), window))
                 with open(os.path.join(rundir, "sluice.log"), "w") as log:
                     daemon = subprocess.Popen([sluice, "run", "-c", config], stdout=log, stderr=log)
                     seen, first, last = read_output(bootstrap, out_topic, count, 600)
+                    cpu = cpu_by_role(daemon.pid)
                     daemon.send_signal(signal.SIGTERM)
                     daemon.wait(60)
                 sends = sum(seen.values())
@@ -129,6 +175,8 @@ def main():
                 print("run %d %-7s %9.0f records/s  sends %d  duplicates %d  missing %d%s" % (
                     r, kind, rate, sends, duplicates, missing,
                     "  (killed once)" if os.path.exists(os.path.join(rundir, "killed")) else ""), flush=True)
+                print("        CPU us per record: %s" % ", ".join(
+                    "%s %.1f" % (role, secs * 1e6 / count) for role, secs in sorted(cpu.items())), flush=True)
                 if missing:
                     failed = True
                     print("  log kept in %s" % rundir, flush=True)
