@@ -50,6 +50,15 @@ report=$out/benchmarks.md
   echo
 } >> "$report"
 ./build-bench/bench/schema_bench | tee "$out/schema.log" | sed -n '/^machine:/,$p' >> "$report"
+{
+  echo
+  echo "## An AMGI app hosted natively and behind an AWS-style adaptor"
+  echo
+  echo '```'
+  /usr/bin/python3 bench/amgi_compare.py build-bench/app/sluice | tee "$out/amgi.log"
+  /usr/bin/python3 bench/amgi_compare.py build-bench/app/sluice --messages 20000 --kill-after 2050 | tee "$out/amgi-kill.log"
+  echo '```'
+} >> "$report"
 gnuplot -e "dir='$out'" bench/plot.gp
 echo "report: $report, plot: $out/benchmarks.png"
 if [ "$update_docs" = 1 ]; then
