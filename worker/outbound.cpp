@@ -36,6 +36,42 @@ bool read_bytes(const json& e, const char* name, bool json_allowed, std::optiona
   return true;
 }
 
+// "headers": an object of name -> string or null (one value per name, text), or a list
+// of {"name", "value" | "value_base64"} in the order they are produced, for what an
+// object cannot hold: repeated names and values that are bytes.
+bool read_headers(const json& h, std::vector<std::pair<std::string, std::optional<std::string>>>& out, std::string& why) {
+  if (h.is_object()) {
+    for (const auto& [name, value] : h.items()) {
+      if (!value.is_null() && !value.is_string()) {
+        why = "header " + name + " must be a string or null";
+        return false;
+      }
+      out.emplace_back(name, value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>()));
+    }
+    return true;
+  }
+  if (!h.is_array()) {
+    why = "headers must be an object of strings or a list of {name, value}";
+    return false;
+  }
+  for (std::size_t j = 0; j < h.size(); ++j) {
+    const std::string at = "headers[" + std::to_string(j) + "]: ";
+    const json& entry = h[j];
+    const auto name = entry.is_object() ? entry.find("name") : entry.end();
+    if (!entry.is_object() || name == entry.end() || !name->is_string()) {
+      why = at + "must be an object with a string \"name\"";
+      return false;
+    }
+    std::optional<std::string> value;
+    if (!read_bytes(entry, "value", false, value, why)) {
+      why = at + why;
+      return false;
+    }
+    out.emplace_back(name->get<std::string>(), std::move(value));
+  }
+  return true;
+}
+
 }  // namespace
 
 bool parse_produce(std::string_view body, std::vector<OutboundRecord>& out, std::string& why) {
@@ -89,18 +125,9 @@ bool parse_produce(std::string_view body, std::vector<OutboundRecord>& out, std:
       why = at + w;
       return false;
     }
-    if (const auto h = e.find("headers"); h != e.end() && !h->is_null()) {
-      if (!h->is_object()) {
-        why = at + "headers must be an object of strings";
-        return false;
-      }
-      for (const auto& [name, value] : h->items()) {
-        if (!value.is_null() && !value.is_string()) {
-          why = at + "header " + name + " must be a string or null";
-          return false;
-        }
-        r.headers.emplace_back(name, value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>()));
-      }
+    if (const auto h = e.find("headers"); h != e.end() && !h->is_null() && !read_headers(*h, r.headers, w)) {
+      why = at + w;
+      return false;
     }
     records.push_back(std::move(r));
   }

@@ -544,7 +544,12 @@ TEST_F(Exec, AnAmgiAppsAcksNacksAndSendsTakeSluicesPaths) {
     ASSERT_TRUE(m.value.has_value());
     const std::uint64_t s = seq_of(*m.value);
     ++sent[s];
-    EXPECT_EQ(m.headers.contains("source-seq") ? m.headers.at("source-seq") : "", std::to_string(s));
+    using Headers = std::vector<std::pair<std::string, std::optional<std::string>>>;
+    EXPECT_EQ(m.header_list, (Headers{{"source-seq", std::to_string(s)},
+                                      {"bytes", std::string("\x00\xff\n", 3)},
+                                      {"tag", "a"},
+                                      {"tag", "b"}}))
+        << "the app's headers: order, repeats and bytes as sent";
     EXPECT_EQ(m.key, "k" + std::to_string(s % 50)) << "the record's key, passed back through bindings.kafka.key";
   }
   for (std::uint64_t s = 0; s < kCount; ++s) {

@@ -34,6 +34,23 @@ TEST(Outbound, ReadsEveryFieldOfAProduceList) {
   EXPECT_FALSE(out[3].value.has_value()) << "a null value is a tombstone";
 }
 
+// An object holds one text value per name; AMGI's message.send carries headers as
+// (bytes, bytes) pairs, repeats kept. The list form carries those exactly, in order.
+TEST(Outbound, HeadersAsAListKeepRepeatsOrderAndBytes) {
+  std::vector<OutboundRecord> out;
+  std::string why;
+  ASSERT_TRUE(parse_produce(R"({"produce": [{"topic": "a", "headers": [
+      {"name": "h", "value": "one"}, {"name": "bin", "value_base64": "AP8K"}, {"name": "h", "value": "two"},
+      {"name": "gone", "value": null}, {"name": "absent"}, {"name": "", "value": ""}]}]})",
+                            out, why))
+      << why;
+  ASSERT_EQ(out.size(), 1U);
+  using Header = std::pair<std::string, std::optional<std::string>>;
+  const std::vector<Header> want = {{"h", "one"}, {"bin", std::string("\x00\xff\n", 3)}, {"h", "two"},
+                                    {"gone", std::nullopt}, {"absent", std::nullopt}, {"", ""}};
+  EXPECT_EQ(out[0].headers, want);
+}
+
 TEST(Outbound, AnswersWithoutAListProduceNothing) {
   for (const char* body : {"", "ok", "[1,2]", R"({"produce": null})", R"({"other": "produce"})",
                                  R"("produce")", R"({"batchItemFailures": []})"}) {
@@ -54,6 +71,14 @@ TEST(Outbound, AMalformedListIsRejectedWholeWithTheReason) {
       {R"({"produce": [{"topic": "a", "key": 5}]})", "produce[0]: key must be a string"},
       {R"({"produce": [{"topic": "a", "value_base64": "!!"}]})", "produce[0]: value_base64 must be a base64 string"},
       {R"({"produce": [{"topic": "a", "headers": {"h": 1}}]})", "produce[0]: header h must be a string or null"},
+      {R"({"produce": [{"topic": "a", "headers": "h"}]})",
+       "produce[0]: headers must be an object of strings or a list of {name, value}"},
+      {R"({"produce": [{"topic": "a", "headers": [{"name": "h"}, {"value": "v"}]}]})",
+       "produce[0]: headers[1]: must be an object with a string \"name\""},
+      {R"({"produce": [{"topic": "a", "headers": [7]}]})", "produce[0]: headers[0]: must be an object with a string \"name\""},
+      {R"({"produce": [{"topic": "a", "headers": [{"name": "h", "value": 5}]}]})", "produce[0]: headers[0]: value must be a string"},
+      {R"({"produce": [{"topic": "a", "headers": [{"name": "h", "value_base64": "!"}]}]})",
+       "produce[0]: headers[0]: value_base64 must be a base64 string"},
   };
   for (const auto& [body, expected] : cases) {
     std::vector<OutboundRecord> out;

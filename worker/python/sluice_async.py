@@ -197,7 +197,7 @@ def _utf8(data, what):
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError:
-        raise SendRefused("message.send: %s is not UTF-8, and sluice produces header names and values as text" % what)
+        raise SendRefused("message.send: %s is not UTF-8, and Kafka header names are text" % what)
 
 
 def produce_record(event):
@@ -216,12 +216,10 @@ def produce_record(event):
     record["value_base64"] = None if payload is None else base64.b64encode(bytes(payload)).decode("ascii")
     if record["value_base64"] is None:
         del record["value_base64"]  # absent: a tombstone
-    headers = {}
-    for name, value in event.get("headers") or []:
-        text = _utf8(name, "a header name")
-        if text in headers:
-            raise SendRefused("message.send: header %r is repeated, and sluice produces one value per name" % text)
-        headers[text] = _utf8(value, "the value of header %r" % text)
+    # The list form of the produce answer's headers: repeats, order and bytes kept.
+    headers = [{"name": _utf8(name, "a header name"),
+                "value_base64": base64.b64encode(bytes(value)).decode("ascii")}
+               for name, value in event.get("headers") or []]
     if headers:
         record["headers"] = headers
     return record

@@ -4,8 +4,8 @@ Each message's payload is a test value ("s<seq>-..."). By seq:
   seq % 10 == 3  sends a record, then nacks ("order <seq> is invalid"): nothing produced
   seq % 10 == 7  returns without acking or nacking
   seq == CRASH_SEQ, the first time only   ends its process (os._exit) mid-record
-  otherwise      sends {address "out", payload the value, key the record's key, header
-                 source-seq} and acks
+  otherwise      sends {address "out", payload the value, key the record's key, headers
+                 source-seq, bytes (not UTF-8), tag twice} and acks
 Lifespan: startup writes OUTCOMES_DIR/lifespan-start.<pid>, shutdown lifespan-stop.<pid>.
 """
 
@@ -49,7 +49,7 @@ async def app(scope, receive, send):
     await send({
         "type": "message.send",
         "address": "out",
-        "headers": [(b"source-seq", str(seq).encode())],
+        "headers": [(b"source-seq", str(seq).encode()), (b"bytes", b"\x00\xff\n"), (b"tag", b"a"), (b"tag", b"b")],
         "payload": value,
         "bindings": {"kafka": {"key": scope["bindings"]["kafka"]["key"]}},
     })

@@ -169,6 +169,8 @@ std::vector<TopicMessage> read_topic(const std::string& bootstrap, const std::st
       for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {
         t.headers[name] = value == nullptr ? "" : std::string(static_cast<const char*>(value), size);
+        t.header_list.emplace_back(name, value == nullptr ? std::nullopt
+                                                          : std::optional<std::string>(std::string(static_cast<const char*>(value), size)));
       }
     }
     out.push_back(std::move(t));

@@ -92,6 +92,7 @@ struct TopicMessage {
   std::optional<std::string> key;
   std::optional<std::string> value;
   std::map<std::string, std::string> headers;  // last value per name
+  std::vector<std::pair<std::string, std::optional<std::string>>> header_list;  // all, in order; null kept
 };
 // Reads every message of `topic` from the beginning (no group) until `count` arrived or
 // `limit` passed.
