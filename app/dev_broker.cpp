@@ -102,7 +102,7 @@ std::string control(rd_kafka_mock_cluster_t* mc, int brokers, const std::string&
 
 }  // namespace
 
-int run_dev_broker(int brokers, const std::vector<std::string>& topics) {
+int run_dev_broker(int brokers, const std::vector<std::string>& topics, const std::string& debug) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -113,7 +113,9 @@ int run_dev_broker(int brokers, const std::vector<std::string>& topics) {
   const int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
   // The mock cluster needs a client handle to live in; it never connects anywhere.
-  auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"log_level", "3"}}));
+  if (!debug.empty()) spdlog::set_level(spdlog::level::debug);  // librdkafka logs debug lines at level 7
+  auto rk = kafka::make_client(RD_KAFKA_PRODUCER, debug.empty() ? kafka::make_conf({{"log_level", "3"}})
+                                                                 : kafka::make_conf({{"log_level", "7"}, {"debug", debug}}));
   rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk.get(), brokers);
   if (mc == nullptr) throw std::runtime_error("cannot start the mock cluster");
   for (const auto& spec : topics) {

@@ -171,6 +171,10 @@ int main(int argc, char** argv) {
   auto* dev = app.add_subcommand("dev-broker", "Run an in-process Kafka mock cluster for development and tests");
   dev->add_option("--brokers", brokers, "Number of brokers")->check(CLI::Range(1, 16))->capture_default_str();
   dev->add_option("--topic", topics, "Topic to create, as NAME:PARTITIONS (repeatable)");
+  std::string dev_debug;
+  dev->add_option("--debug", dev_debug,
+                  "librdkafka debug contexts logged on stderr, e.g. mock (the cluster's own view: group states, "
+                  "members joining and timing out); slows the cluster down");
 
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -205,7 +209,7 @@ int main(int argc, char** argv) {
     }
     if (*dev) {
       sluice::app::init_logging("dev-broker");
-      return sluice::app::run_dev_broker(brokers, topics);
+      return sluice::app::run_dev_broker(brokers, topics, dev_debug);
     }
     sluice::app::init_logging("supervisor");
     // Absolute, so a reload finds the same files whatever the working directory.

@@ -12,8 +12,13 @@
 #include <boost/process/io.hpp>
 #include <boost/process/env.hpp>
 #include <boost/process/extend.hpp>
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <deque>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -49,12 +54,18 @@ TempDir::~TempDir() {
 }
 
 DevBroker::DevBroker(const std::vector<std::string>& topics, int brokers) {
+  static std::atomic<int> made{0};
+  log_ = fs::temp_directory_path() /
+         ("sluice-it-broker-" + std::to_string(getpid()) + "-" + std::to_string(made.fetch_add(1)) + ".log");
   std::vector<std::string> args{"dev-broker", "--brokers", std::to_string(brokers)};
+  // Not by default: the mock cluster's debug log made a 26 s test take 35.
+  if (const char* debug = std::getenv("SLUICE_IT_BROKER_DEBUG")) args.insert(args.end(), {"--debug", debug});
   for (const auto& t : topics) {
     args.push_back("--topic");
     args.push_back(t);
   }
-  child_ = bp::child(bp::exe = targets().sluice, bp::args = args, bp::std_in < in_, bp::std_out > out_, bp::std_err > bp::null);
+  child_ = bp::child(bp::exe = targets().sluice, bp::args = args, bp::std_in < in_, bp::std_out > out_,
+                     bp::std_err > log_.string());
   if (!std::getline(out_, bootstrap_) || bootstrap_.empty()) {
     throw std::runtime_error("sluice dev-broker printed no bootstrap list");
   }
@@ -65,6 +76,21 @@ DevBroker::~DevBroker() {
   if (child_.running(ec)) {
     ::kill(child_.id(), SIGTERM);
     child_.wait(ec);
+  }
+  if (::testing::Test::HasFailure()) {
+    // The end is what a stuck group shows; a whole test's worth would bury the failure.
+    constexpr std::size_t kLines = 400;
+    std::ifstream in(log_);
+    std::deque<std::string> tail;
+    for (std::string line; std::getline(in, line);) {
+      tail.push_back(std::move(line));
+      if (tail.size() > kLines) tail.pop_front();
+    }
+    std::cout << "--- the dev broker's log (last " << tail.size() << " lines, " << log_.string() << ") ---\n";
+    for (const auto& line : tail) std::cout << line << "\n";
+    std::cout << "--- end of the dev broker's log ---" << std::endl;
+  } else {
+    fs::remove(log_, ec);
   }
 }
 

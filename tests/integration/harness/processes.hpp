@@ -32,7 +32,9 @@ class TempDir {
   fs::path path_;
 };
 
-// `sluice dev-broker` in its own process.
+// `sluice dev-broker` in its own process. Its log is printed when the test has failed;
+// with SLUICE_IT_BROKER_DEBUG=mock it holds the mock cluster's own view of its consumer
+// groups (states, members joining and timing out), for a group that never settles.
 class DevBroker {
  public:
   explicit DevBroker(const std::vector<std::string>& topics, int brokers = 1);
@@ -46,6 +48,7 @@ class DevBroker {
   boost::process::ipstream out_;
   boost::process::child child_;
   std::string bootstrap_;
+  fs::path log_;
 };
 
 // The test's ASAN_OPTIONS (as scripts/test.sh sets them) with `option` added, for a
