@@ -281,11 +281,11 @@ TEST_F(Exec, AnAsgiAppGetsEveryHeaderAndByteAndItsLifespanOnce) {
   EXPECT_EQ(read_file(lifespan), "lifespan.startup\nlifespan.shutdown\n");
 }
 
-// Requests written ahead to an AMGI app run together on its event loop where the
-// lambda's ordering lets them, and one after another where it does not; answers keep
+// Requests written ahead to an AMGI or ASGI app run together on its event loop where
+// the lambda's ordering lets them, and one after another where it does not; answers keep
 // request order. Run one at a time, as they were, the first record would wait in vain for
-// its neighbour (handlers/amgi_overlap.py).
-TEST_F(Exec, AnAmgiAppRunsRequestsTogetherOnlyWhereTheOrderingAllows) {
+// its neighbour (handlers/overlap_app.py).
+TEST_F(Exec, AsyncAppsRunRequestsTogetherOnlyWhereTheOrderingAllows) {
   struct Request {
     std::string partition, key, payload;
   };
@@ -305,15 +305,16 @@ TEST_F(Exec, AnAmgiAppRunsRequestsTogetherOnlyWhereTheOrderingAllows) {
         {"0", "k1", R"({"id": "b", "beside": ["a", "c"]})"},
         {"0", "k1", R"({"id": "c", "beside": ["a", "b"]})"}}},
   };
-  for (const auto& [ordering, requests] : cases) {
-    SCOPED_TRACE("ordering = " + ordering);
-    PythonRunner r(kHandlers + "amgi_overlap.py", {"--amgi"},
+  for (const auto& [ordering, requests] : cases) for (const std::string kind : {"--amgi", "--asgi"}) {
+    SCOPED_TRACE(kind + ", ordering = " + ordering);
+    PythonRunner r(kHandlers + "overlap_app.py", {kind},
                    {{"SLUICE_EXEC_FEATURES", "pipeline, originals, coalesce"},
                     {"SLUICE_ORDERING", ordering},
                     {"SLUICE_FORMAT", "raw"}});
     const auto ready = read_answer(r.from);
     ASSERT_TRUE(ready.has_value());
-    EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline, coalesce\n");
+    EXPECT_EQ(ready->headers, kind == "--amgi" ? "Status: ready\nFeatures: pipeline, coalesce\n"
+                                               : "Status: ready\nFeatures: pipeline, originals, coalesce\n");
     std::string window;  // written at once, as sluice writes a window
     for (const auto& q : requests) {
       window += frame({{"X-Kafka-Topic", "events"},
@@ -326,7 +327,7 @@ TEST_F(Exec, AnAmgiAppRunsRequestsTogetherOnlyWhereTheOrderingAllows) {
     for (const auto& q : requests) {
       const auto answer = read_answer(r.from);
       ASSERT_TRUE(answer.has_value());
-      EXPECT_EQ(answer->headers, "Status: ok\n") << q.payload;
+      EXPECT_EQ(answer->headers, "Status: ok\n") << q.payload << answer->body;
     }
     EXPECT_EQ(r.end(), 0);
   }
