@@ -129,11 +129,8 @@ class AsgiHost:
         self.loop = asyncio.new_event_loop()
         self.lifespan = Lifespan(app, self.loop, ("asgi", ASGI))
 
-    def call(self, block, body, originals):
-        """One event as a POST; returns (status line, [(name, value)] as str, body)."""
-        return self.loop.run_until_complete(self.request(block, body, originals))
-
     async def request(self, block, body, originals):
+        """One event as a POST; returns (status line, [(name, value)] as str, body)."""
         headers = asgi_headers(block)
         if not any(name == b"content-length" for name, _ in headers):
             headers.append((b"content-length", str(len(body)).encode()))
@@ -252,11 +249,8 @@ class AmgiHost:
         self.loop = asyncio.new_event_loop()
         self.lifespan = Lifespan(app, self.loop, ("amgi", AMGI))
 
-    def call(self, header_list, body):
-        """One record as a message scope; returns (frame headers, answer body)."""
-        return self.loop.run_until_complete(self.message(header_list, body))
-
     async def message(self, header_list, body):
+        """One record as a message scope; returns (frame headers, answer body)."""
         fields = {name.lower(): value for name, value in header_list}
         key = fields.get("x-kafka-key")
         tombstone = fields.get("x-kafka-tombstone") == "true"
