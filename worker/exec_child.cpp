@@ -138,12 +138,14 @@ ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_poin
 
 ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests, std::size_t window,
                                       std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
-                                      const std::function<void(std::size_t, Frame&)>& on_answer, std::size_t& answered) {
+                                      const std::function<void(std::size_t, Frame&)>& on_answer, std::size_t& answered,
+                                      const std::function<void(std::size_t)>& on_write) {
   error_.clear();
   answered = 0;
   std::size_t begun = requests.size();  // requests that will be written (fewer after a stop)
   std::size_t sent = 0;                 // requests written whole
   std::size_t offset = 0;               // bytes of requests[sent] written
+  std::size_t offered = 0;              // requests on_write() was told of
   auto deadline = Clock::now() + timeout;
   char buf[64 << 10];
   for (;;) {
@@ -181,6 +183,9 @@ ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests
       for (std::size_t k = sent; k < std::min(begun, answered + window) && n < iov.size(); ++k) {
         const std::size_t skip = k == sent ? offset : 0;
         iov[n++] = {const_cast<char*>(requests[k].data() + skip), requests[k].size() - skip};
+        for (; offered <= k; ++offered) {
+          if (on_write) on_write(offered);
+        }
       }
       const ssize_t w = writev(to_child_, iov.data(), static_cast<int>(n));
       for (auto left = static_cast<std::size_t>(std::max<ssize_t>(w, 0)); left > 0;) {

@@ -214,6 +214,7 @@ void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<
   for (std::size_t i = 0; i < records.size(); ++i) {
     auto request = request_for(records.subspan(i, 1), results.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
     if (!request) {
+      begin(i);
       answered(i, 0);  // failed without reaching the handler
       continue;
     }
@@ -235,7 +236,7 @@ void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<
         read_answer(response, records.subspan(i, 1), results.subspan(i, 1), produce);
         answered(i, took());
       },
-      got);
+      got, [&](std::size_t j) { begin(record_of[j]); });
   if (r == ExecChild::Result::kEnded || r == ExecChild::Result::kTimeout) {
     if (coalesce_ && requests.size() - got > 1) {
       // A coalescing child may have finished requests whose answers it still held: which

@@ -42,6 +42,9 @@ class Handler {
 
   // `answered(i, latency_ns)` runs as record i gets its outcome, with how long its call took.
   using Answered = std::function<void(std::size_t, std::uint64_t)>;
+  // `begun(i)` runs before record i first reaches the handler's code or its endpoint, so
+  // that an attempt is counted for what was tried, not for a whole round taken at once.
+  using Begun = std::function<void(std::size_t)>;
 
   // Each record as a call of its own, with up to window() of them outstanding (an exec
   // handler that listed `pipeline` answers them in order; an http handler's requests
@@ -49,11 +52,17 @@ class Handler {
   // A record that is never answered was never seen by the handler (it ended on an earlier
   // one, or `stop` came first: once set, no further record is begun) and keeps no outcome.
   // `produce` holds, while `answered` runs, the records that record's answer asks to produce.
+  // Every answered record was begun first.
   void call_each(std::span<const sluice_record> records, std::span<sluice_result> results,
                  std::vector<OutboundRecord>& produce, std::span<const RecordSchemas> schemas,
-                 const std::atomic<bool>& stop, const Answered& answered) {
+                 const std::atomic<bool>& stop, const Begun& begun, const Answered& answered) {
     failed_whole_ = false;
     schemas_ = schemas;
+    begun_ = &begun;
+    struct Reset {  // begun_ never outlives the call, however it ends
+      const Begun*& at;
+      ~Reset() { at = nullptr; }
+    } reset{begun_};
     handle_each(records, results, produce, stop, answered);
   }
 
@@ -71,11 +80,17 @@ class Handler {
     const auto all = schemas_;
     for (std::size_t i = 0; i < records.size() && !stop.load(std::memory_order_relaxed); ++i) {
       schemas_ = all.empty() ? all : all.subspan(i, 1);
+      begin(i);
       const std::uint64_t start = shm::monotonic_ns();
       handle(records.subspan(i, 1), results.subspan(i, 1), produce);
       answered(i, shm::monotonic_ns() - start);
     }
     schemas_ = all;
+  }
+
+  // handle_each(): record i is about to reach the handler (see Begun).
+  void begin(std::size_t i) const {
+    if (begun_ != nullptr && *begun_) (*begun_)(i);
   }
 
   // The records' schemas during handle(): empty when nothing was decoded.
@@ -94,6 +109,7 @@ class Handler {
  private:
   bool failed_whole_ = false;
   std::span<const RecordSchemas> schemas_;
+  const Begun* begun_ = nullptr;  // during call_each()
 };
 
 }  // namespace sluice::worker

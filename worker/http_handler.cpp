@@ -211,6 +211,7 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
       if (started_[i] != 0) continue;
       const auto& gate = gates_[i];
       if (gate && busy_.contains(*gate)) continue;  // waits for the one ahead of it
+      begin(i);
       Transfer& t = idle();
       t.record = i;
       if (gate) busy_.insert(*gate);

@@ -26,6 +26,14 @@ constexpr std::uint64_t kIdleWaitNs = 200'000'000;
 // next to any commit interval; long enough to cover hundreds of no-op records.
 constexpr std::uint64_t kFlushNs = 50'000;
 constexpr std::size_t kMaxErrorText = 1024;
+// A round of one-record calls with several outstanding (a handler's window() > 1) takes
+// this many windows of records. The round is the unit of release: its last requests run
+// with the window emptying behind them, and the next round's all start together. Over
+// one window per round that cost an http worker with 64 requests of 10 ms in flight a
+// fifth of its throughput, over eight about a tenth (docs/benchmarks.md). More would hold
+// finished records back from their commit for longer. It is safe because such a round
+// charges each record its attempt only as its call begins (charged_).
+constexpr std::size_t kWindowsPerRound = 8;
 // What a result holds before the handler sets it: a record it forgets is never handled.
 constexpr sluice_result kNoOutcome{SLUICE_FAIL, "handler set no outcome"};
 
@@ -46,7 +54,9 @@ WorkerLoop::WorkerLoop(const shm::Segment& seg, const config::Lambda& lambda, st
       rng_(static_cast<unsigned>(getpid())) {
   done_ = in_.cursor();
   const bool one_by_one = !handler_.takes_batches() || lambda_.batch_size == 1;
-  round_size_ = one_by_one ? std::max<std::size_t>(lambda_.batch_size, handler_.window()) : lambda_.batch_size;
+  const std::size_t window = handler_.window();
+  round_size_ = one_by_one ? std::max<std::size_t>(lambda_.batch_size, window > 1 ? window * kWindowsPerRound : 1)
+                           : lambda_.batch_size;
   supervision_.reader_pid.store(getpid(), std::memory_order_relaxed);
   supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
   if (const int st = supervision_.last_exit_status.load(std::memory_order_acquire); st != 0) {
@@ -144,13 +154,18 @@ bool WorkerLoop::process() {
   if (!redelivered || todo_.size() <= 1) return run_todo();
   // A redelivery after a worker died: one record per call, so that the record that
   // took the worker down uses up its own attempts, not its batch-mates' (AWS bisects a
-  // failing batch for the same reason).
-  suspects_.swap(todo_);
-  for (shm::RecordHeader* h : suspects_) {
-    todo_.assign(1, h);
+  // failing batch for the same reason). Up to the last record that was tried: the ones
+  // after it never reached a handler (attempts are charged as calls begin), and run
+  // together as usual once the others are done, in ring order so a partition keeps its.
+  std::size_t tried = todo_.size();
+  while (tried > 0 && todo_[tried - 1]->attempts.load(std::memory_order_relaxed) == 0) --tried;
+  suspects_.assign(todo_.begin(), todo_.end());
+  for (std::size_t i = 0; i < tried; ++i) {
+    todo_.assign(1, suspects_[i]);
     if (!run_todo()) return false;
   }
-  return true;
+  todo_.assign(suspects_.begin() + static_cast<std::ptrdiff_t>(tried), suspects_.end());
+  return todo_.empty() || run_todo();
 }
 
 bool WorkerLoop::run_todo() {
@@ -171,7 +186,9 @@ bool WorkerLoop::run_todo() {
     }
     for (std::size_t i = 0; i < todo_.size(); ++i) {
       shm::RecordHeader* h = todo_[i];
-      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed);  // charged by decode_todo()
+      // The attempt this call is, whether it was charged already (decode_todo()) or will be
+      // as the call begins.
+      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed) + (charged_[i] != 0 ? 0 : 1);
       const std::string& topic = h->topic_index < topics.size() ? topics[h->topic_index] : topics.front();
       records_.push_back(sluice_record{
           topic.c_str(), topic.size(), h->partition, h->offset, h->timestamp_ms, h->timestamp_type,
@@ -197,8 +214,9 @@ bool WorkerLoop::run_todo() {
       const sluice_result& r = results_[i];
       if (called_[i] == 0) {
         // Never tried (its handler ended on another record, or a stop came), so its
-        // attempt is given back: one poison record must not use up its window-mates'.
-        give_back(h);
+        // attempt, if one was charged, is given back: one poison record must not use up
+        // its window-mates'.
+        if (charged_[i] != 0) give_back(h);
         next_.push_back(&h);
         ++not_called;
         continue;
@@ -259,6 +277,12 @@ void WorkerLoop::charge(shm::RecordHeader& h) {
   h.attempts.store(h.attempts.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+void WorkerLoop::charge_once(std::size_t j) {
+  if (charged_[j] != 0) return;
+  charge(*todo_[j]);
+  charged_[j] = 1;
+}
+
 void WorkerLoop::give_back(shm::RecordHeader& h) {
   h.attempts.store(h.attempts.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -268,10 +292,8 @@ void WorkerLoop::decode_todo() {
   decoded_for_.clear();
   decoded_.clear();
   schemas_.clear();
-  if (decoder_ == nullptr) {
-    for (shm::RecordHeader* h : todo_) charge(*h);
-    return;
-  }
+  charged_.assign(todo_.size(), 0);  // charged as their calls begin (invoke())
+  if (decoder_ == nullptr) return;
   std::size_t kept = 0;
   std::string out;
   std::string why;
@@ -307,11 +329,15 @@ void WorkerLoop::decode_todo() {
       }
     }
     if (failed || !waiting_.empty()) continue;
+    // Decoded: the decoder's risk is behind it, and the handler's is charged as its call
+    // begins, like any record's.
+    give_back(*h);
     todo_[kept++] = h;
     decoded_for_.push_back(d);
     schemas_.push_back(schemas);
   }
   todo_.resize(kept);
+  charged_.assign(todo_.size(), 0);
 }
 
 bool WorkerLoop::wait_unavailable(const std::string& why) {
@@ -363,6 +389,8 @@ void WorkerLoop::invoke() {
   const std::size_t step = handler_.takes_batches() && !one_per_call_ ? lambda_.batch_size : 1;
   call_start_ns_ = shm::monotonic_ns();
   if (step == 1 && records_.size() > 1 && handler_.window() > 1) {
+    // Each record is charged as its call begins (call_each()): a round holds several
+    // windows, and one that dies with its worker must not charge records never tried.
     for (std::size_t j = 0; j < records_.size(); ++j) observe_queue_wait(j);
     called_.assign(records_.size(), 0);
     call_each();
@@ -371,6 +399,7 @@ void WorkerLoop::invoke() {
     return;
   }
   called_.assign(records_.size(), 1);
+  for (std::size_t j = 0; j < records_.size(); ++j) charge_once(j);
   for (std::size_t i = 0; i < records_.size(); i += step) {
     const std::size_t n = std::min(step, records_.size() - i);
     for (std::size_t j = i; j < i + n; ++j) observe_queue_wait(j);
@@ -429,7 +458,9 @@ void WorkerLoop::call_each() {
   supervision_.invocation_start_ns.store(call_start_ns_, std::memory_order_relaxed);
   produce_.clear();
   std::uint64_t last = call_start_ns_;
-  handler_.call_each(records_, results_, produce_, schemas_, stop_, [&](std::size_t i, std::uint64_t latency_ns) {
+  const Handler::Begun begun = [this](std::size_t i) { charge_once(i); };
+  handler_.call_each(records_, results_, produce_, schemas_, stop_, begun, [&](std::size_t i, std::uint64_t latency_ns) {
+    charge_once(i);  // a handler that answered without saying it began
     called_[i] = 1;
     shm::bump(wstats_.invocations);
     wstats_.handler_latency.observe(latency_ns);

@@ -40,11 +40,14 @@ class WorkerLoop {
   // their one writer.
   static void charge(shm::RecordHeader& h);
   static void give_back(shm::RecordHeader& h);
-  // Charges each record of todo_ its attempt and runs the decoder over them: a record
-  // that cannot be decoded fails here; from the first one whose decoding must wait
-  // (registry down), it and every record after it wait (waiting_), attempts not
-  // charged, so that nothing overtakes it. todo_ keeps the rest, decoded_for_ their
-  // replacement bytes.
+  // Charges todo_[j] unless charged_ says it was.
+  void charge_once(std::size_t j);
+  // Runs the decoder over todo_, each record charged an attempt while it is decoded (a
+  // decoder that takes the worker down uses up the record's attempts; a record's call
+  // is charged as it begins: charged_). A record that cannot be decoded fails here; from
+  // the first one whose decoding must wait (registry down), it and every record after it
+  // wait (waiting_), attempts not charged, so that nothing overtakes it. todo_ keeps the
+  // rest, decoded_for_ their replacement bytes.
   void decode_todo();
   // Calls the handler for records_ (in one call, or one per record), filling results_.
   void invoke();
@@ -111,9 +114,11 @@ class WorkerLoop {
   std::vector<sluice_result> results_;
   std::deque<std::string> call_errors_;  // results_' error texts, copied after each call
   std::uint64_t call_start_ns_ = 0;
-  // Records a round takes from the ring: batch_size, or the handler's window when it
-  // calls records one by one and can have several outstanding.
+  // Records a round takes from the ring: batch_size, or several of the handler's windows
+  // when it calls records one by one and can have several outstanding.
   std::size_t round_size_ = 1;
+  // Per todo_ (so records_) entry: whether its attempt was charged yet.
+  std::vector<char> charged_;
   // Per records_ entry: whether the handler saw it. One it did not (its handler ended at
   // another, or a stop came first) has no outcome and gets its attempt back.
   std::vector<char> called_;

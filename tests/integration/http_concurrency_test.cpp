@@ -219,7 +219,8 @@ TEST_F(HttpConcurrency, WithoutOrderingAWorkerKeepsMaxConcurrencyInFlightAndNoMo
 
 // Eight requests in flight when their worker is SIGKILLed: nothing is committed past
 // them while they are unanswered, and each is delivered again (attempt 2) to the
-// worker's replacement, then committed.
+// worker's replacement, then committed; records its round held but had not begun keep
+// attempt 1.
 TEST_F(HttpConcurrency, RequestsInFlightWhenTheirWorkerIsKilledAreDeliveredAgainAndNotCommittedBefore) {
   constexpr std::uint64_t kMessages = 40;
   DevBroker broker({"events:1"});
@@ -250,6 +251,11 @@ TEST_F(HttpConcurrency, RequestsInFlightWhenTheirWorkerIsKilledAreDeliveredAgain
   for (const auto& a : server.arrivals()) highest_attempt[a.offset] = std::max(highest_attempt[a.offset], a.attempt);
   for (std::int64_t offset = 0; offset < 8; ++offset) {
     EXPECT_EQ(highest_attempt[offset], 2) << "offset " << offset << " was in flight when its worker was killed";
+  }
+  // The dead worker's round held all 40 records (several windows), but only 8 reached
+  // the endpoint: the rest were never tried, so no attempt of theirs was counted.
+  for (std::int64_t offset = 8; offset < static_cast<std::int64_t>(kMessages); ++offset) {
+    EXPECT_EQ(highest_attempt[offset], 1) << "offset " << offset << " never reached the endpoint before the kill";
   }
   expect_clean_stop(d);
 }
