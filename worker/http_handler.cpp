@@ -40,8 +40,7 @@ sluice_outcome http_outcome(CURLcode rc, long status) {
 }
 
 HttpHandler::HttpHandler(const config::Lambda& lambda)
-    : lambda_(lambda), source_(event_source_of(lambda)), multi_(curl_multi_init()) {
-  if (!multi_) throw std::runtime_error("curl_multi_init failed");
+    : lambda_(lambda), source_(event_source_of(lambda)) {
   // libcurl before 7.89 fails every request after the first on a reused prior-knowledge
   // connection ("Error in the HTTP2 framing layer", curl issue 10634): every record
   // would fail. Refused at start rather than dead-lettering a topic.
@@ -55,14 +54,14 @@ HttpHandler::HttpHandler(const config::Lambda& lambda)
   // One connection per request in flight over HTTP/1.1, kept for the next ones; over
   // HTTP/2 they share one (libcurl multiplexes by default).
   const long limit = static_cast<long>(lambda.handler.max_concurrency);
-  curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, limit);
-  curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, limit);
+  curl_multi_setopt(events_.multi(), CURLMOPT_MAX_HOST_CONNECTIONS, limit);
+  curl_multi_setopt(events_.multi(), CURLMOPT_MAXCONNECTS, limit);
   for (const auto& [name, value] : lambda.handler.headers) static_headers_.push_back(name + ": " + value);
 }
 
 HttpHandler::~HttpHandler() {
   // Transfers still in the multi handle (a stop mid-flight) leave it before it is cleaned up.
-  for (const auto& t : transfers_) curl_multi_remove_handle(multi_.get(), t->easy.get());
+  for (const auto& t : transfers_) curl_multi_remove_handle(events_.multi(), t->easy.get());
 }
 
 HttpHandler::Transfer& HttpHandler::idle() {
@@ -120,27 +119,29 @@ void HttpHandler::start(Transfer& t, std::span<const sluice_record> records, std
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, t.body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.body.size()));
   t.started_ns = shm::monotonic_ns();
-  curl_multi_add_handle(multi_.get(), c);
+  curl_multi_add_handle(events_.multi(), c);
 }
 
 template <typename OnDone>
 void HttpHandler::step(OnDone&& on_done) {
-  int running = 0;
-  curl_multi_perform(multi_.get(), &running);
-  bool ended = false;
-  int left = 0;
-  while (CURLMsg* m = curl_multi_info_read(multi_.get(), &left)) {
-    if (m->msg != CURLMSG_DONE) continue;
-    // The message is gone once its handle leaves the multi handle: read it first.
-    CURL* c = m->easy_handle;
-    const CURLcode rc = m->data.result;
-    curl_multi_remove_handle(multi_.get(), c);
-    Transfer* t = nullptr;
-    curl_easy_getinfo(c, CURLINFO_PRIVATE, &t);
-    ended = true;
-    on_done(*t, rc);
-  }
-  if (!ended && running > 0) curl_multi_poll(multi_.get(), nullptr, 0, 100, nullptr);
+  const auto ended = [&] {
+    bool any = false;
+    while (CURLMsg* m = events_.next_done()) {
+      if (m->msg != CURLMSG_DONE) continue;
+      // The message is gone once its handle leaves the multi handle: read it first.
+      CURL* c = m->easy_handle;
+      const CURLcode rc = m->data.result;
+      curl_multi_remove_handle(events_.multi(), c);
+      Transfer* t = nullptr;
+      curl_easy_getinfo(c, CURLINFO_PRIVATE, &t);
+      any = true;
+      on_done(*t, rc);
+    }
+    return any;
+  };
+  if (ended()) return;
+  events_.act(100);
+  ended();
 }
 
 void HttpHandler::conclude(Transfer& t, CURLcode rc, std::span<const sluice_record> records,

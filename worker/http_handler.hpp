@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "worker/curl_easy.hpp"
+#include "worker/curl_events.hpp"
 #include "worker/event_format.hpp"
 #include "worker/handler.hpp"
 
@@ -29,11 +30,6 @@ namespace sluice::worker {
 //    out, 500 and any other 5xx — the record may be what broke it;
 //  * fail: any other status (4xx: the request itself is refused).
 sluice_outcome http_outcome(CURLcode rc, long status);
-
-struct MultiDeleter {
-  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
-};
-using CurlMulti = std::unique_ptr<CURLM, MultiDeleter>;
 
 class HttpHandler final : public Handler {
  public:
@@ -63,8 +59,8 @@ class HttpHandler final : public Handler {
   Transfer& idle();
   // Starts a POST of the event of `records` (whose schemas are `schemas`).
   void start(Transfer& t, std::span<const sluice_record> records, std::span<const RecordSchemas> schemas);
-  // Lets libcurl work; calls on_done(transfer, result) for each request that ended, and
-  // when none did, waits (up to 100 ms) for one of them to make progress.
+  // Calls on_done(transfer, result) for each request that ended; when none had, first
+  // lets libcurl work, waiting (up to 100 ms) for one of them to make progress.
   template <typename OnDone>
   void step(OnDone&& on_done);
   // The records' outcomes from how their request ended.
@@ -77,7 +73,7 @@ class HttpHandler final : public Handler {
 
   const config::Lambda& lambda_;
   EventSource source_;
-  CurlMulti multi_;
+  CurlEvents events_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<Transfer*> idle_;
   // handle_each()'s per-record state, kept between calls so a round allocates nothing.
