@@ -173,6 +173,7 @@ bool WorkerLoop::run_todo() {
   one_per_call_ = false;
   while (!todo_.empty()) {
     decode_todo();
+    charged_.assign(todo_.size(), 0);  // each is charged as its call begins (invoke())
     records_.clear();
     headers_.clear();
     // Headers first, so the record pointers into headers_ stay valid.
@@ -292,7 +293,6 @@ void WorkerLoop::decode_todo() {
   decoded_for_.clear();
   decoded_.clear();
   schemas_.clear();
-  charged_.assign(todo_.size(), 0);  // charged as their calls begin (invoke())
   if (decoder_ == nullptr) return;
   std::size_t kept = 0;
   std::string out;
@@ -337,7 +337,6 @@ void WorkerLoop::decode_todo() {
     schemas_.push_back(schemas);
   }
   todo_.resize(kept);
-  charged_.assign(todo_.size(), 0);
 }
 
 bool WorkerLoop::wait_unavailable(const std::string& why) {

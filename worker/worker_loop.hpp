@@ -120,7 +120,8 @@ class WorkerLoop {
   // Per todo_ (so records_) entry: whether its attempt was charged yet.
   std::vector<char> charged_;
   // Per records_ entry: whether the handler saw it. One it did not (its handler ended at
-  // another, or a stop came first) has no outcome and gets its attempt back.
+  // another, or a stop came first) has no outcome and gets back its attempt if one was
+  // charged (charged_).
   std::vector<char> called_;
   bool one_per_call_ = false;  // a call of this run_todo() was split: the rest go alone
   std::vector<OutboundRecord> produce_;
