@@ -45,6 +45,16 @@ class Handler {
   // `begun(i)` runs before record i first reaches the handler's code or its endpoint, so
   // that an attempt is counted for what was tried, not for a whole round taken at once.
   using Begun = std::function<void(std::size_t)>;
+  // What `more` hands back: the records of the call so far, with their results and schemas
+  // (the spans handed in before may have moved).
+  struct Grown {
+    std::span<const sluice_record> records;
+    std::span<sluice_result> results;
+    std::span<const RecordSchemas> schemas;
+  };
+  // `more(n)` adds up to n records after the last (none when the worker has none ready, or
+  // must not stream: see WorkerLoop). An empty function adds none.
+  using More = std::function<Grown(std::size_t)>;
 
   // Each record as a call of its own, with up to window() of them outstanding (an exec
   // handler that listed `pipeline` answers them in order; an http handler's requests
@@ -53,16 +63,21 @@ class Handler {
   // one, or `stop` came first: once set, no further record is begun) and keeps no outcome.
   // `produce` holds, while `answered` runs, the records that record's answer asks to produce.
   // Every answered record was begun first.
+  // A handler that keeps a window full across records may ask for more as its slots free
+  // (more()), so that the call does not drain its window before the next starts; error
+  // texts of handle_each() need only last until `answered` returns.
   void call_each(std::span<const sluice_record> records, std::span<sluice_result> results,
                  std::vector<OutboundRecord>& produce, std::span<const RecordSchemas> schemas,
-                 const std::atomic<bool>& stop, const Begun& begun, const Answered& answered) {
+                 const std::atomic<bool>& stop, const Begun& begun, const Answered& answered, const More& more = {}) {
     failed_whole_ = false;
     schemas_ = schemas;
     begun_ = &begun;
-    struct Reset {  // begun_ never outlives the call, however it ends
-      const Begun*& at;
-      ~Reset() { at = nullptr; }
-    } reset{begun_};
+    more_ = &more;
+    struct Reset {  // neither outlives the call, however it ends
+      const Begun*& begun;
+      const More*& more;
+      ~Reset() { begun = nullptr, more = nullptr; }
+    } reset{begun_, more_};
     handle_each(records, results, produce, stop, answered);
   }
 
@@ -93,6 +108,18 @@ class Handler {
     if (begun_ != nullptr && *begun_) (*begun_)(i);
   }
 
+  // handle_each(): up to n records more for this call, appended to `records` and
+  // `results` (re-pointed, as schemas() is); how many were added.
+  std::size_t more(std::span<const sluice_record>& records, std::span<sluice_result>& results, std::size_t n) {
+    if (more_ == nullptr || !*more_ || n == 0) return 0;
+    const Grown g = (*more_)(n);
+    const std::size_t added = g.records.size() - records.size();
+    records = g.records;
+    results = g.results;
+    schemas_ = g.schemas;
+    return added;
+  }
+
   // The records' schemas during handle(): empty when nothing was decoded.
   std::span<const RecordSchemas> schemas() const { return schemas_; }
 
@@ -110,6 +137,7 @@ class Handler {
   bool failed_whole_ = false;
   std::span<const RecordSchemas> schemas_;
   const Begun* begun_ = nullptr;  // during call_each()
+  const More* more_ = nullptr;    // during call_each()
 };
 
 }  // namespace sluice::worker

@@ -192,39 +192,57 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
 
 void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
                               std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
-  errors_.clear();
-  errors_.reserve(records.size());  // at most one text per record; pointers are handed out
   retry_after_ms_ = 0;
   busy_.clear();
-  const auto all = schemas();
   // Each record's gate once: a record waiting behind a busy gate is looked at again on
   // every pass below.
   gates_.clear();
-  for (const auto& r : records) gates_.push_back(gate_of(r));
-  started_.assign(records.size(), 0);
+  started_.clear();
+  const auto track = [&](std::size_t from) {
+    for (std::size_t i = from; i < records.size(); ++i) gates_.push_back(gate_of(records[i]));
+    started_.resize(records.size(), 0);
+  };
+  track(0);
   std::size_t first = 0;  // every record before it has started
   std::size_t in_flight = 0;
+  std::size_t waiting = records.size();  // not started yet
   const std::size_t limit = window();
   const auto start_what_may = [&] {
     if (stop.load(std::memory_order_relaxed)) return;  // what is in flight ends; nothing new begins
-    // In record order, so that of the records waiting for one gate the first goes first.
-    for (std::size_t i = first; i < records.size() && in_flight < limit; ++i) {
-      if (started_[i] != 0) continue;
-      const auto& gate = gates_[i];
-      if (gate && busy_.contains(*gate)) continue;  // waits for the one ahead of it
-      begin(i);
-      Transfer& t = idle();
-      t.record = i;
-      if (gate) busy_.insert(*gate);
-      start(t, records.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
-      started_[i] = 1;
-      ++in_flight;
+    for (bool grew = true; grew;) {
+      // In record order, so that of the records waiting for one gate the first goes first.
+      for (std::size_t i = first; i < records.size() && in_flight < limit; ++i) {
+        if (started_[i] != 0) continue;
+        const auto& gate = gates_[i];
+        if (gate && busy_.contains(*gate)) continue;  // waits for the one ahead of it
+        begin(i);
+        Transfer& t = idle();
+        t.record = i;
+        if (gate) busy_.insert(*gate);
+        const auto all = schemas();
+        start(t, records.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
+        started_[i] = 1;
+        ++in_flight;
+        --waiting;
+      }
+      while (first < records.size() && started_[first] != 0) ++first;
+      // Fewer records waiting than slots to fill: ask for the next window's worth now, so
+      // that the window never empties between records the worker already holds. Records
+      // held back by their gates count as waiting, so a single ordered partition does not
+      // take more than a window ahead.
+      const std::size_t before = records.size();
+      grew = in_flight + waiting < limit && more(records, results, limit) != 0;
+      if (grew) {
+        track(before);
+        waiting += records.size() - before;
+      }
     }
-    while (first < records.size() && started_[first] != 0) ++first;
   };
   for (start_what_may(); in_flight > 0; start_what_may()) {
     step([&](Transfer& t, CURLcode rc) {
       const std::size_t i = t.record;
+      // Texts last until answered() returns (it copies them): one at a time.
+      errors_.clear();
       conclude(t, rc, records.subspan(i, 1), results.subspan(i, 1), produce);
       if (const auto& gate = gates_[i]) busy_.erase(*gate);
       idle_.push_back(&t);

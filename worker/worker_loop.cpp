@@ -34,6 +34,12 @@ constexpr std::size_t kMaxErrorText = 1024;
 // finished records back from their commit for longer. It is safe because such a round
 // charges each record its attempt only as its call begins (charged_).
 constexpr std::size_t kWindowsPerRound = 8;
+// A round of one-record calls whose handler asks for more as its window frees
+// (Handler::more()) takes further fresh records from the ring while it runs, up to this
+// many rounds' worth: the window then never drains between rounds, and finished records
+// are released as they finish. The bound only caps the round's vectors; the ring bounds
+// what can be outstanding anyway.
+constexpr std::size_t kRoundsPerStream = 8;
 // What a result holds before the handler sets it: a record it forgets is never handled.
 constexpr sluice_result kNoOutcome{SLUICE_FAIL, "handler set no outcome"};
 
@@ -107,6 +113,7 @@ void WorkerLoop::flush() {
 
 void WorkerLoop::collect() {
   batch_.clear();
+  batch_ends_.clear();
   std::uint64_t deadline = 0;
   while (batch_.size() < round_size_) {
     shm::RecordHeader* h = in_.peek();
@@ -129,13 +136,16 @@ void WorkerLoop::collect() {
     }
     batch_.push_back(h);
     in_.advance();
+    batch_ends_.push_back(in_.cursor());
   }
 }
 
 bool WorkerLoop::process() {
   todo_.clear();
+  ends_.clear();
   bool redelivered = false;
-  for (shm::RecordHeader* h : batch_) {
+  for (std::size_t b = 0; b < batch_.size(); ++b) {
+    shm::RecordHeader* h = batch_[b];
     const shm::Status status = h->status.load(std::memory_order_relaxed);
     if (h->slot >= seg_.epoch_slots() || seg_.epoch(h->slot).load(std::memory_order_acquire) != h->epoch) {
       // Revoked after enqueue: another member owns it now; do not invoke the handler.
@@ -149,12 +159,16 @@ bool WorkerLoop::process() {
     } else {
       redelivered = redelivered || h->attempts.load(std::memory_order_relaxed) > 0;
       todo_.push_back(h);
+      ends_.push_back(batch_ends_[b]);
     }
   }
+  stream_ = !redelivered;
   if (!redelivered || todo_.size() <= 1) return run_todo();
+  stream_ = false;
   // A redelivery after a worker died: one record per call, so that the record that
   // took the worker down uses up its own attempts, not its batch-mates' (AWS bisects a
-  // failing batch for the same reason). Up to the last record that was tried: the ones
+  // failing batch for the same reason); such a round takes nothing more while it runs
+  // (stream_). Up to the last record that was tried: the ones
   // after it never reached a handler (attempts are charged as calls begin), and run
   // together as usual once the others are done, in ring order so a partition keeps its.
   std::size_t tried = todo_.size();
@@ -169,41 +183,21 @@ bool WorkerLoop::process() {
 }
 
 bool WorkerLoop::run_todo() {
-  const auto& topics = lambda_.topics;
   one_per_call_ = false;
+  // Only the first pass streams: retries wait out their backoff, as a round.
+  streaming_ = stream_ && decoder_ == nullptr;
+  released_ = 0;
   while (!todo_.empty()) {
     decode_todo();
     charged_.assign(todo_.size(), 0);  // each is charged as its call begins (invoke())
+    finished_.assign(todo_.size(), 0);
     records_.clear();
     headers_.clear();
-    // Headers first, so the record pointers into headers_ stay valid.
     ranges_.clear();
-    for (shm::RecordHeader* h : todo_) {
-      const std::size_t first = headers_.size();
-      shm::for_each_header(shm::record_headers(h), h->headers_len, [&](const shm::HeaderView& v) {
-        headers_.push_back(sluice_header{v.name.data(), v.name.size(), v.value, v.value_len});
-      });
-      ranges_.emplace_back(first, headers_.size() - first);
-    }
-    for (std::size_t i = 0; i < todo_.size(); ++i) {
-      shm::RecordHeader* h = todo_[i];
-      // The attempt this call is, whether it was charged already (decode_todo()) or will be
-      // as the call begins.
-      const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed) + (charged_[i] != 0 ? 0 : 1);
-      const std::string& topic = h->topic_index < topics.size() ? topics[h->topic_index] : topics.front();
-      records_.push_back(sluice_record{
-          topic.c_str(), topic.size(), h->partition, h->offset, h->timestamp_ms, h->timestamp_type,
-          (h->flags & shm::kFlagKeyNull) != 0 ? nullptr : shm::record_key(h), h->key_len,
-          (h->flags & shm::kFlagValueNull) != 0 ? nullptr : shm::record_value(h), h->value_len,
-          ranges_[i].second == 0 ? nullptr : headers_.data() + ranges_[i].first, ranges_[i].second, attempt});
-      if (i < decoded_for_.size()) {
-        sluice_record& r = records_.back();
-        if (const std::string* k = decoded_for_[i].key) r.key = k->data(), r.key_len = k->size();
-        if (const std::string* v = decoded_for_[i].value) r.value = v->data(), r.value_len = v->size();
-      }
-    }
+    for (std::size_t i = 0; i < todo_.size(); ++i) add_record(i);
     results_.assign(todo_.size(), kNoOutcome);
     invoke();
+    streaming_ = false;
 
     next_.clear();
     std::uint32_t max_attempt = 0;
@@ -211,6 +205,8 @@ bool WorkerLoop::run_todo() {
     std::size_t not_called = 0;
     std::string unavailable_why;
     for (std::size_t i = 0; i < todo_.size(); ++i) {
+      // Settled as it was answered, and perhaps released since: not to be touched.
+      if (finished_[i] != 0) continue;
       shm::RecordHeader& h = *todo_[i];
       const sluice_result& r = results_[i];
       if (called_[i] == 0) {
@@ -222,24 +218,17 @@ bool WorkerLoop::run_todo() {
         ++not_called;
         continue;
       }
-      const std::string error = r.error != nullptr ? std::string(r.error) : "";
-      if (r.outcome == SLUICE_UNAVAILABLE && too_old(h)) {
-        fail(h, (error.empty() ? std::string("handler unavailable") : error) + "; and the record is older than max_record_age_s (" +
-                    std::to_string(lambda_.max_record_age_s) + " s)");
-      } else if (r.outcome == SLUICE_UNAVAILABLE) {
+      if (settle(i)) continue;
+      if (r.outcome == SLUICE_UNAVAILABLE) {
         // Not the record's doing: the attempt is given back, and it is called again for
         // as long as the outage lasts (or until max_record_age_s, if set, says it is too old).
         give_back(h);
         next_.push_back(&h);
         ++unavailable;
-        if (unavailable_why.empty()) unavailable_why = error.empty() ? "handler unavailable" : error;
-      } else if (r.outcome == SLUICE_OK) {
-        h.status.store(shm::Status::kOk, std::memory_order_relaxed);
-      } else if (r.outcome == SLUICE_RETRY && h.attempts.load(std::memory_order_relaxed) < lambda_.max_attempts) {
+        if (unavailable_why.empty()) unavailable_why = r.error != nullptr ? r.error : "handler unavailable";
+      } else {  // to be retried
         next_.push_back(&h);
         max_attempt = std::max(max_attempt, h.attempts.load(std::memory_order_relaxed));
-      } else {
-        fail(h, error.empty() ? "handler failed" : error);
       }
     }
     std::size_t waiting = 0;
@@ -272,6 +261,94 @@ bool WorkerLoop::run_todo() {
     }
   }
   return true;
+}
+
+bool WorkerLoop::settle(std::size_t i) {
+  shm::RecordHeader& h = *todo_[i];
+  const sluice_result& r = results_[i];
+  const std::string error = r.error != nullptr ? std::string(r.error) : "";
+  if (r.outcome == SLUICE_OK) {
+    h.status.store(shm::Status::kOk, std::memory_order_relaxed);
+  } else if (r.outcome == SLUICE_UNAVAILABLE) {
+    if (!too_old(h)) return false;
+    fail(h, (error.empty() ? std::string("handler unavailable") : error) + "; and the record is older than max_record_age_s (" +
+                std::to_string(lambda_.max_record_age_s) + " s)");
+  } else if (r.outcome == SLUICE_RETRY && h.attempts.load(std::memory_order_relaxed) < lambda_.max_attempts) {
+    return false;
+  } else {
+    fail(h, error.empty() ? "handler failed" : error);
+  }
+  finished_[i] = 1;
+  return true;
+}
+
+void WorkerLoop::add_record(std::size_t i) {
+  shm::RecordHeader* h = todo_[i];
+  const sluice_header* was = headers_.data();
+  const std::size_t first = headers_.size();
+  shm::for_each_header(shm::record_headers(h), h->headers_len, [&](const shm::HeaderView& v) {
+    headers_.push_back(sluice_header{v.name.data(), v.name.size(), v.value, v.value_len});
+  });
+  if (headers_.data() != was) {
+    // headers_ moved: the records before point into it by range.
+    for (std::size_t j = 0; j < records_.size(); ++j) {
+      if (ranges_[j].second != 0) records_[j].headers = headers_.data() + ranges_[j].first;
+    }
+  }
+  ranges_.emplace_back(first, headers_.size() - first);
+  // The attempt this call is, whether it was charged already (decode_todo()) or will be
+  // as the call begins.
+  const std::uint32_t attempt = h->attempts.load(std::memory_order_relaxed) + (charged_[i] != 0 ? 0 : 1);
+  const auto& topics = lambda_.topics;
+  const std::string& topic = h->topic_index < topics.size() ? topics[h->topic_index] : topics.front();
+  records_.push_back(sluice_record{
+      topic.c_str(), topic.size(), h->partition, h->offset, h->timestamp_ms, h->timestamp_type,
+      (h->flags & shm::kFlagKeyNull) != 0 ? nullptr : shm::record_key(h), h->key_len,
+      (h->flags & shm::kFlagValueNull) != 0 ? nullptr : shm::record_value(h), h->value_len,
+      ranges_[i].second == 0 ? nullptr : headers_.data() + ranges_[i].first, ranges_[i].second, attempt});
+  if (i < decoded_for_.size()) {
+    sluice_record& r = records_.back();
+    if (const std::string* k = decoded_for_[i].key) r.key = k->data(), r.key_len = k->size();
+    if (const std::string* v = decoded_for_[i].value) r.value = v->data(), r.value_len = v->size();
+  }
+}
+
+Handler::Grown WorkerLoop::pull(std::size_t n) {
+  const std::size_t cap = round_size_ * kRoundsPerStream;
+  for (; n > 0 && streaming_ && todo_.size() < cap && !stop_.load(std::memory_order_relaxed); --n) {
+    shm::RecordHeader* h = in_.peek();
+    // Only a fresh record of a partition still ours joins a running round; anything else
+    // (the end of what is there, a record to skip or to fail, a redelivery, a ring that
+    // looks corrupt) waits for collect() and process(), after this round.
+    if (h == nullptr || h->kind != shm::RecordKind::kRecord || !shm::lengths_fit(h, in_.current_size()) ||
+        h->status.load(std::memory_order_relaxed) != shm::Status::kPending ||
+        h->attempts.load(std::memory_order_relaxed) != 0 ||
+        h->slot >= seg_.epoch_slots() || seg_.epoch(h->slot).load(std::memory_order_acquire) != h->epoch) {
+      break;
+    }
+    in_.advance();
+    const std::size_t i = todo_.size();
+    todo_.push_back(h);
+    ends_.push_back(in_.cursor());
+    charged_.push_back(0);
+    finished_.push_back(0);
+    called_.push_back(0);
+    results_.push_back(kNoOutcome);
+    add_record(i);
+    observe_queue_wait(i, shm::monotonic_ns());
+  }
+  return {records_, results_, schemas_};
+}
+
+void WorkerLoop::release_settled(std::uint64_t now) {
+  const std::size_t was = released_;
+  while (released_ < finished_.size() && finished_[released_] != 0) ++released_;
+  if (released_ == was) return;
+  done_ = ends_[released_ - 1];
+  if (now - flushed_ns_ >= kFlushNs) {
+    flush();
+    flushed_ns_ = now;
+  }
 }
 
 void WorkerLoop::charge(shm::RecordHeader& h) {
@@ -390,7 +467,7 @@ void WorkerLoop::invoke() {
   if (step == 1 && records_.size() > 1 && handler_.window() > 1) {
     // Each record is charged as its call begins (call_each()): a round holds several
     // windows, and one that dies with its worker must not charge records never tried.
-    for (std::size_t j = 0; j < records_.size(); ++j) observe_queue_wait(j);
+    for (std::size_t j = 0; j < records_.size(); ++j) observe_queue_wait(j, call_start_ns_);
     called_.assign(records_.size(), 0);
     call_each();
     supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
@@ -401,17 +478,17 @@ void WorkerLoop::invoke() {
   for (std::size_t j = 0; j < records_.size(); ++j) charge_once(j);
   for (std::size_t i = 0; i < records_.size(); i += step) {
     const std::size_t n = std::min(step, records_.size() - i);
-    for (std::size_t j = i; j < i + n; ++j) observe_queue_wait(j);
+    for (std::size_t j = i; j < i + n; ++j) observe_queue_wait(j, call_start_ns_);
     call(i, n);
   }
   supervision_.invocation_start_ns.store(0, std::memory_order_relaxed);
   ended_ns_ = call_start_ns_;
 }
 
-void WorkerLoop::observe_queue_wait(std::size_t j) {
+void WorkerLoop::observe_queue_wait(std::size_t j, std::uint64_t start_ns) {
   // Retries and redeliveries would add their backoff and the dead worker's time.
   const shm::RecordHeader& h = *todo_[j];
-  if (records_[j].attempt == 1 && call_start_ns_ > h.enqueue_ns) wstats_.queue_wait.observe(call_start_ns_ - h.enqueue_ns);
+  if (records_[j].attempt == 1 && start_ns > h.enqueue_ns) wstats_.queue_wait.observe(start_ns - h.enqueue_ns);
 }
 
 void WorkerLoop::keep_error(std::size_t j) {
@@ -458,6 +535,7 @@ void WorkerLoop::call_each() {
   produce_.clear();
   std::uint64_t last = call_start_ns_;
   const Handler::Begun begun = [this](std::size_t i) { charge_once(i); };
+  const Handler::More more = streaming_ ? Handler::More([this](std::size_t n) { return pull(n); }) : Handler::More();
   handler_.call_each(records_, results_, produce_, schemas_, stop_, begun, [&](std::size_t i, std::uint64_t latency_ns) {
     charge_once(i);  // a handler that answered without saying it began
     called_[i] = 1;
@@ -473,7 +551,14 @@ void WorkerLoop::call_each() {
       send_outbound(i, 1);
       produce_.clear();
     }
-  });
+    if (streaming_) {
+      // Settled now, and released with the run of settled records before it. One to be
+      // retried (or waiting out an outage) ends the stream: the round then ends as
+      // rounds do, and its retries wait out their backoff.
+      if (!settle(i)) streaming_ = false;
+      release_settled(last);
+    }
+  }, more);
   call_start_ns_ = last;
 }
 

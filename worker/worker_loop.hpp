@@ -35,6 +35,18 @@ class WorkerLoop {
   // Invokes todo_ (with retries) until each record has an outcome; same return.
   bool run_todo();
   void fail(shm::RecordHeader& h, const std::string& reason);
+  // Gives todo_[i] its final status if results_[i] is one (ok; failed: for good, out of
+  // attempts, or unavailable past max_record_age_s) and marks it finished_; false when
+  // it is to be called again.
+  bool settle(std::size_t i);
+  // Appends todo_[i]'s record to records_ (its headers to headers_).
+  void add_record(std::size_t i);
+  // Handler::More while a round streams: takes up to n more fresh records from the ring
+  // into todo_ (and the vectors parallel to it).
+  Handler::Grown pull(std::size_t n);
+  // Moves done_ past the records settled in a row from the round's start (released_),
+  // flushing at most every kFlushNs; `now` is the time of the last answer.
+  void release_settled(std::uint64_t now);
   // A record's attempts: one is charged when it is tried, and given back when what
   // stopped it was not its doing (an unavailable handler or registry). This worker is
   // their one writer.
@@ -54,8 +66,8 @@ class WorkerLoop {
   // One handler call for records_[first, first+n); split in two when it fails as a
   // whole (bisect_batch_on_error).
   void call(std::size_t first, std::size_t n);
-  // Records queue_wait for records_[j] as its call starts (call_start_ns_).
-  void observe_queue_wait(std::size_t j);
+  // Records queue_wait for records_[j] as its call starts (at start_ns).
+  void observe_queue_wait(std::size_t j, std::uint64_t start_ns);
   // Copies results_[j]'s error text into call_errors_: the handler's texts last only
   // until its next call.
   void keep_error(std::size_t j);
@@ -93,6 +105,8 @@ class WorkerLoop {
   shm::RingWriter reply_;
   std::string previous_exit_;  // how the worker before us ended, for exhausted redeliveries
   std::vector<shm::RecordHeader*> batch_;
+  std::vector<std::uint64_t> batch_ends_;  // per batch_ entry: the ring position after it
+  std::vector<std::uint64_t> ends_;        // the same per todo_ entry, in a round that streams
   std::vector<shm::RecordHeader*> todo_;
   std::vector<shm::RecordHeader*> next_;
   std::vector<shm::RecordHeader*> suspects_;
@@ -124,6 +138,14 @@ class WorkerLoop {
   // charged (charged_).
   std::vector<char> called_;
   bool one_per_call_ = false;  // a call of this run_todo() was split: the rest go alone
+  // A round of fresh records (no redelivery to isolate) may stream: while its first pass
+  // runs without a record to retry, it takes more records as the handler asks (pull())
+  // and releases the records settled from its start (release_settled()), so a window
+  // that stays full never waits for a round's slowest record.
+  bool stream_ = false;
+  bool streaming_ = false;
+  std::vector<char> finished_;  // per todo_ entry: settled (and perhaps released) as answered
+  std::size_t released_ = 0;    // todo_ entries from the first that are settled
   std::vector<OutboundRecord> produce_;
   std::vector<std::byte> encoded_headers_;
   std::string outbound_error_;

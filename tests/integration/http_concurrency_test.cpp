@@ -45,6 +45,7 @@ struct Arrival {
 //    the test arranges the concurrency it then checks was allowed, instead of hoping
 //    for a moment with several in flight;
 //  * hold(): every request waits until release() (up to 60 s);
+//  * hold_offset(o): the request for offset o waits until release() (up to 60 s);
 //  * each request then takes a random 0..max_delay_ms, so that they end out of order.
 class InFlightServer {
  public:
@@ -70,10 +71,20 @@ class InFlightServer {
     std::lock_guard lock(mu_);
     holding_ = true;
   }
+  void hold_offset(std::int64_t offset) {
+    std::lock_guard lock(mu_);
+    held_offset_ = offset;
+  }
   void release() {
     std::lock_guard lock(mu_);
     holding_ = false;
+    held_offset_ = -1;
     cv_.notify_all();
+  }
+  // Whether a request for `offset` is waiting in hold_offset().
+  bool holds(std::int64_t offset) const {
+    std::lock_guard lock(mu_);
+    return held_in_flight_ && held_offset_ == offset;
   }
   std::size_t in_flight() const {
     std::lock_guard lock(mu_);
@@ -108,6 +119,11 @@ class InFlightServer {
       cv_.notify_all();
       cv_.wait_for(lock, 10s, [this] { return reached_; });
       cv_.wait_for(lock, 60s, [this] { return !holding_; });
+      if (a.offset == held_offset_) {
+        held_in_flight_ = true;
+        cv_.wait_for(lock, 60s, [&] { return a.offset != held_offset_; });
+        held_in_flight_ = false;
+      }
       delay_ms = std::uniform_int_distribution<int>(0, max_delay_ms_)(rng_);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));  // the endpoint's own latency
@@ -130,6 +146,8 @@ class InFlightServer {
   std::condition_variable cv_;
   bool reached_ = false;
   bool holding_ = false;
+  std::int64_t held_offset_ = -1;
+  bool held_in_flight_ = false;
   std::size_t in_flight_ = 0;
   std::size_t max_in_flight_ = 0;
   std::size_t max_per_partition_ = 0;
@@ -257,6 +275,45 @@ TEST_F(HttpConcurrency, RequestsInFlightWhenTheirWorkerIsKilledAreDeliveredAgain
   for (std::int64_t offset = 8; offset < static_cast<std::int64_t>(kMessages); ++offset) {
     EXPECT_EQ(highest_attempt[offset], 1) << "offset " << offset << " never reached the endpoint before the kill";
   }
+  expect_clean_stop(d);
+}
+
+// One request the endpoint holds does not hold back the records after it: the worker
+// keeps its window full with records it takes from the ring as slots free (a round
+// streams), and releases the records finished before the held one as they finish, so
+// their offsets are committed while it is in flight. Without streaming the worker's
+// round (eight windows: 64 records) could not end, and nothing past it would arrive.
+TEST_F(HttpConcurrency, ARequestInFlightDoesNotHoldBackTheRecordsAfterItNorTheCommitOfThoseBefore) {
+  constexpr std::uint64_t kMessages = 400;
+  constexpr std::int64_t kHeld = 100;
+  DevBroker broker({"events:1"});
+  produce(broker.bootstrap(), "events", 1, 0, kMessages);
+  InFlightServer server(/*hold_until=*/0, /*max_delay_ms=*/0);
+  server.hold_offset(kHeld);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "stream", .topic = "events", .workers = 1, .ordering = "none",
+                                       .handler = http_handler(server, 8)}}));
+  const auto highest = [&] {
+    std::int64_t most = -1;
+    for (const auto& a : server.arrivals()) most = std::max(most, a.offset);
+    return most;
+  };
+  // Every record after the held one, while it is held.
+  ASSERT_TRUE(wait_until([&] { return highest() == static_cast<std::int64_t>(kMessages) - 1; }, 60s))
+      << "highest offset the endpoint saw: " << highest() << "\n" << d.log();
+  ASSERT_TRUE(server.holds(kHeld)) << "the held request ended early: the test proves nothing";
+  // The records before it, committed while it is held (and nothing past it).
+  ASSERT_TRUE(wait_until([&] {
+    const auto c = committed_or_empty(broker.bootstrap(), "lambda-stream");
+    return c.contains(0) && c.at(0) == kHeld;
+  }, 60s)) << "committed: " << [&] {
+    const auto c = committed_or_empty(broker.bootstrap(), "lambda-stream");
+    return c.contains(0) ? c.at(0) : -1;
+  }() << "\n" << d.log();
+  ASSERT_TRUE(server.holds(kHeld));
+  server.release();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-stream", kMessages, 1); }, 60s)) << d.log();
+  EXPECT_EQ(server.arrivals().size(), kMessages) << "each record once: none retried, none lost";
   expect_clean_stop(d);
 }
 
