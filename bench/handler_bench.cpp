@@ -2,7 +2,9 @@
 // plugin; an http handler POSTing to a local keep-alive server (cpp-httplib in this
 // process) with the default max_concurrency ("http") and with one request at a time
 // ("http1"); an endpoint answering each request after --latency-ms (one epoll thread,
-// bench/delayed_endpoint.cpp) with ordering "none" and max_concurrency 64 ("http-slow");
+// bench/delayed_endpoint.cpp) with ordering "none" and max_concurrency 64 ("http-slow"),
+// and with the defaults (ordering "partition", max_concurrency 16: at most one request
+// per partition, 8 partitions, "http-slow-partition");
 // an exec handler running a Python `def f(event)` through sluice_handler ("exec");
 // and, on JSON values with format json, the same f under sluice with one worker
 // ("python") and one worker per core ("python-cores") next to the loop a Python user
@@ -13,7 +15,7 @@
 //
 //   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--python-messages 200000]
 //                 [--value-bytes 100]
-//                 [--kinds plugin,http,http1,http-slow,exec,python,python-cores,python-loop]
+//                 [--kinds plugin,http,http1,http-slow,http-slow-partition,exec,python,python-cores,python-loop]
 //                 [--latency-ms 10]
 #include <httplib.h>
 #include <unistd.h>
@@ -40,7 +42,8 @@ namespace fs = std::filesystem;
 using namespace sluice::bench;
 
 constexpr int kPartitions = 8;
-const std::vector<std::string> kKinds = {"plugin", "http", "http1", "http-slow", "exec", "python", "python-cores", "python-loop"};
+const std::vector<std::string> kKinds = {"plugin", "http",   "http1",        "http-slow",  "http-slow-partition",
+                                         "exec",   "python", "python-cores", "python-loop"};
 
 bool is_python(const std::string& kind) { return kind.starts_with("python"); }
 const char* topic_of(const std::string& kind) { return kind == "plugin" ? "fast" : is_python(kind) ? "json" : "slow"; }
@@ -87,6 +90,7 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
   if (kind == "http-slow") {
     return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";
   }
+  if (kind == "http-slow-partition") return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\n";
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
          "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\"" + per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR
          "/worker/python\" }\n";
@@ -153,7 +157,7 @@ int main(int argc, char** argv) {
         }
       }
       server.count_into(kind == "http" || kind == "http1" ? c.get() : nullptr);
-      slow.count_into(kind == "http-slow" ? c.get() : nullptr);
+      slow.count_into(kind.starts_with("http-slow") ? c.get() : nullptr);
       const std::string group = kind + "-" + std::to_string(r);
       std::ofstream(stats + ".toml")
           << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
@@ -194,6 +198,7 @@ int main(int argc, char** argv) {
       {"http", "http (local cpp-httplib keep-alive server, default max_concurrency 16)"},
       {"http1", "http, max_concurrency 1 (one request at a time)"},
       {"http-slow", "http, epoll endpoint answering after " + std::to_string(latency_ms) + " ms, ordering none, max_concurrency 64"},
+      {"http-slow-partition", "http, the same endpoint, defaults: ordering partition (8 partitions), max_concurrency 16"},
       {"exec", "exec (Python def f(event), bench/count_handler.py)"},
       {"python", "exec, format json, Python def f(event), 1 worker"},
       {"python-cores", "exec, format json, Python def f(event), one worker per core"},

@@ -193,49 +193,45 @@ void HttpHandler::handle(std::span<const sluice_record> records, std::span<sluic
 void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
                               std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
   retry_after_ms_ = 0;
-  busy_.clear();
-  // Each record's gate once: a record waiting behind a busy gate is looked at again on
-  // every pass below.
   gates_.clear();
-  started_.clear();
+  ready_.clear();
+  claimed_.clear();
+  queued_.clear();
+  // Each record once, as it joins the call: ready to start, or queued behind the record
+  // of its gate that is ready or in flight. Nothing is scanned again, so a call may hold
+  // many records of a busy partition while others' run.
   const auto track = [&](std::size_t from) {
-    for (std::size_t i = from; i < records.size(); ++i) gates_.push_back(gate_of(records[i]));
-    started_.resize(records.size(), 0);
+    for (std::size_t i = from; i < records.size(); ++i) {
+      const auto gate = gate_of(records[i]);
+      gates_.push_back(gate);
+      if (gate && !claimed_.insert(*gate).second) {
+        queued_[*gate].push_back(i);
+      } else {
+        ready_.push_back(i);
+      }
+    }
   };
   track(0);
-  std::size_t first = 0;  // every record before it has started
   std::size_t in_flight = 0;
-  std::size_t waiting = records.size();  // not started yet
   const std::size_t limit = window();
   const auto start_what_may = [&] {
     if (stop.load(std::memory_order_relaxed)) return;  // what is in flight ends; nothing new begins
-    for (bool grew = true; grew;) {
-      // In record order, so that of the records waiting for one gate the first goes first.
-      for (std::size_t i = first; i < records.size() && in_flight < limit; ++i) {
-        if (started_[i] != 0) continue;
-        const auto& gate = gates_[i];
-        if (gate && busy_.contains(*gate)) continue;  // waits for the one ahead of it
+    for (;;) {
+      for (; !ready_.empty() && in_flight < limit; ready_.pop_front()) {
+        const std::size_t i = ready_.front();
         begin(i);
         Transfer& t = idle();
         t.record = i;
-        if (gate) busy_.insert(*gate);
         const auto all = schemas();
         start(t, records.subspan(i, 1), all.empty() ? all : all.subspan(i, 1));
-        started_[i] = 1;
         ++in_flight;
-        --waiting;
       }
-      while (first < records.size() && started_[first] != 0) ++first;
-      // Fewer records waiting than slots to fill: ask for the next window's worth now, so
-      // that the window never empties between records the worker already holds. Records
-      // held back by their gates count as waiting, so a single ordered partition does not
-      // take more than a window ahead.
+      // Fewer records ready than slots to fill: ask for the next window's worth now, so
+      // that the window does not empty between records the worker already holds, and so
+      // that records of other partitions can run beside a busy one's.
       const std::size_t before = records.size();
-      grew = in_flight + waiting < limit && more(records, results, limit) != 0;
-      if (grew) {
-        track(before);
-        waiting += records.size() - before;
-      }
+      if (in_flight + ready_.size() >= limit || more(records, results, limit) == 0) return;
+      track(before);
     }
   };
   for (start_what_may(); in_flight > 0; start_what_may()) {
@@ -244,7 +240,19 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
       // Texts last until answered() returns (it copies them): one at a time.
       errors_.clear();
       conclude(t, rc, records.subspan(i, 1), results.subspan(i, 1), produce);
-      if (const auto& gate = gates_[i]) busy_.erase(*gate);
+      if (const auto& gate = gates_[i]) {
+        // The gate passes to the next record queued behind it, in record order.
+        // A gate's entry goes with its last record: with ordering = "key" there are as
+        // many gates as keys.
+        const auto queue = queued_.find(*gate);
+        if (queue == queued_.end() || queue->second.empty()) {
+          claimed_.erase(*gate);
+          if (queue != queued_.end()) queued_.erase(queue);
+        } else {
+          ready_.push_back(queue->second.front());
+          queue->second.pop_front();
+        }
+      }
       idle_.push_back(&t);
       --in_flight;
       answered(i, shm::monotonic_ns() - t.started_ns);

@@ -7,9 +7,11 @@
 #include <curl/curl.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -76,10 +78,11 @@ class HttpHandler final : public Handler {
   CurlEvents events_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<Transfer*> idle_;
-  // handle_each()'s per-record state, kept between calls so a round allocates nothing.
+  // handle_each()'s per-record state, kept between calls so a round allocates little.
   std::vector<std::optional<std::uint64_t>> gates_;  // gate_of() each record
-  std::vector<char> started_;
-  std::unordered_set<std::uint64_t> busy_;  // gates of the records in flight
+  std::deque<std::size_t> ready_;                     // records that may start, in turn
+  std::unordered_set<std::uint64_t> claimed_;         // gates with a record ready or in flight
+  std::unordered_map<std::uint64_t, std::deque<std::size_t>> queued_;  // the records behind each
   std::vector<std::string> static_headers_;  // [lambda.handler.headers], "Name: value"
   std::uint64_t retry_after_ms_ = 0;
   // Error texts handed out in results stay valid until the next call.

@@ -203,6 +203,30 @@ TEST_F(HttpConcurrency, PartitionsRunTogetherButEachPartitionOneRequestAtATimeIn
   expect_clean_stop(d);
 }
 
+// The same without a batch window: the ring holds each partition's records as a run
+// (the consumer writes what a fetch brought, partition by partition), longer than a
+// round (eight windows of 4: 32). A worker looks past a busy partition's run into the
+// ring for records of others (a round streams), so all four run together.
+TEST_F(HttpConcurrency, PartitionsRunTogetherWhenTheRingHoldsEachPartitionAsALongRun) {
+  constexpr int kPartitions = 4;
+  constexpr std::uint64_t kMessages = 160;  // 40 per partition
+  DevBroker broker({"events:4"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  InFlightServer server(/*hold_until=*/kPartitions, /*max_delay_ms=*/3);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "runs", .topic = "events", .workers = 1,
+                                       .handler = http_handler(server, kPartitions)}}));
+  ASSERT_TRUE(wait_until([&] { return server.max_in_flight() == kPartitions; }, 60s))
+      << "most in flight at once: " << server.max_in_flight() << "\n" << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-runs", kMessages, kPartitions); }, 120s))
+      << d.log();
+  EXPECT_EQ(server.max_per(/*by_key=*/false), 1U) << "two records of one partition were in flight together";
+  const auto arrivals = server.arrivals();
+  EXPECT_EQ(arrivals.size(), kMessages);
+  EXPECT_EQ(check_order(arrivals, /*by_key=*/false), "");
+  expect_clean_stop(d);
+}
+
 TEST_F(HttpConcurrency, KeysRunTogetherButEachKeyOneRequestAtATimeInOrder) {
   constexpr std::uint64_t kMessages = 400;
   constexpr int kKeys = 8;
