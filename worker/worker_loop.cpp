@@ -345,10 +345,11 @@ void WorkerLoop::release_settled(std::uint64_t now) {
   while (released_ < finished_.size() && finished_[released_] != 0) ++released_;
   if (released_ == was) return;
   done_ = ends_[released_ - 1];
-  if (now - flushed_ns_ >= kFlushNs) {
-    flush();
-    flushed_ns_ = now;
-  }
+  // At once, not every kFlushNs: the handler may next wait a long time for a slow
+  // request, and no later answer would come to flush what settled now. A release per
+  // answer costs little next to a request.
+  flush();
+  flushed_ns_ = now;
 }
 
 void WorkerLoop::charge(shm::RecordHeader& h) {

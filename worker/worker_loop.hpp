@@ -45,7 +45,7 @@ class WorkerLoop {
   // into todo_ (and the vectors parallel to it).
   Handler::Grown pull(std::size_t n);
   // Moves done_ past the records settled in a row from the round's start (released_),
-  // flushing at most every kFlushNs; `now` is the time of the last answer.
+  // and flushes; `now` is the time of the last answer.
   void release_settled(std::uint64_t now);
   // A record's attempts: one is charged when it is tried, and given back when what
   // stopped it was not its doing (an unavailable handler or registry). This worker is
