@@ -85,7 +85,8 @@ class HttpHandler final : public Handler {
   std::unordered_map<std::uint64_t, std::deque<std::size_t>> queued_;  // the records behind each
   std::vector<std::string> static_headers_;  // [lambda.handler.headers], "Name: value"
   std::uint64_t retry_after_ms_ = 0;
-  // Error texts handed out in results stay valid until the next call.
+  // Error texts handed out in results stay valid until the next call (handle()), or
+  // until answered() returns (handle_each(), which clears them per answer).
   std::vector<std::string> errors_;
 };
 

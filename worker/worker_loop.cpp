@@ -147,7 +147,7 @@ bool WorkerLoop::process() {
   for (std::size_t b = 0; b < batch_.size(); ++b) {
     shm::RecordHeader* h = batch_[b];
     const shm::Status status = h->status.load(std::memory_order_relaxed);
-    if (h->slot >= seg_.epoch_slots() || seg_.epoch(h->slot).load(std::memory_order_acquire) != h->epoch) {
+    if (revoked(*h)) {
       // Revoked after enqueue: another member owns it now; do not invoke the handler.
       h->status.store(shm::Status::kRevoked, std::memory_order_relaxed);
     } else if (status == shm::Status::kOk || status == shm::Status::kFailed) {
@@ -162,13 +162,11 @@ bool WorkerLoop::process() {
       ends_.push_back(batch_ends_[b]);
     }
   }
-  stream_ = !redelivered;
-  if (!redelivered || todo_.size() <= 1) return run_todo();
-  stream_ = false;
+  if (!redelivered || todo_.size() <= 1) return run_todo(/*stream=*/!redelivered);
   // A redelivery after a worker died: one record per call, so that the record that
   // took the worker down uses up its own attempts, not its batch-mates' (AWS bisects a
   // failing batch for the same reason); such a round takes nothing more while it runs
-  // (stream_). Up to the last record that was tried: the ones
+  // (run_todo()'s stream). Up to the last record that was tried: the ones
   // after it never reached a handler (attempts are charged as calls begin), and run
   // together as usual once the others are done, in ring order so a partition keeps its.
   std::size_t tried = todo_.size();
@@ -182,10 +180,10 @@ bool WorkerLoop::process() {
   return todo_.empty() || run_todo();
 }
 
-bool WorkerLoop::run_todo() {
+bool WorkerLoop::run_todo(bool stream) {
   one_per_call_ = false;
   // Only the first pass streams: retries wait out their backoff, as a round.
-  streaming_ = stream_ && decoder_ == nullptr;
+  streaming_ = stream && decoder_ == nullptr;
   released_ = 0;
   while (!todo_.empty()) {
     decode_todo();
@@ -323,7 +321,7 @@ Handler::Grown WorkerLoop::pull(std::size_t n) {
     if (h == nullptr || h->kind != shm::RecordKind::kRecord || !shm::lengths_fit(h, in_.current_size()) ||
         h->status.load(std::memory_order_relaxed) != shm::Status::kPending ||
         h->attempts.load(std::memory_order_relaxed) != 0 ||
-        h->slot >= seg_.epoch_slots() || seg_.epoch(h->slot).load(std::memory_order_acquire) != h->epoch) {
+        revoked(*h)) {
       break;
     }
     in_.advance();
@@ -448,6 +446,10 @@ void WorkerLoop::registry_again() {
                (shm::monotonic_ns() - registry_since_ns_) / 1'000'000);
   registry_rounds_ = 0;
   wstats_.registry_unavailable_since_ns.store(0, std::memory_order_relaxed);
+}
+
+bool WorkerLoop::revoked(const shm::RecordHeader& h) const {
+  return h.slot >= seg_.epoch_slots() || seg_.epoch(h.slot).load(std::memory_order_acquire) != h.epoch;
 }
 
 bool WorkerLoop::too_old(const shm::RecordHeader& h) const {

@@ -32,8 +32,10 @@ class WorkerLoop {
   void flush();
   // False when a stop interrupted a retry: the batch must then not be released.
   bool process();
-  // Invokes todo_ (with retries) until each record has an outcome; same return.
-  bool run_todo();
+  // Invokes todo_ (with retries) until each record has an outcome; same return. `stream`:
+  // todo_ holds fresh records only (no redelivery to isolate), so its first pass may
+  // stream (streaming_).
+  bool run_todo(bool stream = false);
   void fail(shm::RecordHeader& h, const std::string& reason);
   // Gives todo_[i] its final status if results_[i] is one (ok; failed: for good, out of
   // attempts, or unavailable past max_record_age_s) and marks it finished_; false when
@@ -90,6 +92,8 @@ class WorkerLoop {
   // The same for records whose decoding waits for the schema registry.
   bool wait_for_registry();
   void registry_again();
+  // Its partition was revoked (or reassigned) since the consumer wrote it.
+  bool revoked(const shm::RecordHeader& h) const;
   bool too_old(const shm::RecordHeader& h) const;  // past max_record_age_s (when set)
 
   const shm::Segment& seg_;
@@ -142,7 +146,6 @@ class WorkerLoop {
   // runs without a record to retry, it takes more records as the handler asks (pull())
   // and releases the records settled from its start (release_settled()), so a window
   // that stays full never waits for a round's slowest record.
-  bool stream_ = false;
   bool streaming_ = false;
   std::vector<char> finished_;  // per todo_ entry: settled (and perhaps released) as answered
   std::size_t released_ = 0;    // todo_ entries from the first that are settled
