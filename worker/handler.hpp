@@ -40,17 +40,22 @@ class Handler {
   // has nothing over calling each record in turn, and the worker does not use it.
   virtual std::size_t window() const { return 1; }
 
-  // `answered(i, latency_ns)` runs as record i gets its outcome, with how long its call took.
-  using Answered = std::function<void(std::size_t, std::uint64_t)>;
+  // `answered(i, latency_ns)` runs as record i gets its outcome, with how long its call
+  // took. False: the record will be called again (a retry, an outage), so a handler that
+  // keeps an order begins no record that must follow it in this call.
+  using Answered = std::function<bool(std::size_t, std::uint64_t)>;
   // `begun(i)` runs before record i first reaches the handler's code or its endpoint, so
   // that an attempt is counted for what was tried, not for a whole round taken at once.
   using Begun = std::function<void(std::size_t)>;
   // What `more` hands back: the records of the call so far, with their results and schemas
-  // (the spans handed in before may have moved).
+  // (the spans handed in before may have moved), less the first `dropped` of those handed
+  // out before: records already answered, whose places the worker reuses. Every index
+  // the handler holds then moves down by `dropped`.
   struct Grown {
     std::span<const sluice_record> records;
     std::span<sluice_result> results;
     std::span<const RecordSchemas> schemas;
+    std::size_t dropped = 0;
   };
   // `more(n)` adds up to n records after the last (none when the worker has none ready, or
   // must not stream: see WorkerLoop). An empty function adds none.
@@ -109,11 +114,15 @@ class Handler {
   }
 
   // handle_each(): up to n records more for this call, appended to `records` and
-  // `results` (re-pointed, as schemas() is); how many were added.
-  std::size_t more(std::span<const sluice_record>& records, std::span<sluice_result>& results, std::size_t n) {
+  // `results` (re-pointed, as schemas() is); how many were added. `dropped`: how many
+  // answered records left the front (see Grown), which the caller's indices must follow.
+  std::size_t more(std::span<const sluice_record>& records, std::span<sluice_result>& results, std::size_t n,
+                   std::size_t& dropped) {
+    dropped = 0;
     if (more_ == nullptr || !*more_ || n == 0) return 0;
     const Grown g = (*more_)(n);
-    const std::size_t added = g.records.size() - records.size();
+    dropped = g.dropped;
+    const std::size_t added = g.records.size() + g.dropped - records.size();
     records = g.records;
     results = g.results;
     schemas_ = g.schemas;

@@ -230,8 +230,12 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
       // that the window does not empty between records the worker already holds, and so
       // that records of other partitions can run beside a busy one's.
       const std::size_t before = records.size();
-      if (in_flight + ready_.size() >= limit || more(records, results, limit) == 0) return;
-      track(before);
+      std::size_t dropped = 0;
+      if (in_flight + ready_.size() >= limit) return;
+      const std::size_t added = more(records, results, limit, dropped);
+      if (dropped != 0) rebase(dropped);
+      if (added == 0) return;
+      track(before - dropped);
     }
   };
   for (start_what_may(); in_flight > 0; start_what_may()) {
@@ -240,7 +244,13 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
       // Texts last until answered() returns (it copies them): one at a time.
       errors_.clear();
       conclude(t, rc, records.subspan(i, 1), results.subspan(i, 1), produce);
-      if (const auto& gate = gates_[i]) {
+      idle_.push_back(&t);
+      --in_flight;
+      const bool settled = answered(i, shm::monotonic_ns() - t.started_ns);
+      if (const auto& gate = gates_[i]; gate && !settled) {
+        // To be called again: its gate stays claimed for the rest of this call, so the
+        // records queued behind it wait (uncalled) and follow it in the next.
+      } else if (gate) {
         // The gate passes to the next record queued behind it, in record order.
         // A gate's entry goes with its last record: with ordering = "key" there are as
         // many gates as keys.
@@ -253,10 +263,19 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
           queue->second.pop_front();
         }
       }
-      idle_.push_back(&t);
-      --in_flight;
-      answered(i, shm::monotonic_ns() - t.started_ns);
     });
+  }
+}
+
+void HttpHandler::rebase(std::size_t dropped) {
+  // The dropped records were all answered: none is ready, queued or in flight.
+  gates_.erase(gates_.begin(), gates_.begin() + static_cast<std::ptrdiff_t>(dropped));
+  for (auto& i : ready_) i -= dropped;
+  for (auto& [gate, queue] : queued_) {
+    for (auto& i : queue) i -= dropped;
+  }
+  for (const auto& t : transfers_) {
+    if (t->record >= dropped) t->record -= dropped;  // an idle one's index means nothing
   }
 }
 

@@ -68,6 +68,8 @@ class HttpHandler final : public Handler {
   // The records' outcomes from how their request ended.
   void conclude(Transfer& t, CURLcode rc, std::span<const sluice_record> records, std::span<sluice_result> results,
                 std::vector<OutboundRecord>& produce);
+  // handle_each(): the worker dropped the first `dropped` records (Handler::Grown).
+  void rebase(std::size_t dropped);
   // What record r must not be in flight alongside (a hash of its partition, or of its key
   // with ordering = "key"); nothing with ordering = "none". A collision of two hashes
   // only keeps their records from running together.

@@ -35,10 +35,14 @@ constexpr std::size_t kMaxErrorText = 1024;
 // charges each record its attempt only as its call begins (charged_).
 constexpr std::size_t kWindowsPerRound = 8;
 // A round of one-record calls whose handler asks for more as its window frees
-// (Handler::more()) takes further fresh records from the ring while it runs, up to this
-// many rounds' worth: the window then never drains between rounds, and finished records
-// are released as they finish. The bound only caps the round's vectors; the ring bounds
-// what can be outstanding anyway.
+// (Handler::more()) takes further fresh records from the ring while it runs, and drops
+// those released from its front: the window then never drains between rounds, and
+// finished records are released as they finish. From its first unsettled record on it
+// holds at most this many records (or eight rounds' worth, if more): with ordering by
+// partition, that is how far past a busy partition's run it looks for other
+// partitions' records to start. The ring bounds it too (a 4 MiB ring holds about 25,000
+// records of 100 bytes); this bounds the vectors that track them, ~200 bytes a record.
+constexpr std::size_t kStreamAhead = 8192;
 constexpr std::size_t kRoundsPerStream = 8;
 // What a result holds before the handler sets it: a record it forgets is never handled.
 constexpr sluice_result kNoOutcome{SLUICE_FAIL, "handler set no outcome"};
@@ -261,18 +265,26 @@ bool WorkerLoop::run_todo(bool stream) {
   return true;
 }
 
+bool WorkerLoop::is_final(std::size_t i) const {
+  const shm::RecordHeader& h = *todo_[i];
+  switch (results_[i].outcome) {
+    case SLUICE_OK: return true;
+    case SLUICE_UNAVAILABLE: return too_old(h);
+    case SLUICE_RETRY: return h.attempts.load(std::memory_order_relaxed) >= lambda_.max_attempts;
+    default: return true;
+  }
+}
+
 bool WorkerLoop::settle(std::size_t i) {
+  if (!is_final(i)) return false;
   shm::RecordHeader& h = *todo_[i];
   const sluice_result& r = results_[i];
   const std::string error = r.error != nullptr ? std::string(r.error) : "";
   if (r.outcome == SLUICE_OK) {
     h.status.store(shm::Status::kOk, std::memory_order_relaxed);
   } else if (r.outcome == SLUICE_UNAVAILABLE) {
-    if (!too_old(h)) return false;
     fail(h, (error.empty() ? std::string("handler unavailable") : error) + "; and the record is older than max_record_age_s (" +
                 std::to_string(lambda_.max_record_age_s) + " s)");
-  } else if (r.outcome == SLUICE_RETRY && h.attempts.load(std::memory_order_relaxed) < lambda_.max_attempts) {
-    return false;
   } else {
     fail(h, error.empty() ? "handler failed" : error);
   }
@@ -311,9 +323,34 @@ void WorkerLoop::add_record(std::size_t i) {
   }
 }
 
+void WorkerLoop::compact() {
+  // Amortised: only once the released records are a round's worth and half of them all.
+  if (released_ < round_size_ || released_ * 2 < todo_.size()) return;
+  const auto n = static_cast<std::ptrdiff_t>(released_);
+  const auto drop = [n](auto& v) { v.erase(v.begin(), v.begin() + n); };
+  const std::size_t cut = released_ < ranges_.size() ? ranges_[released_].first : headers_.size();
+  drop(todo_), drop(ends_), drop(charged_), drop(finished_), drop(called_), drop(results_), drop(records_), drop(ranges_);
+  headers_.erase(headers_.begin(), headers_.begin() + static_cast<std::ptrdiff_t>(cut));
+  for (std::size_t j = 0; j < ranges_.size(); ++j) {
+    ranges_[j].first -= cut;
+    if (ranges_[j].second != 0) records_[j].headers = headers_.data() + ranges_[j].first;
+  }
+  // The error texts of the records dropped are no longer needed (settle() copied them),
+  // and a stream may run for as long as the ring has records: keep only the others'.
+  std::deque<std::string> kept;
+  for (sluice_result& r : results_) {
+    if (r.error != nullptr && r.error != kNoOutcome.error) r.error = kept.emplace_back(r.error).c_str();
+  }
+  call_errors_.swap(kept);
+  dropped_ += released_;
+  released_ = 0;
+}
+
 Handler::Grown WorkerLoop::pull(std::size_t n) {
-  const std::size_t cap = round_size_ * kRoundsPerStream;
-  for (; n > 0 && streaming_ && todo_.size() < cap && !stop_.load(std::memory_order_relaxed); --n) {
+  dropped_ = 0;
+  if (streaming_) compact();
+  const std::size_t cap = std::max(round_size_ * kRoundsPerStream, kStreamAhead);
+  for (; n > 0 && streaming_ && todo_.size() - released_ < cap && !stop_.load(std::memory_order_relaxed); --n) {
     shm::RecordHeader* h = in_.peek();
     // Only a fresh record of a partition still ours joins a running round; anything else
     // (the end of what is there, a record to skip or to fail, a redelivery, a ring that
@@ -335,7 +372,7 @@ Handler::Grown WorkerLoop::pull(std::size_t n) {
     add_record(i);
     observe_queue_wait(i, shm::monotonic_ns());
   }
-  return {records_, results_, schemas_};
+  return {records_, results_, schemas_, dropped_};
 }
 
 void WorkerLoop::release_settled(std::uint64_t now) {
@@ -554,13 +591,14 @@ void WorkerLoop::call_each() {
       send_outbound(i, 1);
       produce_.clear();
     }
-    if (streaming_) {
-      // Settled now, and released with the run of settled records before it. One to be
-      // retried (or waiting out an outage) ends the stream: the round then ends as
-      // rounds do, and its retries wait out their backoff.
-      if (!settle(i)) streaming_ = false;
-      release_settled(last);
-    }
+    if (!streaming_) return is_final(i);
+    // Settled now, and released with the run of settled records before it. One to be
+    // retried (or waiting out an outage) ends the stream: the round then ends as
+    // rounds do, and its retries wait out their backoff.
+    const bool settled = settle(i);
+    if (!settled) streaming_ = false;
+    release_settled(last);
+    return settled;
   }, more);
   call_start_ns_ = last;
 }

@@ -41,6 +41,11 @@ class WorkerLoop {
   // attempts, or unavailable past max_record_age_s) and marks it finished_; false when
   // it is to be called again.
   bool settle(std::size_t i);
+  // Whether results_[i] is final (what settle() would store), without storing it.
+  bool is_final(std::size_t i) const;
+  // While a round streams: drops the released records from the front of todo_ and every
+  // vector parallel to it (headers_ too), counting them in dropped_ for the handler.
+  void compact();
   // Appends todo_[i]'s record to records_ (its headers to headers_).
   void add_record(std::size_t i);
   // Handler::More while a round streams: takes up to n more fresh records from the ring
@@ -149,6 +154,7 @@ class WorkerLoop {
   bool streaming_ = false;
   std::vector<char> finished_;  // per todo_ entry: settled (and perhaps released) as answered
   std::size_t released_ = 0;    // todo_ entries from the first that are settled
+  std::size_t dropped_ = 0;     // by compact() during this pull()
   std::vector<OutboundRecord> produce_;
   std::vector<std::byte> encoded_headers_;
   std::string outbound_error_;

@@ -46,6 +46,12 @@ struct Arrival {
 //    for a moment with several in flight;
 //  * hold(): every request waits until release() (up to 60 s);
 //  * hold_offset(o): the request for offset o waits until release() (up to 60 s);
+//  * fail_once(o): the first request for offset o is answered 500 (to be retried);
+//  * fail_every(n, r): requests for offsets o with o % n == r are answered 400 (failed
+//    for good) with the body "bad <o>";
+//  * mismatches(): requests whose body, key or "seq" header is not what produce() made
+//    for their partition and offset (produced_over(p): over p partitions, so that seq
+//    is offset * p + partition);
 //  * each request then takes a random 0..max_delay_ms, so that they end out of order.
 class InFlightServer {
  public:
@@ -71,9 +77,25 @@ class InFlightServer {
     std::lock_guard lock(mu_);
     holding_ = true;
   }
+  void fail_once(std::int64_t offset) {
+    std::lock_guard lock(mu_);
+    fail_once_ = offset;
+  }
   void hold_offset(std::int64_t offset) {
     std::lock_guard lock(mu_);
     held_offset_ = offset;
+  }
+  void fail_every(std::int64_t n, std::int64_t r) {
+    std::lock_guard lock(mu_);
+    fail_every_ = {n, r};
+  }
+  void produced_over(int partitions) {
+    std::lock_guard lock(mu_);
+    partitions_ = partitions;
+  }
+  std::vector<std::string> mismatches() const {
+    std::lock_guard lock(mu_);
+    return mismatches_;
   }
   void release() {
     std::lock_guard lock(mu_);
@@ -109,9 +131,19 @@ class InFlightServer {
     Arrival a{std::stoi(req.get_header_value("X-Kafka-Partition")), std::stoll(req.get_header_value("X-Kafka-Offset")),
               req.get_header_value("X-Kafka-Key"), std::stoi(req.get_header_value("X-Sluice-Attempt"))};
     int delay_ms = 0;
+    bool fail = false;
+    bool bad = false;
+    const std::string got = "value " + req.body.substr(0, 16) + ", key " + a.key + ", header seq " +
+                            req.get_header_value("X-Kafka-Header-seq");
     {
       std::unique_lock lock(mu_);
       arrivals_.push_back(a);
+      const std::int64_t seq = a.offset * partitions_ + a.partition;
+      if (req.body.rfind("s" + std::to_string(seq) + "-", 0) != 0 || a.key != "k" + std::to_string(seq % 50) ||
+          req.get_header_value("X-Kafka-Header-seq") != std::to_string(seq)) {
+        mismatches_.push_back("partition " + std::to_string(a.partition) + " offset " + std::to_string(a.offset) + ": " + got);
+      }
+      bad = fail_every_.first != 0 && a.offset % fail_every_.first == fail_every_.second;
       max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
       max_per_partition_ = std::max(max_per_partition_, ++per_partition_[a.partition]);
       max_per_key_ = std::max(max_per_key_, ++per_key_[a.key]);
@@ -125,6 +157,8 @@ class InFlightServer {
         held_in_flight_ = false;
       }
       delay_ms = std::uniform_int_distribution<int>(0, max_delay_ms_)(rng_);
+      fail = a.offset == fail_once_;
+      if (fail) fail_once_ = -1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));  // the endpoint's own latency
     {
@@ -133,8 +167,8 @@ class InFlightServer {
       --per_partition_[a.partition];
       --per_key_[a.key];
     }
-    res.status = 200;
-    res.set_content("", "text/plain");
+    res.status = fail ? 500 : bad ? 400 : 200;
+    res.set_content(bad ? "bad " + std::to_string(a.offset) : "", "text/plain");
   }
 
   const std::size_t hold_until_;
@@ -147,6 +181,10 @@ class InFlightServer {
   bool reached_ = false;
   bool holding_ = false;
   std::int64_t held_offset_ = -1;
+  std::int64_t fail_once_ = -1;
+  std::pair<std::int64_t, std::int64_t> fail_every_{0, 0};
+  std::vector<std::string> mismatches_;
+  int partitions_ = 1;
   bool held_in_flight_ = false;
   std::size_t in_flight_ = 0;
   std::size_t max_in_flight_ = 0;
@@ -224,6 +262,43 @@ TEST_F(HttpConcurrency, PartitionsRunTogetherWhenTheRingHoldsEachPartitionAsALon
   const auto arrivals = server.arrivals();
   EXPECT_EQ(arrivals.size(), kMessages);
   EXPECT_EQ(check_order(arrivals, /*by_key=*/false), "");
+  expect_clean_stop(d);
+}
+
+// A record to be retried keeps its place: no later record of its partition is called
+// before its retry, while other partitions' records go on. The first request for
+// offset 10 (of either partition) is answered 500; that partition's requests must then
+// be 0..10, 10 again, 11..39, and the other's 0..39.
+TEST_F(HttpConcurrency, ARecordToRetryIsRetriedBeforeAnyLaterRecordOfItsPartition) {
+  constexpr int kPartitions = 2;
+  constexpr std::uint64_t kMessages = 80;  // 40 per partition
+  DevBroker broker({"events:2"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  InFlightServer server(/*hold_until=*/0, /*max_delay_ms=*/2);
+  server.fail_once(10);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "retry", .topic = "events", .workers = 1, .extra = kFillRounds,
+                                       .handler = http_handler(server, 4)}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-retry", kMessages, kPartitions); }, 120s))
+      << d.log();
+  std::map<int, std::vector<std::int64_t>> offsets;
+  for (const auto& a : server.arrivals()) offsets[a.partition].push_back(a.offset);
+  std::vector<std::int64_t> want;
+  for (std::int64_t o = 0; o < 40; ++o) want.push_back(o);
+  std::vector<std::int64_t> want_retried = want;
+  want_retried.insert(want_retried.begin() + 11, 10);
+  // Which partition holds offset 10's failure: the first to send it.
+  int failed = -1;
+  for (const auto& a : server.arrivals()) {
+    if (a.offset == 10) {
+      failed = a.partition;
+      break;
+    }
+  }
+  ASSERT_NE(failed, -1);
+  for (const auto& [partition, seen] : offsets) {
+    EXPECT_EQ(seen, partition == failed ? want_retried : want) << "partition " << partition;
+  }
   expect_clean_stop(d);
 }
 
@@ -338,6 +413,39 @@ TEST_F(HttpConcurrency, ARequestInFlightDoesNotHoldBackTheRecordsAfterItNorTheCo
   server.release();
   ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-stream", kMessages, 1); }, 60s)) << d.log();
   EXPECT_EQ(server.arrivals().size(), kMessages) << "each record once: none retried, none lost";
+  expect_clean_stop(d);
+}
+
+// A round that streams drops the records it has released from the front of what it
+// holds, and goes on for as long as the ring has fresh records: every record it calls
+// after that still carries its own bytes, key and headers, and every failure its own
+// error text, however many records came and went before it. Ordering by partition keeps
+// records queued (not yet begun) behind their partition's request in flight while the
+// records before them are dropped.
+TEST_F(HttpConcurrency, ALongStreamKeepsEachRecordsOwnBytesHeadersAndErrorText) {
+  constexpr int kPartitions = 4;
+  constexpr std::uint64_t kMessages = 3000;  // many times a round (64 records here)
+  DevBroker broker({"events:4", "events.dlq:1"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  InFlightServer server(/*hold_until=*/0, /*max_delay_ms=*/1);
+  server.produced_over(kPartitions);
+  server.fail_every(10, 3);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "long", .topic = "events", .workers = 1,
+                                       .extra = "dead_letter_topic = \"events.dlq\"\n", .handler = http_handler(server, 8)}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-long", kMessages, kPartitions); }, 120s))
+      << d.log();
+  const auto mismatches = server.mismatches();
+  EXPECT_TRUE(mismatches.empty()) << mismatches.size() << " requests not of their record, the first: " << mismatches.front();
+  EXPECT_EQ(server.arrivals().size(), kMessages) << "each record once (a 400 is not retried)";
+  const auto dlq = read_topic(broker.bootstrap(), "events.dlq", kMessages / 10, 60s);
+  ASSERT_EQ(dlq.size(), kMessages / 10);  // 750 per partition, 75 of them at offsets ending in 3
+  for (const auto& m : dlq) {
+    const std::string offset = m.headers.at("sluice-source-offset");
+    EXPECT_EQ(std::stoll(offset) % 10, 3);
+    EXPECT_NE(m.headers.at("sluice-error").find("bad " + offset), std::string::npos)
+        << "offset " << offset << ": " << m.headers.at("sluice-error");
+  }
   expect_clean_stop(d);
 }
 
