@@ -133,12 +133,16 @@ ExecChild::Result ExecChild::exchange(std::string_view request, Clock::time_poin
   std::size_t answered = 0;
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return pipeline(one, 1, std::max(timeout, std::chrono::milliseconds(0)), kNoStop,
-                  [&](std::size_t, Frame& f) { response = std::move(f); }, answered);
+                  [&](std::size_t, Frame& f) {
+                    response = std::move(f);
+                    return true;
+                  },
+                  answered);
 }
 
 ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests, std::size_t window,
                                       std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
-                                      const std::function<void(std::size_t, Frame&)>& on_answer, std::size_t& answered,
+                                      const std::function<bool(std::size_t, Frame&)>& on_answer, std::size_t& answered,
                                       const std::function<void(std::size_t)>& on_write) {
   error_.clear();
   answered = 0;
@@ -146,10 +150,11 @@ ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests
   std::size_t sent = 0;                 // requests written whole
   std::size_t offset = 0;               // bytes of requests[sent] written
   std::size_t offered = 0;              // requests on_write() was told of
+  bool held = false;                    // on_answer() asked for no more
   auto deadline = Clock::now() + timeout;
   char buf[64 << 10];
   for (;;) {
-    if (offset == 0 && sent < begun && stop.load(std::memory_order_relaxed)) begun = sent;
+    if (offset == 0 && sent < begun && (held || stop.load(std::memory_order_relaxed))) begun = sent;
     if (offset == 0 && sent < begun && requests[sent].empty()) {  // nothing to write (a start-up's read)
       ++sent;
       continue;
@@ -226,7 +231,7 @@ ExecChild::Result ExecChild::pipeline(std::span<const std::string_view> requests
         return Result::kMalformed;
       }
       Frame f = reader_.take();
-      on_answer(answered++, f);
+      if (!on_answer(answered++, f)) held = true;
       deadline = Clock::now() + timeout;
       state = reader_.feed({});  // another answer may have come in the same read
     }

@@ -46,11 +46,12 @@ class ExecChild {
   // `window` of them unanswered at a time, and reads their answers in order while writing,
   // calling on_answer(i, frame) for each. Each answer is due `timeout` after the one before
   // it (the first, after the call starts), since the child takes requests in turn. Once
-  // `stop` is set no further request is begun. `answered` counts the answers; a result
+  // `stop` is set, or on_answer() returns false, no further request is begun (one partly
+  // written is finished first). `answered` counts the answers; a result
   // other than kOk is about request `answered`, which then has none (the child is gone).
   // `on_write(i)`, if set, runs before request i is first written.
   Result pipeline(std::span<const std::string_view> requests, std::size_t window, std::chrono::milliseconds timeout,
-                  const std::atomic<bool>& stop, const std::function<void(std::size_t, Frame&)>& on_answer,
+                  const std::atomic<bool>& stop, const std::function<bool(std::size_t, Frame&)>& on_answer,
                   std::size_t& answered, const std::function<void(std::size_t)>& on_write = {});
   // Lifespan end: SIGTERM, close its stdin, SIGKILL after `grace`, reap.
   void stop(std::chrono::milliseconds grace);

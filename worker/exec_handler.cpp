@@ -234,7 +234,11 @@ void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<
       [&](std::size_t j, Frame& response) {
         const std::size_t i = record_of[j];
         read_answer(response, records.subspan(i, 1), results.subspan(i, 1), produce);
-        answered(i, took());
+        // A record to be called again (a retry, an outage): where an order must hold,
+        // nothing more is written, so that only the requests already written ahead of
+        // its answer (at most the window) are handled before its retry. The rest are
+        // not begun and follow it, in order, in the worker's next pass.
+        return answered(i, took()) || lambda_.ordering == config::Ordering::kNone;
       },
       got, [&](std::size_t j) { begin(record_of[j]); });
   if (r == ExecChild::Result::kEnded || r == ExecChild::Result::kTimeout) {

@@ -503,6 +503,40 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   EXPECT_EQ(ended, 2U) << "each worker's last child must get SIGTERM at shutdown";
 }
 
+// A pipelined runner takes requests in turn, and those written ahead of an answer that
+// asks for a retry are handled before that retry; nothing more is written after it
+// (ordering = "partition"), so at most a window's worth of later records of its
+// partition (max_concurrency 4: three) come before the retry, not the rest of the round.
+TEST_F(Exec, ARecordToRetryIsOvertakenOnlyByTheRequestsWrittenAheadOfItsAnswer) {
+  constexpr std::uint64_t kCount = 80;  // 40 per partition; seq 20 is partition 0's offset 10
+  DevBroker broker({"events:2"});
+  produce(broker.bootstrap(), "events", 2, 0, kCount);
+  const std::string handler = recorder_handler("FLAKY_SEQS = \"20\"\n");
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "o", .topic = "events", .workers = 1,
+                           .extra = "batch_window_ms = 2000\nretry_backoff_ms = [10, 50]\n",
+                           .handler = with(handler, "timeout_ms = 1000\n", "timeout_ms = 1000\nmax_concurrency = 4\n")}}),
+           "run", python_env());
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-o", kCount, 2); }, 120s)) << d.log();
+  const auto out = read_outcomes(outcomes(), "o");
+  std::vector<std::size_t> at;  // where partition 0's offset 10 was called
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].partition == 0 && out[i].offset == 10) at.push_back(i);
+  }
+  ASSERT_EQ(at.size(), 2U) << "offset 10: its failure and its retry";
+  std::size_t overtaking = 0;
+  for (std::size_t i = at[0] + 1; i < at[1]; ++i) overtaking += out[i].partition == 0 && out[i].offset > 10;
+  EXPECT_LE(overtaking, 3U) << "later records of its partition handled before its retry";
+  std::map<int, std::int64_t> next;  // after the retry, each partition's records in order
+  for (std::size_t i = at[1]; i < out.size(); ++i) {
+    if (out[i].partition != 0) continue;
+    EXPECT_GT(out[i].offset, next[0] - 1) << "partition 0 out of order after the retry";
+    next[0] = out[i].offset;
+  }
+  expect_clean_stop(d);
+}
+
 // An AMGI app (--amgi, format raw) gets each record as a message scope; ack, nack and
 // silence take sluice's paths (a nack and silence are retried, then dead-lettered with
 // the reason), a message.send is produced only for an acked record, a runner that dies
