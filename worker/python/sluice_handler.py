@@ -209,15 +209,19 @@ class Requests:
         nl = self.buf.find(b"\n", self.at)
         if nl < 0:
             return None
-        # The two sizes read in place (int() takes bytes): this runs once per record.
+        # The two sizes read in place (int() takes bytes), as sluice writes them; any
+        # other spelling, and every error, is _lengths()'s. This runs once per record.
         line = self.buf[self.at : nl]
         space = line.find(b" ")
         try:
             header_len, body_len = int(line[:space]), int(line[space + 1 :])
         except ValueError:
             header_len = body_len = -1
-        if space < 0 or header_len < 0 or body_len < 0:
-            raise SystemExit("sluice_handler: bad frame length line %r" % bytes(line[:40]))
+        if space <= 0 or header_len < 0 or body_len < 0:
+            try:
+                header_len, body_len = _lengths(bytes(line))
+            except ValueError as exc:
+                raise SystemExit("sluice_handler: %s" % exc)
         start = nl + 1
         end = start + header_len + body_len
         if end > len(self.buf):
