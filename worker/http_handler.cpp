@@ -229,9 +229,9 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
       // Fewer records ready than slots to fill: ask for the next window's worth now, so
       // that the window does not empty between records the worker already holds, and so
       // that records of other partitions can run beside a busy one's.
+      if (in_flight + ready_.size() >= limit) return;
       const std::size_t before = records.size();
       std::size_t dropped = 0;
-      if (in_flight + ready_.size() >= limit) return;
       const std::size_t added = more(records, results, limit, dropped);
       if (dropped != 0) rebase(dropped);
       if (added == 0) return;
@@ -246,11 +246,10 @@ void HttpHandler::handle_each(std::span<const sluice_record> records, std::span<
       conclude(t, rc, records.subspan(i, 1), results.subspan(i, 1), produce);
       idle_.push_back(&t);
       --in_flight;
+      // A record to be called again keeps its gate claimed for the rest of this call,
+      // so the records queued behind it wait (uncalled) and follow it in the next.
       const bool settled = answered(i, shm::monotonic_ns() - t.started_ns);
-      if (const auto& gate = gates_[i]; gate && !settled) {
-        // To be called again: its gate stays claimed for the rest of this call, so the
-        // records queued behind it wait (uncalled) and follow it in the next.
-      } else if (gate) {
+      if (const auto& gate = gates_[i]; gate && settled) {
         // The gate passes to the next record queued behind it, in record order.
         // A gate's entry goes with its last record: with ordering = "key" there are as
         // many gates as keys.
