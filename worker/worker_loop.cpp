@@ -504,7 +504,10 @@ void WorkerLoop::invoke() {
   call_errors_.clear();
   const std::size_t step = handler_.takes_batches() && !one_per_call_ ? lambda_.batch_size : 1;
   call_start_ns_ = shm::monotonic_ns();
-  if (step == 1 && records_.size() > 1 && handler_.window() > 1) {
+  // A round of one record goes through call_each() too when it streams: the records that
+  // come while its request runs must not wait for it (a worker that woke to one record
+  // and sent it alone held every later record for as long as that request took).
+  if (step == 1 && (records_.size() > 1 || streaming_) && handler_.window() > 1) {
     // Each record is charged as its call begins (call_each()): a round holds several
     // windows, and one that dies with its worker must not charge records never tried.
     for (std::size_t j = 0; j < records_.size(); ++j) observe_queue_wait(j, call_start_ns_);

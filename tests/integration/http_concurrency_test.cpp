@@ -416,6 +416,29 @@ TEST_F(HttpConcurrency, ARequestInFlightDoesNotHoldBackTheRecordsAfterItNorTheCo
   expect_clean_stop(d);
 }
 
+// The same when the held request is the only record its worker found in the ring: a
+// round of one record streams too (more records may come while it runs), so the
+// records produced after it start while it is held.
+TEST_F(HttpConcurrency, ARequestAloneInItsRoundDoesNotHoldBackTheRecordsAfterIt) {
+  constexpr std::uint64_t kLater = 20;
+  DevBroker broker({"events:1"});
+  produce(broker.bootstrap(), "events", 1, 0, 1);
+  InFlightServer server(/*hold_until=*/0, /*max_delay_ms=*/0);
+  server.hold_offset(0);
+  Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
+                                     {{.name = "alone", .topic = "events", .workers = 1, .ordering = "none",
+                                       .handler = http_handler(server, 8)}}));
+  ASSERT_TRUE(wait_until([&] { return server.holds(0); }, 60s)) << d.log();
+  produce(broker.bootstrap(), "events", 1, 1, kLater);
+  ASSERT_TRUE(wait_until([&] { return server.arrivals().size() == kLater + 1; }, 60s))
+      << "requests seen while offset 0 is held: " << server.arrivals().size() << "\n" << d.log();
+  ASSERT_TRUE(server.holds(0)) << "the held request ended early: the test proves nothing";
+  server.release();
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-alone", kLater + 1, 1); }, 60s)) << d.log();
+  EXPECT_EQ(server.arrivals().size(), kLater + 1) << "each record once";
+  expect_clean_stop(d);
+}
+
 // A round that streams drops the records it has released from the front of what it
 // holds, and goes on for as long as the ring has fresh records: every record it calls
 // after that still carries its own bytes, key and headers, and every failure its own
