@@ -10,6 +10,7 @@
 
 #include "config/record_age.hpp"
 #include "consumer/broker_state.hpp"
+#include "consumer/partition_share.hpp"
 #include "kafka/watermarks.hpp"
 #include "shm/clock.hpp"
 #include "shm/control_channel.hpp"
@@ -202,7 +203,7 @@ void Consumer::clear_backlog(Partition& p) {
 }
 
 bool Consumer::dispatch(Partition& p, const rd_kafka_message_t& msg) {
-  if (p.tracker.in_flight() >= lambda_.max_in_flight) return false;
+  if (p.tracker.in_flight() >= partition_share(lambda_, assignment_.size())) return false;
   incoming_.read(msg);
   // A record no filter admits is done: it completes in order with the rest, and is never
   // dead-lettered for a limit (the lambda does not want it at all).

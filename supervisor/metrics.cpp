@@ -155,7 +155,7 @@ std::string to_prometheus(const std::vector<LambdaReport>& reports, const std::o
   w.gauge("sluice_records_in_flight", "Records in the workers' rings, not yet completed", [&](const auto& r, const auto& l) {
     if (r.has_counters) w.out() << "sluice_records_in_flight{" << l << "} " << r.in_flight << "\n";
   });
-  w.gauge("sluice_records_backlog", "Records fetched and waiting for ring room", [&](const auto& r, const auto& l) {
+  w.gauge("sluice_records_backlog", "Records fetched and waiting to enter a worker's ring (ring full, or their partition at its limit)", [&](const auto& r, const auto& l) {
     if (r.has_counters) w.out() << "sluice_records_backlog{" << l << "} " << r.backlog << "\n";
   });
   w.gauge("sluice_ring_fill_ratio", "Fill of each worker's ring, 0 to 1", [&](const auto& r, const auto& l) {

@@ -14,6 +14,7 @@
 #include "shm/clock.hpp"
 #include "shm/headers_codec.hpp"
 #include "shm/records.hpp"
+#include "shm/stream_ahead.hpp"
 #include "worker/trace_headers.hpp"
 
 namespace sluice::worker {
@@ -38,11 +39,9 @@ constexpr std::size_t kWindowsPerRound = 8;
 // (Handler::more()) takes further fresh records from the ring while it runs, and drops
 // those released from its front: the window then never drains between rounds, and
 // finished records are released as they finish. From its first unsettled record on it
-// holds at most this many records (or eight rounds' worth, if more): with ordering by
-// partition, that is how far past a busy partition's run it looks for other
-// partitions' records to start. The ring bounds it too (a 4 MiB ring holds about 25,000
-// records of 100 bytes); this bounds the vectors that track them, ~200 bytes a record.
-constexpr std::size_t kStreamAhead = 8192;
+// holds at most shm::kStreamAhead records (or this many rounds' worth, if more): with
+// ordering by partition, that is how far past a busy partition's run it looks for
+// other partitions' records to start.
 constexpr std::size_t kRoundsPerStream = 8;
 // What a result holds before the handler sets it: a record it forgets is never handled.
 constexpr sluice_result kNoOutcome{SLUICE_FAIL, "handler set no outcome"};
@@ -349,7 +348,7 @@ void WorkerLoop::compact() {
 Handler::Grown WorkerLoop::pull(std::size_t n) {
   dropped_ = 0;
   if (streaming_) compact();
-  const std::size_t cap = std::max(round_size_ * kRoundsPerStream, kStreamAhead);
+  const std::size_t cap = std::max(round_size_ * kRoundsPerStream, shm::kStreamAhead);
   for (; n > 0 && streaming_ && todo_.size() - released_ < cap && !stop_.load(std::memory_order_relaxed); --n) {
     shm::RecordHeader* h = in_.peek();
     // Only a fresh record of a partition still ours joins a running round; anything else
