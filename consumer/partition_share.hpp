@@ -18,8 +18,9 @@ inline constexpr std::size_t kMinPartitionShare = 16;
 // per partition (an http handler, max_concurrency > 1, ordering "partition"), an equal
 // share of what the worker looks ahead at (shm::kStreamAhead). Without it a backlog
 // fills the ring with one partition's fetch after another, thousands of records each,
-// and the worker, looking 8,192 records ahead, sees one or two partitions: a 10 ms
-// endpoint then ran at ~3 requests at once instead of one per partition. The share is
+// and the worker, looking 8,192 records ahead, sees about three partitions' runs: with
+// 8 partitions of 2,500 records and a 10 ms endpoint it ran at 384-441 msg/s, not the
+// 800 one request per partition allows (docs/benchmarks.md). The share is
 // of all the consumer's partitions, though each worker gets only some: smaller than it
 // needs to be with several workers, which costs nothing while it is far above what a
 // worker can have in flight.
