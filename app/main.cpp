@@ -74,6 +74,7 @@ sluice::supervisor::Executables find_executables() {
 std::string handler_summary(const sluice::config::Handler& h) {
   switch (h.type) {
     case sluice::config::HandlerType::kPlugin: return "plugin " + h.path;
+    case sluice::config::HandlerType::kPython: return "python " + h.path + " " + h.function;
     case sluice::config::HandlerType::kHttp: return "http " + sluice::config::redact_url(h.url);
     case sluice::config::HandlerType::kExec: {
       std::string s = "exec";

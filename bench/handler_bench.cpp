@@ -43,7 +43,7 @@ using namespace sluice::bench;
 
 constexpr int kPartitions = 8;
 const std::vector<std::string> kKinds = {"plugin", "http",   "http1",        "http-slow",  "http-slow-partition",
-                                         "exec",   "python", "python-cores", "python-loop"};
+                                         "exec",   "python", "python-cores", "python-loop", "python-inproc", "python-inproc-cores"};
 
 bool is_python(const std::string& kind) { return kind.starts_with("python"); }
 const char* topic_of(const std::string& kind) { return kind == "plugin" ? "fast" : is_python(kind) ? "json" : "slow"; }
@@ -80,7 +80,7 @@ class CountingServer {
 };
 
 std::string handler_toml(const std::string& kind, const std::string& stats, int http_port, int slow_port) {
-  const std::string per_worker = kind == "python-cores" ? ", STATS_PER_WORKER = \"1\"" : "";
+  const std::string per_worker = kind.ends_with("-cores") ? ", STATS_PER_WORKER = \"1\"" : "";
   if (kind == "plugin") {
     return "type = \"plugin\"\npath = \"" NOOP_PLUGIN "\"\noptions = { stats_file = \"" + stats + "\" }\n";
   }
@@ -91,6 +91,10 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
     return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";
   }
   if (kind == "http-slow-partition") return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\n";
+  if (kind.starts_with("python-inproc")) {
+    return "type = \"python\"\npath = \"" SLUICE_SOURCE_DIR "/bench/count_handler.py\"\nenv = { STATS_FILE = \"" + stats + "\"" +
+           per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR "/worker/python\" }\n";
+  }
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
          "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\"" + per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR
          "/worker/python\" }\n";
@@ -147,10 +151,11 @@ int main(int argc, char** argv) {
       const std::string stats = (dir / (kind + std::to_string(r))).string();
       const std::uint64_t expect = kind == "plugin" ? plugin_messages : is_python(kind) ? python_messages : messages;
       CountersFile c(stats + ".counters", expect);
-      const unsigned workers = kind == "python-cores" ? std::max(1u, std::thread::hardware_concurrency()) : 1;
+      const bool per_core = kind.ends_with("-cores");
+      const unsigned workers = per_core ? std::max(1u, std::thread::hardware_concurrency()) : 1;
       std::vector<std::unique_ptr<CountersFile>> per_worker;  // python-cores: one file per worker's child
       std::vector<const CountersFile*> files{&c};
-      if (kind == "python-cores") {
+      if (per_core) {
         files.clear();
         for (unsigned w = 0; w < workers; ++w) {
           files.push_back(per_worker.emplace_back(std::make_unique<CountersFile>(c.path() + "." + std::to_string(w), expect)).get());
@@ -202,12 +207,14 @@ int main(int argc, char** argv) {
       {"exec", "exec (Python def f(event), bench/count_handler.py)"},
       {"python", "exec, format json, Python def f(event), 1 worker"},
       {"python-cores", "exec, format json, Python def f(event), one worker per core"},
+      {"python-inproc", "python (the runner inside the worker), format json, def f(event), 1 worker"},
+      {"python-inproc-cores", "python (the runner inside the worker), format json, def f(event), one worker per core"},
       {"python-loop", "hand-written confluent-kafka-python loop: consume(1000), json.loads, the same f, store_offsets (not sluice)"}};
   for (const auto& kind : kinds) {
     std::printf("| %s | %.0f | %.2f |\n", label.at(kind).c_str(), median(tp[kind]), median(cpu[kind]));
   }
   // Ratios within each run (interleaved, so they share the machine's state), then the median.
-  for (const char* ours : {"python", "python-cores"}) {
+  for (const char* ours : {"python", "python-cores", "python-inproc", "python-inproc-cores"}) {
     if (!tp.contains(ours) || !tp.contains("python-loop")) continue;
     std::vector<double> ratios;
     for (std::size_t r = 0; r < tp[ours].size(); ++r) ratios.push_back(tp[ours][r] / tp["python-loop"][r]);

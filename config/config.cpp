@@ -61,6 +61,7 @@ const char* to_string(HandlerType t) {
     case HandlerType::kPlugin: return "plugin";
     case HandlerType::kHttp: return "http";
     case HandlerType::kExec: return "exec";
+    case HandlerType::kPython: return "python";
   }
   return "?";
 }
@@ -253,14 +254,18 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
   if (const toml::table* ht = r.table("handler", true)) {
     TableReader h(ctx, *ht, path + ".handler");
     const bool typed = h.choice("type", l.handler.type,
-                                {{"plugin", HandlerType::kPlugin}, {"http", HandlerType::kHttp}, {"exec", HandlerType::kExec}});
-    if (!typed && !h.has("type")) h.error(nullptr, "type", "is required (\"plugin\", \"http\" or \"exec\")");
+                                {{"plugin", HandlerType::kPlugin},
+                                 {"http", HandlerType::kHttp},
+                                 {"exec", HandlerType::kExec},
+                                 {"python", HandlerType::kPython}});
+    if (!typed && !h.has("type")) h.error(nullptr, "type", "is required (\"plugin\", \"http\", \"exec\" or \"python\")");
     h.uint("timeout_ms", l.handler.timeout_ms, 1, kMaxMs);
     h.uint("memory_limit_mb", l.handler.memory_limit_mb, 0, 1 << 20);
     h.uint("max_concurrency", l.handler.max_concurrency, 1, 1024);
     h.choice("http_version", l.handler.http_version,
              {{"auto", HttpVersion::kAuto}, {"1.1", HttpVersion::kHttp1}, {"2", HttpVersion::kHttp2}});
     h.str("path", l.handler.path);
+    h.str("function", l.handler.function);
     h.str("url", l.handler.url);
     h.scalar_map("headers", l.handler.headers);
     for (const auto& [key, file] : {std::pair<const char*, std::string*>{"ca_file", &l.handler.ca_file},
@@ -273,9 +278,14 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
     h.str_list("command", l.handler.command);
     h.scalar_map("env", l.handler.env);
     h.scalar_map("options", l.handler.options);
-    if (typed && l.handler.type == HandlerType::kPlugin && h.has("max_concurrency")) {
+    if (typed && (l.handler.type == HandlerType::kPlugin || l.handler.type == HandlerType::kPython) &&
+        h.has("max_concurrency")) {
       h.error(ht->get("max_concurrency"), "max_concurrency",
-              "is for http and exec handlers: a worker calls its plugin one call at a time (use more workers)");
+              std::string("is for http and exec handlers: a worker calls its ") +
+                  (l.handler.type == HandlerType::kPlugin ? "plugin" : "Python function") + " one call at a time (use more workers)");
+    }
+    if (typed && l.handler.type != HandlerType::kPython && h.has("function")) {
+      h.error(ht->get("function"), "function", "is for python handlers");
     }
     if (typed && l.handler.type != HandlerType::kHttp && h.has("http_version")) {
       h.error(ht->get("http_version"), "http_version", "is for http handlers");
@@ -297,6 +307,14 @@ Lambda read_lambda(const FileContext& ctx, const toml::table& t, const std::stri
           } else if (!l.handler.url.starts_with("http://") && !l.handler.url.starts_with("https://")) {
             h.error(ht->get("url"), "url", "\"" + redact_url(l.handler.url) + "\" must start with http:// or https://");
           }
+          break;
+        case HandlerType::kPython:
+          if (l.handler.path.empty()) {
+            h.error(nullptr, "path", "is required for a python handler (the file that defines the function)");
+          } else if (auto why = unreadable_file(l.handler.path)) {
+            h.error(ht->get("path"), "path", "\"" + l.handler.path + "\": " + *why);
+          }
+          if (l.handler.function.empty()) h.error(ht->get("function"), "function", "must name the function to call");
           break;
         case HandlerType::kExec:
           if (l.handler.command.empty()) {

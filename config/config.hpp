@@ -19,7 +19,7 @@ namespace sluice::config {
 enum class Ordering { kPartition, kKey, kNone };
 enum class OnFailure { kDeadLetter, kSkip, kStop };
 enum class Format { kRaw, kJson, kAws, kCloudEvents };
-enum class HandlerType { kPlugin, kHttp, kExec };
+enum class HandlerType { kPlugin, kHttp, kExec, kPython };
 // kAuto: HTTP/2 where TLS's ALPN offers it, else HTTP/1.1; kHttp2: HTTP/2 only, on
 // plain http:// with prior knowledge (h2c).
 enum class HttpVersion { kAuto, kHttp1, kHttp2 };
@@ -37,14 +37,15 @@ const char* to_string(SchemaFormat);
 
 struct Handler {
   HandlerType type = HandlerType::kPlugin;
-  std::string path;                  // plugin: shared library
+  std::string path;                  // plugin: shared library; python: the lambda's file
+  std::string function = "f";        // python: what to call in it
   std::string url;                   // http: endpoint
   std::map<std::string, std::string> headers;  // http: sent with every request (e.g. Authorization)
   std::string ca_file;      // http: CA bundle to verify the endpoint's certificate
   std::string client_cert;  // http: client certificate (PEM) for mutual TLS
   std::string client_key;   // http: its private key (PEM)
   std::vector<std::string> command;  // exec: argv
-  std::map<std::string, std::string> env;  // exec: added to the child's environment
+  std::map<std::string, std::string> env;  // exec: added to the child's environment; python: the worker's
   std::map<std::string, std::string> options;  // plugin: passed to init
   std::uint32_t timeout_ms = 30000;
   std::uint32_t memory_limit_mb = 0;  // RLIMIT_AS of the worker (and its handler); 0 = none

@@ -5,7 +5,7 @@ namespace sluice::config {
 NLOHMANN_JSON_SERIALIZE_ENUM(Ordering, {{Ordering::kPartition, "partition"}, {Ordering::kKey, "key"}, {Ordering::kNone, "none"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(OnFailure, {{OnFailure::kDeadLetter, "dead_letter"}, {OnFailure::kSkip, "skip"}, {OnFailure::kStop, "stop"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(Format, {{Format::kRaw, "raw"}, {Format::kJson, "json"}, {Format::kAws, "aws"}, {Format::kCloudEvents, "cloudevents"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(HandlerType, {{HandlerType::kPlugin, "plugin"}, {HandlerType::kHttp, "http"}, {HandlerType::kExec, "exec"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(HandlerType, {{HandlerType::kPlugin, "plugin"}, {HandlerType::kHttp, "http"}, {HandlerType::kExec, "exec"}, {HandlerType::kPython, "python"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(HttpVersion, {{HttpVersion::kAuto, "auto"}, {HttpVersion::kHttp1, "1.1"}, {HttpVersion::kHttp2, "2"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(SchemaFormat, {{SchemaFormat::kNone, "none"}, {SchemaFormat::kAuto, "auto"}, {SchemaFormat::kAvro, "avro"},
                                             {SchemaFormat::kProtobuf, "protobuf"}, {SchemaFormat::kJsonSchema, "json_schema"}})
@@ -15,7 +15,7 @@ NLOHMANN_JSON_SERIALIZE_ENUM(OffsetReset, {{OffsetReset::kEarliest, "earliest"},
 void to_json(nlohmann::json& j, const Filter& f) { j = f.pattern; }
 void from_json(const nlohmann::json& j, Filter& f) { f = compile_filter(j.get<std::string>()); }
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, url, headers, ca_file, client_cert, client_key, command, env, options,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Handler, type, path, function, url, headers, ca_file, client_cert, client_key, command, env, options,
                                    timeout_ms, memory_limit_mb, max_concurrency, http_version)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SchemaRegistry, url, username, password, token, ca_file, client_cert, client_key,
                                    timeout_ms, value_format, key_format)

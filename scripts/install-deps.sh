@@ -11,6 +11,8 @@ PACKAGES=(
   librdkafka-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
   libcpp-httplib-dev libsystemd-dev libsimdjson-dev libavro-dev libprotobuf-dev libprotoc-dev
+  # handler type "python": CPython embedded in the worker
+  libpython3-dev
   # tests and benchmarks (clang and its runtime for the libFuzzer harnesses)
   libgtest-dev libgmock-dev python3 python3-flask python3-fastapi kcat procps curl clang libclang-rt-14-dev
   python3-confluent-kafka python3-kafka gnuplot-nox

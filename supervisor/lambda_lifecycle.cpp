@@ -356,10 +356,11 @@ void LambdaLifecycle::check_timers(Now now) {
 void LambdaLifecycle::check_hung_handlers(Now now) {
   // http and exec handlers time out by themselves (the request is abandoned, the child
   // killed by its worker) and report a retry; for them this kill is only a backstop for
-  // a worker that hangs itself, so it waits longer.
+  // a worker that hangs itself, so it waits longer. Plugins and in-process Python run in
+  // the worker: killing it is the only way to end a call.
   const std::uint64_t timeout_ms = cfg_.handler.timeout_ms;
-  const std::uint64_t limit_ms =
-      cfg_.handler.type == config::HandlerType::kPlugin ? timeout_ms : timeout_ms + std::max<std::uint64_t>(timeout_ms, 5000);
+  const bool in_worker = cfg_.handler.type == config::HandlerType::kPlugin || cfg_.handler.type == config::HandlerType::kPython;
+  const std::uint64_t limit_ms = in_worker ? timeout_ms : timeout_ms + std::max<std::uint64_t>(timeout_ms, 5000);
   const std::uint64_t limit = limit_ms * 1'000'000ULL;
   for (std::uint32_t i = 0; i < workers_.size(); ++i) {
     Proc& p = workers_[i];

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <stdexcept>
 #include <utility>
 
@@ -63,7 +64,15 @@ bool has_feature(const Frame& ready, std::string_view name) {
 
 ExecHandler::ExecHandler(const config::Lambda& lambda, std::uint32_t slot)
     : lambda_(lambda), source_(event_source_of(lambda)), child_(lambda.handler.command, child_env(lambda, slot)) {
-  start_child();
+  if (lambda.handler.type != config::HandlerType::kPython) {
+    start_child();
+    return;
+  }
+  // The runner's environment is this process's: what a child would have been given.
+  for (const auto& [name, value] : child_env(lambda, slot)) ::setenv(name.c_str(), value.c_str(), 1);
+  embedded_ = std::make_unique<EmbeddedPython>(std::vector<std::string>{lambda.handler.path, lambda.handler.function});
+  if (embedded_->ready().header("Status") != "ready") throw std::runtime_error("python handler: no \"Status: ready\"");
+  originals_ = has_feature(embedded_->ready(), "originals");
 }
 
 ExecHandler::~ExecHandler() { child_.stop(kStopGrace); }
@@ -188,10 +197,18 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
   retry_after_ms_ = 0;
   // A child that died in an earlier call is replaced here; that call's attempt counted.
   // Failing to replace it throws: the worker exits and the supervisor takes over.
-  if (!child_.running()) start_child();
+  if (!embedded_ && !child_.running()) start_child();
   const auto request = request_for(records, results, schemas());
   if (!request) return;
   Frame response;
+  if (embedded_) {
+    // What the runner raised instead of answering (its own bug, a MemoryError) is a retry.
+    if (std::string why; !embedded_->call(*request, response, why)) {
+      set_all(results, SLUICE_RETRY, errors_, why);
+      return;
+    }
+    return read_answer(response, records, results, produce);
+  }
   const auto deadline = ExecChild::Clock::now() + std::chrono::milliseconds(lambda_.handler.timeout_ms);
   if (const auto r = child_.exchange(*request, deadline, response); r != ExecChild::Result::kOk) return no_answer(r, results);
   read_answer(response, records, results, produce);
@@ -199,6 +216,7 @@ void ExecHandler::handle(std::span<const sluice_record> records, std::span<sluic
 
 void ExecHandler::handle_each(std::span<const sluice_record> records, std::span<sluice_result> results,
                               std::vector<OutboundRecord>& produce, const std::atomic<bool>& stop, const Answered& answered) {
+  if (embedded_) return Handler::handle_each(records, results, produce, stop, answered);
   if (!child_.running()) start_child();
   // A replacement that no longer lists the feature is called in turn; so are the records
   // a coalescing child left unanswered when it ended (below).

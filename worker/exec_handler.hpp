@@ -1,15 +1,19 @@
 // The `exec` handler: one long-lived process per worker, in any language, speaking the
 // framed protocol of docs/exec-protocol.md over its stdin and stdout. Its start-up (up
 // to its "ready" frame) is the lambda's lifespan start; SIGTERM at shutdown its end.
+// Handler type `python` is the same handler with sluice's Python runner inside the
+// worker (EmbeddedPython) instead of a child: same requests, same answers, one at a time.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "worker/embedded_python.hpp"
 #include "worker/event_format.hpp"
 #include "worker/exec_child.hpp"
 #include "worker/handler.hpp"
@@ -52,6 +56,7 @@ class ExecHandler final : public Handler {
   const config::Lambda& lambda_;
   EventSource source_;
   ExecChild child_;
+  std::unique_ptr<EmbeddedPython> embedded_;  // type python: the runner in this process
   std::vector<std::string> errors_;  // texts handed out in results, valid until the next call
   std::uint64_t retry_after_ms_ = 0;
   // The running child's ready frame listed the `originals` feature: it can take them.

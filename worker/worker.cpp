@@ -52,6 +52,7 @@ std::unique_ptr<Handler> make_local_handler(const config::Lambda& lambda, std::u
     case config::HandlerType::kPlugin:
       return std::make_unique<PluginHandler>(lambda, slot);
     case config::HandlerType::kExec:
+    case config::HandlerType::kPython:
       return std::make_unique<ExecHandler>(lambda, slot);
     case config::HandlerType::kHttp:
       throw std::runtime_error("lambda " + lambda.name + ": http handlers run in sluice-http-worker, not sluice-worker");

@@ -41,6 +41,17 @@ std::map<std::pair<int, std::int64_t>, std::map<std::string, std::string>> dead_
   return out;
 }
 
+// How a crash and a hang end, and what each costs, for the runner as a child (exec) and
+// inside the worker (python).
+struct EndingRules {
+  std::string crash_error;
+  std::string hang_error;
+  std::size_t min_processes;   // that recorded something (the recorder names its file after its pid)
+  std::size_t max_processes;
+  std::size_t worker_restarts;
+  std::size_t lifespan_ends;   // processes whose SIGTERM handler ran at shutdown
+};
+
 class Exec : public DaemonTest {
  protected:
   // The Python recorder (handlers/exec_recorder.py) behind the runner, timeout_ms 1000,
@@ -53,6 +64,7 @@ class Exec : public DaemonTest {
            env;
   }
   void runner_ending_mid_window(const std::string& handler, bool coalesce);
+  void python_outcomes_follow_the_rules(const std::string& handler, const EndingRules& rules);
 };
 
 // Frames to and from a handler process, by the protocol (docs/exec-protocol.md).
@@ -437,23 +449,23 @@ TEST_F(Exec, ACoalescingRunnerThatEndsMidWindowGetsNoNeighbourCharged) {
   runner_ending_mid_window(recorder_handler("CRASH_SEQS = \"40,41,150\"\nHANG_SEQS = \"200\"\n"), true);
 }
 
-// ok / retry (exception) / fail (sluice_handler.Fail) / crash / hang, one partition each:
-// outcomes and dead letters as the rules say, every killed child replaced, and SIGTERM
-// at shutdown reaches the children still running (lifespan end).
-TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
+// ok / retry (exception) / fail (sluice_handler.Fail) / flaky / crash / hang, one
+// partition each, for `handler` (the recorder with those seqs): outcomes and dead
+// letters as the rules say, and every killed process replaced.
+void Exec::python_outcomes_follow_the_rules(const std::string& handler, const EndingRules& rules) {
   constexpr std::uint64_t kCount = 1000;
   // Seqs 17, 34, 51, 68, 85, 86 lie on partitions 1, 2, 3, 4, 5, 6.
   DevBroker broker({"events:8", "events-dlq:1"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
-  const std::string handler = recorder_handler(
-      "CRASH_SEQS = \"17\"\nHANG_SEQS = \"34\"\nRETRY_SEQS = \"51\"\nFAIL_SEQS = \"68\"\nFLAKY_SEQS = \"85,86\"\n");
+  auto env = python_env();
+  env.merge(segv_kills_env());
   Daemon d(dir.path(),
            daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "x", .topic = "events", .workers = 2,
                            .extra = "max_attempts = 3\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
                                     "dead_letter_topic = \"events-dlq\"\n",
                            .handler = handler}}),
-           "run", python_env());
+           "run", env);
   ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-x", kCount, kPartitions); },
                          120s))
       << d.log();
@@ -461,9 +473,9 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   ASSERT_EQ(dlq.size(), 4U) << d.log();
   const auto error = [&](std::uint64_t seq) { return dlq.at(where(seq)).at("sluice-error"); };
   const auto attempts = [&](std::uint64_t seq) { return dlq.at(where(seq)).at("sluice-attempts"); };
-  EXPECT_EQ(error(17), "exec: handler killed by SIGSEGV");
+  EXPECT_EQ(error(17), rules.crash_error);
   EXPECT_EQ(attempts(17), "3");
-  EXPECT_EQ(error(34), "exec: handler timed out after 1000 ms (killed)");
+  EXPECT_EQ(error(34), rules.hang_error);
   EXPECT_EQ(attempts(34), "3");
   EXPECT_NE(error(51).find("RuntimeError: transient trouble with 51 (exec_recorder.py:"), std::string::npos) << error(51);
   EXPECT_EQ(attempts(51), "3");
@@ -474,9 +486,9 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   std::set<std::pair<int, std::int64_t>> dead{where(17), where(34), where(51), where(68)};
   std::set<std::uint64_t> ok;
   std::map<std::uint64_t, std::vector<std::uint32_t>> flaky_attempts;
-  std::set<std::string> children;
+  std::set<std::string> processes;
   for (const auto& o : out) {
-    children.insert(o.file);
+    processes.insert(o.file);
     if (o.outcome == "ok") ok.insert(seq_of(o.value));
     if (seq_of(o.value) == 85 || seq_of(o.value) == 86) flaky_attempts[seq_of(o.value)].push_back(o.attempt);
   }
@@ -490,17 +502,46 @@ TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
   EXPECT_EQ(std::set<std::uint32_t>(flaky_attempts[85].begin(), flaky_attempts[85].end()), (std::set<std::uint32_t>{1, 2}));
   EXPECT_EQ(std::set<std::uint32_t>(flaky_attempts[86].begin(), flaky_attempts[86].end()), (std::set<std::uint32_t>{1, 2}));
   EXPECT_EQ(check_commit_safety(out, committed_offsets(broker.bootstrap(), "lambda-x", "events"), dead), "");
-  // Two children at start; each of the 3 crashes and 3 timeouts killed one, and the next
-  // record on that worker started a replacement. A death with several answers owed is
-  // met again when its records are called one at a time: up to twice as many.
-  EXPECT_GE(children.size(), 8U) << "handler processes that recorded something";
-  EXPECT_LE(children.size(), 14U) << "handler processes that recorded something";
-  EXPECT_EQ(count_of(d.log(), "restarting worker"), 0U) << "the workers themselves must survive\n" << d.log();
+  EXPECT_GE(processes.size(), rules.min_processes) << "processes that recorded something";
+  EXPECT_LE(processes.size(), rules.max_processes) << "processes that recorded something";
+  EXPECT_EQ(count_of(d.log(), "restarting worker"), rules.worker_restarts) << d.log();
 
   expect_clean_stop(d);
   std::size_t ended = 0;
   for (const auto& e : fs::directory_iterator(outcomes())) ended += e.path().filename().string().starts_with("lifespan-end.");
-  EXPECT_EQ(ended, 2U) << "each worker's last child must get SIGTERM at shutdown";
+  EXPECT_EQ(ended, rules.lifespan_ends);
+}
+
+// As a child: every killed child is replaced by its worker, which survives; SIGTERM at
+// shutdown reaches the children still running (lifespan end). Two children at start;
+// each of the 3 crashes and 3 timeouts killed one, and the next record on that worker
+// started a replacement. A death with several answers owed is met again when its
+// records are called one at a time: up to twice as many.
+TEST_F(Exec, PythonOutcomesCrashesAndHangsFollowTheRules) {
+  python_outcomes_follow_the_rules(
+      recorder_handler("CRASH_SEQS = \"17\"\nHANG_SEQS = \"34\"\nRETRY_SEQS = \"51\"\nFAIL_SEQS = \"68\"\nFLAKY_SEQS = \"85,86\"\n"),
+      {.crash_error = "exec: handler killed by SIGSEGV",
+       .hang_error = "exec: handler timed out after 1000 ms (killed)",
+       .min_processes = 8,
+       .max_processes = 14,
+       .worker_restarts = 0,
+       .lifespan_ends = 2});
+}
+
+// Inside the worker (handler type python): a crash or a hang ends the worker, which the
+// supervisor replaces: two workers at start and one for each of the 6. The recorder's
+// SIGTERM handler, set as it loads, never runs: the worker's signals stay its own.
+TEST_F(Exec, InTheWorkerPythonOutcomesCrashesAndHangsFollowTheRules) {
+  python_outcomes_follow_the_rules(
+      "type = \"python\"\npath = \"" + kHandlers + "exec_recorder.py\"\ntimeout_ms = 1000\n[lambda.handler.env]\n"
+      "OUTCOMES_DIR = \"" + outcomes().string() + "\"\nCRASH_SEQS = \"17\"\nHANG_SEQS = \"34\"\nRETRY_SEQS = \"51\"\n"
+      "FAIL_SEQS = \"68\"\nFLAKY_SEQS = \"85,86\"\n",
+      {.crash_error = "worker killed by SIGSEGV",
+       .hang_error = "handler timed out after 1000 ms (worker killed)",
+       .min_processes = 8,
+       .max_processes = 8,
+       .worker_restarts = 6,
+       .lifespan_ends = 0});
 }
 
 // A pipelined runner takes requests in turn, and those written ahead of an answer that
@@ -709,47 +750,55 @@ TEST_F(Exec, UnavailableHandlersAreRetriedWithoutSpendingAttempts) {
 
 // The bytes a server that trims header values would lose (leading and trailing spaces,
 // NUL, 0xFF), a repeated header name, a non-ASCII one and a null value (not an empty one) reach a Python f(event, context)
-// exactly: its context gives the key's and each header's bytes in the record's order.
+// exactly: its context gives the key's and each header's bytes in the record's order,
+// whether the runner is a child or inside the worker.
 TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
   const std::string kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   DevBroker broker({"events:1"});
   produce_exact(broker.bootstrap(), "events", 0, "  spaced key  ", "text",
                 {{"bytes", std::string("\x00\xff ", 3)}, {"dup", "1"}, {"dup", "2"}, {"cl\xc3\xa9", "cl\xc3\xa9"},
                  {"h", std::nullopt}, {"h", ""}, {"traceparent", kTraceparent}});
-  const fs::path out = dir.path() / "seen.json";
   std::ofstream(dir.path() / "bytes.py") << "import json, os\n"
                                             "def f(event, context):\n"
                                             "    with open(os.environ['OUT'], 'w') as o:\n"
                                             "        json.dump({'key': list(context.key), 'headers': [[n, None if v is None else list(v)] for n, v in "
                                             "context.kafka_headers], 'dup': context.headers['x-kafka-header-dup'], "
                                             "'trace': context.headers.get('traceparent')}, o)\n";
+  // The runner as a child, and inside the worker (handler type python).
+  const auto out = [&](const std::string& name) { return (dir.path() / (name + ".json")).string(); };
+  const std::string file = (dir.path() / "bytes.py").string();
   Daemon d(dir.path(),
            daemon_config(instance, dir.path(), broker.bootstrap(),
                          {{.name = "bytes", .topic = "events", .workers = 1,
-                           .handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" +
-                                      (dir.path() / "bytes.py").string() + "\"]\n[lambda.handler.env]\nOUT = \"" + out.string() +
+                           .handler = "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" + file +
+                                      "\"]\n[lambda.handler.env]\nOUT = \"" + out("bytes") + "\"\n"},
+                          {.name = "inworker", .topic = "events", .workers = 1,
+                           .handler = "type = \"python\"\npath = \"" + file + "\"\n[lambda.handler.env]\nOUT = \"" + out("inworker") +
                                       "\"\n"}}),
            "run", python_env());
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-bytes", 1, 1); }, 60s)) << d.log();
-  std::ifstream in(out);
-  ASSERT_TRUE(in.good()) << "the function never ran\n" << d.log();
-  const auto seen = nlohmann::json::parse(in);
   const auto bytes = [](const std::string& s) {
     std::vector<int> b;
     for (const char c : s) b.push_back(static_cast<unsigned char>(c));
     return b;
   };
-  EXPECT_EQ(seen["key"].get<std::vector<int>>(), bytes("  spaced key  "));
-  const nlohmann::json want = nlohmann::json::array({nlohmann::json::array({"bytes", bytes(std::string("\x00\xff ", 3))}),
-                                                     nlohmann::json::array({"dup", bytes("1")}),
-                                                     nlohmann::json::array({"dup", bytes("2")}),
-                                                     nlohmann::json::array({"cl\xc3\xa9", bytes("cl\xc3\xa9")}),
-                                                     nlohmann::json::array({"h", nullptr}),
-                                                     nlohmann::json::array({"h", bytes("")}),
-                                                     nlohmann::json::array({"traceparent", bytes(kTraceparent)})});
-  EXPECT_EQ(seen["headers"], want);
-  EXPECT_EQ(seen["dup"], "2") << "one value per name: the last, as in the json envelope and CloudEvents";
-  EXPECT_EQ(seen["trace"], kTraceparent) << "the frame carries the record's trace context";
+  for (const std::string name : {"bytes", "inworker"}) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-" + name, 1, 1); }, 60s)) << d.log();
+    std::ifstream in(out(name));
+    ASSERT_TRUE(in.good()) << "the function never ran\n" << d.log();
+    const auto seen = nlohmann::json::parse(in);
+    EXPECT_EQ(seen["key"].get<std::vector<int>>(), bytes("  spaced key  "));
+    const nlohmann::json want = nlohmann::json::array({nlohmann::json::array({"bytes", bytes(std::string("\x00\xff ", 3))}),
+                                                       nlohmann::json::array({"dup", bytes("1")}),
+                                                       nlohmann::json::array({"dup", bytes("2")}),
+                                                       nlohmann::json::array({"cl\xc3\xa9", bytes("cl\xc3\xa9")}),
+                                                       nlohmann::json::array({"h", nullptr}),
+                                                       nlohmann::json::array({"h", bytes("")}),
+                                                       nlohmann::json::array({"traceparent", bytes(kTraceparent)})});
+    EXPECT_EQ(seen["headers"], want);
+    EXPECT_EQ(seen["dup"], "2") << "one value per name: the last, as in the json envelope and CloudEvents";
+    EXPECT_EQ(seen["trace"], kTraceparent) << "the frame carries the record's trace context";
+  }
   expect_clean_stop(d);
 }
 

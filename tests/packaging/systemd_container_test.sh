@@ -14,7 +14,7 @@ rpm=$(ls "$build"/sluice-*.rpm)
 sluice="$build/app/sluice"
 cache=${SLUICE_CONTAINER_CACHE:-/var/cache/sluice-test}
 # The package's run-time dependencies, preinstalled so dpkg -i needs no network.
-include="systemd,systemd-sysv,dbus,procps,librdkafka1,libcpp-httplib0.11,libcurl4,libfmt9,libspdlog1.10,libtomlplusplus3,libsimdjson14,libavro23,libprotobuf32,libprotoc32,libsystemd0,python3,curl"
+include="systemd,systemd-sysv,dbus,procps,librdkafka1,libcpp-httplib0.11,libcurl4,libfmt9,libspdlog1.10,libtomlplusplus3,libsimdjson14,libavro23,libprotobuf32,libprotoc32,libsystemd0,python3,libpython3.11,curl"
 work=$(mktemp -d /tmp/sluice-container.XXXXXX)
 broker_pid=""
 nspawn_pid=""
@@ -66,7 +66,7 @@ rpm_scripts=$(rpm -qp --scripts "$rpm" 2>/dev/null)
 [ "$rpm_name" = "sluice 0.1.0" ] || fail "rpm name/version: $rpm_name"
 [ "$rpm_config" = /etc/sluice/sluice.toml ] || fail "rpm: exactly sluice.toml must be %config, not: $rpm_config"
 grep -q '^/etc/sluice/sluice.toml .* 0100640 root sluice 1 ' <<<"$rpm_dump" || fail "rpm: sluice.toml must be root:sluice 0640"
-for f in /usr/bin/sluice /usr/libexec/sluice/sluice-worker /usr/libexec/sluice/sluice-http-worker /usr/lib/systemd/system/sluice.service /usr/lib/sysusers.d/sluice.conf \
+for f in /usr/bin/sluice /usr/libexec/sluice/sluice-worker /usr/libexec/sluice/sluice-http-worker /usr/libexec/sluice/sluice-python.so /usr/lib/systemd/system/sluice.service /usr/lib/sysusers.d/sluice.conf \
          /usr/share/man/man1/sluice.1.gz /usr/share/doc/sluice/examples/python-f/lambda.toml \
          /usr/lib/python3/dist-packages/sluice_handler.py; do
   grep -qx "$f" <<<"$rpm_files" || fail "rpm lacks $f"
@@ -211,6 +211,23 @@ wait_for 120 "pyf handles every record from the start" handled_at_least "\[worke
 metrics=$(in_ct curl -sf http://127.0.0.1:9464/metrics) || fail "GET /metrics"
 grep -q "^sluice_records_handled_total{lambda=\"pyf\"} $total\$" <<<"$metrics" || fail "metrics: pyf did not handle $total"
 
+step "reload with the same function inside the workers (handler type python)"
+in_ct sh -c 'cat > /etc/sluice/lambdas.d/pyin.toml' <<'TOML'
+[lambda]
+topics = ["events"]
+format = "json"
+workers = 2
+[lambda.handler]
+type = "python"
+path = "/usr/share/doc/sluice/examples/python-f/lambda.py"
+TOML
+in_ct systemctl reload sluice || fail "systemctl reload"
+wait_for 120 "pyin handles every record from the start" handled_at_least "\[worker pyin/[0-9]*\] handler: " $total
+metrics=$(in_ct curl -sf http://127.0.0.1:9464/metrics) || fail "GET /metrics"
+grep -q "^sluice_records_handled_total{lambda=\"pyin\"} $total\$" <<<"$metrics" || fail "metrics: pyin did not handle $total"
+in_ct pgrep -f 'python3 -m sluice_handler .*/python-f/lambda.py' | wc -l | grep -qx 2 ||
+  fail "pyin must not start Python processes of its own (only pyf's two)"
+
 step "stop and purge"
 in_ct systemctl stop sluice
 [ "$(in_ct systemctl show -p Result --value sluice)" = success ] || fail "stop did not end with success"
@@ -223,4 +240,4 @@ in_ct test ! -e /etc/sluice/sluice.toml || fail "the conffile is left after purg
 in_ct test -e /etc/sluice/lambdas.d/orders.toml || fail "purge removed the operator's lambda files"
 in_ct test ! -e /var/lib/sluice || fail "/var/lib/sluice left after purge"
 in_ct test ! -e /usr/lib/systemd/system/sluice.service || fail "unit left after purge"
-echo "PASS: .deb under systemd (install, a lambda that cannot start, kill -9 restart with no loss, reload, stop, purge) and .rpm checks"
+echo "PASS: .deb under systemd (install, a lambda that cannot start, kill -9 restart with no loss, reload, Python in exec and in the worker, stop, purge) and .rpm checks"

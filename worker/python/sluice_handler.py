@@ -183,12 +183,6 @@ def split_originals(headers, body):
     return body[: len(body) - n], originals
 
 
-def write_ok(stream, body):
-    """write_frame(stream, [("Status", "ok")], body), without building the header block
-    for every answer."""
-    stream.write(b"11 %d\nStatus: ok\n" % len(body) + body)
-
-
 def write_frame(stream, headers, body=b""):
     block = "".join("%s: %s\n" % (k, _one_line(v)) for k, v in headers).encode("utf-8")
     stream.write(b"%d %d\n" % (len(block), len(body)) + block + body)
@@ -433,6 +427,48 @@ def end_lifespan(lifespan):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    return _run(argv, None)
+
+
+def embedded(argv, log):
+    """The runner inside a sluice worker (handler type "python"): sluice calls it once with
+    the arguments `python3 -m sluice_handler` would get and a function taking one line
+    for its log, and gets back the ready frame and a function that takes one request (its
+    header block and body) and returns its answer frame. No pipe, no second process: the
+    same code answers, one request at a time."""
+    sys.stdout = sys.stderr = _Lines(log)
+    calls = []
+    ready = _run(list(argv), calls)
+    return ready, calls[0]
+
+
+class _Lines(io.TextIOBase):
+    """sys.stdout and sys.stderr inside a worker: each whole line to sluice's log, as the
+    exec handler logs a child's stderr; a line is cut at 4096 characters, so output
+    without newlines cannot grow the worker's memory."""
+
+    MAX = 4096
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+        self.part = ""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        lines = (self.part + text).split("\n")
+        self.part = lines.pop()
+        for line in lines:
+            self.log(line[: self.MAX].rstrip("\r"))
+        while len(self.part) > self.MAX:
+            self.log(self.part[: self.MAX])
+            self.part = self.part[self.MAX :]
+        return len(text)
+
+
+def _run(argv, embed):
     wsgi = "--wsgi" in argv
     asgi = "--asgi" in argv
     amgi = "--amgi" in argv
@@ -444,19 +480,27 @@ def main(argv=None):
     no_coalesce = "--no-coalesce" in argv
     argv = [a for a in argv if a not in ("--wsgi", "--asgi", "--amgi", "--no-coalesce")]
     if not argv or argv[0] in ("-h", "--help") or wsgi + asgi + amgi > 1:
+        if embed is not None:
+            raise SystemExit("sluice_handler: no file to load (the handler's path)")
         sys.stderr.write("usage: python3 -m sluice_handler [--wsgi | --asgi [--path P] | --amgi] [--no-coalesce] FILE [FUNCTION or APP]\n")
         return 2
-    # The protocol owns stdout: keep a private copy of it and point fd 1 (print(), and C
-    # code writing to stdout) at stderr, which sluice logs.
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    # Every worker's handler shares sluice's log: one write per line keeps lines whole
-    # (Python's own stderr writes a print()'s text and its newline separately).
-    log = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False), 1 << 16), encoding="utf-8",
-                           errors="backslashreplace", line_buffering=True)
-    sys.stdout = sys.stderr = log
-    # sluice ends us with SIGTERM (or by closing stdin); Ctrl-C is the daemon's business.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if embed is not None:
+        # Answers go back to the worker as return values; print() goes to sluice's log
+        # (embedded()); signals are the worker's (Python installed no handlers).
+        out = io.BytesIO()
+        no_coalesce = True
+    else:
+        # The protocol owns stdout: keep a private copy of it and point fd 1 (print(), and C
+        # code writing to stdout) at stderr, which sluice logs.
+        out = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+        # Every worker's handler shares sluice's log: one write per line keeps lines whole
+        # (Python's own stderr writes a print()'s text and its newline separately).
+        log = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False), 1 << 16), encoding="utf-8",
+                               errors="backslashreplace", line_buffering=True)
+        sys.stdout = sys.stderr = log
+        # sluice ends us with SIGTERM (or by closing stdin); Ctrl-C is the daemon's business.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if amgi and os.environ.get("SLUICE_FORMAT", "raw") != "raw":
         # The message's payload and headers are the record's own only in raw requests.
         raise SystemExit('sluice_handler: --amgi needs the lambda\'s format = "raw", not "%s"' % os.environ["SLUICE_FORMAT"])
@@ -476,7 +520,7 @@ def main(argv=None):
             raise SystemExit("sluice_handler: the app's lifespan startup failed: %s" % why)
         # sluice stops a handler with SIGTERM, then closes its stdin: the end of input is
         # where lifespan shutdown runs, so SIGTERM itself must not end the process first.
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        if embed is None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, lambda *_: None)
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
     # An app's call: (the answer's frame headers, its body) for a request's raw header
@@ -514,8 +558,42 @@ def main(argv=None):
     coalesce = not no_coalesce and "coalesce" in os.environ.get("SLUICE_EXEC_FEATURES", "").replace(",", " ").split()
     if coalesce:
         features.append("coalesce")
+
+    def answer_one(frame):
+        # f(event) never sees the headers, and no originals come unasked: its requests
+        # are not parsed past their sizes (that parsing was most of the runner's time).
+        headers = parse_headers(frame[0]) if parse else None
+        body = frame[1]
+        if call_app is not None:
+            try:
+                answer_headers, answer = call_app(frame[0], headers, body)
+                write_frame(out, answer_headers, answer)
+            except Exception as exc:  # noqa: BLE001 - a crashing WSGI app is an HTTP 500: retry
+                write_frame(out, [("Status", "retry"), ("Error", "%s: %s" % (kind, describe(exc)))])
+            return
+        if with_context:
+            try:
+                body, originals = split_originals(headers, body)
+                context = Context(headers, originals)
+            except Exception as exc:  # noqa: BLE001 - a request it cannot read is that record's retry
+                return write_frame(out, [("Status", "retry"), ("Error", describe(exc))])
+            out.write(answer_for(fn, body, context) or _OK_EMPTY)
+        else:
+            out.write(answer_for(fn, body) or _OK_EMPTY)
+
     write_frame(out, [("Status", "ready"), ("Features", ", ".join(features))])
     out.flush()
+    if embed is not None:
+        if asgi or amgi:
+            raise SystemExit("sluice_handler: ASGI and AMGI apps run as an exec handler, not inside the worker")
+        if call_app is None and not with_context:
+            embed.append(lambda block, body: answer_for(fn, body))
+        else:
+            embed.append(lambda block, body: _answer_embedded((block, body), answer_one, out))
+        ready = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return ready
     ordering = os.environ.get("SLUICE_ORDERING")
     if (asgi or amgi) and coalesce and ordering in ("partition", "key", "none"):
         # Only with coalesce: sluice then charges no neighbour when the process ends with
@@ -532,34 +610,46 @@ def main(argv=None):
             if not inp.fill():
                 return end_lifespan(lifespan) if asgi or amgi else 0
             continue
-        # f(event) never sees the headers, and no originals come unasked: its requests
-        # are not parsed past their sizes (that parsing was most of the runner's time).
-        headers = parse_headers(frame[0]) if parse else None
-        body = frame[1]
-        if call_app is not None:
-            try:
-                answer_headers, answer = call_app(frame[0], headers, body)
-                write_frame(out, answer_headers, answer)
-            except Exception as exc:  # noqa: BLE001 - a crashing WSGI app is an HTTP 500: retry
-                write_frame(out, [("Status", "retry"), ("Error", "%s: %s" % (kind, describe(exc)))])
-            answers.wrote()
-            continue
-        try:
-            # Inside the try: whatever a record holds, it is that record's failure, never
-            # the end of this process (which would cost a restart per attempt).
-            if with_context:
-                body, originals = split_originals(headers, body)
-                result = fn(decode_event(body), Context(headers, originals))
-            else:
-                result = fn(decode_event(body))
-            write_ok(out, encode_result(result))
-        except Fail as exc:
-            write_frame(out, [("Status", "fail"), ("Error", describe(exc))])
-        except Unavailable as exc:
-            write_frame(out, unavailable_frame(describe(exc), exc.retry_after))
-        except Exception as exc:  # noqa: BLE001 - any failure of the lambda is a retry
-            write_frame(out, [("Status", "retry"), ("Error", describe(exc))])
+        answer_one(frame)
         answers.wrote()
+
+
+def answer_for(fn, body, context=None):
+    """The answer frame to one event: f's outcome, or None for the commonest one (ok,
+    nothing returned)."""
+    try:
+        # Inside the try: whatever a record holds, it is that record's failure, never the
+        # end of this process (which would cost a restart per attempt).
+        event = decode_event(body)
+        result = fn(event) if context is None else fn(event, context)
+        if result is None:
+            return None
+        answer = encode_result(result)
+    except Fail as exc:
+        return _frame_bytes([("Status", "fail"), ("Error", describe(exc))])
+    except Unavailable as exc:
+        return _frame_bytes(unavailable_frame(describe(exc), exc.retry_after))
+    except Exception as exc:  # noqa: BLE001 - any failure of the lambda is a retry
+        return _frame_bytes([("Status", "retry"), ("Error", describe(exc))])
+    return b"11 %d\nStatus: ok\n" % len(answer) + answer
+
+
+_OK_EMPTY = b"11 0\nStatus: ok\n"
+
+
+def _frame_bytes(headers, body=b""):
+    out = io.BytesIO()
+    write_frame(out, headers, body)
+    return out.getvalue()
+
+
+def _answer_embedded(frame, answer_one, out):
+    """One request (its header block and body) in, its answer frame out (embedded())."""
+    answer_one(frame)
+    answer = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return answer
 
 
 if __name__ == "__main__":
