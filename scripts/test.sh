@@ -51,6 +51,7 @@ bash tests/packaging/systemd_container_test.sh build
 # halt_on_error so a report fails the run; detect_leaks stays on (LeakSanitizer).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
 # The sanitizers are in what the tests run (daemon, consumer, workers, plugins) and in the
 # unit tests. The integration test program only drives processes, so the optimised tree's
 # is pointed at this tree's binaries (tests/integration/harness/targets.hpp) rather than
