@@ -9,13 +9,15 @@
 // and, on JSON values with format json, the same f under sluice with one worker
 // ("python") and one worker per core ("python-cores") next to the loop a Python user
 // would write by hand with confluent-kafka-python (bench/peers.py confluent-json,
-// "python-loop"), which runs f in-process. Interleaved runs, each in its own consumer
+// "python-loop"), which runs f in-process, and f as handler type "python" (the runner
+// inside the worker: "python-inproc", "python-inproc-cores"). Interleaved runs, each in its own consumer
 // group, timed from the first to the last message handled; exactly the expected count
 // must arrive.
 //
 //   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--python-messages 200000]
 //                 [--value-bytes 100]
-//                 [--kinds plugin,http,http1,http-slow,http-slow-partition,exec,python,python-cores,python-loop]
+//                 [--kinds plugin,http,http1,http-slow,http-slow-partition,exec,python,python-cores,python-loop,
+//                          python-inproc,python-inproc-cores]
 //                 [--latency-ms 10]
 #include <httplib.h>
 #include <unistd.h>
@@ -192,7 +194,7 @@ int main(int argc, char** argv) {
   if (getenv("SLUICE_BENCH_KEEP") == nullptr) fs::remove_all(dir);
 
   std::printf("\n%s\n", machine_line().c_str());
-  std::printf("setup: one worker per lambda (python-cores: one per core), format raw (python kinds: json, ~100-byte JSON values), %zu-byte values, %d partitions; plugin %llu messages, http and exec "
+  std::printf("setup: one worker per lambda (*-cores: one per core), format raw (python kinds: json, ~100-byte JSON values), %zu-byte values, %d partitions; plugin %llu messages, http and exec "
               "%llu each, python kinds %llu; %d interleaved run(s)\n",
               value_bytes, kPartitions, static_cast<unsigned long long>(plugin_messages),
               static_cast<unsigned long long>(messages), static_cast<unsigned long long>(python_messages), runs);
