@@ -68,6 +68,30 @@ TEST_F(PythonInWorker, TheFunctionRunsInTheWorkerWhoseSignalsAndLogStayItsOwn) {
   expect_clean_stop(d);
 }
 
+// sys.exit() in the function ends a child under exec; inside the worker it must not end
+// the worker (nor its other records): it is that record's retry, named as raised.
+TEST_F(PythonInWorker, SysExitInTheFunctionIsItsRecordsRetryNotTheWorkersEnd) {
+  DevBroker broker({"events:1", "events-dlq:1"});
+  std::ofstream(dir.path() / "exits.py") << "import sys\n"
+                                            "def f(event):\n"
+                                            "    if event == 'exit':\n"
+                                            "        sys.exit(3)\n";
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "exits", .topic = "events", .workers = 1,
+                           .extra = "max_attempts = 2\nretry_backoff_ms = [10, 10]\ndead_letter_topic = \"events-dlq\"\n",
+                           .handler = handler((dir.path() / "exits.py").string(), "")}}));
+  for (const char* value : {"a", "exit", "b"}) produce_exact(broker.bootstrap(), "events", 0, "k", value, {});
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-exits", 3, 1); }, 60s)) << d.log();
+  const auto dlq = read_topic(broker.bootstrap(), "events-dlq", 1, 30s);
+  ASSERT_EQ(dlq.size(), 1U) << d.log();
+  EXPECT_EQ(dlq[0].value, std::optional<std::string>("exit"));
+  EXPECT_EQ(dlq[0].headers.at("sluice-error"), "python handler: SystemExit: 3");
+  EXPECT_EQ(dlq[0].headers.at("sluice-attempts"), "2");
+  EXPECT_EQ(count_of(d.log(), "restarting worker"), 0U) << d.log();
+  expect_clean_stop(d);
+}
+
 // A file that does not define the function fails its lambda with the reason in the log,
 // not a crash loop, and the other lambda keeps running.
 TEST_F(PythonInWorker, AFileWithoutTheFunctionFailsItsLambdaWithTheReason) {

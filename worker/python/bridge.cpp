@@ -32,14 +32,15 @@ PyObject* g_answer = nullptr;  // the last answer, alive until the next call
 std::string g_error;           // the last failure's text
 
 // The pending Python exception as one line ("Type: message"), cleared.
-// (PyErr_Fetch: Debian bookworm's Python is 3.11.) SystemExit, sluice_handler's own
-// "cannot start" (no such function, ...), gives its message alone.
-std::string take_error() {
+// (PyErr_Fetch: Debian bookworm's Python is 3.11.) At start, SystemExit is
+// sluice_handler's own "cannot start" (no such function, ...) and gives its message
+// alone (`exit_is_message`); raised by a call, it is named like any other exception.
+std::string take_error(bool exit_is_message) {
   PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
   PyErr_Fetch(&type, &value, &tb);
   if (type == nullptr) return "unknown Python error";
   PyErr_NormalizeException(&type, &value, &tb);
-  const bool exit = PyErr_GivenExceptionMatches(type, PyExc_SystemExit) != 0;
+  const bool exit = exit_is_message && PyErr_GivenExceptionMatches(type, PyExc_SystemExit) != 0;
   std::string text = exit ? "" : reinterpret_cast<PyTypeObject*>(type)->tp_name;
   PyObject* what = value == nullptr ? nullptr : exit ? PyObject_GetAttrString(value, "code") : PyObject_Str(value);
   PyObject* s = what == nullptr ? nullptr : PyObject_Str(what);
@@ -102,7 +103,7 @@ __attribute__((visibility("default"))) int sluice_python_start(const char* const
     *out_len = static_cast<std::size_t>(len);
     rc = 0;
   } else {
-    g_error = take_error();
+    g_error = take_error(true);
   }
   if (rc != 0) {
     *out = g_error.c_str();
@@ -141,7 +142,7 @@ __attribute__((visibility("default"))) int sluice_python_call(const char* block,
     rc = 0;
   } else {
     Py_XDECREF(answer);
-    g_error = take_error();
+    g_error = take_error(false);
     *out = g_error.c_str();
     *out_len = g_error.size();
   }
