@@ -19,17 +19,20 @@ namespace {
 PyObject* g_call = nullptr;    // embedded()'s per-request function
 void (*g_log)(const char*, std::size_t) = nullptr;
 
+PyObject* g_answer = nullptr;  // the last answer, alive until the next call
+std::string g_error;           // the last failure's text
+
 // sys.stdout and sys.stderr's lines (sluice_handler's _Lines), to the worker's log.
+// Text that is not UTF-8 (lone surrogates from bytes decoded with surrogateescape) is
+// escaped, as the exec runner's stderr does: a print() never fails the record.
 PyObject* log_line(PyObject*, PyObject* line) {
-  Py_ssize_t len = 0;
-  const char* text = PyUnicode_AsUTF8AndSize(line, &len);
-  if (text == nullptr) return nullptr;
-  g_log(text, static_cast<std::size_t>(len));
+  PyObject* utf8 = PyUnicode_AsEncodedString(line, "utf-8", "backslashreplace");
+  if (utf8 == nullptr) return nullptr;
+  g_log(PyBytes_AS_STRING(utf8), static_cast<std::size_t>(PyBytes_GET_SIZE(utf8)));
+  Py_DECREF(utf8);
   Py_RETURN_NONE;
 }
 PyMethodDef g_log_def = {"log", log_line, METH_O, nullptr};
-PyObject* g_answer = nullptr;  // the last answer, alive until the next call
-std::string g_error;           // the last failure's text
 
 // The pending Python exception as one line ("Type: message"), cleared.
 // (PyErr_Fetch: Debian bookworm's Python is 3.11.) At start, SystemExit is
