@@ -485,6 +485,9 @@ def _run(argv, embed):
         sys.stderr.write("usage: python3 -m sluice_handler [--wsgi | --asgi [--path P] | --amgi] [--no-coalesce] FILE [FUNCTION or APP]\n")
         return 2
     if embed is not None:
+        if asgi or amgi:
+            # Their lifespan and event loop are a process's: they stay exec handlers.
+            raise SystemExit("sluice_handler: ASGI and AMGI apps run as an exec handler, not inside the worker")
         # Answers go back to the worker as return values; print() goes to sluice's log
         # (embedded()); signals are the worker's (Python installed no handlers).
         out = io.BytesIO()
@@ -520,7 +523,7 @@ def _run(argv, embed):
             raise SystemExit("sluice_handler: the app's lifespan startup failed: %s" % why)
         # sluice stops a handler with SIGTERM, then closes its stdin: the end of input is
         # where lifespan shutdown runs, so SIGTERM itself must not end the process first.
-        if embed is None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, lambda *_: None)
     call_wsgi = wsgi_caller(fn, path) if wsgi else None
     # An app's call: (the answer's frame headers, its body) for a request's raw header
@@ -584,16 +587,11 @@ def _run(argv, embed):
     write_frame(out, [("Status", "ready"), ("Features", ", ".join(features))])
     out.flush()
     if embed is not None:
-        if asgi or amgi:
-            raise SystemExit("sluice_handler: ASGI and AMGI apps run as an exec handler, not inside the worker")
         if call_app is None and not with_context:
             embed.append(lambda block, body: answer_for(fn, body))
         else:
             embed.append(lambda block, body: _answer_embedded((block, body), answer_one, out))
-        ready = out.getvalue()
-        out.seek(0)
-        out.truncate()
-        return ready
+        return _take(out)
     ordering = os.environ.get("SLUICE_ORDERING")
     if (asgi or amgi) and coalesce and ordering in ("partition", "key", "none"):
         # Only with coalesce: sluice then charges no neighbour when the process ends with
@@ -646,10 +644,15 @@ def _frame_bytes(headers, body=b""):
 def _answer_embedded(frame, answer_one, out):
     """One request (its header block and body) in, its answer frame out (embedded())."""
     answer_one(frame)
-    answer = out.getvalue()
+    return _take(out)
+
+
+def _take(out):
+    """What an embedded runner wrote to its BytesIO, which is left empty for the next."""
+    written = out.getvalue()
     out.seek(0)
     out.truncate()
-    return answer
+    return written
 
 
 if __name__ == "__main__":
