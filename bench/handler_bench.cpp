@@ -93,13 +93,12 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
     return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";
   }
   if (kind == "http-slow-partition") return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\n";
-  if (kind.starts_with("python-inproc")) {
-    return "type = \"python\"\npath = \"" SLUICE_SOURCE_DIR "/bench/count_handler.py\"\nenv = { STATS_FILE = \"" + stats + "\"" +
-           per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR "/worker/python\" }\n";
-  }
+  // The same f and environment whether the runner is a child (exec) or in the worker.
+  const std::string env =
+      "env = { STATS_FILE = \"" + stats + "\"" + per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR "/worker/python\" }\n";
+  if (kind.starts_with("python-inproc")) return "type = \"python\"\npath = \"" SLUICE_SOURCE_DIR "/bench/count_handler.py\"\n" + env;
   return "type = \"exec\"\ncommand = [\"/usr/bin/python3\", \"-m\", \"sluice_handler\", \"" SLUICE_SOURCE_DIR
-         "/bench/count_handler.py\"]\nenv = { STATS_FILE = \"" + stats + "\"" + per_worker + ", PYTHONPATH = \"" SLUICE_SOURCE_DIR
-         "/worker/python\" }\n";
+         "/bench/count_handler.py\"]\n" + env;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
