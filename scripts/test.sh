@@ -82,7 +82,7 @@ echo "=== fuzz: configure and build (build-fuzz, clang)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON \
   -DSLUICE_HARDEN=OFF >/dev/null
 cmake --build build-fuzz -j "$jobs"
-for target in exec_frame answers event_format config ring_records record_filter avro_datum protobuf_datum; do
+for target in exec_frame answers event_format json_check config ring_records record_filter avro_datum protobuf_datum; do
   echo "=== fuzz: $target for ${fuzz_seconds} s"
   scratch=$(mktemp -d)
   mkdir "$scratch/corpus"

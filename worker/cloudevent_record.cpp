@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "worker/json_check.hpp"
 #include "worker/text_codec.hpp"
 
 namespace sluice::worker {
@@ -70,7 +71,7 @@ std::optional<std::string> attribute_text(const ojson& v) {
 // Kafka structured mode: the value is the whole event in the JSON event format.
 std::optional<CloudEvent> structured_mode(const sluice_record& r) {
   const std::string_view value = bytes_of(r.value, r.value_len);
-  if (r.value == nullptr || !nesting_at_most(value, kMaxValueJsonDepth) || !one_json_value(value)) return std::nullopt;
+  if (r.value == nullptr || !is_json_value(value)) return std::nullopt;
   const ojson j = ojson::parse(value, nullptr, false);
   if (!j.is_object()) return std::nullopt;
   CloudEvent e;

@@ -6,6 +6,7 @@
 
 #include "shm/trace_context.hpp"
 #include "worker/cloudevent_record.hpp"
+#include "worker/json_check.hpp"
 #include "worker/json_text.hpp"
 #include "worker/text_codec.hpp"
 #include "worker/trace_headers.hpp"
@@ -21,10 +22,6 @@ std::string_view topic_of(const sluice_record& r) { return {r.topic, r.topic_len
 std::string_view name_of(const sluice_header& h) { return {h.name, h.name_len}; }
 std::string_view value_of(const sluice_header& h) { return bytes_of(h.value, h.value_len); }
 bool has_timestamp(const sluice_record& r) { return r.timestamp_type != 0 && r.timestamp_ms >= 0; }
-
-bool is_json(std::string_view s) {
-  return !s.empty() && nesting_at_most(s, kMaxValueJsonDepth) && one_json_value(s);
-}
 
 // Header names that are not UTF-8 cannot be JSON object keys; percent-encoding keeps them.
 std::string json_key(std::string_view name) { return valid_utf8(name) ? std::string(name) : percent_encode(name); }
@@ -51,7 +48,7 @@ bool is_content_type(std::string_view name) { return ascii_lower(name) == "conte
 
 // What the value looks like, for a record that says nothing.
 std::string guessed_content_type(std::string_view v) {
-  if (is_json(v)) return "application/json";
+  if (is_json_value(v)) return "application/json";
   if (valid_utf8(v)) return "text/plain; charset=utf-8";
   return "application/octet-stream";
 }
@@ -206,7 +203,7 @@ std::string json_envelope(const sluice_record& r, const RecordSchemas* s) {
   const std::string_view value = value_of(r);
   if (r.value == nullptr) {
     out += "null";  // a tombstone
-  } else if (is_json(value)) {
+  } else if (is_json_value(value)) {
     out += trim_json_space(value);
   } else {
     const std::size_t at = out.size();
