@@ -5,7 +5,6 @@
 
 #include <csignal>
 
-#include <charconv>
 #include <filesystem>
 #include <stdexcept>
 
@@ -59,19 +58,7 @@ EmbeddedPython::EmbeddedPython(const std::vector<std::string>& argv) {
   if (!parse_frame(reader_, text, ready_, why)) throw std::runtime_error("python handler: malformed ready frame: " + why);
 }
 
-bool EmbeddedPython::call(std::string_view request, Frame& answer, std::string& why) {
-  // encode_frame()'s "<header bytes> <body bytes>\n" line, then the two parts.
-  const std::size_t nl = request.find('\n');
-  const std::size_t space = request.find(' ');
-  std::size_t header_len = 0;
-  if (nl == std::string_view::npos || space > nl ||
-      std::from_chars(request.data(), request.data() + space, header_len).ec != std::errc{} ||
-      header_len > request.size() - nl - 1) {
-    why = "python handler: bad request frame";  // cannot happen: sluice wrote it
-    return false;
-  }
-  const std::string_view block = request.substr(nl + 1, header_len);
-  const std::string_view body = request.substr(nl + 1 + header_len);
+bool EmbeddedPython::call(std::string_view block, std::string_view body, Frame& answer, std::string& why) {
   const char* out = nullptr;
   std::size_t len = 0;
   if (call_(block.data(), block.size(), body.data(), body.size(), &out, &len) != 0) {

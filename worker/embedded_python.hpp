@@ -25,10 +25,11 @@ class EmbeddedPython {
   EmbeddedPython& operator=(const EmbeddedPython&) = delete;
 
   const Frame& ready() const { return ready_; }
-  // One request frame (encode_frame()'s) in; its answer, or false with `why` (the runner
-  // raised where it should have answered, or answered with a malformed frame).
+  // One request, its header block (encode_header_block()'s) and body, in; its answer, or
+  // false with `why` (the runner raised where it should have answered, or answered with
+  // a malformed frame).
   // Not const: the runner's state (and the lambda's) changes with every call.
-  bool call(std::string_view request, Frame& answer, std::string& why);
+  bool call(std::string_view block, std::string_view body, Frame& answer, std::string& why);
 
  private:
   using Start = int (*)(const char* const*, std::size_t, void (*)(const char*, std::size_t), const char**, std::size_t*);

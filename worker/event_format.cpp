@@ -260,20 +260,25 @@ const RecordSchemas* schemas_of(std::span<const RecordSchemas> schemas, std::siz
   return i < schemas.size() ? &schemas[i] : nullptr;
 }
 
+// One record's envelope, or a batch's list of them.
+std::string json_body(std::span<const sluice_record> records, std::span<const RecordSchemas> schemas) {
+  if (records.size() == 1) return json_envelope(records.front(), schemas_of(schemas, 0));
+  std::string body = "[";
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) body += ',';
+    body += json_envelope(records[i], schemas_of(schemas, i));
+  }
+  body += ']';
+  return body;
+}
+
 Event json_event(std::span<const sluice_record> records, const EventSource& src, std::span<const RecordSchemas> schemas) {
-  Event e;
+  Event e{json_body(records, schemas), {}};
   e.headers.emplace_back("Content-Type", "application/json");
   if (records.size() == 1) {
-    e.body = json_envelope(records.front(), schemas_of(schemas, 0));
     add_kafka_headers(e.headers, records.front(), src, schemas_of(schemas, 0));
     return e;
   }
-  e.body = "[";
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    if (i > 0) e.body += ',';
-    e.body += json_envelope(records[i], schemas_of(schemas, i));
-  }
-  e.body += ']';
   e.headers.emplace_back("X-Kafka-Group-Id", src.group_id);
   e.headers.emplace_back("X-Kafka-Record-Count", std::to_string(records.size()));
   return e;
@@ -390,6 +395,20 @@ Event make_event(config::Format format, std::span<const sluice_record> records, 
     if (!ctx->tracestate.empty()) e.headers.emplace_back(std::string(shm::kTracestate), std::string(ctx->tracestate));
   }
   return e;
+}
+
+std::string make_body(config::Format format, std::span<const sluice_record> records, const EventSource& source,
+                      std::span<const RecordSchemas> schemas) {
+  // The two formats a body-only handler runs with in practice; the others build their
+  // headers on the way (a CloudEvent's body depends on what its headers would say).
+  switch (format) {
+    case config::Format::kJson:
+      return json_body(records, schemas);
+    case config::Format::kRaw:
+      return std::string(value_of(records.front()));
+    default:
+      return make_event(format, records, source, schemas).body;
+  }
 }
 
 std::string aws_item_identifier(const sluice_record& r) {

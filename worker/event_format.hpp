@@ -44,6 +44,11 @@ bool format_takes_batches(config::Format format);
 Event make_event(config::Format format, std::span<const sluice_record> records, const EventSource& source,
                  std::span<const RecordSchemas> schemas = {});
 
+// The body make_event() would give, alone: for a handler that reads nothing else (an exec
+// runner listing `body-only`), so that no header is built for it.
+std::string make_body(config::Format format, std::span<const sluice_record> records, const EventSource& source,
+                      std::span<const RecordSchemas> schemas = {});
+
 // "<topic>-<partition>-<offset>", the identifier a `batchItemFailures` entry names.
 std::string aws_item_identifier(const sluice_record& r);
 

@@ -12,6 +12,21 @@ bool parse_size(std::string_view s, std::size_t& out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
+std::size_t header_block_size(const HeaderList& headers) {
+  std::size_t bytes = 0;
+  for (const auto& [n, v] : headers) bytes += n.size() + 2 + v.size() + 1;
+  return bytes;
+}
+
+void append_header_block(std::string& out, const HeaderList& headers) {
+  for (const auto& [n, v] : headers) {
+    out += n;
+    out += ": ";
+    out += v;
+    out += '\n';
+  }
+}
+
 }  // namespace
 
 std::optional<std::string_view> Frame::header(std::string_view name) const {
@@ -22,17 +37,18 @@ std::optional<std::string_view> Frame::header(std::string_view name) const {
 }
 
 std::string encode_frame(const HeaderList& headers, std::string_view body) {
-  std::size_t header_bytes = 0;
-  for (const auto& [n, v] : headers) header_bytes += n.size() + 2 + v.size() + 1;
+  const std::size_t header_bytes = header_block_size(headers);
   std::string out = std::to_string(header_bytes) + ' ' + std::to_string(body.size()) + '\n';
   out.reserve(out.size() + header_bytes + body.size());
-  for (const auto& [n, v] : headers) {
-    out += n;
-    out += ": ";
-    out += v;
-    out += '\n';
-  }
+  append_header_block(out, headers);
   out += body;
+  return out;
+}
+
+std::string encode_header_block(const HeaderList& headers) {
+  std::string out;
+  out.reserve(header_block_size(headers));
+  append_header_block(out, headers);
   return out;
 }
 

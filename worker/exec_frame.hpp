@@ -25,6 +25,8 @@ struct Frame {
 
 // Header values must not contain '\n' (the event formats percent-encode them).
 std::string encode_frame(const HeaderList& headers, std::string_view body);
+// A frame's header block alone ("Name: value\n" each), as encode_frame() writes it.
+std::string encode_header_block(const HeaderList& headers);
 
 // Accumulates bytes until one whole frame is there.
 class FrameReader {

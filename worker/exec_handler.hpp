@@ -40,10 +40,11 @@ class ExecHandler final : public Handler {
 
  private:
   void start_child();
-  // The request frame of one call over `records` (whose schemas are `schemas`), or
-  // nullopt after failing them (a header block over the protocol's cap).
-  std::optional<std::string> request_for(std::span<const sluice_record> records, std::span<sluice_result> results,
-                                         std::span<const RecordSchemas> schemas);
+  // The request of one call over `records` (whose schemas are `schemas`): the event and
+  // the protocol's headers, or nullopt after failing them (a header block over the
+  // protocol's cap).
+  std::optional<Event> request_for(std::span<const sluice_record> records, std::span<sluice_result> results,
+                                   std::span<const RecordSchemas> schemas);
   // The outcome of a call that ended without an answer.
   void no_answer(ExecChild::Result why, std::span<sluice_result> results);
   // The outcome of a call from its answer.
@@ -61,6 +62,8 @@ class ExecHandler final : public Handler {
   std::uint64_t retry_after_ms_ = 0;
   // The running child's ready frame listed the `originals` feature: it can take them.
   bool originals_ = false;
+  // ... and `body-only`: it reads no header, so none is built or sent.
+  bool body_only_ = false;
   // ... and `pipeline`: it reads requests while answers are owed, and answers in order.
   bool pipeline_ = false;
   // ... and `coalesce`: it may hold answers back and write several at once, so when it

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -141,14 +142,22 @@ std::string ascii_lower(std::string_view s) {
 
 std::string rfc3339_ms(std::int64_t epoch_ms) {
   const std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
+  // Records come in runs from the same second: gmtime_r and strftime, a few per cent of a
+  // python worker's time, run once per second seen (per thread).
+  thread_local std::optional<std::time_t> cached_secs;
+  thread_local std::string cached;
+  if (cached_secs != secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    cached.assign(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm));
+    cached_secs = secs;
+  }
+  std::string out = cached;
   char ms[8];
   std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>(epoch_ms % 1000));
-  return out + ms;
+  out += ms;
+  return out;
 }
 
 bool one_json_value(std::string_view s) {

@@ -129,7 +129,9 @@ TEST_F(Exec, ThePythonRunnerSurvivesARecordItCannotParse) {
   auto& from = r.from;
   auto ready = read_answer(from);
   ASSERT_TRUE(ready.has_value());
-  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline\n");
+  // f(event) reads no header; a sluice that sends them anyway (one before `body-only`,
+  // as here) is still answered.
+  EXPECT_EQ(ready->headers, "Status: ready\nFeatures: pipeline, body-only\n");
   for (const auto& [body, type] : std::vector<std::pair<std::string, std::string>>{
            {std::string(50'000, '['), "str"}, {std::string(5'000, '[') + std::string(5'000, ']'), "str"}, {"{\"a\": 1}", "dict"}}) {
     to << frame({{"X-Kafka-Topic", "t"}}, body) << std::flush;
@@ -805,9 +807,11 @@ TEST_F(Exec, KeyAndHeaderBytesReachThePythonContextExactly) {
 // A record with 20,000 Kafka headers made a request frame of ~500 KB, past the 64 KiB
 // header block the protocol promises (a handler that relies on it, like frames.sh, then
 // dies on every attempt). Now that record fails at once with the reason; the rest flows.
+// A handler that listed `body-only` gets no header at all, so the same record is its
+// like any other.
 TEST_F(Exec, ARecordWithMoreHeadersThanAFrameCarriesFailsAloneWithTheReason) {
   constexpr std::uint64_t kCount = 100;
-  DevBroker broker({"events:8", "events-dlq:1"});
+  DevBroker broker({"events:8", "events-dlq:1", "body-dlq:1"});
   produce(broker.bootstrap(), "events", kPartitions, 0, kCount);
   {
     auto rk = kafka::make_client(RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", broker.bootstrap()}}));
@@ -828,10 +832,17 @@ TEST_F(Exec, ARecordWithMoreHeadersThanAFrameCarriesFailsAloneWithTheReason) {
                          {{.name = "sh", .topic = "events", .workers = 1,
                            .extra = "max_attempts = 3\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
                                     "dead_letter_topic = \"events-dlq\"\n",
-                           .handler = "type = \"exec\"\ncommand = [\"" + kHandlers + "frames.sh\"]\n"}}));
+                           .handler = "type = \"exec\"\ncommand = [\"" + kHandlers + "frames.sh\"]\n"},
+                          {.name = "body", .topic = "events", .workers = 1,
+                           .extra = "max_attempts = 3\nretry_backoff_ms = [10, 50]\non_failure = \"dead_letter\"\n"
+                                    "dead_letter_topic = \"body-dlq\"\n",
+                           .handler = "type = \"exec\"\ncommand = [\"" + kHandlers + "frames.sh\", \"--body-only\"]\n"}}));
   auto end = end_offsets(kCount, kPartitions);
   ++end[0];
   ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-sh") == end; }, 120s)) << d.log();
+  ASSERT_TRUE(wait_until([&] { return committed_or_empty(broker.bootstrap(), "lambda-body") == end; }, 120s)) << d.log();
+  EXPECT_EQ(count_of(d.log(), "header bytes for body-only"), 0U) << d.log();
+  EXPECT_TRUE(read_topic(broker.bootstrap(), "body-dlq", 1, 1s).empty()) << "the body-only handler failed a record";
   const auto dlq = dead_letters(broker.bootstrap(), 1);
   ASSERT_EQ(dlq.size(), 1U) << d.log();
   const auto& h = dlq.begin()->second;

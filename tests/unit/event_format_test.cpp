@@ -334,6 +334,11 @@ TEST(TextCodec, Base64AndPercentEncoding) {
   EXPECT_EQ(percent_encode(std::string("\x00\xff ", 3)), "%00%FF%20");
   EXPECT_EQ(field_value("text/plain; charset=\"utf-8\"\n"), "text/plain; charset=\"utf-8\"%0A");
   EXPECT_EQ(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+  // The text of the last second is kept: the same second again, the next, and back.
+  EXPECT_EQ(rfc3339_ms(1718687340123), "2024-06-18T05:09:00.123Z");
+  EXPECT_EQ(rfc3339_ms(1718687340999), "2024-06-18T05:09:00.999Z");
+  EXPECT_EQ(rfc3339_ms(1718687341000), "2024-06-18T05:09:01.000Z");
+  EXPECT_EQ(rfc3339_ms(1718687340001), "2024-06-18T05:09:00.001Z");
 }
 
 }  // namespace

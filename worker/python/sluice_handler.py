@@ -558,6 +558,9 @@ def _run(argv, embed):
     if with_context or wsgi or asgi:
         features.append("originals")
     parse = with_context or call_app is not None
+    if not parse:
+        # f(event) reads nothing but the body: sluice need not build the headers.
+        features.append("body-only")
     coalesce = not no_coalesce and "coalesce" in os.environ.get("SLUICE_EXEC_FEATURES", "").replace(",", " ").split()
     if coalesce:
         features.append("coalesce")
