@@ -13,8 +13,14 @@ namespace {
 // 64 bits, a leading byte-order mark, and objects at the last level of nesting), so a
 // text it refuses is judged again by the old rules and no verdict changes.
 // tests/fuzz/fuzz_json_check.cpp holds that claim against any bytes.
+// Its buffers are kept for the next value and grow to fit the largest one, at more than
+// ten bytes per byte of it (the tape alone is eight): a larger value is left to
+// nlohmann, so that one huge record does not pin megabytes in every worker for good.
+constexpr std::size_t kMaxFastCheckBytes = 256 << 10;
+
 bool simdjson_accepts(std::string_view s) {
-  // One per thread, kept: its buffers grow to the largest value seen and are reused.
+  if (s.size() > kMaxFastCheckBytes) return false;
+  // One per thread (an http worker formats events on more than one).
   thread_local simdjson::dom::parser parser;
   thread_local const bool ready = parser.allocate(4096, kMaxValueJsonDepth) == simdjson::SUCCESS;
   simdjson::dom::element root;
