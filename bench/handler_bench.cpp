@@ -4,7 +4,10 @@
 // ("http1"); an endpoint answering each request after --latency-ms (one epoll thread,
 // bench/delayed_endpoint.cpp) with ordering "none" and max_concurrency 64 ("http-slow"),
 // and with the defaults (ordering "partition", max_concurrency 16: at most one request
-// per partition, 8 partitions, "http-slow-partition");
+// per partition, 8 partitions, "http-slow-partition"); with ordering "none" and
+// max_concurrency 64 against the epoll endpoint answering at once ("http-none") and
+// against an HTTP/2 endpoint over TLS (bench/h2_endpoint.cpp) with nghttp2's rapid-reset
+// limit lifted ("http2") and on, libnghttp2's default ("http2-resets");
 // an exec handler running a Python `def f(event)` through sluice_handler ("exec");
 // and, on JSON values with format json, the same f under sluice with one worker
 // ("python") and one worker per core ("python-cores") next to the loop a Python user
@@ -16,8 +19,8 @@
 //
 //   handler_bench [--runs 3] [--plugin-messages 200000] [--messages 20000] [--python-messages 200000]
 //                 [--value-bytes 100]
-//                 [--kinds plugin,http,http1,http-slow,http-slow-partition,exec,python,python-cores,python-loop,
-//                          python-inproc,python-inproc-cores]
+//                 [--kinds plugin,http,http1,http-slow,http-slow-partition,http-none,http2,http2-resets,exec,python,
+//                          python-cores,python-loop,python-inproc,python-inproc-cores]
 //                 [--latency-ms 10]
 #include <httplib.h>
 #include <unistd.h>
@@ -38,14 +41,16 @@
 
 #include "bench_util.hpp"
 #include "delayed_endpoint.hpp"
+#include "h2_endpoint.hpp"
 
 namespace {
 namespace fs = std::filesystem;
 using namespace sluice::bench;
 
 constexpr int kPartitions = 8;
-const std::vector<std::string> kKinds = {"plugin", "http",   "http1",        "http-slow",  "http-slow-partition",
-                                         "exec",   "python", "python-cores", "python-loop", "python-inproc", "python-inproc-cores"};
+const std::vector<std::string> kKinds = {"plugin",        "http",          "http1",       "http-slow",    "http-slow-partition",
+                                         "http-none",     "http2",         "http2-resets", "exec",        "python",
+                                         "python-cores",  "python-loop",   "python-inproc", "python-inproc-cores"};
 
 bool is_python(const std::string& kind) { return kind.starts_with("python"); }
 const char* topic_of(const std::string& kind) { return kind == "plugin" ? "fast" : is_python(kind) ? "json" : "slow"; }
@@ -81,7 +86,11 @@ class CountingServer {
   std::thread thread_;
 };
 
-std::string handler_toml(const std::string& kind, const std::string& stats, int http_port, int slow_port) {
+// The kinds that may overlap any records: ordering "none".
+bool unordered(const std::string& kind) { return kind == "http-slow" || kind == "http-none" || kind.starts_with("http2"); }
+
+std::string handler_toml(const std::string& kind, const std::string& stats, int http_port, int slow_port, int instant_port,
+                         const H2Endpoint* h2) {
   const std::string per_worker = kind.ends_with("-cores") ? ", STATS_PER_WORKER = \"1\"" : "";
   if (kind == "plugin") {
     return "type = \"plugin\"\npath = \"" NOOP_PLUGIN "\"\noptions = { stats_file = \"" + stats + "\" }\n";
@@ -89,6 +98,13 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
   const std::string url = "url = \"http://127.0.0.1:" + std::to_string(http_port);
   if (kind == "http") return "type = \"http\"\n" + url + "/\"\n";
   if (kind == "http1") return "type = \"http\"\n" + url + "/\"\nmax_concurrency = 1\n";
+  if (kind == "http-none") {
+    return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(instant_port) + "/\"\nmax_concurrency = 64\n";
+  }
+  if (kind.starts_with("http2")) {
+    return "type = \"http\"\nurl = \"https://127.0.0.1:" + std::to_string(h2->port()) + "/\"\nca_file = \"" + h2->cert() +
+           "\"\nmax_concurrency = 64\n";
+  }
   if (kind == "http-slow") {
     return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";
   }
@@ -144,6 +160,12 @@ int main(int argc, char** argv) {
   produce_backlog(bootstrap, "slow", kPartitions, 0, messages, value_bytes);
   CountingServer server;
   DelayedEndpoint slow(latency_ms);
+  DelayedEndpoint instant(0);
+  // Made only when asked for: each makes a certificate with openssl.
+  std::unique_ptr<H2Endpoint> h2;
+  std::unique_ptr<H2Endpoint> h2_resets;
+  if (std::ranges::find(kinds, "http2") != kinds.end()) h2 = std::make_unique<H2Endpoint>(dir / "h2", false);
+  if (std::ranges::find(kinds, "http2-resets") != kinds.end()) h2_resets = std::make_unique<H2Endpoint>(dir / "h2-resets", true);
 
   std::map<std::string, std::vector<double>> tp, cpu;
   bool failed = false;
@@ -164,6 +186,11 @@ int main(int argc, char** argv) {
       }
       server.count_into(kind == "http" || kind == "http1" ? c.get() : nullptr);
       slow.count_into(kind.starts_with("http-slow") ? c.get() : nullptr);
+      instant.count_into(kind == "http-none" ? c.get() : nullptr);
+      H2Endpoint* endpoint = kind == "http2" ? h2.get() : kind == "http2-resets" ? h2_resets.get() : nullptr;
+      if (endpoint != nullptr) endpoint->count_into(c.get());
+      const std::uint64_t connections_before = endpoint != nullptr ? endpoint->connections() : 0;
+      const std::uint64_t goaways_before = endpoint != nullptr ? endpoint->goaways() : 0;
       const std::string group = kind + "-" + std::to_string(r);
       std::ofstream(stats + ".toml")
           << "instance = \"hb" << getpid() << kind << r << "\"\nruntime_dir = \"" << dir.string()
@@ -171,8 +198,8 @@ int main(int argc, char** argv) {
           << "\"\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\"session.timeout.ms\" = \"6000\"\n"
              "\"heartbeat.interval.ms\" = \"500\"\n[[lambda]]\nname = \""
           << kind << "\"\ntopics = [\"" << topic_of(kind) << "\"]\ngroup_id = \"" << group << "\"\nworkers = " << workers
-          << "\n" << (kind == "http-slow" ? "ordering = \"none\"\n" : "") << (is_python(kind) ? "format = \"json\"\n" : "")
-          << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port(), slow.port());
+          << "\n" << (unordered(kind) ? "ordering = \"none\"\n" : "") << (is_python(kind) ? "format = \"json\"\n" : "")
+          << "[lambda.handler]\n" << handler_toml(kind, c.path(), server.port(), slow.port(), instant.port(), endpoint);
       const pid_t pid =
           kind == "python-loop"
               ? spawn({"/usr/bin/python3", SLUICE_SOURCE_DIR "/bench/peers.py", "confluent-json", bootstrap, "json", group, c.path()},
@@ -181,12 +208,21 @@ int main(int argc, char** argv) {
       const Result res = finish(pid, files, expect, true, kind);
       server.count_into(nullptr);
       slow.count_into(nullptr);
+      instant.count_into(nullptr);
+      if (endpoint != nullptr) endpoint->count_into(nullptr);
       tp[kind].push_back(res.msgs_per_s);
       cpu[kind].push_back(res.cpu_us_per_msg);
       std::printf("run %d %-6s %10.0f msg/s  %8.2f CPU us/msg  missing %llu duplicates %llu\n", r, kind.c_str(), res.msgs_per_s,
                   res.cpu_us_per_msg, static_cast<unsigned long long>(res.missing), static_cast<unsigned long long>(res.duplicates));
+      if (endpoint != nullptr) {
+        // Duplicates are expected here when the endpoint ends connections: the requests
+        // in flight then go again (at-least-once), so they do not fail the run.
+        std::printf("      %s: %llu connections, %llu ended by the endpoint (GOAWAY)\n", kind.c_str(),
+                    static_cast<unsigned long long>(endpoint->connections() - connections_before),
+                    static_cast<unsigned long long>(endpoint->goaways() - goaways_before));
+      }
       std::fflush(stdout);
-      if (res.missing != 0 || res.duplicates != 0) failed = true;
+      if (res.missing != 0 || (res.duplicates != 0 && kind != "http2-resets")) failed = true;
     }
   }
   stop_process(broker);
@@ -205,6 +241,9 @@ int main(int argc, char** argv) {
       {"http1", "http, max_concurrency 1 (one request at a time)"},
       {"http-slow", "http, epoll endpoint answering after " + std::to_string(latency_ms) + " ms, ordering none, max_concurrency 64"},
       {"http-slow-partition", "http, the same endpoint, defaults: ordering partition (8 partitions), max_concurrency 16"},
+      {"http-none", "http, the epoll endpoint answering at once, ordering none, max_concurrency 64 (HTTP/1.1, cleartext)"},
+      {"http2", "http, HTTP/2 over TLS (bench/h2_endpoint.cpp, rapid-reset limit lifted), ordering none, max_concurrency 64"},
+      {"http2-resets", "http, the same endpoint with nghttp2's rapid-reset limit on (the library's default)"},
       {"exec", "exec (Python def f(event), bench/count_handler.py)"},
       {"python", "exec, format json, Python def f(event), 1 worker"},
       {"python-cores", "exec, format json, Python def f(event), one worker per core"},

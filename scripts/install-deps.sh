@@ -21,8 +21,9 @@ PACKAGES=(
   python3-avro protobuf-compiler
   # the byte-exactness tests run an endpoint on Node's http module too
   nodejs
-  # an HTTP/2 server for the multiplexing test, and openssl for its certificate
-  nghttp2-server openssl
+  # an HTTP/2 server for the multiplexing test, and openssl for its certificate; the
+  # benchmark's own counting HTTP/2 endpoint is built on libnghttp2 and OpenSSL
+  nghttp2-server openssl libnghttp2-dev libssl-dev
   # promtool (checks the shipped alert rules and the metrics exposition)
   prometheus
   # packages and their test: CPack's DEB and RPM generators, linters, a container systemd
