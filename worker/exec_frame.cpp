@@ -12,12 +12,6 @@ bool parse_size(std::string_view s, std::size_t& out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
-std::size_t header_block_size(const HeaderList& headers) {
-  std::size_t bytes = 0;
-  for (const auto& [n, v] : headers) bytes += n.size() + 2 + v.size() + 1;
-  return bytes;
-}
-
 void append_header_block(std::string& out, const HeaderList& headers) {
   for (const auto& [n, v] : headers) {
     out += n;
@@ -34,6 +28,12 @@ std::optional<std::string_view> Frame::header(std::string_view name) const {
     if (n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0) return v;
   }
   return std::nullopt;
+}
+
+std::size_t header_block_size(const HeaderList& headers) {
+  std::size_t bytes = 0;
+  for (const auto& [n, v] : headers) bytes += n.size() + 2 + v.size() + 1;
+  return bytes;
 }
 
 std::string encode_frame(const HeaderList& headers, std::string_view body) {

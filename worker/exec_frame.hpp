@@ -27,6 +27,8 @@ struct Frame {
 std::string encode_frame(const HeaderList& headers, std::string_view body);
 // A frame's header block alone ("Name: value\n" each), as encode_frame() writes it.
 std::string encode_header_block(const HeaderList& headers);
+// How many bytes that block takes.
+std::size_t header_block_size(const HeaderList& headers);
 
 // Accumulates bytes until one whole frame is there.
 class FrameReader {

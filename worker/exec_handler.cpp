@@ -140,8 +140,7 @@ std::optional<Event> ExecHandler::request_for(std::span<const sluice_record> rec
   // The protocol promises handlers a header block of at most 64 KiB, and a record with
   // thousands of Kafka headers would break that promise (20,000 made ~500 KB): such a
   // record fails here, with the reason, rather than reaching a handler that may trust it.
-  std::size_t header_bytes = 0;
-  for (const auto& [n, v] : event.headers) header_bytes += n.size() + 2 + v.size() + 1;
+  const std::size_t header_bytes = header_block_size(event.headers);
   if (header_bytes > kMaxFrameHeaderBytes) {
     set_all(results, SLUICE_FAIL, errors_,
             "exec: the request's headers take " + std::to_string(header_bytes) + " bytes, more than the protocol's " +
