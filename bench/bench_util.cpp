@@ -1,19 +1,24 @@
 #include "bench_util.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -60,6 +65,22 @@ void produce_one(rd_kafka_t* rk, const std::string& topic, int partition, const 
 }
 
 }  // namespace
+
+int listen_on_loopback(int type_flags, int backlog, int& port, const char* who) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | type_flags, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const std::string why = std::string(who) + ": cannot listen: " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(why);
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
 
 std::uint64_t now_ns() {
   timespec ts{};

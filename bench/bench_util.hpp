@@ -16,6 +16,11 @@ namespace sluice::bench {
 
 std::uint64_t now_ns();
 
+// A TCP socket listening on 127.0.0.1 at a free port (`port`), for the benchmarks' own
+// endpoints; `type_flags` are added to SOCK_STREAM (SOCK_NONBLOCK, SOCK_CLOEXEC). Throws
+// with `who` and the system's reason.
+int listen_on_loopback(int type_flags, int backlog, int& port, const char* who);
+
 // A zeroed counters file (bench_counters.h) for sequence numbers 0..capacity-1, mapped
 // shared, for contenders in other processes to report into.
 class CountersFile {

@@ -1,6 +1,5 @@
 #include "delayed_endpoint.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -12,7 +11,6 @@
 #include <array>
 #include <cerrno>
 #include <ctime>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <stdexcept>
@@ -42,16 +40,7 @@ std::size_t content_length(std::string_view headers) {
 }  // namespace
 
 DelayedEndpoint::DelayedEndpoint(int delay_ms) : delay_ns_(static_cast<std::uint64_t>(delay_ms) * 1'000'000ULL) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 1024) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::runtime_error(std::string("delayed endpoint: ") + std::strerror(errno));
-  }
-  port_ = ntohs(a.sin_port);
+  listen_fd_ = listen_on_loopback(SOCK_NONBLOCK | SOCK_CLOEXEC, 1024, port_, "delayed endpoint");
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   for (const int fd : {listen_fd_, stop_fd_}) {

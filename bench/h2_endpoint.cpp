@@ -1,6 +1,5 @@
 #include "h2_endpoint.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
@@ -100,16 +99,7 @@ H2Endpoint::H2Endpoint(const std::filesystem::path& dir, bool reset_limit) : cer
   }
   SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
   SSL_CTX_set_alpn_select_cb(ctx_, select_h2, nullptr);
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 64) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::runtime_error("h2 endpoint: cannot listen");
-  }
-  port_ = ntohs(a.sin_port);
+  listen_fd_ = listen_on_loopback(SOCK_CLOEXEC, 64, port_, "h2 endpoint");
   acceptor_ = std::thread([this] { accept_loop(); });
 }
 
