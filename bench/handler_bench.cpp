@@ -103,7 +103,7 @@ std::string handler_toml(const std::string& kind, const std::string& stats, int 
   }
   if (kind.starts_with("http2")) {
     return "type = \"http\"\nurl = \"https://127.0.0.1:" + std::to_string(h2->port()) + "/\"\nca_file = \"" + h2->cert() +
-           "\"\nmax_concurrency = 64\n";
+           "\"\nmax_concurrency = 64\nhttp_version = \"2\"\n";
   }
   if (kind == "http-slow") {
     return "type = \"http\"\nurl = \"http://127.0.0.1:" + std::to_string(slow_port) + "/\"\nmax_concurrency = 64\n";

@@ -4,9 +4,12 @@
 #include <stdexcept>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
+
 #include "shm/clock.hpp"
 
 #include "worker/batch_response.hpp"
+#include "worker/http_protocol.hpp"
 
 namespace sluice::worker {
 namespace {
@@ -51,6 +54,10 @@ HttpHandler::HttpHandler(const config::Lambda& lambda)
                              curl->version + ", which cannot reuse such a connection. Use https:// (HTTP/2 by ALPN) or "
                              "http_version = \"1.1\"");
   }
+  if (const std::string caveat = http2_caveat(lambda.handler.http_version, curl->version_num, curl->version);
+      !caveat.empty()) {
+    spdlog::warn("lambda {}: {}", lambda.name, caveat);
+  }
   // One connection per request in flight over HTTP/1.1, kept for the next ones; over
   // HTTP/2 they share one (libcurl multiplexes by default).
   const long limit = static_cast<long>(lambda.handler.max_concurrency);
@@ -79,18 +86,13 @@ HttpHandler::Transfer& HttpHandler::idle() {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->response);
   curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
-  switch (h.http_version) {
-    case config::HttpVersion::kAuto: curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS); break;
-    case config::HttpVersion::kHttp1: curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1); break;
-    case config::HttpVersion::kHttp2: curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE); break;
-  }
+  const HttpProtocol protocol = http_protocol(h.http_version, h.url, curl_version_info(CURLVERSION_NOW)->version_num);
+  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, protocol.curl_version);
   // A request waits for a connection that may turn out to multiplex (HTTP/2) rather than
   // open one of its own; over TLS the handshake says, on plain http:// only prior
   // knowledge does (otherwise it would wait for a whole response: HTTP/1.1 is known only
   // then, and an endpoint that answers once several requests arrived would never answer).
-  const bool may_multiplex = h.http_version == config::HttpVersion::kHttp2 ||
-                             (h.http_version == config::HttpVersion::kAuto && h.url.starts_with("https://"));
-  if (may_multiplex) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+  if (protocol.may_multiplex) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
   return *transfers_.emplace_back(std::move(t));
 }
 

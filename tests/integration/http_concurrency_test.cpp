@@ -14,6 +14,7 @@
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/io.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -26,6 +27,7 @@
 #include <thread>
 
 #include "daemon_test.hpp"
+#include "harness/script_server.hpp"
 #include "metrics_text.hpp"
 
 namespace sluice::test {
@@ -519,6 +521,14 @@ TEST_F(HttpConcurrency, ALongStreamKeepsEachRecordsOwnBytesHeadersAndErrorText) 
   expect_clean_stop(d);
 }
 
+// A certificate for 127.0.0.1 made for the test (root/key.pem, root/cert.pem).
+void make_certificate(const fs::path& root) {
+  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                                "-addext subjectAltName=IP:127.0.0.1 -keyout " + (root / "key.pem").string() +
+                                " -out " + (root / "cert.pem").string() + " 2>/dev/null";
+  if (std::system(make_cert.c_str()) != 0) throw std::runtime_error("openssl could not make a certificate");
+}
+
 // nghttpd (nghttp2-server) serving `root` over TLS on a free loopback port with a
 // certificate made for the test, offering h2 by ALPN, logging every frame. It answers a
 // POST to a file with the file. Its stream-level flow-control window is 15 bytes (-w 4),
@@ -533,10 +543,7 @@ class H2Server {
   explicit H2Server(const fs::path& root) : log_(root / "nghttpd.log"), cert_(root / "cert.pem") {
     std::ofstream(root / "ok") << "ok\n";
     const fs::path key = root / "key.pem";
-    const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                                  "-addext subjectAltName=IP:127.0.0.1 -keyout " + key.string() + " -out " +
-                                  cert_.string() + " 2>/dev/null";
-    if (std::system(make_cert.c_str()) != 0) throw std::runtime_error("openssl could not make a certificate");
+    make_certificate(root);
     for (int tries = 0; tries < 10 && !child_.running(); ++tries) {
       port_ = free_port();
       boost::process::child c("/usr/sbin/nghttpd",
@@ -607,8 +614,9 @@ class H2Server {
   boost::process::child child_;
 };
 
-// HTTP/2 offered by the TLS handshake (http_version "auto", the default) is taken, and a
-// worker's requests become streams of one connection, several in flight at once.
+// With http_version = "2" over TLS a worker's requests become streams of one connection,
+// several in flight at once. ("auto" takes HTTP/2 by ALPN only with libcurl 8.1 or later,
+// and nghttpd speaks nothing else.)
 TEST_F(HttpConcurrency, OverHttp2RequestsAreStreamsMultiplexedOntoOneConnection) {
   constexpr int kPartitions = 8;
   constexpr std::uint64_t kMessages = 400;
@@ -618,13 +626,60 @@ TEST_F(HttpConcurrency, OverHttp2RequestsAreStreamsMultiplexedOntoOneConnection)
   Daemon d(dir.path(), daemon_config(instance, dir.path(), broker.bootstrap(),
                                      {{.name = "h2", .topic = "events", .workers = 1, .extra = kFillRounds,
                                        .handler = "type = \"http\"\nurl = \"" + server.url() + "\"\nca_file = \"" +
-                                                  server.cert().string() + "\"\ntimeout_ms = 20000\n"}}));
+                                                  server.cert().string() + "\"\ntimeout_ms = 20000\nhttp_version = \"2\"\n"}}));
   ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-h2", kMessages, kPartitions); }, 120s))
       << d.log();
   const auto most = server.most_streams_open();
   ASSERT_EQ(most.size(), 1U) << "one worker, one HTTP/2 connection";
   EXPECT_GE(most.begin()->second, 2U) << "no two requests were ever in flight together on the connection";
   EXPECT_LE(most.begin()->second, 16U) << "more in flight than max_concurrency (16, the default)";
+  expect_clean_stop(d);
+}
+
+// The default (http_version "auto") against a TLS endpoint offering HTTP/2 and HTTP/1.1,
+// as most do, whose HTTP/2 side defends itself against stream-reset floods (Node's).
+// libcurl before 8.1 resets nearly every HTTP/2 stream it has finished reading; such a
+// server then ends the connection every thousand or so requests, and the request it
+// had taken but not answered fails, costing its record an attempt. With max_attempts = 1
+// that record would be dead-lettered although its endpoint never failed it. So every
+// record must arrive exactly once and the worker keep its connections.
+TEST_F(HttpConcurrency, OverTlsTheDefaultKeepsItsConnectionsToAServerThatLimitsStreamResets) {
+  constexpr int kPartitions = 8;
+  constexpr std::uint64_t kMessages = 4000;
+  constexpr std::size_t kConcurrency = 64;
+  DevBroker broker({"events:8"});
+  produce(broker.bootstrap(), "events", kPartitions, 0, kMessages);
+  make_certificate(dir.path());
+  const fs::path log = dir.path() / "tls.jsonl";
+  ScriptServer server("/usr/bin/node", "tls_recording_server.js",
+                      {log.string(), (dir.path() / "key.pem").string(), (dir.path() / "cert.pem").string()});
+  Daemon d(dir.path(),
+           daemon_config(instance, dir.path(), broker.bootstrap(),
+                         {{.name = "tls", .topic = "events", .workers = 1, .ordering = "none",
+                           .extra = "max_attempts = 1\ndead_letter_topic = \"events.dlq\"\n",
+                           .handler = "type = \"http\"\nurl = \"https://127.0.0.1:" + std::to_string(server.port()) +
+                                      "/\"\nca_file = \"" + (dir.path() / "cert.pem").string() +
+                                      "\"\nmax_concurrency = " + std::to_string(kConcurrency) + "\n"}}));
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(broker.bootstrap(), "lambda-tls", kMessages, kPartitions); }, 180s))
+      << d.log();
+  std::map<std::pair<int, std::int64_t>, int> arrivals;
+  std::size_t connections = 0;
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("connection")) {
+      ++connections;
+    } else {
+      ++arrivals[{j.at("partition").get<int>(), j.at("offset").get<std::int64_t>()}];
+    }
+  }
+  EXPECT_EQ(arrivals.size(), kMessages) << "records that never reached the endpoint";
+  std::size_t again = 0;
+  for (const auto& [record, n] : arrivals) again += n > 1 ? 1 : 0;
+  EXPECT_EQ(again, 0U) << "records sent more than once: their connection was ended under them";
+  EXPECT_LE(connections, kConcurrency) << "the worker kept opening connections";
+  const std::string metrics = admin(dir.path(), instance, "GET", "/metrics").body;
+  EXPECT_EQ(sample(metrics, "sluice_records_failed_total{lambda=\"tls\"}"), 0) << metrics;
   expect_clean_stop(d);
 }
 
