@@ -9,7 +9,6 @@
 #include "shm/clock.hpp"
 
 #include "worker/batch_response.hpp"
-#include "worker/http_protocol.hpp"
 
 namespace sluice::worker {
 namespace {
@@ -49,7 +48,7 @@ HttpHandler::HttpHandler(const config::Lambda& lambda)
   // would fail. Refused at start rather than dead-lettering a topic.
   const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
   if (lambda.handler.http_version == config::HttpVersion::kHttp2 && lambda.handler.url.starts_with("http://") &&
-      curl->version_num < 0x075900) {
+      curl->version_num < kCurlReusingH2c) {
     throw std::runtime_error(std::string("http_version = \"2\" on an http:// url (h2c) needs libcurl 7.89 or later; this is ") +
                              curl->version + ", which cannot reuse such a connection. Use https:// (HTTP/2 by ALPN) or "
                              "http_version = \"1.1\"");
@@ -58,6 +57,7 @@ HttpHandler::HttpHandler(const config::Lambda& lambda)
       !caveat.empty()) {
     spdlog::warn("lambda {}: {}", lambda.name, caveat);
   }
+  protocol_ = http_protocol(lambda.handler.http_version, lambda.handler.url, curl->version_num);
   // One connection per request in flight over HTTP/1.1, kept for the next ones; over
   // HTTP/2 they share one (libcurl multiplexes by default).
   const long limit = static_cast<long>(lambda.handler.max_concurrency);
@@ -86,13 +86,12 @@ HttpHandler::Transfer& HttpHandler::idle() {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->response);
   curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
-  const HttpProtocol protocol = http_protocol(h.http_version, h.url, curl_version_info(CURLVERSION_NOW)->version_num);
-  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, protocol.curl_version);
+  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, protocol_.curl_version);
   // A request waits for a connection that may turn out to multiplex (HTTP/2) rather than
   // open one of its own; over TLS the handshake says, on plain http:// only prior
   // knowledge does (otherwise it would wait for a whole response: HTTP/1.1 is known only
   // then, and an endpoint that answers once several requests arrived would never answer).
-  if (protocol.may_multiplex) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+  if (protocol_.may_multiplex) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
   return *transfers_.emplace_back(std::move(t));
 }
 

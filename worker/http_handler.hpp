@@ -20,6 +20,7 @@
 #include "worker/curl_events.hpp"
 #include "worker/event_format.hpp"
 #include "worker/handler.hpp"
+#include "worker/http_protocol.hpp"
 
 namespace sluice::worker {
 
@@ -77,6 +78,7 @@ class HttpHandler final : public Handler {
 
   const config::Lambda& lambda_;
   EventSource source_;
+  HttpProtocol protocol_{};  // the same for every transfer: chosen once, at start
   CurlEvents events_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<Transfer*> idle_;

@@ -14,6 +14,9 @@ namespace sluice::worker {
 // requests, and the request they had taken but not answered fails and costs its record
 // an attempt. 8.1.0 rewrote its HTTP/2 stream handling and sends none.
 inline constexpr unsigned kCurlWithoutStrayResets = 0x080100;
+// libcurl before 7.89 fails every request after the first on a reused prior-knowledge
+// connection over plain http:// (h2c; curl issue 10634).
+inline constexpr unsigned kCurlReusingH2c = 0x075900;
 
 struct HttpProtocol {
   long curl_version;   // CURLOPT_HTTP_VERSION
