@@ -19,7 +19,8 @@ PACKAGES=(
   # the schema-registry tests encode Avro and Protobuf with tools other than the code
   # sluice decodes with
   python3-avro protobuf-compiler
-  # the byte-exactness tests run an endpoint on Node's http module too
+  # the byte-exactness tests run an endpoint on Node's http module too, and the
+  # stream-reset test one on its http2 module (HTTPS offering HTTP/2 and HTTP/1.1)
   nodejs
   # an HTTP/2 server for the multiplexing test, and openssl for its certificate; the
   # benchmark's own counting HTTP/2 endpoint is built on libnghttp2 and OpenSSL
